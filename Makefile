@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:  `make run` (the app)  and  `make test` (every test).
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+SYSTEM_PYTHON ?= python3
+PORT ?= 8501
+
+.PHONY: run test lint browser demo clean
+
+$(VENV)/.app: requirements.txt
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.app requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## run: install what the app needs and start it on an embedded SQLite database
+run: $(VENV)/.app
+	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
+
+## test: install the test tools and a headless Chromium, lint, and run the whole suite
+test: $(VENV)/.dev browser lint
+	$(PYTHON) -m pytest
+
+lint: $(VENV)/.dev
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m ruff check .
+
+# The end-to-end test drives Debian's Chromium; a browser cannot download itself here.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "note: Chromium is not installed and cannot be installed without root; the browser test will be skipped"; \
+	fi
+
+demo: $(VENV)/.app
+	$(PYTHON) -m survey demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Tables, the engine and sessions: the lowest layer."""

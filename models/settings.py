@@ -1,0 +1,44 @@
+"""Settings read once from the environment, in one typed object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how the app behaves; every field has an env variable."""
+
+    database_url: str
+    base_url: str
+    link_valid_days: int
+    demo_data: bool
+    # Figures based on fewer responses than this are suppressed, not shown.
+    min_n: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("PULSE_DATA_DIR", PROJECT_ROOT / "data"))
+        default_url = f"sqlite:///{data_dir / 'pulse.db'}"
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or default_url,
+            base_url=os.environ.get("PULSE_BASE_URL", "http://localhost:8501").rstrip("/"),
+            link_valid_days=int(os.environ.get("PULSE_LINK_VALID_DAYS", "14")),
+            demo_data=_flag("PULSE_DEMO_DATA", default=True),
+            min_n=int(os.environ.get("PULSE_MIN_N", "5")),
+        )
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()

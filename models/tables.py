@@ -1,0 +1,152 @@
+"""The database tables. Every schema change here needs an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+CONTACT_ROLES = ("decision_maker", "influencer", "user", "buyer")
+NPS_CATEGORIES = ("promoter", "passive", "detractor")
+SCORE_SUBJECTS = ("own", "leader")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    external_id: str | None = Field(default=None, unique=True, max_length=100)
+    segment: str = Field(default="", max_length=100, index=True)
+    industry: str = Field(default="", max_length=100)
+    region: str = Field(default="", max_length=100)
+    tier: str = Field(default="", max_length=50)
+    # The account manager who owns the account (their sign-in name).
+    owner: str = Field(default="", max_length=200, index=True)
+    # The account manager's own view of the relationship level 0-4 (seed 002).
+    manager_value_level: int | None = Field(default=None, ge=0, le=4)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(default="", max_length=200)
+    email: str = Field(max_length=320)
+    role: str = Field(default="user", max_length=30)
+    # Relative weight of this contact in buying decisions, 0..1.
+    buying_influence: float = Field(default=0.5, ge=0, le=1)
+    language: str = Field(default="en", max_length=10)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Touchpoint(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=50)
+    name: str = Field(max_length=100)
+    # Position along the customer journey, for ordering charts and timelines.
+    stage: int = Field(default=0)
+    active: bool = Field(default=True)
+
+
+class Competitor(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    active: bool = Field(default=True)
+
+
+class Interaction(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    touchpoint_id: int = Field(foreign_key="touchpoint.id", index=True)
+    occurred_at: datetime
+    channel: str = Field(default="", max_length=50)
+    value: float | None = None
+    external_id: str | None = Field(default=None, unique=True, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    interaction_id: int = Field(foreign_key="interaction.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    # SHA-256 of the link token; the token itself is never stored.
+    token_hash: str = Field(unique=True, max_length=64)
+    instrument_version: int
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None
+    started_at: datetime | None = None
+    # Set in the same transaction that stores the response: the link is then used.
+    completed_at: datetime | None = None
+
+
+class Draft(SQLModel, table=True):
+    """Answers saved while the respondent works, so they can close the tab and resume."""
+
+    invitation_id: int = Field(primary_key=True, foreign_key="invitation.id")
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    step: int = 0
+    locale: str = Field(default="en", max_length=10)
+    started_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Response(SQLModel, table=True):
+    __table_args__ = (Index("ix_response_submitted_touchpoint", "submitted_at", "touchpoint_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Unique: one invitation can never yield two responses.
+    invitation_id: int = Field(foreign_key="invitation.id", unique=True)
+    interaction_id: int = Field(foreign_key="interaction.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    touchpoint_id: int = Field(foreign_key="touchpoint.id", index=True)
+    instrument_version: int
+    locale: str = Field(max_length=10)
+    started_at: datetime
+    submitted_at: datetime = Field(index=True)
+    duration_seconds: int
+    nps: int | None = Field(default=None, ge=0, le=10)
+    nps_category: str | None = Field(default=None, max_length=10)
+    leader_competitor_id: int | None = Field(default=None, foreign_key="competitor.id")
+    leader_other: str | None = Field(default=None, max_length=200)
+    value_level: int | None = Field(default=None, ge=0, le=4)
+    moment: str | None = Field(default=None, max_length=20)
+    comment: str | None = None
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("response_id", "item_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    item_code: str = Field(max_length=30)
+    value: int
+
+
+class IndicatorScore(SQLModel, table=True):
+    """One indicator's score in one response, computed once at submission."""
+
+    __tablename__ = "indicator_score"
+    __table_args__ = (
+        UniqueConstraint("response_id", "indicator", "subject"),
+        Index("ix_score_indicator_subject", "indicator", "subject"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    indicator: str = Field(max_length=30)
+    # "own" rates us; "leader" rates the provider the respondent named as category leader.
+    subject: str = Field(default="own", max_length=10)
+    score: float  # 1..7
+    score_100: float  # 0..100
+    items_answered: int

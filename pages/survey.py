@@ -1,0 +1,343 @@
+"""The respondent's survey, opened from a personal link ``/?t=<token>``.
+
+Answers live in ``st.session_state["answers"]`` and are saved as a draft on every change,
+so the respondent can close the page and resume from the same link.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+from sqlalchemy.exc import DBAPIError
+
+from models.db import session_scope
+from pages.common import engine, plain
+from survey.instrument import Instrument, Item, load_instrument
+from survey.invitations import LinkState, SurveyContext, check_link, mark_opened
+from survey.responses import (
+    LEADER_NONE,
+    LEADER_OTHER,
+    LEADER_OTHER_KEY,
+    AlreadySubmitted,
+    AnswerError,
+    LinkExpired,
+    effective_answers,
+    save_draft,
+    submit,
+    unanswered_required,
+)
+
+state = st.session_state
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _date(moment: datetime, language: str) -> str:
+    return moment.strftime("%d.%m.%Y" if language == "de" else "%d %B %Y")
+
+
+def _browser_language(instrument: Instrument) -> str:
+    locale = st.context.locale or ""
+    return instrument.language_for(locale.split("-")[0].lower())
+
+
+def _show_link_problem(link_state: LinkState, when: datetime | None) -> None:
+    instrument = load_instrument()
+    language = _browser_language(instrument)
+    st.title(instrument.text("page_title", language))
+    key = {
+        LinkState.MISSING: "no_token",
+        LinkState.MALFORMED: "malformed_token",
+        LinkState.UNKNOWN: "unknown_token",
+        LinkState.EXPIRED: "expired_token",
+        LinkState.USED: "used_token",
+    }[link_state]
+    message = instrument.text(key, language, date=_date(when, language) if when else "")
+    if link_state is LinkState.USED:
+        st.success(message, icon=":material/check_circle:")
+    elif link_state is LinkState.EXPIRED:
+        st.warning(message, icon=":material/schedule:")
+    else:
+        st.error(message, icon=":material/link_off:")
+
+
+def _start(context: SurveyContext, instrument: Instrument) -> None:
+    """Load the saved draft into this browser session, once per invitation."""
+    state["invitation_id"] = context.invitation_id
+    state["answers"] = dict(context.draft_answers)
+    state["step"] = min(context.draft_step, len(instrument.sections) - 1)
+    state["language"] = context.language
+    state["resumed"] = context.resumed
+    for key in [k for k in state if str(k).startswith("q_")]:
+        del state[key]
+
+
+def _persist() -> None:
+    """Save the draft; a failure keeps the answers in the page and says so."""
+    try:
+        with session_scope(engine()) as session:
+            save_draft(
+                session,
+                invitation_id=state["invitation_id"],
+                answers=state["answers"],
+                step=state["step"],
+                locale=state["language"],
+                now=_now(),
+            )
+        state.pop("save_failed", None)
+    except (AlreadySubmitted, LinkExpired):
+        pass  # the link check of this rerun tells the respondent why
+    except DBAPIError:
+        state["save_failed"] = True
+
+
+def _changed(code: str) -> None:
+    state["answers"][code] = state[f"q_{code}"]
+    if code in state.get("missing", []):
+        state["missing"].remove(code)
+    _persist()
+
+
+def _widget_key(code: str) -> str:
+    key = f"q_{code}"
+    # Widgets of other steps are not on the page and lose their state: restore it.
+    if key not in state:
+        state[key] = state["answers"].get(code)
+    return key
+
+
+def _go(delta: int, instrument: Instrument) -> None:
+    section = instrument.sections[state["step"]]
+    missing = unanswered_required(instrument, state["answers"], section.items) if delta > 0 else []
+    if missing:
+        state["missing"] = missing
+        return
+    state.pop("missing", None)
+    state["step"] = max(0, min(len(instrument.sections) - 1, state["step"] + delta))
+    _persist()
+
+
+def _submit(instrument: Instrument) -> None:
+    answers = effective_answers(instrument, state["answers"])
+    try:
+        with session_scope(engine()) as session:
+            state["submitted"] = submit(
+                session,
+                invitation_id=state["invitation_id"],
+                answers=answers,
+                locale=state["language"],
+                now=_now(),
+            )
+    except AlreadySubmitted:
+        # A double click or a second tab: the first submit already stored everything.
+        state["submitted"] = True
+    except LinkExpired:
+        pass  # the link check of this rerun tells the respondent why
+    except AnswerError as exc:
+        codes = [problem.code for problem in exc.problems]
+        state["missing"] = codes
+        for step, section in enumerate(instrument.sections):
+            if any(code in section.items for code in codes):
+                state["step"] = step
+                break
+    except DBAPIError:
+        state["save_failed"] = True
+
+
+def _scale_item(item: Item, instrument: Instrument, label: str) -> None:
+    scale = instrument.scale_for(item)
+    assert scale is not None
+    options = list(range(scale.min, scale.max + 1))
+    key = _widget_key(item.code)
+    if item.kind == "likely":
+        language = state["language"]
+        low, high = scale.labels[scale.min][language], scale.labels[scale.max][language]
+        st.pills(label, options, key=key, on_change=_changed, args=(item.code,))
+        st.caption(f"{scale.min} = {low} · {scale.max} = {high}")
+    else:
+        st.segmented_control(label, options, key=key, on_change=_changed, args=(item.code,), width="stretch")
+
+
+def _leader_block(instrument: Instrument, context: SurveyContext) -> None:
+    language = state["language"]
+    item = instrument.item("LEADER")
+    names = dict(context.competitors)
+    options: list[Any] = [*names, LEADER_OTHER, LEADER_NONE]
+    labels = {LEADER_OTHER: instrument.text("leader_other", language)}
+    labels[LEADER_NONE] = instrument.text("leader_none", language)
+    st.radio(
+        item.text[language],
+        options,
+        format_func=lambda option: labels.get(option) or names.get(option, str(option)),
+        index=None,
+        key=_widget_key("LEADER"),
+        on_change=_changed,
+        args=("LEADER",),
+    )
+    choice = state["answers"].get("LEADER")
+    leader_name = names.get(choice, "")
+    if choice == LEADER_OTHER:
+        st.text_input(
+            instrument.text("leader_other_name", language),
+            max_chars=200,
+            key=_widget_key(LEADER_OTHER_KEY),
+            on_change=_changed,
+            args=(LEADER_OTHER_KEY,),
+        )
+        leader_name = (state["answers"].get(LEADER_OTHER_KEY) or "").strip()
+    if not leader_name:
+        st.caption(instrument.text("leader_skip", language))
+        return
+    st.markdown(f"**{instrument.text('leader_ratings', language, leader=plain(leader_name))}**")
+    st.caption(instrument.text("agree_hint", language))
+    for indicator in instrument.indicators:
+        rating = instrument.leader_item(indicator.code)
+        _scale_item(rating, instrument, rating.text[language].format(leader=plain(leader_name)))
+
+
+def _choice_item(item: Item, language: str) -> None:
+    options = item.options or {}
+    st.radio(
+        item.text[language],
+        list(options),
+        format_func=lambda option: options[option][language],
+        index=None,
+        key=_widget_key(item.code),
+        on_change=_changed,
+        args=(item.code,),
+    )
+
+
+def _section(instrument: Instrument, context: SurveyContext) -> None:
+    language = state["language"]
+    section = instrument.sections[state["step"]]
+    st.subheader(section.title[language])
+    if section.code == "leader":
+        _leader_block(instrument, context)
+        return
+    if any(instrument.item(code).kind == "agree" for code in section.items):
+        st.caption(instrument.text("agree_hint", language))
+    for code in section.items:
+        item = instrument.item(code)
+        label = item.text[language]
+        if item.required:
+            label = f"{label} {instrument.text('required_mark', language)}"
+        if item.kind in ("agree", "likely"):
+            _scale_item(item, instrument, label)
+        elif item.kind == "choice":
+            _choice_item(item, language)
+        elif item.kind == "text":
+            st.text_area(
+                f"{label} ({instrument.text('optional', language)})",
+                max_chars=item.max_length,
+                key=_widget_key(code),
+                on_change=_changed,
+                args=(code,),
+            )
+
+
+def _navigation(instrument: Instrument) -> None:
+    language = state["language"]
+    last = state["step"] == len(instrument.sections) - 1
+    back, forward = st.columns(2)
+    if state["step"] > 0:
+        back.button(
+            instrument.text("back", language),
+            on_click=_go,
+            args=(-1, instrument),
+            icon=":material/arrow_back:",
+            width="stretch",
+        )
+    if last:
+        forward.button(
+            instrument.text("submit", language),
+            on_click=_submit,
+            args=(instrument,),
+            type="primary",
+            icon=":material/send:",
+            width="stretch",
+        )
+    else:
+        forward.button(
+            instrument.text("next", language),
+            on_click=_go,
+            args=(1, instrument),
+            type="primary",
+            icon=":material/arrow_forward:",
+            width="stretch",
+        )
+
+
+def _survey(context: SurveyContext) -> None:
+    instrument = load_instrument(context.instrument_version)
+    if state.get("invitation_id") != context.invitation_id:
+        _start(context, instrument)
+    language = state["language"]
+
+    title, switch = st.columns([3, 1], vertical_alignment="bottom")
+    title.title(instrument.text("page_title", language))
+    choice = switch.selectbox(
+        instrument.text("language", language),
+        instrument.languages,
+        index=instrument.languages.index(language),
+        format_func=lambda code: instrument.text("language_name", code),
+        label_visibility="collapsed",
+    )
+    if choice != language:
+        state["language"] = choice
+        _persist()
+        st.rerun()
+
+    st.markdown(f"**{instrument.text('greeting', language, account=plain(context.account_name))}**")
+    st.write(
+        instrument.text(
+            "intro",
+            language,
+            touchpoint=plain(context.touchpoint_name.lower()),
+            date=_date(context.occurred_at, language),
+        )
+    )
+    if state.get("resumed"):
+        st.info(instrument.text("resumed", language), icon=":material/history:")
+        state["resumed"] = False
+    steps = len(instrument.sections)
+    st.progress(
+        state["step"] / steps, text=instrument.text("progress", language, step=state["step"] + 1, steps=steps)
+    )
+    _section(instrument, context)
+    for code in state.get("missing", []):
+        question = (
+            instrument.item(code).text[language] if code in {i.code for i in instrument.items} else code
+        )
+        st.warning(instrument.text("required_missing", language, question=question))
+    if state.get("save_failed"):
+        st.error(instrument.text("save_failed", language), icon=":material/cloud_off:")
+    _navigation(instrument)
+    st.caption(instrument.text("saved", language))
+
+
+def main() -> None:
+    if state.get("submitted"):
+        instrument = load_instrument()
+        language = state.get("language") or _browser_language(instrument)
+        st.title(instrument.text("thanks_title", language))
+        st.success(instrument.text("thanks_body", language), icon=":material/check_circle:")
+        return
+    try:
+        with session_scope(engine()) as session:
+            check = check_link(session, state.get("survey_token"), _now())
+            if check.context is not None and state.get("invitation_id") != check.context.invitation_id:
+                mark_opened(session, check.context.invitation_id, _now())
+    except DBAPIError:
+        instrument = load_instrument()
+        st.error(instrument.text("save_failed", _browser_language(instrument)))
+        return
+    if check.context is None:
+        _show_link_problem(check.state, check.when)
+        return
+    _survey(check.context)
+
+
+main()

@@ -1,0 +1,81 @@
+"""The command line: ``python -m survey COMMAND``. Each command calls the same domain
+functions as the app, on the database that ``DATABASE_URL`` names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from models.db import session_scope
+from models.settings import get_settings
+from survey.demo import is_empty, seed_demo
+from survey.invitations import InviteError, invite
+from survey.setup import prepare_database
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Relationship Pulse: post-interaction surveys for B2B relationships."""
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Upgrade the database schema to the newest version."""
+    prepare_database()
+    click.echo("database schema is up to date")
+
+
+@main.command("demo")
+@click.option("--seed", default=7, show_default=True, help="Random seed, for a repeatable data set.")
+def demo_command(seed: int) -> None:
+    """Fill an empty database with two years of demo accounts and responses."""
+    prepare_database()
+    with session_scope() as session:
+        if not is_empty(session):
+            raise click.ClickException(
+                "the database already has accounts; demo data goes only into an empty one"
+            )
+        summary = seed_demo(session, now=datetime.now(UTC), seed=seed)
+    click.echo(
+        f"demo data: {summary.accounts} accounts, {summary.contacts} contacts, "
+        f"{summary.interactions} interactions, {summary.responses} responses"
+    )
+
+
+@main.command("invite")
+@click.option("--account", "account_name", required=True, help="Account name; created if new.")
+@click.option("--contact", "contact_email", required=True, help="Contact's email; created if new.")
+@click.option("--touchpoint", required=True, help="Touchpoint code or name, e.g. delivery or 'Service call'.")
+@click.option("--name", "contact_name", default="", help="Contact's name, for a new contact.")
+@click.option("--language", default="en", show_default=True, help="Survey language, for a new contact.")
+@click.option("--valid-days", type=click.IntRange(min=1), default=None, help="Days until the link expires.")
+def invite_command(
+    account_name: str,
+    contact_email: str,
+    touchpoint: str,
+    contact_name: str,
+    language: str,
+    valid_days: int | None,
+) -> None:
+    """Record an interaction now and print the contact's survey link (last line)."""
+    settings = get_settings()
+    prepare_database()
+    try:
+        with session_scope() as session:
+            result = invite(
+                session,
+                account_name=account_name,
+                contact_email=contact_email,
+                touchpoint=touchpoint,
+                contact_name=contact_name,
+                language=language,
+                now=datetime.now(UTC),
+                base_url=settings.base_url,
+                valid_days=valid_days or settings.link_valid_days,
+            )
+    except InviteError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in result.created:
+        click.echo(f"created {line}")
+    click.echo(result.link)

@@ -1,0 +1,34 @@
+"""Reference data every database starts with: the touchpoints of the customer journey."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from models.tables import Touchpoint
+
+DEFAULT_TOUCHPOINTS = (
+    ("marketing", "Marketing"),
+    ("sales", "Sales"),
+    ("purchase", "Purchase"),
+    ("delivery", "Delivery"),
+    ("onboarding", "Onboarding"),
+    ("service", "Service call"),
+    ("renewal", "Renewal"),
+)
+
+
+def ensure_touchpoints(session: Session) -> None:
+    """Add the default touchpoints that are missing; never changes existing ones."""
+    existing = set(session.exec(select(Touchpoint.code)).all())
+    for stage, (code, name) in enumerate(DEFAULT_TOUCHPOINTS):
+        if code not in existing:
+            session.add(Touchpoint(code=code, name=name, stage=stage))
+    session.flush()
+
+
+def find_touchpoint(session: Session, name_or_code: str) -> Touchpoint | None:
+    wanted = name_or_code.strip().lower()
+    for touchpoint in session.exec(select(Touchpoint)).all():
+        if wanted in (touchpoint.code.lower(), touchpoint.name.lower()):
+            return touchpoint
+    return None

@@ -1,0 +1,26 @@
+"""Bringing a database to a usable state: schema, reference data and, once, demo data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from models.db import session_scope, upgrade_schema
+from survey.demo import DemoSummary, is_empty, seed_demo
+from survey.reference import ensure_touchpoints
+
+
+def prepare_database(engine: Engine | None = None) -> None:
+    """Upgrade the schema and add missing reference data; safe to run any number of times."""
+    upgrade_schema(engine)
+    with session_scope(engine) as session:
+        ensure_touchpoints(session)
+
+
+def seed_demo_if_empty(engine: Engine | None = None) -> DemoSummary | None:
+    """Demo data for a first start, so the charts mean something; None when there is data."""
+    with session_scope(engine) as session:
+        if not is_empty(session):
+            return None
+        return seed_demo(session, now=datetime.now(UTC))

@@ -1,0 +1,130 @@
+"""Shared fixtures: a migrated database on SQLite and, where reachable, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+from models.db import make_engine
+from survey.setup import prepare_database
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches() -> Iterator[None]:
+    # Streamlit caches are process-wide: one test's engine must not leak into the next.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for every test: migrating each time is slower."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    prepare_database(engine)
+    engine.dispose()
+    return path
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES)
+    if not url.startswith("postgresql"):
+        return None
+    try:
+        engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception:
+        return None
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        message = "PostgreSQL not reachable (set TEST_DATABASE_URL); PostgreSQL variants skipped"
+        if os.environ.get("PULSE_REQUIRE_POSTGRES"):
+            pytest.fail(message.replace("skipped", "required here"))
+        pytest.skip(message)
+    name = f"pulse_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    prepare_database(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgres(engine: Engine) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "pulse.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database (with the default touchpoints) on each backend."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    _truncate_postgres(engine)
+    prepare_database(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the app at an empty SQLite database without demo data."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("PULSE_DEMO_DATA", "0")
+    return sqlite_url

@@ -1,0 +1,90 @@
+"""Small builders the tests share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from survey.invitations import InviteResult, invite
+
+BASE_URL = "http://testserver"
+
+
+def make_invitation(
+    session: Session,
+    now: datetime,
+    *,
+    account: str = "Acme Tools",
+    email: str = "ana@acme.example",
+    **kwargs: Any,
+) -> tuple[InviteResult, str]:
+    """An invitation for a delivery; returns the result and its token."""
+    result = invite(
+        session,
+        account_name=account,
+        contact_email=email,
+        touchpoint=kwargs.pop("touchpoint", "delivery"),
+        now=now,
+        base_url=BASE_URL,
+        valid_days=kwargs.pop("valid_days", 14),
+        **kwargs,
+    )
+    session.commit()
+    return result, result.link.split("?t=", 1)[1]
+
+
+def full_answers() -> dict[str, Any]:
+    """A complete set of answers whose scores are easy to check by hand."""
+    answers: dict[str, Any] = {
+        # satisfaction: 6, 5, 7, reverse 2 -> 6  => mean 6.0
+        "SAT1": 6,
+        "SAT2": 5,
+        "SAT3": 7,
+        "SAT4": 2,
+        # trust: 7, reverse 3 -> 5, 6, 4, 3 => mean 5.0
+        "TRU1": 7,
+        "TRU2": 3,
+        "TRU3": 6,
+        "TRU4": 4,
+        "TRU5": 3,
+        # control mutuality: 4, 4, reverse 4 -> 4, 4 => 4.0
+        "CTL1": 4,
+        "CTL2": 4,
+        "CTL3": 4,
+        "CTL4": 4,
+        # commitment: 7, 7, 6, reverse 1 -> 7 => 6.75
+        "COM1": 7,
+        "COM2": 7,
+        "COM3": 6,
+        "COM4": 1,
+        # mind-set: 2, 3, reverse 7 -> 1 => 2.0
+        "MIN1": 2,
+        "MIN2": 3,
+        "MIN3": 7,
+        # word-of-mouth: 5, 6, reverse 2 -> 6, 7 => 6.0
+        "WOM1": 5,
+        "WOM2": 6,
+        "WOM3": 2,
+        "WOM4": 7,
+        "NPS": 9,
+        "LEADER": "other",
+        "LEADER_OTHER": "Stratos Group",
+        "CL_SAT": 5,
+        "CL_TRU": 4,
+        "VALUE_LEVEL": 3,
+        "MOMENT": "delighted",
+        "COMMENT": '=HYPERLINK("http://x") **bold** <b>hi</b>',
+    }
+    return answers
+
+
+EXPECTED_SCORES = {
+    "satisfaction": 6.0,
+    "trust": 5.0,
+    "control_mutuality": 4.0,
+    "commitment": 6.75,
+    "mindset": 2.0,
+    "word_of_mouth": 6.0,
+}

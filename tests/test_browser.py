@@ -1,0 +1,204 @@
+"""End to end in a real headless Chromium: a link from ``invite`` answered on a phone-sized
+screen, stored, and read back on the team's overview."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from models.db import make_engine
+from models.tables import Answer, IndicatorScore, Response
+from survey.instrument import load_instrument
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless as root, and no calls home: this machine has no network beyond loopback.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+SCALE_CODES = [item.code for item in load_instrument().items if item.indicator]
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        "Chromium not installed (apt-get install chromium); browser test skipped", allow_module_level=True
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'pulse.db'}",
+        "PULSE_BASE_URL": base_url,
+        "PULSE_DEMO_DATA": "0",
+    }
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.3)
+        yield base_url, env
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,
+        )
+        yield browser
+        browser.close()
+
+
+def settled(page) -> None:
+    """Wait until the app is connected and its script has finished running."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=30_000)
+    page.wait_for_timeout(250)
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=30_000)
+
+
+def option(group, value: str):
+    """The button of ``value`` in a segmented control or a row of pills."""
+    return group.locator("button", has_text=re.compile(f"^{re.escape(value)}$"))
+
+
+def choose(group, value: str) -> None:
+    button = option(group, value)
+    button.click()
+    playwright_api.expect(button).to_have_attribute("aria-checked", "true")
+    settled(group.page)
+
+
+def choose_in_every_scale(page, value: str) -> None:
+    groups = page.locator("[data-testid='stButtonGroup']")
+    for index in range(groups.count()):
+        choose(groups.nth(index), value)
+
+
+def next_part(page, part: int) -> None:
+    page.get_by_role("button", name="Next").click()
+    page.get_by_text(f"Part {part} of 8").wait_for()
+    settled(page)
+
+
+def test_a_link_from_invite_is_answered_on_a_phone_and_shows_on_the_overview(server, browser, tmp_path):
+    base_url, env = server
+    command = [
+        "invite",
+        "--account",
+        "Lumen Labs",
+        "--contact",
+        "kim@lumen.example",
+        "--touchpoint",
+        "onboarding",
+    ]
+    invited = subprocess.run(
+        [sys.executable, "-m", "survey", *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert invited.returncode == 0, invited.stderr
+    link = invited.stdout.strip().splitlines()[-1]
+    assert link.startswith(base_url)
+
+    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    page.goto(link)
+    page.get_by_text("Part 1 of 8").wait_for()
+    settled(page)
+    assert page.get_by_text("Survey for Lumen Labs").is_visible()
+    # Nothing may stick out sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    for part in range(2, 7):  # satisfaction .. mind-set: agree 6 with every statement
+        choose_in_every_scale(page, "6")
+        next_part(page, part)
+    choose_in_every_scale(page, "6")  # word-of-mouth statements, then the 0-10 question
+    choose(page.locator("[data-testid='stButtonGroup']").last, "10")
+    next_part(page, 7)
+    page.get_by_text("I can't say").click()
+    settled(page)
+    next_part(page, 8)
+    page.get_by_text("It went as expected").click()
+    settled(page)
+    page.get_by_label("Is there anything else you would like to tell us? (optional)").fill(
+        "Great onboarding."
+    )
+    page.keyboard.press("Tab")
+    settled(page)
+    page.screenshot(path=str(tmp_path / "phone-before-submit.png"), full_page=True)
+    page.get_by_role("button", name="Submit my answers").click()
+    page.get_by_text("Your answers have been saved").wait_for()
+
+    engine = make_engine(env["DATABASE_URL"])
+    with Session(engine) as session:
+        response = session.exec(select(Response)).one()
+        scores = session.exec(select(IndicatorScore).where(IndicatorScore.response_id == response.id)).all()
+        given = session.exec(
+            select(Answer.item_code, Answer.value).where(Answer.response_id == response.id)
+        ).all()
+    engine.dispose()
+    assert dict(given) == {code: 6 for code in SCALE_CODES} | {"NPS": 10}
+    assert (response.nps, response.nps_category, response.moment) == (10, "promoter", "as_expected")
+    assert response.comment == "Great onboarding."
+    # Every statement answered 6: reverse-keyed ones count as 2, so each indicator is 5 (66.7).
+    by_indicator = {score.indicator: round(score.score, 4) for score in scores}
+    assert by_indicator["satisfaction"] == round((6 + 6 + 6 + 2) / 4, 4)
+    assert by_indicator["mindset"] == round((6 + 6 + 2) / 3, 4)
+    assert len(by_indicator) == 6
+
+    page.goto(link)  # the same link again
+    settled(page)
+    assert page.get_by_text("This survey was already answered").is_visible()
+
+    overview = browser.new_page(viewport={"width": 1280, "height": 900})
+    overview.goto(base_url)
+    settled(overview)
+    overview.get_by_text("Latest responses").wait_for()
+    latest = overview.locator("[data-testid='stTable']")
+    playwright_api.expect(latest).to_contain_text("Lumen Labs")
+    playwright_api.expect(latest).to_contain_text("Onboarding")
+    playwright_api.expect(latest).to_contain_text("promoter")

@@ -1,0 +1,117 @@
+"""The demo data must look real enough for the charts to mean something."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pingouin as pg
+import pytest
+from sqlmodel import Session, select
+
+from models.db import make_engine
+from models.tables import Account, Competitor, Contact, IndicatorScore, Response
+from survey.demo import DECLINING_ACCOUNT, seed_demo
+from survey.instrument import load_instrument
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo(sqlite_template, tmp_path_factory):
+    import shutil
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        summary = seed_demo(session, now=NOW)
+        session.commit()
+    yield engine, summary
+    engine.dispose()
+
+
+def frame(engine, sql):
+    with engine.connect() as connection:
+        return pd.read_sql(sql, connection)
+
+
+def test_demo_has_forty_accounts_with_three_to_six_contacts(demo):
+    engine, summary = demo
+    assert summary.accounts == 40
+    contacts = frame(engine, "select account_id, count(*) n from contact group by account_id")
+    assert len(contacts) == 40
+    assert contacts["n"].between(3, 6).all()
+    with Session(engine) as session:
+        segments = {a.segment for a in session.exec(select(Account)).all()}
+        roles = {c.role for c in session.exec(select(Contact)).all()}
+    assert len(segments) >= 3
+    assert roles == {"decision_maker", "buyer", "influencer", "user"}
+
+
+def test_demo_spans_two_years_of_all_touchpoints(demo):
+    engine, summary = demo
+    assert summary.responses > 800
+    spread = frame(
+        engine,
+        "select min(occurred_at) first, max(occurred_at) last, count(distinct touchpoint_id) touchpoints "
+        "from interaction",
+    )
+    first, last = pd.to_datetime(spread["first"][0]), pd.to_datetime(spread["last"][0])
+    assert (last - first).days > 700
+    assert spread["touchpoints"][0] == 7
+
+
+def test_every_scale_is_reliable(demo):
+    engine, _ = demo
+    instrument = load_instrument()
+    answers = frame(engine, "select response_id, item_code, value from answer").pivot(
+        index="response_id", columns="item_code", values="value"
+    )
+    for indicator in instrument.indicators:
+        items = instrument.indicator_items(indicator.code)
+        data = answers[[item.code for item in items]].dropna().copy()
+        for item in items:
+            if item.reverse:
+                data[item.code] = 8 - data[item.code]
+        alpha, _ = pg.cronbach_alpha(data)
+        assert 0.75 <= alpha <= 0.95, f"{indicator.code}: alpha {alpha:.3f}"
+
+
+def _mean_by_half_year(engine, where: str) -> pd.Series:
+    scores = frame(
+        engine,
+        "select r.submitted_at, s.score from indicator_score s join response r on r.id = s.response_id "
+        f"join account a on a.id = r.account_id where s.subject = 'own' and {where}",
+    )
+    age = (pd.Timestamp(NOW) - pd.to_datetime(scores["submitted_at"], utc=True)).dt.days
+    return scores.groupby(age < 183)["score"].mean()
+
+
+def test_one_segment_improves(demo):
+    engine, _ = demo
+    means = _mean_by_half_year(engine, "a.segment = 'Healthcare'")
+    assert means[True] > means[False] + 0.3
+
+
+def test_one_account_declines(demo):
+    engine, _ = demo
+    means = _mean_by_half_year(engine, f"a.name = '{DECLINING_ACCOUNT}'")
+    assert means[True] < means[False] - 0.4
+
+
+def test_respondents_rate_the_competitors(demo):
+    engine, _ = demo
+    with Session(engine) as session:
+        competitors = session.exec(select(Competitor)).all()
+        named = session.exec(
+            select(Response.leader_competitor_id).where(Response.leader_competitor_id.is_not(None))
+        ).all()
+        leader_scores = session.exec(select(IndicatorScore).where(IndicatorScore.subject == "leader")).all()
+    assert 2 <= len(competitors) <= 3
+    assert {c.id for c in competitors} == set(named)
+    assert len(leader_scores) > 1000
+
+
+def test_seeding_twice_is_refused(demo):
+    engine, _ = demo
+    with Session(engine) as session, pytest.raises(ValueError, match="already has accounts"):
+        seed_demo(session, now=NOW)

@@ -1,0 +1,82 @@
+"""The team's overview page, through AppTest."""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from models.db import make_engine
+from survey.responses import submit
+from tests.factories import full_answers, make_invitation
+
+APP = "../app.py"
+
+
+@pytest.fixture
+def db(app_env):
+    engine = make_engine(app_env)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+def respond(db, count: int, when: datetime) -> None:
+    for number in range(count):
+        result, _ = make_invitation(db, when, email=f"p{number}@acme.example")
+        submit(db, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=when)
+        db.commit()
+
+
+def values(array) -> list[float]:
+    """Plotly sends numeric arrays either as lists or as base64 typed arrays."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_an_empty_database_explains_how_to_start(db):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "No responses yet" in at.info[0].value
+
+
+def test_figures_below_the_minimum_n_are_suppressed(db):
+    respond(db, 4, datetime.now(UTC) - timedelta(days=1))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert metrics(at)["Trust"] == "—"
+    assert metrics(at)["NPS"] == "—"
+    assert not at.get("plotly_chart")
+    assert len(at.table[0].value) == 4
+
+
+def test_scores_nps_and_the_trend_are_shown(db):
+    respond(db, 5, datetime.now(UTC) - timedelta(days=1))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    shown = metrics(at)
+    # Every respondent gave the same answers: trust 5.0 on 1-7 is 66.7 on 0-100.
+    assert shown["Trust"] == "67"
+    assert shown["Mind-set"] == "17"
+    assert shown["NPS"] == "+100"
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = [trace for trace in figure["data"] if trace.get("mode") == "lines+markers"]
+    assert [trace["name"] for trace in lines][:2] == ["Satisfaction", "Trust"]
+    assert values(lines[1]["y"]) == pytest.approx([200 / 3])
+    latest = at.table[0].value
+    assert list(latest["Account"]) == ["Acme Tools"] * 5
+
+
+def test_names_from_the_crm_are_shown_as_text_not_markup(db):
+    when = datetime.now(UTC) - timedelta(days=1)
+    result, _ = make_invitation(db, when, account="**Bold** [click](http://evil.example)")
+    submit(db, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=when)
+    db.commit()
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert at.table[0].value["Account"][0] == r"\*\*Bold\*\* \[click\]\(http\://evil\.example\)"
