@@ -116,6 +116,7 @@ def _go(delta: int, instrument: Instrument) -> None:
         return
     state.pop("missing", None)
     state["step"] = max(0, min(len(instrument.sections) - 1, state["step"] + delta))
+    state["scroll_to_top"] = True
     _persist()
 
 
@@ -270,6 +271,18 @@ def _navigation(instrument: Instrument) -> None:
         )
 
 
+def _scroll_to_top() -> None:
+    """A new part starts at its top on a phone, not where the last button was."""
+    if state.pop("scroll_to_top", False):
+        # A constant script with no user text in it; the step makes it a new element.
+        st.html(
+            f"<script>/* part {state['step']} */ window.scrollTo(0, 0);"
+            "document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0);</script>",
+            unsafe_allow_javascript=True,
+            width="content",
+        )
+
+
 def _survey(context: SurveyContext) -> None:
     instrument = load_instrument(context.instrument_version)
     if state.get("invitation_id") != context.invitation_id:
@@ -316,6 +329,7 @@ def _survey(context: SurveyContext) -> None:
         st.error(instrument.text("save_failed", language), icon=":material/cloud_off:")
     _navigation(instrument)
     st.caption(instrument.text("saved", language))
+    _scroll_to_top()
 
 
 def main() -> None:
