@@ -24,6 +24,10 @@ else:
         {
             "Relationship Pulse": [
                 st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+                st.Page("pages/followup.py", title="Follow-up", icon=":material/assignment_late:"),
+                st.Page("pages/account.py", title="Account", icon=":material/business:"),
+                st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
+                st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
             ]
         }
     )

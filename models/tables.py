@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
@@ -150,3 +150,106 @@ class IndicatorScore(SQLModel, table=True):
     score: float  # 1..7
     score_100: float  # 0..100
     items_answered: int
+
+
+class Benchmark(SQLModel, table=True):
+    """A published or purchased figure to compare an indicator with (seed 003)."""
+
+    __table_args__ = (UniqueConstraint("name", "indicator", "period", "source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # "competitor" or "industry"
+    name: str = Field(max_length=200)  # the competitor's or the industry's name
+    indicator: str = Field(max_length=30)
+    period: str = Field(max_length=20)  # as given: 2026, 2026-Q1 or 2026-03
+    period_start: date
+    period_end: date  # inclusive
+    value: float  # on the stated scale
+    scale_min: float
+    scale_max: float
+    value_100: float
+    n: int | None = None
+    sd: float | None = None  # on the stated scale
+    source: str = Field(max_length=300)
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class FollowUp(SQLModel, table=True):
+    """A response that needs action, and what the team did about it: the closed loop."""
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    # Comma-separated: detractor, moment, drop.
+    reasons: str = Field(max_length=100)
+    detail: str = Field(default="", max_length=500)
+    status: str = Field(default="open", max_length=20, index=True)  # open, in_progress, closed
+    assignee: str | None = Field(default=None, max_length=200)
+    note: str = Field(default="")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+# Roll-ups: running sums kept up to date in the submit transaction, so that dashboards
+# aggregate a few thousand rows instead of every response. ``segment`` and ``role`` are
+# copied from the account and the contact at submission time.
+
+
+class ScoreRollup(SQLModel, table=True):
+    __tablename__ = "score_rollup"
+
+    month: str = Field(primary_key=True, max_length=7)  # YYYY-MM
+    segment: str = Field(primary_key=True, max_length=100)
+    touchpoint_id: int = Field(primary_key=True)
+    role: str = Field(primary_key=True, max_length=30)
+    indicator: str = Field(primary_key=True, max_length=30)
+    subject: str = Field(primary_key=True, max_length=10)  # own or leader
+    # The named leader; 0 for our own scores and for a leader not on the list.
+    competitor_id: int = Field(primary_key=True)
+    n: int
+    total: float
+    total_sq: float
+
+
+class ItemRollup(SQLModel, table=True):
+    """How often each answer was given: one row per item, a counter per scale point
+    (0-10 covers both scales), which keeps the table small enough to scan quickly."""
+
+    __tablename__ = "item_rollup"
+
+    month: str = Field(primary_key=True, max_length=7)
+    segment: str = Field(primary_key=True, max_length=100)
+    touchpoint_id: int = Field(primary_key=True)
+    role: str = Field(primary_key=True, max_length=30)
+    item_code: str = Field(primary_key=True, max_length=30)
+    c0: int = 0
+    c1: int = 0
+    c2: int = 0
+    c3: int = 0
+    c4: int = 0
+    c5: int = 0
+    c6: int = 0
+    c7: int = 0
+    c8: int = 0
+    c9: int = 0
+    c10: int = 0
+
+
+class PairRollup(SQLModel, table=True):
+    """Sums over responses that answered both items: enough for a pairwise covariance."""
+
+    __tablename__ = "pair_rollup"
+
+    month: str = Field(primary_key=True, max_length=7)
+    segment: str = Field(primary_key=True, max_length=100)
+    item_a: str = Field(primary_key=True, max_length=30)
+    item_b: str = Field(primary_key=True, max_length=30)
+    n: int
+    sum_a: float
+    sum_b: float
+    sum_ab: float
+    sum_aa: float
+    sum_bb: float

@@ -23,7 +23,8 @@ def month_of(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str
     """``YYYY-MM`` of a timestamp, in the database's own dialect."""
     if dialect == "sqlite":
         return func.strftime("%Y-%m", column)
-    return func.to_char(column, "YYYY-MM")
+    # timestamptz: take the month in UTC, whatever the session's time zone.
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -70,3 +71,240 @@ def trend_small_multiples(trend: pd.DataFrame, labels: Mapping[str, str]) -> go.
         title={"text": "Indicators by month, with 95% confidence intervals"},
     )
     return figure
+
+
+# Diverging palette for 1..7 agreement (ColorBrewer BrBG, safe for colour-vision deficiencies).
+AGREE_COLOURS = ("#8c510a", "#d8b365", "#f6e8c3", "#d9d9d9", "#c7eae5", "#5ab4ac", "#01665e")
+PNG_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+OURS = PALETTE[0]
+
+
+def _layout(figure: go.Figure, title: str, height: int = 360) -> go.Figure:
+    figure.update_layout(
+        title={"text": title},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 110, "b": 10},
+        # The legend sits between the title and the plot, clear of the axis labels.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
+        font={"size": 13},
+    )
+    return figure
+
+
+def indicator_trend(
+    label: str, ours: pd.DataFrame, leaders: pd.DataFrame, figures: pd.DataFrame, periods: list[str]
+) -> go.Figure:
+    """Our trend with its 95% band, the named leaders' ratings and published figures."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=list(ours["period"]) + list(ours["period"])[::-1],
+            y=list(ours["high"]) + list(ours["low"])[::-1],
+            fill="toself",
+            fillcolor=_rgba(OURS, 0.15),
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            name="Our 95% interval",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=ours["period"],
+            y=ours["mean"],
+            mode="lines+markers",
+            name="Our customers' view of us",
+            line={"color": OURS, "width": 3},
+            customdata=ours[["n", "low", "high"]],
+            hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
+            "n = %{customdata[0]})<extra></extra>",
+        )
+    )
+    for index, (name, rows) in enumerate(leaders.groupby("name", sort=True)):
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period"],
+                y=rows["mean"],
+                mode="lines+markers",
+                name=f"{name} (rated by our customers)",
+                line={"color": PALETTE[(index + 1) % len(PALETTE)], "dash": "dot"},
+                customdata=rows[["n"]],
+                hovertemplate="%{x}: %{y:.0f} (n = %{customdata[0]})<extra>" + str(name) + "</extra>",
+            )
+        )
+    for index, row in enumerate(figures.itertuples(index=False)):
+        covered = [period for period in periods if row.first_period <= period <= row.last_period]
+        if not covered:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=covered,
+                y=[row.value_100] * len(covered),
+                mode="lines+markers",
+                marker={"symbol": "diamond", "size": 8},
+                line={"color": PALETTE[(index + 4) % len(PALETTE)], "dash": "dash", "width": 2},
+                name=f"{row.name} ({row.kind}, published)",
+                hovertemplate=f"{row.value_100:.0f} — {row.source} ({row.period})<extra>{row.name}</extra>",
+            )
+        )
+    figure.update_yaxes(range=[0, 100], title_text="Score (0–100)")
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=periods)
+    return _layout(figure, label, 440)
+
+
+def profile_dots(profile: pd.DataFrame, labels: dict[str, str], names: dict[int, str]) -> go.Figure:
+    """Dot plot: each indicator on 0-100, us (with 95% interval) and each named leader."""
+    order = list(labels)
+    figure = go.Figure()
+    for index, ((subject, competitor), rows) in enumerate(profile.groupby(["subject", "competitor_id"])):
+        rows = rows.set_index("indicator").reindex(order).dropna(subset=["mean"])
+        own = subject == "own"
+        name = "Us" if own else f"{names.get(int(competitor), 'Another provider')} (rated)"
+        figure.add_trace(
+            go.Scatter(
+                x=rows["mean"],
+                y=[labels[code] for code in rows.index],
+                mode="markers",
+                name=name,
+                marker={
+                    "size": 14 if own else 10,
+                    "color": OURS if own else PALETTE[(index + 1) % len(PALETTE)],
+                    "symbol": "circle" if own else "diamond",
+                },
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rows["high"] - rows["mean"],
+                    "arrayminus": rows["mean"] - rows["low"],
+                    "visible": own,
+                },
+                customdata=rows[["n"]],
+                hovertemplate="%{y}: %{x:.0f} (n = %{customdata[0]})<extra>" + name + "</extra>",
+            )
+        )
+    figure.update_xaxes(range=[0, 100], title_text="Score (0–100)")
+    figure.update_yaxes(categoryorder="array", categoryarray=[labels[code] for code in order][::-1])
+    return _layout(figure, "Indicator profile: us and the providers our customers see as leaders", 420)
+
+
+def profile_radar(profile: pd.DataFrame, labels: dict[str, str], names: dict[int, str]) -> go.Figure:
+    """The same profile as a radar, with a fixed axis order and one 0-100 scale."""
+    order = list(labels)
+    figure = go.Figure()
+    for index, ((subject, competitor), rows) in enumerate(profile.groupby(["subject", "competitor_id"])):
+        rows = rows.set_index("indicator").reindex(order)
+        name = "Us" if subject == "own" else f"{names.get(int(competitor), 'Another provider')} (rated)"
+        theta = [labels[code] for code in order]
+        figure.add_trace(
+            go.Scatterpolar(
+                r=[*rows["mean"], rows["mean"].iloc[0]],
+                theta=[*theta, theta[0]],
+                name=name,
+                line={"color": OURS if subject == "own" else PALETTE[(index + 1) % len(PALETTE)]},
+            )
+        )
+    figure.update_layout(polar={"radialaxis": {"range": [0, 100]}})
+    return _layout(figure, "Indicator profile (radar: the shape depends on the axis order)", 460)
+
+
+def likert_bars(shares: pd.DataFrame, texts: dict[str, str], scale_labels: dict[int, str]) -> go.Figure:
+    """Diverging stacked bars: disagreement left of zero, agreement right, the neutral
+    point split across zero; items sorted by net agreement."""
+    points = [column for column in shares.columns if isinstance(column, int)]
+    middle = points[len(points) // 2]
+    disagree, agree = [p for p in points if p < middle], [p for p in points if p > middle]
+    data = shares.fillna(0)
+    net = data[agree].sum(axis=1) - data[disagree].sum(axis=1)
+    data = data.loc[net.sort_values().index]
+    names = [f"{texts.get(code, code)} ({code}, n = {int(data.loc[code, 'n'])})" for code in data.index]
+    figure = go.Figure()
+    # Left of zero, outwards from the middle: half of the neutral share, then 3, 2, 1.
+    left = [(middle, data[middle] / 2), *[(p, data[p]) for p in reversed(disagree)]]
+    right = [(middle, data[middle] / 2), *[(p, data[p]) for p in agree]]
+    for side, parts in ((-1, left), (1, right)):
+        for point, values in parts:
+            figure.add_trace(
+                go.Bar(
+                    x=side * values,
+                    y=names,
+                    orientation="h",
+                    name=scale_labels[point],
+                    marker={"color": AGREE_COLOURS[points.index(point)]},
+                    showlegend=side == 1 or point != middle,
+                    legendgroup=str(point),
+                    customdata=data[point].round(1),
+                    hovertemplate="%{y}<br>" + scale_labels[point] + ": %{customdata}%<extra></extra>",
+                )
+            )
+    figure.update_layout(barmode="relative", legend={"traceorder": "normal"})
+    figure.update_xaxes(title_text="Share of answers (%): disagreement ← 0 → agreement", range=[-100, 100])
+    return _layout(figure, "How customers answered each statement", 140 + 28 * len(names))
+
+
+def heat_map(table: pd.DataFrame, labels: dict[str, str], touchpoints: dict[int, str]) -> go.Figure:
+    """Touchpoint x indicator mean scores, coloured by distance from their overall mean
+    (brown weaker, teal stronger); cells below the minimum n are left blank."""
+    grid = table.pivot(index="touchpoint_id", columns="indicator", values="mean").reindex(
+        columns=list(labels)
+    )
+    counts = table.pivot(index="touchpoint_id", columns="indicator", values="n").reindex(columns=list(labels))
+    order = [tp for tp in touchpoints if tp in grid.index]
+    grid, counts = grid.reindex(order), counts.reindex(order)
+    text = [[("" if pd.isna(v) else f"{v:.0f}") for v in row] for row in grid.to_numpy()]
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=[labels[code] for code in grid.columns],
+            y=[touchpoints[tp] for tp in grid.index],
+            text=text,
+            texttemplate="%{text}",
+            customdata=counts.fillna(0).to_numpy(),
+            hovertemplate="%{y} · %{x}: %{z:.0f} (n = %{customdata})<extra></extra>",
+            colorscale="BrBG",
+            zmid=float(np.nanmean(grid.to_numpy())) if grid.notna().to_numpy().any() else 50.0,
+            colorbar={"title": {"text": "0–100"}},
+        )
+    )
+    figure.update_yaxes(autorange="reversed")
+    return _layout(figure, "Where each indicator is weak: touchpoint × indicator", 120 + 45 * len(order))
+
+
+def nps_over_time(nps: pd.DataFrame) -> go.Figure:
+    """Promoters, passives and detractors per period, with NPS and its 95% interval."""
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    shares = nps[["promoters", "passives", "detractors"]].div(nps["n"], axis=0) * 100
+    for column, colour in (("detractors", "#D55E00"), ("passives", "#BBBBBB"), ("promoters", "#009E73")):
+        figure.add_trace(
+            go.Bar(
+                x=nps["period"],
+                y=shares[column],
+                name=column.capitalize(),
+                marker={"color": colour},
+                customdata=nps[[column, "n"]],
+                hovertemplate="%{x}: %{y:.0f}% (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+            ),
+            secondary_y=False,
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=nps["period"],
+            y=nps["nps"],
+            name="NPS",
+            mode="lines+markers",
+            line={"color": "#000000", "width": 3},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": nps["high"] - nps["nps"],
+                "arrayminus": nps["nps"] - nps["low"],
+            },
+            customdata=nps[["n"]],
+            hovertemplate="%{x}: NPS %{y:.0f} (n = %{customdata[0]})<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(title_text="Share of respondents (%)", range=[0, 100], secondary_y=False)
+    figure.update_yaxes(title_text="NPS (−100 to 100)", range=[-100, 100], secondary_y=True)
+    figure.update_xaxes(type="category")
+    return _layout(figure, "Recommendation: promoters, passives, detractors and NPS", 400)

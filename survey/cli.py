@@ -3,7 +3,9 @@ functions as the app, on the database that ``DATABASE_URL`` names."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -11,6 +13,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from survey.demo import is_empty, seed_demo
 from survey.invitations import InviteError, invite
+from survey.reliability import ReliabilityInputError, alpha_from_frame, load_item_csv, reverse_keyed
 from survey.setup import prepare_database
 
 
@@ -79,3 +82,39 @@ def invite_command(
     for line in result.created:
         click.echo(f"created {line}")
     click.echo(result.link)
+
+
+def _item_list(text: str, option: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if any(not name for name in names):
+        raise click.ClickException(f"{option} has an empty item name: {text!r}")
+    return names
+
+
+@main.command("reliability")
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV file (UTF-8, header in row 1), one column per item; empty cells are missing answers.",
+)
+@click.option("--items", required=True, help="Item columns of the scale, comma-separated, e.g. A1,A2,A3.")
+@click.option("--reverse", default="", help="Reverse-keyed items among --items, mirrored as min+max-x.")
+@click.option("--min", "low", type=float, required=True, help="Lowest answer on the scale, e.g. 1.")
+@click.option("--max", "high", type=float, required=True, help="Highest answer on the scale, e.g. 6.")
+def reliability_command(csv_path: Path, items: str, reverse: str, low: float, high: float) -> None:
+    """Cronbach's alpha of a scale in a CSV file, as R psych::alpha reports raw_alpha.
+
+    Missing answers are handled pairwise; the 95% interval is Feldt's (psych alpha.ci) with n =
+    every data row. Prints one JSON object: alpha, ci95, n and alpha_if_dropped (item: alpha
+    without it; empty for two items). Needs no database.
+    """
+    item_names = _item_list(items, "--items")
+    reverse_names = _item_list(reverse, "--reverse") if reverse.strip() else []
+    try:
+        frame = load_item_csv(csv_path, item_names, low, high)
+        result = alpha_from_frame(reverse_keyed(frame, reverse_names, low, high))
+    except ReliabilityInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result.as_json_dict()))

@@ -15,7 +15,19 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, func, select
 
-from models.tables import Account, Competitor, Contact, Draft, Interaction, Invitation, Response, Touchpoint
+from models.tables import (
+    Account,
+    Competitor,
+    Contact,
+    Draft,
+    FollowUp,
+    Interaction,
+    Invitation,
+    Response,
+    Touchpoint,
+)
+from survey import followup, rollups
+from survey.benchmarks import import_benchmarks
 from survey.instrument import Instrument, load_instrument
 from survey.reference import ensure_touchpoints
 from survey.responses import LEADER_OTHER, LEADER_OTHER_KEY, insert_scored_rows, scored_rows, validate_answers
@@ -33,6 +45,12 @@ SEGMENTS = {
 DECLINING_ACCOUNT = "Keller Industrial Group"
 DECLINE_MONTHS = 8
 DECLINE_PER_MONTH = -0.2
+CLOSING_NOTES = (
+    "Called the contact; the delivery issue was a one-off and is fixed.",
+    "Discussed in the quarterly account review; service plan adjusted.",
+    "Escalated to the service lead, who met the customer on site.",
+    "Sent a written apology and credited the late delivery.",
+)
 INTERACTIONS_PER_MONTH = {"Strategic": 4.0, "Key": 2.2, "Standard": 1.4}
 OWNERS = ("alex.morgan", "priya.shah", "jonas.weber")
 REGIONS = ("EMEA", "North America", "APAC", "DACH")
@@ -161,6 +179,25 @@ COMMENTS = {
         "You helped us cut costs on the line, thank you.",
     ),
 }
+
+
+# Published figures in the benchmark import format, so the charts show both kinds of benchmark.
+DEMO_BENCHMARKS = """kind,name,indicator,period,value,scale,n,sd,source
+industry,B2B services average,satisfaction,{last},3.62,1-5,1180,0.81,Demo B2B Relationship Index {last}
+industry,B2B services average,trust,{last},3.70,1-5,1180,0.78,Demo B2B Relationship Index {last}
+industry,B2B services average,control_mutuality,{last},3.41,1-5,1180,0.86,Demo B2B Relationship Index {last}
+industry,B2B services average,commitment,{last},3.55,1-5,1180,0.84,Demo B2B Relationship Index {last}
+industry,B2B services average,mindset,{last},3.66,1-5,1180,0.80,Demo B2B Relationship Index {last}
+industry,B2B services average,word_of_mouth,{last},3.48,1-5,1180,0.88,Demo B2B Relationship Index {last}
+industry,B2B services average,satisfaction,{this},3.66,1-5,1240,0.79,Demo B2B Relationship Index {this}
+industry,B2B services average,trust,{this},3.72,1-5,1240,0.77,Demo B2B Relationship Index {this}
+industry,B2B services average,control_mutuality,{this},3.45,1-5,1240,0.85,Demo B2B Relationship Index {this}
+industry,B2B services average,commitment,{this},3.57,1-5,1240,0.83,Demo B2B Relationship Index {this}
+industry,B2B services average,mindset,{this},3.69,1-5,1240,0.79,Demo B2B Relationship Index {this}
+industry,B2B services average,word_of_mouth,{this},3.52,1-5,1240,0.86,Demo B2B Relationship Index {this}
+competitor,Brightline Partners,trust,{this},74,0-100,310,17,Brightline annual customer report {this}
+competitor,Brightline Partners,satisfaction,{this},68,0-100,310,18,Brightline annual customer report {this}
+"""
 
 
 @dataclass(frozen=True)
@@ -375,7 +412,24 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                 score_rows += rows[1]
                 counts["responses"] += 1
     insert_scored_rows(session, answer_rows, score_rows)
+    rollups.rebuild(session)
+    figures = DEMO_BENCHMARKS.format(last=now.year - 1, this=now.year)
+    import_benchmarks(session, figures.encode("utf-8"))
+    followup.flag_all(session)
+    _work_the_queue(session, now)
     return DemoSummary(accounts=accounts, **counts)
+
+
+def _work_the_queue(session: Session, now: datetime) -> None:
+    """A team that keeps its loop closed: older follow-ups handled, recent ones still open."""
+    old = session.exec(
+        select(FollowUp).where(FollowUp.created_at < now - timedelta(days=45)).order_by(FollowUp.id)
+    ).all()
+    for number, item in enumerate(old):
+        handled = item.created_at + timedelta(days=3 + number % 10)
+        owner = OWNERS[number % len(OWNERS)]
+        followup.assign(session, item.id or 0, owner, handled - timedelta(days=2))
+        followup.close(session, item.id or 0, CLOSING_NOTES[number % len(CLOSING_NOTES)], handled)
 
 
 def _store_response(

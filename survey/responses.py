@@ -19,6 +19,7 @@ from models.tables import (
     Invitation,
     Response,
 )
+from survey import followup, rollups
 from survey.instrument import Instrument, load_instrument
 from survey.scoring import IndicatorResult, nps_category, score_indicators, score_leader
 
@@ -268,7 +269,12 @@ def submit(
     )
     session.add(response)
     session.flush()
-    insert_scored_rows(session, *scored_rows(response.id or 0, instrument, clean))
+    answer_rows, score_rows = scored_rows(response.id or 0, instrument, clean)
+    insert_scored_rows(session, answer_rows, score_rows)
+    rollups.add_response(
+        session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument
+    )
+    followup.flag_response(session, response.id or 0)
     session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
     session.flush()
     return response.id or 0

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from models.db import session_scope, upgrade_schema
+from models.tables import FollowUp, Response, ScoreRollup
+from survey import followup, rollups
 from survey.demo import DemoSummary, is_empty, seed_demo
 from survey.reference import ensure_touchpoints
 
@@ -16,6 +19,13 @@ def prepare_database(engine: Engine | None = None) -> None:
     upgrade_schema(engine)
     with session_scope(engine) as session:
         ensure_touchpoints(session)
+        # Responses stored before the roll-ups and follow-ups existed (or bulk-loaded) are
+        # summed and assessed once here.
+        if session.exec(select(Response.id).limit(1)).first() is not None:
+            if session.exec(select(ScoreRollup.n).limit(1)).first() is None:
+                rollups.rebuild(session)
+            if session.exec(select(FollowUp.id).limit(1)).first() is None:
+                followup.flag_all(session)
 
 
 def seed_demo_if_empty(engine: Engine | None = None) -> DemoSummary | None:

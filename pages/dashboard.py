@@ -1,0 +1,221 @@
+"""The account team's dashboard: indicator trends against competitor benchmarks."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from models.db import session_scope
+from models.settings import get_settings
+from pages.common import engine, plain
+from survey import charts
+from survey.dashboard import DashboardData, Filters, compute, data_version, filter_options
+from survey.instrument import load_instrument
+
+st.set_page_config(layout="wide")
+settings = get_settings()
+instrument = load_instrument()
+labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
+texts = {item.code: item.text["en"] for item in instrument.items}
+
+
+@st.cache_data(show_spinner="Computing…", max_entries=64)
+def _dashboard(url: str, filters: Filters, min_n: int, version: tuple[int, int, str]) -> DashboardData:
+    # ``version`` is part of the cache key: a new response or figure computes afresh.
+    del url, version
+    with session_scope(engine()) as session:
+        return compute(session, filters, instrument, min_n)
+
+
+with session_scope(engine()) as session:
+    options = filter_options(session)
+    version = data_version(session)
+
+st.title("Dashboard")
+if options["first_month"] is None:
+    st.info("No responses yet. Send a survey with `python -m survey invite --help`, or load the demo data.")
+    st.stop()
+
+months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
+with st.container(border=True):
+    first, second, third = st.columns(3)
+    start, end = first.select_slider(
+        "Period", options=months, value=(months[max(0, len(months) - 12)], months[-1]), key="period"
+    )
+    grain = first.segmented_control(
+        "Trend by", ["quarter", "month"], default="quarter", format_func=str.capitalize, key="grain"
+    )
+    segments = second.multiselect("Segment", options["segments"], key="segments", placeholder="All segments")
+    touchpoints = second.multiselect(
+        "Touchpoint",
+        list(options["touchpoints"]),
+        format_func=options["touchpoints"].get,
+        key="touchpoints",
+        placeholder="All touchpoints",
+    )
+    roles = third.multiselect(
+        "Contact role",
+        options["roles"],
+        format_func=lambda role: role.replace("_", " ").capitalize(),
+        key="roles",
+        placeholder="All roles",
+    )
+    accounts = third.multiselect(
+        "Account",
+        list(options["accounts"]),
+        format_func=options["accounts"].get,
+        key="accounts",
+        placeholder="All accounts",
+    )
+
+filters = Filters(
+    start=start,
+    end=end,
+    segments=tuple(segments),
+    touchpoint_ids=tuple(touchpoints),
+    roles=tuple(roles),
+    account_ids=tuple(accounts),
+    grain=grain or "quarter",
+)
+data = _dashboard(settings.database_url, filters, settings.min_n, version)
+competitors = options["competitors"]
+st.caption(
+    f"{data.responses} responses from {start} to {end}. Scores run from 0 to 100. Figures from fewer than "
+    f"{settings.min_n} responses are not shown. Every chart's menu can download it as a PNG."
+)
+if data.responses == 0:
+    st.warning("No responses match these filters.")
+    st.stop()
+
+# Headline: where the latest period stands against the one before.
+own_trend = data.trend[data.trend["subject"] == "own"]
+cards = st.columns(len(labels))
+for card, (code, label) in zip(cards, labels.items(), strict=True):
+    series = own_trend[own_trend["indicator"] == code].sort_values("period")
+    if series.empty:
+        card.metric(label, "—", help=f"Fewer than {settings.min_n} responses.")
+        continue
+    last = series.iloc[-1]
+    change = last["mean"] - series.iloc[-2]["mean"] if len(series) > 1 else None
+    card.metric(
+        label,
+        f"{last['mean']:.0f}",
+        delta=None if change is None else f"{change:+.1f} vs previous {filters.grain}",
+        help=f"{last['period']}: n = {int(last['n'])}, 95% CI {last['low']:.0f}–{last['high']:.0f}",
+        border=True,
+    )
+
+significant = [gap for gap in data.gaps if gap.significant]
+if significant:
+    st.subheader("Gaps that are more than noise")
+    for gap in sorted(significant, key=lambda g: g.difference)[:8]:
+        icon = ":material/arrow_downward:" if gap.difference < 0 else ":material/arrow_upward:"
+        st.markdown(f"{icon} {plain(gap.sentence())} · {plain(gap.kind)}")
+
+st.header("Trends against benchmarks")
+periods = sorted(data.trend["period"].unique())
+leader_rows = data.trend[(data.trend["subject"] == "leader") & (data.trend["competitor_id"] > 0)]
+leader_rows = leader_rows.assign(name=leader_rows["competitor_id"].map(competitors))
+grid = st.columns(2)
+for index, (code, label) in enumerate(labels.items()):
+    figure = charts.indicator_trend(
+        label,
+        own_trend[own_trend["indicator"] == code],
+        leader_rows[leader_rows["indicator"] == code],
+        data.benchmarks[data.benchmarks["indicator"] == code],
+        periods,
+    )
+    grid[index % 2].plotly_chart(figure, width="stretch", config=charts.PNG_CONFIG, key=f"trend_{code}")
+
+st.header("Gaps to each benchmark")
+if data.gaps:
+    st.caption(
+        "t-tests (one-sample against a published figure, Welch against customers' ratings of a "
+        "provider), p-values corrected for all comparisons shown (Holm)."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Indicator": [gap.label for gap in data.gaps],
+                "Compared with": [gap.against for gap in data.gaps],
+                "Source": [gap.kind for gap in data.gaps],
+                "Us": [round(gap.ours, 1) for gap in data.gaps],
+                "Them": [round(gap.theirs, 1) for gap in data.gaps],
+                "Gap": [round(gap.difference, 1) for gap in data.gaps],
+                "p (corrected)": [gap.p_corrected for gap in data.gaps],
+                "n": [gap.n for gap in data.gaps],
+                "Reading": [gap.sentence() for gap in data.gaps],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"p (corrected)": st.column_config.NumberColumn(format="%.3f")},
+    )
+else:
+    st.info("No benchmark has enough data for a comparison in this selection.")
+
+left, right = st.columns(2)
+with left:
+    radar = st.toggle("Show the profile as a radar", key="radar")
+    draw = charts.profile_radar if radar else charts.profile_dots
+    st.plotly_chart(draw(data.profile, labels, competitors), width="stretch", config=charts.PNG_CONFIG)
+with right:
+    if data.nps.empty:
+        st.info(f"No {filters.grain} has {settings.min_n} or more recommendation answers.")
+    else:
+        st.plotly_chart(charts.nps_over_time(data.nps), width="stretch", config=charts.PNG_CONFIG)
+
+if not data.heat_map.empty:
+    st.plotly_chart(
+        charts.heat_map(data.heat_map, labels, options["touchpoints"]),
+        width="stretch",
+        config=charts.PNG_CONFIG,
+    )
+
+st.header("Answers to each statement")
+shown = st.selectbox("Indicator", list(labels), format_func=labels.get, key="likert_indicator")
+codes = [item.code for item in instrument.indicator_items(shown)]
+shares = data.distribution[data.distribution.index.isin(codes)]
+shares = shares[shares["n"] >= settings.min_n]
+if shares.empty:
+    st.info(f"Fewer than {settings.min_n} answers per statement.")
+else:
+    scale_labels = {point: text["en"] for point, text in instrument.agree_scale.labels.items()}
+    marked = {
+        code: texts[code] + (" (reverse-keyed)" if instrument.item(code).reverse else "") for code in codes
+    }
+    st.plotly_chart(
+        charts.likert_bars(shares, marked, scale_labels), width="stretch", config=charts.PNG_CONFIG
+    )
+
+st.header("Reliability of each scale")
+st.caption(
+    "Cronbach's alpha with its 95% interval, from pairwise covariances of the reverse-keyed answers. "
+    "Period, segment and account filters apply; touchpoint and role filters do not, unless an "
+    "account is chosen."
+)
+if data.reliability.empty:
+    st.info("Not enough answers to estimate reliability.")
+else:
+    table = data.reliability.assign(
+        Indicator=data.reliability["indicator"].map(labels),
+        drop_to_raise=data.reliability["drop_to_raise"].fillna("—"),
+        Status=data.reliability["alpha"].map(lambda a: "below 0.70: read with care" if a < 0.7 else "good"),
+    )
+    for row in table[table["alpha"] < 0.7].itertuples():
+        st.warning(f"{row.Indicator}: alpha {row.alpha:.2f} is below 0.70; its score is not reliable here.")
+    st.dataframe(
+        table[
+            ["Indicator", "alpha", "low", "high", "n", "items", "drop_to_raise", "alpha_without", "Status"]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "alpha": st.column_config.NumberColumn("Alpha", format="%.3f"),
+            "low": st.column_config.NumberColumn("95% low", format="%.3f"),
+            "high": st.column_config.NumberColumn("95% high", format="%.3f"),
+            "drop_to_raise": st.column_config.TextColumn("Dropping this item raises alpha"),
+            "alpha_without": st.column_config.NumberColumn("Alpha without it", format="%.3f"),
+        },
+    )
+st.caption(f"Computed {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the stored scores.")

@@ -1,0 +1,146 @@
+"""The dashboard's figures: from roll-ups, from raw rows, and by hand must agree."""
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sqlmodel import select
+
+from models.tables import Account, Answer, Competitor
+from survey.benchmarks import import_benchmarks
+from survey.dashboard import Filters, compute, nps_interval, period_of
+from survey.instrument import load_instrument
+from survey.reliability import alpha_from_frame
+from survey.responses import submit
+from tests.factories import full_answers, make_invitation
+
+INSTRUMENT = load_instrument()
+
+
+@pytest.fixture
+def responses(session, now):
+    """Twelve responses over two quarters, two accounts, two touchpoints, varied answers."""
+    competitor = Competitor(name="Brightline Partners")
+    session.add(competitor)
+    session.commit()
+    rng = np.random.default_rng(3)
+    for number in range(12):
+        answers = full_answers() | {"LEADER": competitor.id, "LEADER_OTHER": None}
+        for code in [item.code for item in INSTRUMENT.items if item.indicator] + ["CL_TRU", "NPS"]:
+            high = 10 if code == "NPS" else 7
+            answers[code] = int(rng.integers(0 if code == "NPS" else 1, high + 1))
+        if number % 5 == 0:
+            answers["SAT2"] = None
+        when = now - timedelta(days=35 * (number % 4))
+        result, _ = make_invitation(
+            session,
+            when,
+            account=("Acme Tools", "Bolt Works")[number % 2],
+            email=f"p{number}@example.com",
+            touchpoint=("sales", "service")[number % 3 == 0],
+        )
+        submit(
+            session,
+            invitation_id=result.invitation_id,
+            answers={k: v for k, v in answers.items() if v is not None},
+            locale="en",
+            now=when,
+        )
+        session.commit()
+    import_benchmarks(
+        session,
+        b"kind,name,indicator,period,value,scale,n,sd,source\nindustry,Index,trust,2026,3.5,1-5,900,0.8,S\n",
+    )
+    session.commit()
+
+
+def test_roll_ups_and_raw_rows_give_the_same_dashboard(session, responses):
+    everyone = tuple(session.exec(select(Account.id)).all())
+    from_rollups = compute(session, Filters(grain="month"), INSTRUMENT, min_n=2)
+    from_raw = compute(session, Filters(grain="month", account_ids=everyone), INSTRUMENT, min_n=2)
+    for name in ("trend", "profile", "heat_map", "distribution", "nps", "reliability"):
+        left, right = getattr(from_rollups, name), getattr(from_raw, name)
+        sort = [
+            c
+            for c in left.columns
+            if c in ("period", "indicator", "subject", "competitor_id", "touchpoint_id")
+        ]
+        if sort:
+            left, right = (
+                left.sort_values(sort).reset_index(drop=True),
+                right.sort_values(sort).reset_index(drop=True),
+            )
+        pd.testing.assert_frame_equal(left, right, check_dtype=False, atol=1e-9)
+    assert from_rollups.responses == from_raw.responses == 12
+
+
+def test_trend_mean_and_interval_match_a_hand_calculation(session, responses):
+    data = compute(session, Filters(grain="quarter"), INSTRUMENT, min_n=2)
+    scores = pd.read_sql(
+        "select r.submitted_at, s.score from indicator_score s join response r on r.id = s.response_id "
+        "where s.indicator = 'trust' and s.subject = 'own'",
+        session.connection(),
+    )
+    month = pd.to_datetime(scores["submitted_at"]).dt.strftime("%Y-%m")
+    scores["period"] = period_of(month, "quarter")
+    own_trust = data.trend.query("indicator == 'trust' and subject == 'own'").set_index("period")
+    for period, group in scores.groupby("period"):
+        row = own_trust.loc[period]
+        values = (group["score"] - 1) * 100 / 6
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        assert row["n"] == len(values)
+        assert row["mean"] == pytest.approx(values.mean())
+        assert row["low"] == pytest.approx(values.mean() - half)
+        assert row["high"] == pytest.approx(values.mean() + half)
+
+
+def test_small_groups_are_suppressed(session, responses):
+    data = compute(session, Filters(grain="month"), INSTRUMENT, min_n=50)
+    assert data.trend.empty
+    assert data.profile.empty
+    assert data.heat_map["mean"].isna().all()
+    assert data.nps.empty
+    assert data.gaps == []
+
+
+def test_filters_narrow_every_figure(session, responses):
+    acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    data = compute(session, Filters(account_ids=(acme,)), INSTRUMENT, min_n=1)
+    assert data.responses == 6
+    service = compute(session, Filters(touchpoint_ids=(6,)), INSTRUMENT, min_n=1)
+    assert service.responses == 4
+    assert set(service.heat_map["touchpoint_id"]) == {6}
+
+
+def test_reliability_from_pair_sums_equals_psych_alpha_on_the_answers(session, responses):
+    data = compute(session, Filters(), INSTRUMENT, min_n=2)
+    answers = pd.DataFrame(session.exec(select(Answer.response_id, Answer.item_code, Answer.value)).all())
+    wide = answers.pivot(index="response_id", columns="item_code", values="value")
+    for indicator in ("satisfaction", "trust"):
+        items = INSTRUMENT.indicator_items(indicator)
+        frame = wide[[item.code for item in items]].copy()
+        for item in items:
+            if item.reverse:
+                frame[item.code] = 8 - frame[item.code]
+        expected = alpha_from_frame(frame)
+        row = data.reliability.set_index("indicator").loc[indicator]
+        assert row["alpha"] == pytest.approx(expected.alpha, abs=1e-12)
+        assert row["n"] == 12
+
+
+def test_gaps_compare_with_the_published_figure_and_the_rated_leader(session, responses):
+    data = compute(session, Filters(), INSTRUMENT, min_n=2)
+    against = {(gap.indicator, gap.against, gap.kind) for gap in data.gaps}
+    assert ("trust", "Index", "published") in against
+    assert ("trust", "Brightline Partners", "rated by respondents") in against
+    published = next(gap for gap in data.gaps if gap.against == "Index")
+    assert published.theirs == pytest.approx(62.5)
+
+
+def test_nps_interval_is_the_adjusted_wald():
+    low, high = nps_interval(promoters=50, detractors=20, n=100)
+    n, pro, det = 103, 50.75 / 103, 20.75 / 103
+    margin = 1.959964 * np.sqrt((pro + det - (pro - det) ** 2) / n)
+    assert (low, high) == pytest.approx((100 * (pro - det - margin), 100 * (pro - det + margin)))

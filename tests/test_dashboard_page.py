@@ -1,0 +1,119 @@
+"""The dashboard and benchmark pages, through AppTest."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+from streamlit.testing.v1 import AppTest
+
+from models.db import make_engine
+from models.tables import Benchmark, Competitor
+from survey.instrument import load_instrument
+from survey.responses import submit
+from tests.factories import full_answers, make_invitation
+
+APP = "../app.py"
+HEADER = b"kind,name,indicator,period,value,scale,n,sd,source\n"
+RATED = [item.code for item in load_instrument().items if item.indicator or item.rates]
+
+
+@pytest.fixture
+def db(app_env, monkeypatch):
+    monkeypatch.setenv("PULSE_MIN_N", "2")
+    engine = make_engine(app_env)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def answered(db):
+    competitor = Competitor(name="Brightline Partners")
+    db.add(competitor)
+    db.commit()
+    now = datetime.now(UTC)
+    for number in range(6):
+        when = now - timedelta(days=40 * (number % 3) + 1)
+        result, _ = make_invitation(
+            db, when, account=("Acme Tools", "Bolt Works")[number % 2], email=f"p{number}@x.example"
+        )
+        varied = {code: 1 + (number * 3 + len(code) + index) % 7 for index, code in enumerate(RATED)}
+        answers = full_answers() | varied | {"LEADER": competitor.id, "LEADER_OTHER": None}
+        submit(
+            db,
+            invitation_id=result.invitation_id,
+            answers={k: v for k, v in answers.items() if v is not None},
+            locale="en",
+            now=when,
+        )
+        db.commit()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page(page).run()
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_the_dashboard_draws_every_chart(answered):
+    at = open_page("pages/dashboard.py")
+    assert not at.exception
+    titles = [figure["layout"]["title"]["text"] for figure in charts(at)]
+    for expected in (
+        "Satisfaction",
+        "Word-of-mouth",
+        "Indicator profile",
+        "Recommendation",
+        "touchpoint × indicator",
+        "How customers answered each statement",
+    ):
+        assert any(expected in title for title in titles), expected
+    assert "6 responses" in at.caption[0].value
+    trust = next(figure for figure in charts(at) if figure["layout"]["title"]["text"] == "Trust")
+    names = [trace["name"] for trace in trust["data"]]
+    assert "Brightline Partners (rated by our customers)" in names
+    assert [m.label for m in at.metric][:2] == ["Satisfaction", "Trust"]
+    reliability = at.dataframe[-1].value
+    assert list(reliability["Indicator"])[:2] == ["Satisfaction", "Trust"]
+
+
+def test_filters_apply_to_the_whole_page(answered, db):
+    at = open_page("pages/dashboard.py")
+    at.multiselect(key="accounts").set_value([1]).run()
+    assert "3 responses" in at.caption[0].value
+    at.button_group(key="grain").set_value("month").run()
+    assert not at.exception
+    trust = next(figure for figure in charts(at) if figure["layout"]["title"]["text"] == "Trust")
+    assert all(len(period) == 7 for period in trust["layout"]["xaxis"]["categoryarray"])
+
+
+def test_an_empty_database_says_so(db):
+    at = open_page("pages/dashboard.py")
+    assert "No responses yet" in at.info[0].value
+
+
+def test_a_benchmark_file_is_checked_then_imported(db):
+    at = open_page("pages/benchmarks.py")
+    good = HEADER + b"industry,Index,Trust,2026,3.5,1-5,900,0.8,Study\n"
+    at.get("file_uploader")[0].upload("figures.csv", good, "text/csv").run()
+    assert "1 figure(s) are valid" in at.success[0].value
+    next(b for b in at.button if b.label.startswith("Import")).click().run()
+    assert "1 added, 0 updated" in at.success[-1].value
+    assert db.exec(select(func.count()).select_from(Benchmark)).one() == 1
+
+
+def test_a_bad_benchmark_file_is_refused_row_by_row(db):
+    at = open_page("pages/benchmarks.py")
+    bad = (
+        b"kind,name,indicator,period,value,scale,n,sd,source\nindustry,Index,Trust,2026,9,1-5,900,0.8,Study\n"
+    )
+    at.get("file_uploader")[0].upload("figures.csv", bad, "text/csv").run()
+    assert "Nothing was changed" in at.error[0].value
+    problems = at.dataframe[0].value
+    assert list(problems.iloc[0]) == [2, "value", "9 is outside the stated scale 1-5"]
+    assert not [b for b in at.button if b.label.startswith("Import")]
+    assert db.exec(select(func.count()).select_from(Benchmark)).one() == 0

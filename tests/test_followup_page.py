@@ -1,0 +1,121 @@
+"""The follow-up page, through AppTest."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from models.db import make_engine
+from models.tables import FollowUp
+from survey.responses import submit
+from tests.factories import full_answers, make_invitation
+
+APP = "../app.py"
+
+
+@pytest.fixture
+def db(app_env):
+    engine = make_engine(app_env)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+def respond(db, when: datetime, **changes) -> int:
+    result, _ = make_invitation(db, when, contact_name="Ana *Lima*")
+    response_id = submit(
+        db, invitation_id=result.invitation_id, answers=full_answers() | changes, locale="en", now=when
+    )
+    db.commit()
+    return response_id
+
+
+def follow_up(db) -> FollowUp:
+    db.expire_all()
+    return db.exec(select(FollowUp)).one()
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("pages/followup.py").run()
+    assert not at.exception
+    return at
+
+
+def test_an_empty_queue_says_so(db):
+    respond(db, datetime.now(UTC) - timedelta(days=1))  # a happy response: nothing to follow up
+    at = open_page()
+    assert "Nothing to follow up" in at.info[0].value
+
+
+def test_the_queue_lists_a_detractor_with_its_details(db):
+    respond(db, datetime.now(UTC) - timedelta(days=1), NPS=3, COMMENT="**Late** <b>again</b>")
+    at = open_page()
+    assert len(at.expander) == 1
+    label = at.expander[0].label
+    assert "Acme Tools" in label
+    assert "Detractor" in label
+    assert r"Ana \*Lima\*" in label  # escaped, never formatted
+    shown = " ".join(m.value for m in at.expander[0].markdown)
+    assert "Recommendation 3/10" in shown
+    assert "**Late** <b>again</b>" in [t.value for t in at.expander[0].text]  # the comment as plain text
+
+
+def test_assign_and_close_from_the_page_reach_the_database(db):
+    respond(db, datetime.now(UTC) - timedelta(days=1), NPS=2)
+    key = follow_up(db).id
+    at = open_page()
+
+    at.text_input(key=f"assignee_{key}").input("Priya Shah")
+    at.button(key=f"assign_{key}").click().run()
+    assert not at.exception
+    assert "in progress with Priya Shah" in at.success[0].value
+    stored = follow_up(db)
+    assert (stored.status, stored.assignee) == ("in_progress", "Priya Shah")
+    assert at.info[0].value.startswith("Nothing to follow up")  # no longer open
+
+    at.selectbox(key="fu_status").set_value("in_progress").run()
+    at.text_area(key=f"closing_{key}").input("Called Ana; agreed a weekly delivery window.")
+    at.button(key=f"close_{key}").click().run()
+    assert not at.exception
+    assert f"Follow-up #{key} is closed." in at.success[0].value
+    stored = follow_up(db)
+    assert stored.status == "closed"
+    assert stored.closed_at is not None
+    assert stored.note.endswith("closed: Called Ana; agreed a weekly delivery window.")
+
+    at.selectbox(key="fu_status").set_value("closed").run()
+    at.button(key=f"reopen_{key}").click().run()
+    assert "in progress again" in at.success[0].value
+    assert follow_up(db).status == "in_progress"
+
+
+def test_closing_without_a_note_shows_the_error_and_changes_nothing(db):
+    respond(db, datetime.now(UTC) - timedelta(days=1), MOMENT="frustrated")
+    before = follow_up(db)
+    key = before.id
+    at = open_page()
+    at.button(key=f"close_{key}").click().run()
+    assert not at.exception
+    assert "the closing note is empty" in at.error[0].value
+    assert "Nothing was changed" in at.error[0].value
+    after = follow_up(db)
+    assert (after.status, after.note, after.updated_at, after.closed_at) == (
+        before.status,
+        before.note,
+        before.updated_at,
+        None,
+    )
+    assert len(at.expander) == 1  # still in the open queue
+
+
+def test_the_filters_narrow_the_queue(db):
+    when = datetime.now(UTC) - timedelta(days=1)
+    respond(db, when, NPS=3)
+    respond(db, when + timedelta(hours=1), MOMENT="disappointed")
+    at = open_page()
+    assert len(at.expander) == 2
+    at.selectbox(key="fu_reason").set_value("moment").run()
+    assert len(at.expander) == 1
+    assert "Bad moment" in at.expander[0].label
