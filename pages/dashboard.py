@@ -88,6 +88,7 @@ if data.responses == 0:
     st.stop()
 
 # Headline: where the latest period stands against the one before.
+st.caption(f"Latest {filters.grain} and its change against the {filters.grain} before.")
 own_trend = data.trend[data.trend["subject"] == "own"]
 cards = st.columns(len(labels))
 for card, (code, label) in zip(cards, labels.items(), strict=True):
@@ -100,7 +101,7 @@ for card, (code, label) in zip(cards, labels.items(), strict=True):
     card.metric(
         label,
         f"{last['mean']:.0f}",
-        delta=None if change is None else f"{change:+.1f} vs previous {filters.grain}",
+        delta=None if change is None else f"{change:+.1f}",
         help=f"{last['period']}: n = {int(last['n'])}, 95% CI {last['low']:.0f}–{last['high']:.0f}",
         border=True,
     )
@@ -116,6 +117,7 @@ st.header("Trends against benchmarks")
 periods = sorted(data.trend["period"].unique())
 leader_rows = data.trend[(data.trend["subject"] == "leader") & (data.trend["competitor_id"] > 0)]
 leader_rows = leader_rows.assign(name=leader_rows["competitor_id"].map(competitors))
+colours = charts.series_colours([*competitors.values(), *data.benchmarks["name"]])
 grid = st.columns(2)
 for index, (code, label) in enumerate(labels.items()):
     figure = charts.indicator_trend(
@@ -124,6 +126,7 @@ for index, (code, label) in enumerate(labels.items()):
         leader_rows[leader_rows["indicator"] == code],
         data.benchmarks[data.benchmarks["indicator"] == code],
         periods,
+        colours,
     )
     grid[index % 2].plotly_chart(figure, width="stretch", config=charts.PNG_CONFIG, key=f"trend_{code}")
 

@@ -83,16 +83,26 @@ def _layout(figure: go.Figure, title: str, height: int = 360) -> go.Figure:
     figure.update_layout(
         title={"text": title},
         height=height,
-        margin={"l": 10, "r": 10, "t": 110, "b": 10},
-        # The legend sits between the title and the plot, clear of the axis labels.
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        # Right of the plot, clear of the title and the axis labels.
+        legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.02, "xanchor": "left"},
         font={"size": 13},
     )
     return figure
 
 
+def series_colours(names: list[str]) -> dict[str, str]:
+    """One colour per benchmark series, the same on every chart of a page (ours is the first)."""
+    return {name: PALETTE[(index + 1) % len(PALETTE)] for index, name in enumerate(sorted(set(names)))}
+
+
 def indicator_trend(
-    label: str, ours: pd.DataFrame, leaders: pd.DataFrame, figures: pd.DataFrame, periods: list[str]
+    label: str,
+    ours: pd.DataFrame,
+    leaders: pd.DataFrame,
+    figures: pd.DataFrame,
+    periods: list[str],
+    colours: dict[str, str],
 ) -> go.Figure:
     """Our trend with its 95% band, the named leaders' ratings and published figures."""
     figure = go.Figure()
@@ -113,43 +123,59 @@ def indicator_trend(
             x=ours["period"],
             y=ours["mean"],
             mode="lines+markers",
-            name="Our customers' view of us",
+            name="Us",
             line={"color": OURS, "width": 3},
             customdata=ours[["n", "low", "high"]],
             hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-            "n = %{customdata[0]})<extra></extra>",
+            "n = %{customdata[0]})<extra>Us</extra>",
         )
     )
-    for index, (name, rows) in enumerate(leaders.groupby("name", sort=True)):
+    for name, rows in leaders.groupby("name", sort=True):
         figure.add_trace(
             go.Scatter(
                 x=rows["period"],
                 y=rows["mean"],
                 mode="lines+markers",
                 name=f"{name} (rated by our customers)",
-                line={"color": PALETTE[(index + 1) % len(PALETTE)], "dash": "dot"},
+                line={"color": colours.get(str(name), PALETTE[1]), "dash": "dot"},
                 customdata=rows[["n"]],
                 hovertemplate="%{x}: %{y:.0f} (n = %{customdata[0]})<extra>" + str(name) + "</extra>",
             )
         )
-    for index, row in enumerate(figures.itertuples(index=False)):
-        covered = [period for period in periods if row.first_period <= period <= row.last_period]
-        if not covered:
+    for name, rows in figures.groupby("name", sort=True):
+        # Each published figure is a flat segment over the periods it covers; gaps between them.
+        xs: list[str | None] = []
+        ys: list[float | None] = []
+        notes: list[str] = []
+        for row in rows.sort_values("period_start").itertuples(index=False):
+            covered = [period for period in periods if row.first_period <= period <= row.last_period]
+            xs += [*covered, None]
+            ys += [*([row.value_100] * len(covered)), None]
+            notes += [f"{row.source} ({row.period})"] * len(covered) + [""]
+        if not any(x is not None for x in xs):
             continue
         figure.add_trace(
             go.Scatter(
-                x=covered,
-                y=[row.value_100] * len(covered),
+                x=xs,
+                y=ys,
                 mode="lines+markers",
                 marker={"symbol": "diamond", "size": 8},
-                line={"color": PALETTE[(index + 4) % len(PALETTE)], "dash": "dash", "width": 2},
-                name=f"{row.name} ({row.kind}, published)",
-                hovertemplate=f"{row.value_100:.0f} — {row.source} ({row.period})<extra>{row.name}</extra>",
+                line={"color": colours.get(str(name), PALETTE[4]), "dash": "dash", "width": 2},
+                name=f"{name} (published)",
+                customdata=notes,
+                hovertemplate="%{y:.0f} — %{customdata}<extra>" + str(name) + "</extra>",
+                connectgaps=False,
             )
         )
     figure.update_yaxes(range=[0, 100], title_text="Score (0–100)")
     figure.update_xaxes(type="category", categoryorder="array", categoryarray=periods)
-    return _layout(figure, label, 440)
+    figure = _layout(figure, label, 380 + 22 * len(figure.data))
+    # Many series here: the legend goes under the plot, one entry per line.
+    figure.update_layout(
+        legend={"orientation": "v", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"},
+        margin={"t": 50, "b": 10},
+    )
+    return figure
 
 
 def profile_dots(profile: pd.DataFrame, labels: dict[str, str], names: dict[int, str]) -> go.Figure:
