@@ -9,12 +9,10 @@ from pathlib import Path
 
 import click
 
-from models.db import session_scope
 from models.settings import get_settings
-from survey.demo import is_empty, seed_demo
-from survey.invitations import InviteError, invite
-from survey.reliability import ReliabilityInputError, alpha_from_frame, load_item_csv, reverse_keyed
-from survey.setup import prepare_database
+
+# Each command imports what it needs (pandas, SciPy, Alembic take seconds to load), so that
+# `--help` and the quick commands answer at once.
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +23,8 @@ def main() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Upgrade the database schema to the newest version."""
+    from survey.setup import prepare_database
+
     prepare_database()
     click.echo("database schema is up to date")
 
@@ -33,6 +33,10 @@ def migrate_command() -> None:
 @click.option("--seed", default=7, show_default=True, help="Random seed, for a repeatable data set.")
 def demo_command(seed: int) -> None:
     """Fill an empty database with two years of demo accounts and responses."""
+    from models.db import session_scope
+    from survey.demo import is_empty, seed_demo
+    from survey.setup import prepare_database
+
     prepare_database()
     with session_scope() as session:
         if not is_empty(session):
@@ -62,6 +66,10 @@ def invite_command(
     valid_days: int | None,
 ) -> None:
     """Record an interaction now and print the contact's survey link (last line)."""
+    from models.db import session_scope
+    from survey.invitations import InviteError, invite
+    from survey.setup import prepare_database
+
     settings = get_settings()
     prepare_database()
     try:
@@ -110,6 +118,8 @@ def reliability_command(csv_path: Path, items: str, reverse: str, low: float, hi
     every data row. Prints one JSON object: alpha, ci95, n and alpha_if_dropped (item: alpha
     without it; empty for two items). Needs no database.
     """
+    from survey.reliability import ReliabilityInputError, alpha_from_frame, load_item_csv, reverse_keyed
+
     item_names = _item_list(items, "--items")
     reverse_names = _item_list(reverse, "--reverse") if reverse.strip() else []
     try:
