@@ -35,7 +35,7 @@ from survey.analytics import month_of
 from survey.gaps import Gap, gaps
 from survey.instrument import Instrument
 from survey.reliability import ReliabilityInputError, alpha_from_covariance
-from survey.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs
+from survey.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs, pair_sum_columns
 
 Grain = Literal["month", "quarter"]
 SCORE_COLUMNS = ["month", "touchpoint_id", "indicator", "subject", "competitor_id", "n", "total", "total_sq"]
@@ -178,16 +178,7 @@ def pair_sums(session: Session, filters: Filters, pairs: list[tuple[str, str]]) 
         first, second = Answer.__table__.alias("first"), Answer.__table__.alias("second")  # type: ignore[attr-defined]
         wanted = [and_(first.c.item_code == a, second.c.item_code == b) for a, b in pairs]
         statement = (
-            base.with_only_columns(
-                first.c.item_code,
-                second.c.item_code,
-                func.count(),
-                func.sum(first.c.value),
-                func.sum(second.c.value),
-                func.sum(first.c.value * second.c.value),
-                func.sum(first.c.value * first.c.value),
-                func.sum(second.c.value * second.c.value),
-            )
+            base.with_only_columns(*pair_sum_columns(first, second))
             .join(first, first.c.response_id == Response.id)
             .join(second, second.c.response_id == Response.id)
             .where(or_(*wanted))

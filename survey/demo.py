@@ -23,15 +23,20 @@ from models.tables import (
     FollowUp,
     Interaction,
     Invitation,
-    Response,
     Touchpoint,
 )
 from survey import followup, rollups
 from survey.benchmarks import import_benchmarks
 from survey.instrument import Instrument, load_instrument
 from survey.reference import ensure_touchpoints
-from survey.responses import LEADER_OTHER, LEADER_OTHER_KEY, insert_scored_rows, scored_rows, validate_answers
-from survey.scoring import nps_category
+from survey.responses import (
+    LEADER_OTHER,
+    LEADER_OTHER_KEY,
+    build_response,
+    insert_scored_rows,
+    scored_rows,
+    validate_answers,
+)
 from survey.tokens import hash_token, new_token
 
 MONTHS = 24
@@ -450,24 +455,14 @@ def _store_response(
     invitation.opened_at = invitation.started_at = started
     invitation.completed_at = submitted
     session.add(invitation)
-    response = Response(
-        invitation_id=invitation.id or 0,
-        interaction_id=interaction.id or 0,
-        account_id=interaction.account_id,
-        contact_id=contact.id,
-        touchpoint_id=interaction.touchpoint_id,
-        instrument_version=instrument.version,
+    response = build_response(
+        invitation=invitation,
+        interaction=interaction,
+        instrument=instrument,
+        clean=clean,
         locale=contact.language,
         started_at=started,
         submitted_at=submitted,
-        duration_seconds=int((submitted - started).total_seconds()),
-        nps=clean.nps,
-        nps_category=nps_category(clean.nps),
-        leader_competitor_id=clean.leader_competitor_id,
-        leader_other=clean.leader_other,
-        value_level=clean.value_level,
-        moment=clean.moment,
-        comment=clean.comment,
     )
     session.add(response)
     session.flush()

@@ -248,24 +248,14 @@ def submit(
 
     _claim(session, invitation_id, now, completed_at=now)
     interaction = session.get_one(Interaction, invitation.interaction_id)
-    response = Response(
-        invitation_id=invitation_id,
-        interaction_id=interaction.id or 0,
-        account_id=interaction.account_id,
-        contact_id=invitation.contact_id,
-        touchpoint_id=interaction.touchpoint_id,
-        instrument_version=instrument.version,
+    response = build_response(
+        invitation=invitation,
+        interaction=interaction,
+        instrument=instrument,
+        clean=clean,
         locale=instrument.language_for(locale),
         started_at=started_at,
         submitted_at=now,
-        duration_seconds=max(0, int((now - started_at).total_seconds())),
-        nps=clean.nps,
-        nps_category=nps_category(clean.nps),
-        leader_competitor_id=clean.leader_competitor_id,
-        leader_other=clean.leader_other,
-        value_level=clean.value_level,
-        moment=clean.moment,
-        comment=clean.comment,
     )
     session.add(response)
     session.flush()
@@ -278,6 +268,39 @@ def submit(
     session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
     session.flush()
     return response.id or 0
+
+
+def build_response(
+    *,
+    invitation: Invitation,
+    interaction: Interaction,
+    instrument: Instrument,
+    clean: CleanAnswers,
+    locale: str,
+    started_at: datetime,
+    submitted_at: datetime,
+) -> Response:
+    """The response row of validated answers; ids of where it came from are copied onto it
+    so that dashboards need no joins through the invitation."""
+    return Response(
+        invitation_id=invitation.id or 0,
+        interaction_id=interaction.id or 0,
+        account_id=interaction.account_id,
+        contact_id=invitation.contact_id,
+        touchpoint_id=interaction.touchpoint_id,
+        instrument_version=instrument.version,
+        locale=locale,
+        started_at=started_at,
+        submitted_at=submitted_at,
+        duration_seconds=max(0, int((submitted_at - started_at).total_seconds())),
+        nps=clean.nps,
+        nps_category=nps_category(clean.nps),
+        leader_competitor_id=clean.leader_competitor_id,
+        leader_other=clean.leader_other,
+        value_level=clean.value_level,
+        moment=clean.moment,
+        comment=clean.comment,
+    )
 
 
 def scores_for(instrument: Instrument, clean: CleanAnswers) -> list[IndicatorResult]:

@@ -148,6 +148,21 @@ def rebuild(session: Session) -> None:
     session.flush()
 
 
+def pair_sum_columns(first: Any, second: Any) -> list[Any]:
+    """item_a, item_b, n and the five sums of the pair roll-up, over two aliases of answer."""
+    a, b = first.c.value, second.c.value
+    return [
+        first.c.item_code,
+        second.c.item_code,
+        func.count(),
+        func.sum(a),
+        func.sum(b),
+        func.sum(a * b),
+        func.sum(a * a),
+        func.sum(b * b),
+    ]
+
+
 def _rebuild_pairs(session: Session, month: Any) -> None:
     instrument = load_instrument()
     # Which indicator each item belongs to, as a small inline table (portable SQL).
@@ -165,14 +180,7 @@ def _rebuild_pairs(session: Session, month: Any) -> None:
         select(
             month,
             Account.segment,
-            first.c.item_code,
-            second.c.item_code,
-            func.count(),
-            func.sum(first.c.value),
-            func.sum(second.c.value),
-            func.sum(first.c.value * second.c.value),
-            func.sum(first.c.value * first.c.value),
-            func.sum(second.c.value * second.c.value),
+            *pair_sum_columns(first, second),
         )
         .select_from(Response)
         .join(Account, Account.id == Response.account_id)
