@@ -9,7 +9,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain
 from survey import charts
-from survey.dashboard import DashboardData, Filters, compute, data_version, filter_options
+from survey.dashboard import DashboardData, Filters, account_movers, compute, data_version, filter_options
 from survey.instrument import load_instrument
 
 st.set_page_config(layout="wide")
@@ -112,6 +112,43 @@ if significant:
     for gap in sorted(significant, key=lambda g: g.difference)[:8]:
         icon = ":material/arrow_downward:" if gap.difference < 0 else ":material/arrow_upward:"
         st.markdown(f"{icon} {plain(gap.sentence())} · {plain(gap.kind)}")
+
+st.subheader(f"Where it is slipping: the largest falls since the previous {filters.grain}")
+
+
+def _falls(frame: pd.DataFrame, where: str, names: dict | None = None) -> pd.DataFrame:
+    falls = frame[frame["change"] < 0].head(8)
+    return pd.DataFrame(
+        {
+            where: falls[falls.columns[0]].map(names or (lambda value: value)),
+            "Indicator": falls["indicator"].map(labels),
+            "Before": falls["before"].round(0),
+            "Now": falls["after"].round(0),
+            "Change": falls["change"].round(1),
+            "n": falls["n_before"].astype(str) + " → " + falls["n_after"].astype(str),
+        }
+    )
+
+
+by_segment, by_touchpoint = st.columns(2)
+segment_falls = _falls(data.segment_movers, "Segment")
+touchpoint_falls = _falls(data.touchpoint_movers, "Touchpoint", options["touchpoints"])
+for column, table in ((by_segment, segment_falls), (by_touchpoint, touchpoint_falls)):
+    if table.empty:
+        column.info(f"No fall with {settings.min_n} or more responses in both periods.")
+    else:
+        column.dataframe(table, hide_index=True, width="stretch")
+if st.toggle(
+    "Also look for falls account by account (reads the raw scores of the last two periods)", key="movers"
+):
+    with session_scope(engine()) as session:
+        account_falls = _falls(
+            account_movers(session, filters, settings.min_n), "Account", options["accounts"]
+        )
+    if account_falls.empty:
+        st.info(f"No account has {settings.min_n} or more responses in both periods with a fall.")
+    else:
+        st.dataframe(account_falls, hide_index=True, width="stretch")
 
 st.header("Trends against benchmarks")
 periods = sorted(data.trend["period"].unique())

@@ -38,7 +38,17 @@ from survey.reliability import ReliabilityInputError, alpha_from_covariance
 from survey.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs, pair_sum_columns
 
 Grain = Literal["month", "quarter"]
-SCORE_COLUMNS = ["month", "touchpoint_id", "indicator", "subject", "competitor_id", "n", "total", "total_sq"]
+SCORE_COLUMNS = [
+    "month",
+    "segment",
+    "touchpoint_id",
+    "indicator",
+    "subject",
+    "competitor_id",
+    "n",
+    "total",
+    "total_sq",
+]
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def _where_cells(statement: Select[Any], model: Any, filters: Filters, dims: boo
 
 
 def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any]:
-    """Responses of the filtered accounts with the roll-ups' key columns."""
+    """Responses (of the chosen accounts, if any) with the roll-ups' key columns."""
     month = month_of(Response.submitted_at, session.get_bind().dialect.name)
     role = func.coalesce(Contact.role, literal(UNKNOWN_ROLE))
     # A plain SQLAlchemy select: its narrowed copies must still return whole rows.
@@ -93,8 +103,9 @@ def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any
         rows_select(Response.id)
         .join(Account, Account.id == Response.account_id)
         .outerjoin(Contact, Contact.id == Response.contact_id)
-        .where(Response.account_id.in_(filters.account_ids))
     )
+    if filters.account_ids:
+        statement = statement.where(Response.account_id.in_(filters.account_ids))
     if filters.segments:
         statement = statement.where(Account.segment.in_(filters.segments))
     if filters.touchpoint_ids:
@@ -109,13 +120,20 @@ def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any
 
 
 def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
-    """Sums of indicator scores by month, touchpoint, indicator, subject and named leader."""
+    """Sums of indicator scores by month, segment, touchpoint, indicator, subject and named leader."""
     if filters.uses_raw_rows:
         base, month, _ = _raw_base(session, filters)
         competitor = case(
             (IndicatorScore.subject == "leader", func.coalesce(Response.leader_competitor_id, 0)), else_=0
         )
-        keys = (month, Response.touchpoint_id, IndicatorScore.indicator, IndicatorScore.subject, competitor)
+        keys = (
+            month,
+            Account.segment,
+            Response.touchpoint_id,
+            IndicatorScore.indicator,
+            IndicatorScore.subject,
+            competitor,
+        )
         statement = (
             base.with_only_columns(
                 *keys,
@@ -129,6 +147,7 @@ def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
     else:
         keys = (
             ScoreRollup.month,
+            ScoreRollup.segment,
             ScoreRollup.touchpoint_id,
             ScoreRollup.indicator,
             ScoreRollup.subject,
@@ -252,6 +271,70 @@ def heat_map(cells: pd.DataFrame, min_n: int) -> pd.DataFrame:
     summary = summarise(own, ["touchpoint_id", "indicator"], min_n)
     summary.loc[summary["suppressed"], "mean"] = np.nan
     return summary[["touchpoint_id", "indicator", "n", "mean"]]
+
+
+def movers(cells: pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
+    """Where each indicator moved most between the last two periods, per ``by`` group
+    (segment or touchpoint), largest falls first; groups with too few responses are left out."""
+    columns = [by, "indicator", "before", "after", "change", "n_before", "n_after", "period"]
+    own = cells[cells["subject"] == "own"]
+    if own.empty:
+        return pd.DataFrame(columns=columns)
+    own = own.assign(period=period_of(own["month"], grain))
+    periods = sorted(own["period"].unique())
+    if len(periods) < 2:
+        return pd.DataFrame(columns=columns)
+    summary = summarise(own[own["period"].isin(periods[-2:])], ["period", by, "indicator"], min_n)
+    summary = summary[~summary["suppressed"]]
+    wide = summary.pivot_table(index=[by, "indicator"], columns="period", values=["mean", "n"]).dropna()
+    before, after = periods[-2], periods[-1]
+    if wide.empty or ("mean", before) not in wide.columns or ("mean", after) not in wide.columns:
+        return pd.DataFrame(columns=columns)
+    result = pd.DataFrame(
+        {
+            "before": wide[("mean", before)],
+            "after": wide[("mean", after)],
+            "n_before": wide[("n", before)].astype(int),
+            "n_after": wide[("n", after)].astype(int),
+        }
+    ).reset_index()
+    result["change"] = result["after"] - result["before"]
+    result["period"] = after
+    return result.sort_values("change").reset_index(drop=True)[columns]
+
+
+def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
+    """Like ``movers`` per account. Read from raw rows of the last two periods only, so it is
+    computed on request rather than with the rest of the dashboard."""
+    months = session.exec(
+        _where_cells(select(ScoreRollup.month).distinct(), ScoreRollup, filters).order_by(
+            ScoreRollup.month.desc()
+        )
+    ).all()
+    if not months:
+        return pd.DataFrame(
+            columns=["account_id", "indicator", "before", "after", "change", "n_before", "n_after"]
+        )
+    periods = sorted(set(period_of(pd.Series(months), filters.grain)))[-2:]
+    first_month = min(m for m in months if period_of(pd.Series([m]), filters.grain).iloc[0] in periods)
+    narrowed = Filters(**{**filters.__dict__, "start": max(first_month, filters.start or first_month)})
+    base, month, _ = _raw_base(session, narrowed)
+    keys = (month, Response.account_id, IndicatorScore.indicator)
+    statement = (
+        base.with_only_columns(
+            *keys,
+            func.count(),
+            func.sum(IndicatorScore.score),
+            func.sum(IndicatorScore.score * IndicatorScore.score),
+        )
+        .join(IndicatorScore, IndicatorScore.response_id == Response.id)
+        .where(IndicatorScore.subject == "own")
+        .group_by(*keys)
+    )
+    frame = pd.DataFrame(
+        session.exec(statement).all(), columns=["month", "account_id", "indicator", "n", "total", "total_sq"]
+    )
+    return movers(frame.assign(subject="own"), "account_id", filters.grain, min_n).drop(columns="period")
 
 
 def distribution(counts: pd.DataFrame, items: list[str], low: int, high: int) -> pd.DataFrame:
@@ -379,6 +462,8 @@ class DashboardData:
     trend: pd.DataFrame
     profile: pd.DataFrame
     heat_map: pd.DataFrame
+    segment_movers: pd.DataFrame
+    touchpoint_movers: pd.DataFrame
     distribution: pd.DataFrame
     nps: pd.DataFrame
     benchmarks: pd.DataFrame
@@ -411,6 +496,8 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         trend=trend(cells, filters.grain, min_n),
         profile=overall,
         heat_map=heat_map(cells, min_n),
+        segment_movers=movers(cells, "segment", filters.grain, min_n),
+        touchpoint_movers=movers(cells, "touchpoint_id", filters.grain, min_n),
         distribution=distribution(counts, items, scale.min, scale.max),
         nps=nps_by_period(counts, filters.grain, min_n),
         benchmarks=figures,

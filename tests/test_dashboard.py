@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from models.tables import Account, Answer, Competitor
 from survey.benchmarks import import_benchmarks
-from survey.dashboard import Filters, compute, nps_interval, period_of
+from survey.dashboard import Filters, account_movers, compute, movers, nps_interval, period_of
 from survey.instrument import load_instrument
 from survey.reliability import alpha_from_frame
 from survey.responses import submit
@@ -144,3 +144,28 @@ def test_nps_interval_is_the_adjusted_wald():
     n, pro, det = 103, 50.75 / 103, 20.75 / 103
     margin = 1.959964 * np.sqrt((pro + det - (pro - det) ** 2) / n)
     assert (low, high) == pytest.approx((100 * (pro - det - margin), 100 * (pro - det + margin)))
+
+
+def test_movers_find_the_group_that_fell_most():
+    cells = pd.DataFrame(
+        [
+            # month, segment, indicator, n, total, total_sq: Health falls from 6 to 4, Retail holds at 5.
+            ("2026-01", "Health", "trust", 5, 30.0, 180.0),
+            ("2026-04", "Health", "trust", 5, 20.0, 80.0),
+            ("2026-01", "Retail", "trust", 5, 25.0, 125.0),
+            ("2026-04", "Retail", "trust", 5, 25.0, 125.0),
+            ("2026-04", "Mining", "trust", 2, 4.0, 8.0),  # too few to judge
+        ],
+        columns=["month", "segment", "indicator", "n", "total", "total_sq"],
+    ).assign(subject="own", touchpoint_id=1, competitor_id=0)
+    found = movers(cells, "segment", "quarter", min_n=5)
+    assert list(found["segment"]) == ["Health", "Retail"]
+    assert found.loc[0, "change"] == pytest.approx(-100 * 2 / 6)
+    assert (found.loc[0, "before"], found.loc[0, "after"]) == pytest.approx((100 * 5 / 6, 50.0))
+    assert found.loc[0, "period"] == "2026-Q2"
+
+
+def test_account_movers_read_only_the_last_two_periods(session, responses):
+    found = account_movers(session, Filters(grain="month"), min_n=1)
+    assert set(found.columns) >= {"account_id", "indicator", "before", "after", "change"}
+    assert found["change"].is_monotonic_increasing

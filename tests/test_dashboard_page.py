@@ -91,6 +91,15 @@ def test_filters_apply_to_the_whole_page(answered, db):
     assert all(len(period) == 7 for period in trust["layout"]["xaxis"]["categoryarray"])
 
 
+def test_falls_by_account_are_read_on_request(answered):
+    at = open_page("pages/dashboard.py")
+    assert any("Where it is slipping" in header.value for header in at.subheader)
+    before = len(at.dataframe) + len(at.info)
+    at.toggle(key="movers").set_value(True).run()
+    assert not at.exception
+    assert len(at.dataframe) + len(at.info) == before + 1
+
+
 def test_an_empty_database_says_so(db):
     at = open_page("pages/dashboard.py")
     assert "No responses yet" in at.info[0].value
