@@ -119,6 +119,11 @@ def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any
     return statement, month, role
 
 
+def _frame(session: Session, statement: Select[Any], columns: list[str]) -> pd.DataFrame:
+    # Plain tuples: pandas inspects Row objects one attribute at a time, which is slow.
+    return pd.DataFrame([tuple(row) for row in session.exec(statement).all()], columns=columns)
+
+
 def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
     """Sums of indicator scores by month, segment, touchpoint, indicator, subject and named leader."""
     if filters.uses_raw_rows:
@@ -160,8 +165,7 @@ def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
             ScoreRollup,
             filters,
         ).group_by(*keys)
-    frame = pd.DataFrame(session.exec(statement).all(), columns=SCORE_COLUMNS)
-    return frame.astype({"n": int, "total": float, "total_sq": float})
+    return _frame(session, statement, SCORE_COLUMNS).astype({"n": int, "total": float, "total_sq": float})
 
 
 def item_counts(session: Session, filters: Filters) -> pd.DataFrame:
@@ -179,8 +183,7 @@ def item_counts(session: Session, filters: Filters) -> pd.DataFrame:
         statement = _where_cells(
             select(ItemRollup.month, ItemRollup.item_code, *sums), ItemRollup, filters
         ).group_by(ItemRollup.month, ItemRollup.item_code)
-    frame = pd.DataFrame(session.exec(statement).all(), columns=["month", "item_code", *COUNTERS])
-    return frame.astype(dict.fromkeys(COUNTERS, int))
+    return _frame(session, statement, ["month", "item_code", *COUNTERS]).astype(dict.fromkeys(COUNTERS, int))
 
 
 PAIR_COLUMNS = ["item_a", "item_b", "n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb"]
@@ -208,19 +211,22 @@ def pair_sums(session: Session, filters: Filters, pairs: list[tuple[str, str]]) 
         statement = _where_cells(
             select(PairRollup.item_a, PairRollup.item_b, *sums), PairRollup, filters, dims=False
         ).group_by(PairRollup.item_a, PairRollup.item_b)
-    return pd.DataFrame(session.exec(statement).all(), columns=PAIR_COLUMNS).astype(
+    return _frame(session, statement, PAIR_COLUMNS).astype(
         {name: float for name in PAIR_COLUMNS[3:]} | {"n": int}
     )
 
 
 def covariance(pairs: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     """Pairwise-complete sample covariances (ddof 1) from the pair sums."""
-    matrix = pd.DataFrame(np.nan, index=items, columns=items)
-    for row in pairs.itertuples(index=False):
-        if row.item_a in items and row.item_b in items and row.n > 1:
-            value = (row.sum_ab - row.sum_a * row.sum_b / row.n) / (row.n - 1)
-            matrix.loc[row.item_a, row.item_b] = matrix.loc[row.item_b, row.item_a] = value
-    return matrix
+    position = {item: index for index, item in enumerate(items)}
+    rows = pairs[pairs["item_a"].isin(position) & pairs["item_b"].isin(position) & (pairs["n"] > 1)]
+    n = rows["n"].to_numpy(dtype=float)
+    values = (rows["sum_ab"].to_numpy() - rows["sum_a"].to_numpy() * rows["sum_b"].to_numpy() / n) / (n - 1)
+    first, second = rows["item_a"].map(position).to_numpy(), rows["item_b"].map(position).to_numpy()
+    matrix = np.full((len(items), len(items)), np.nan)
+    matrix[first, second] = values
+    matrix[second, first] = values
+    return pd.DataFrame(matrix, index=items, columns=items)
 
 
 def summarise(frame: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFrame:
@@ -331,9 +337,7 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
         .where(IndicatorScore.subject == "own")
         .group_by(*keys)
     )
-    frame = pd.DataFrame(
-        session.exec(statement).all(), columns=["month", "account_id", "indicator", "n", "total", "total_sq"]
-    )
+    frame = _frame(session, statement, ["month", "account_id", "indicator", "n", "total", "total_sq"])
     return movers(frame.assign(subject="own"), "account_id", filters.grain, min_n).drop(columns="period")
 
 
@@ -424,7 +428,7 @@ def with_periods(figures: pd.DataFrame, grain: Grain) -> pd.DataFrame:
     """Add the first and last chart period each figure covers."""
 
     def label(day: date) -> str:
-        return period_of(pd.Series([f"{day:%Y-%m}"]), grain).iloc[0]
+        return f"{day:%Y-%m}" if grain == "month" else f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
     return figures.assign(
         first_period=figures["period_start"].map(label), last_period=figures["period_end"].map(label)
