@@ -200,6 +200,14 @@ class FollowUp(SQLModel, table=True):
 
 class ScoreRollup(SQLModel, table=True):
     __tablename__ = "score_rollup"
+    # Covering, in the order the dashboard groups by: SQLite sums without sorting.
+    __table_args__ = (
+        Index(
+            "ix_score_rollup_by_month",
+            "month", "indicator", "subject", "competitor_id", "segment", "touchpoint_id", "role",
+            "n", "total", "total_sq",
+        ),
+    )  # fmt: skip
 
     month: str = Field(primary_key=True, max_length=7)  # YYYY-MM
     segment: str = Field(primary_key=True, max_length=100)
@@ -219,6 +227,13 @@ class ItemRollup(SQLModel, table=True):
     (0-10 covers both scales), which keeps the table small enough to scan quickly."""
 
     __tablename__ = "item_rollup"
+    __table_args__ = (
+        Index(
+            "ix_item_rollup_by_month",
+            "month", "item_code", "segment", "touchpoint_id", "role",
+            "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10",
+        ),
+    )  # fmt: skip
 
     month: str = Field(primary_key=True, max_length=7)
     segment: str = Field(primary_key=True, max_length=100)

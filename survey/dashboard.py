@@ -164,7 +164,14 @@ def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
             ),
             ScoreRollup,
             filters,
-        ).group_by(*keys)
+        ).group_by(  # the order of ix_score_rollup_by_month, so that no sort is needed
+            ScoreRollup.month,
+            ScoreRollup.indicator,
+            ScoreRollup.subject,
+            ScoreRollup.competitor_id,
+            ScoreRollup.segment,
+            ScoreRollup.touchpoint_id,
+        )
     return _frame(session, statement, SCORE_COLUMNS).astype({"n": int, "total": float, "total_sq": float})
 
 
@@ -452,7 +459,8 @@ def filter_options(session: Session) -> dict[str, Any]:
         "touchpoints": dict(
             session.exec(select(Touchpoint.id, Touchpoint.name).order_by(Touchpoint.stage)).all()
         ),
-        "roles": sorted(set(session.exec(select(ScoreRollup.role).distinct()).all())),
+        # From contacts, not the roll-up: a distinct over the roll-up scans it whole.
+        "roles": sorted({role for role in session.exec(select(Contact.role).distinct()).all() if role}),
         "accounts": dict(session.exec(select(Account.id, Account.name).order_by(Account.name)).all()),
         "competitors": dict(session.exec(select(Competitor.id, Competitor.name)).all()),
     }
