@@ -128,3 +128,17 @@ def app_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("PULSE_DEMO_DATA", "0")
     return sqlite_url
+
+
+@pytest.fixture
+def app_db(app_env: str) -> Iterator[Session]:
+    """A session on the database the app under test uses."""
+    engine = make_engine(app_env)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def db(app_db: Session) -> Session:
+    return app_db

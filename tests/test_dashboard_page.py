@@ -4,10 +4,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from models.db import make_engine
 from models.tables import Benchmark, Competitor
 from survey.instrument import load_instrument
 from survey.responses import submit
@@ -18,13 +17,10 @@ HEADER = b"kind,name,indicator,period,value,scale,n,sd,source\n"
 RATED = [item.code for item in load_instrument().items if item.indicator or item.rates]
 
 
-@pytest.fixture
-def db(app_env, monkeypatch):
+@pytest.fixture(autouse=True)
+def _small_groups_count(monkeypatch):
+    # A handful of test responses should still draw every figure.
     monkeypatch.setenv("PULSE_MIN_N", "2")
-    engine = make_engine(app_env)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture

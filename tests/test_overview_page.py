@@ -6,22 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from models.db import make_engine
 from survey.responses import submit
 from tests.factories import full_answers, make_invitation
 
 APP = "../app.py"
-
-
-@pytest.fixture
-def db(app_env):
-    engine = make_engine(app_env)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
 
 
 def respond(db, count: int, when: datetime) -> None:

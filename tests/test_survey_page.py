@@ -3,10 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from models.db import make_engine
 from models.tables import Competitor, Draft, IndicatorScore, Invitation, Response
 from survey.responses import submit
 from tests.factories import full_answers, make_invitation
@@ -15,13 +14,10 @@ APP = "../app.py"
 
 
 @pytest.fixture
-def db(app_env):
-    engine = make_engine(app_env)
-    with Session(engine, expire_on_commit=False) as session:
-        session.add(Competitor(name="Brightline Partners"))
-        session.commit()
-        yield session
-    engine.dispose()
+def db(app_db):
+    app_db.add(Competitor(name="Brightline Partners"))
+    app_db.commit()
+    return app_db
 
 
 @pytest.fixture
