@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from survey.invitations import InviteResult, invite
+from survey.responses import submit
 
 BASE_URL = "http://testserver"
 
@@ -88,3 +89,24 @@ EXPECTED_SCORES = {
     "mindset": 2.0,
     "word_of_mouth": 6.0,
 }
+
+
+def answers_at(levels: dict[str, int] | None = None, **changes: Any) -> dict[str, Any]:
+    """The factory answers with whole indicators set to a level (so their score is that level)."""
+    from survey.instrument import load_instrument
+
+    instrument = load_instrument()
+    result = full_answers()
+    for indicator, level in (levels or {}).items():
+        for item in instrument.indicator_items(indicator):
+            result[item.code] = 8 - level if item.reverse else level
+    return result | changes
+
+
+def respond(session: Session, when: datetime, answers: dict[str, Any] | None = None, **invite: Any) -> int:
+    """Invite (see ``make_invitation``), submit ``answers`` (None values left out), commit."""
+    result, _ = make_invitation(session, when, **invite)
+    given = {code: value for code, value in (answers or full_answers()).items() if value is not None}
+    response_id = submit(session, invitation_id=result.invitation_id, answers=given, locale="en", now=when)
+    session.commit()
+    return response_id

@@ -16,27 +16,13 @@ from survey.accounts import (
     weighted_scores,
 )
 from survey.instrument import load_instrument
-from survey.responses import submit
-from tests.factories import full_answers, make_invitation
-
-
-def answers(levels: dict[str, int] | None = None, **changes: Any) -> dict[str, Any]:
-    """The factory answers with whole indicators set to a level (so their score is that level)."""
-    instrument = load_instrument()
-    result = full_answers()
-    for indicator, level in (levels or {}).items():
-        for item in instrument.indicator_items(indicator):
-            result[item.code] = 8 - level if item.reverse else level
-    return result | changes
+from tests.factories import answers_at as answers
+from tests.factories import make_invitation
+from tests.factories import respond as submit_response
 
 
 def respond(session: Session, when: datetime, email: str, account: str = "Acme Tools", **kw: Any) -> int:
-    result, _ = make_invitation(session, when, account=account, email=email)
-    response_id = submit(
-        session, invitation_id=result.invitation_id, answers=answers(**kw), locale="en", now=when
-    )
-    session.commit()
-    return response_id
+    return submit_response(session, when, answers(**kw), account=account, email=email)
 
 
 def set_contact(session: Session, email: str, name: str, role: str, influence: float) -> None:

@@ -13,8 +13,7 @@ from survey.benchmarks import import_benchmarks
 from survey.dashboard import Filters, account_movers, compute, movers, nps_interval, period_of
 from survey.instrument import load_instrument
 from survey.reliability import alpha_from_frame
-from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import full_answers, respond
 
 INSTRUMENT = load_instrument()
 
@@ -34,21 +33,14 @@ def responses(session, now):
         if number % 5 == 0:
             answers["SAT2"] = None
         when = now - timedelta(days=35 * (number % 4))
-        result, _ = make_invitation(
+        respond(
             session,
             when,
+            answers,
             account=("Acme Tools", "Bolt Works")[number % 2],
             email=f"p{number}@example.com",
             touchpoint=("sales", "service")[number % 3 == 0],
         )
-        submit(
-            session,
-            invitation_id=result.invitation_id,
-            answers={k: v for k, v in answers.items() if v is not None},
-            locale="en",
-            now=when,
-        )
-        session.commit()
     import_benchmarks(
         session,
         b"kind,name,indicator,period,value,scale,n,sd,source\nindustry,Index,trust,2026,3.5,1-5,900,0.8,S\n",

@@ -9,8 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import Benchmark, Competitor
 from survey.instrument import load_instrument
-from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import full_answers, respond
 
 APP = "../app.py"
 HEADER = b"kind,name,indicator,period,value,scale,n,sd,source\n"
@@ -31,19 +30,11 @@ def answered(db):
     now = datetime.now(UTC)
     for number in range(6):
         when = now - timedelta(days=40 * (number % 3) + 1)
-        result, _ = make_invitation(
-            db, when, account=("Acme Tools", "Bolt Works")[number % 2], email=f"p{number}@x.example"
-        )
         varied = {code: 1 + (number * 3 + len(code) + index) % 7 for index, code in enumerate(RATED)}
         answers = full_answers() | varied | {"LEADER": competitor.id, "LEADER_OTHER": None}
-        submit(
-            db,
-            invitation_id=result.invitation_id,
-            answers={k: v for k, v in answers.items() if v is not None},
-            locale="en",
-            now=when,
+        respond(
+            db, when, answers, account=("Acme Tools", "Bolt Works")[number % 2], email=f"p{number}@x.example"
         )
-        db.commit()
 
 
 def open_page(page: str) -> AppTest:

@@ -1,7 +1,6 @@
 """The follow-up rules and queue, on SQLite and PostgreSQL."""
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import delete, func
@@ -10,30 +9,14 @@ from sqlmodel import Session, select
 from models.tables import Account, Contact, FollowUp, Response
 from survey import followup
 from survey.followup import FollowUpError, add_note, assign, close, flag_all, flag_response, queue, reopen
-from survey.instrument import load_instrument
-from survey.responses import submit
-from tests.factories import full_answers, make_invitation
-
-
-def answers(levels: dict[str, int] | None = None, **changes: Any) -> dict[str, Any]:
-    """The factory answers with whole indicators set to a level (so their score is that level)."""
-    instrument = load_instrument()
-    result = full_answers()
-    for indicator, level in (levels or {}).items():
-        for item in instrument.indicator_items(indicator):
-            result[item.code] = 8 - level if item.reverse else level
-    return result | changes
+from tests.factories import answers_at as answers
+from tests.factories import respond as submit_response
 
 
 def respond(
     session: Session, when, *, email: str = "ana@acme.example", account: str = "Acme Tools", **kw
 ) -> int:
-    result, _ = make_invitation(session, when, account=account, email=email)
-    response_id = submit(
-        session, invitation_id=result.invitation_id, answers=answers(**kw), locale="en", now=when
-    )
-    session.commit()
-    return response_id
+    return submit_response(session, when, answers(**kw), account=account, email=email)
 
 
 def follow_up_of(session: Session, response_id: int) -> FollowUp | None:

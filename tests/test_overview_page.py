@@ -8,17 +8,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import respond
 
 APP = "../app.py"
 
 
-def respond(db, count: int, when: datetime) -> None:
+def respond_times(db, count: int, when: datetime) -> None:
     for number in range(count):
-        result, _ = make_invitation(db, when, email=f"p{number}@acme.example")
-        submit(db, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=when)
-        db.commit()
+        respond(db, when, email=f"p{number}@acme.example")
 
 
 def values(array) -> list[float]:
@@ -39,7 +36,7 @@ def test_an_empty_database_explains_how_to_start(db):
 
 
 def test_figures_below_the_minimum_n_are_suppressed(db):
-    respond(db, 4, datetime.now(UTC) - timedelta(days=1))
+    respond_times(db, 4, datetime.now(UTC) - timedelta(days=1))
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert metrics(at)["Trust"] == "—"
     assert metrics(at)["NPS"] == "—"
@@ -48,7 +45,7 @@ def test_figures_below_the_minimum_n_are_suppressed(db):
 
 
 def test_scores_nps_and_the_trend_are_shown(db):
-    respond(db, 5, datetime.now(UTC) - timedelta(days=1))
+    respond_times(db, 5, datetime.now(UTC) - timedelta(days=1))
     at = AppTest.from_file(APP, default_timeout=30).run()
     shown = metrics(at)
     # Every respondent gave the same answers: trust 5.0 on 1-7 is 66.7 on 0-100.
@@ -65,8 +62,6 @@ def test_scores_nps_and_the_trend_are_shown(db):
 
 def test_names_from_the_crm_are_shown_as_text_not_markup(db):
     when = datetime.now(UTC) - timedelta(days=1)
-    result, _ = make_invitation(db, when, account="**Bold** [click](http://evil.example)")
-    submit(db, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=when)
-    db.commit()
+    respond(db, when, account="**Bold** [click](http://evil.example)")
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert at.table[0].value["Account"][0] == r"\*\*Bold\*\* \[click\]\(http\://evil\.example\)"

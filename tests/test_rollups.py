@@ -6,8 +6,7 @@ from sqlmodel import select
 
 from models.tables import Competitor, ItemRollup, PairRollup, ScoreRollup
 from survey import rollups
-from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import full_answers, respond
 
 
 def snapshot(session) -> dict[str, set]:
@@ -32,17 +31,13 @@ def test_incremental_roll_ups_equal_a_rebuild(session, now):
     ]
     for number, answers in enumerate(variants * 3):
         when = now - timedelta(days=40 * number)
-        result, _ = make_invitation(
-            session, when, email=f"c{number % 4}@acme.example", touchpoint=("sales", "service")[number % 2]
-        )
-        submit(
+        respond(
             session,
-            invitation_id=result.invitation_id,
-            answers={k: v for k, v in answers.items() if v is not None},
-            locale="en",
-            now=when,
+            when,
+            answers,
+            email=f"c{number % 4}@acme.example",
+            touchpoint=("sales", "service")[number % 2],
         )
-        session.commit()
     incremental = snapshot(session)
     assert len(incremental["ScoreRollup"]) > 10
 
@@ -52,9 +47,7 @@ def test_incremental_roll_ups_equal_a_rebuild(session, now):
 
 
 def test_score_roll_up_sums_one_response(session, now):
-    result, _ = make_invitation(session, now)
-    submit(session, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=now)
-    session.commit()
+    respond(session, now)
     trust = session.exec(
         select(ScoreRollup).where(ScoreRollup.indicator == "trust", ScoreRollup.subject == "own")
     ).one()
