@@ -35,7 +35,7 @@ from survey.analytics import month_of
 from survey.gaps import Gap, gaps
 from survey.instrument import Instrument
 from survey.reliability import ReliabilityInputError, alpha_from_covariance
-from survey.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs, pair_sum_columns
+from survey.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs, pair_sum_columns, score_sums
 
 Grain = Literal["month", "quarter"]
 SCORE_COLUMNS = [
@@ -142,9 +142,7 @@ def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
         statement = (
             base.with_only_columns(
                 *keys,
-                func.count(),
-                func.sum(IndicatorScore.score),
-                func.sum(IndicatorScore.score * IndicatorScore.score),
+                *score_sums(),
             )
             .join(IndicatorScore, IndicatorScore.response_id == Response.id)
             .group_by(*keys)
@@ -336,9 +334,7 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
     statement = (
         base.with_only_columns(
             *keys,
-            func.count(),
-            func.sum(IndicatorScore.score),
-            func.sum(IndicatorScore.score * IndicatorScore.score),
+            *score_sums(),
         )
         .join(IndicatorScore, IndicatorScore.response_id == Response.id)
         .where(IndicatorScore.subject == "own")

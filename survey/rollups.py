@@ -126,9 +126,7 @@ def rebuild(session: Session) -> None:
             IndicatorScore.indicator,
             IndicatorScore.subject,
             competitor,
-            func.count(),
-            func.sum(IndicatorScore.score),
-            func.sum(IndicatorScore.score * IndicatorScore.score),
+            *score_sums(),
         )
         .join(IndicatorScore, IndicatorScore.response_id == Response.id)
         .group_by(month, Account.segment, Response.touchpoint_id, role, IndicatorScore.indicator)
@@ -146,6 +144,15 @@ def rebuild(session: Session) -> None:
     session.execute(ItemRollup.__table__.insert().from_select(_columns(ItemRollup), items))  # type: ignore[attr-defined]
     _rebuild_pairs(session, month)
     session.flush()
+
+
+def score_sums() -> list[Any]:
+    """n, sum and sum of squares of the indicator scores: what the score roll-up keeps."""
+    return [
+        func.count(),
+        func.sum(IndicatorScore.score),
+        func.sum(IndicatorScore.score * IndicatorScore.score),
+    ]
 
 
 def pair_sum_columns(first: Any, second: Any) -> list[Any]:
