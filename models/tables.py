@@ -122,6 +122,8 @@ class Response(SQLModel, table=True):
     value_level: int | None = Field(default=None, ge=0, le=4)
     moment: str | None = Field(default=None, max_length=20)
     comment: str | None = None
+    # The respondent asked that their answers carry no identity: never show or export the contact.
+    anonymous: bool = Field(default=False)
 
 
 class Answer(SQLModel, table=True):

@@ -1,0 +1,51 @@
+"""Which accounts a reader may see.
+
+Every domain query that lists responses, accounts or exports takes a ``Scope`` so that the
+rule "an account manager sees only their accounts" holds wherever data leaves the
+database, not only in the menu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, true
+from sqlmodel import Session, select
+
+from models.tables import Account
+
+
+@dataclass(frozen=True)
+class Scope:
+    # None: every account (admins, analysts, the command line).
+    account_ids: frozenset[int] | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(None)
+
+    @classmethod
+    def of_accounts(cls, account_ids: Iterable[int]) -> Scope:
+        return cls(frozenset(account_ids))
+
+    @property
+    def is_everything(self) -> bool:
+        return self.account_ids is None
+
+    def allows(self, account_id: int | None) -> bool:
+        return self.account_ids is None or account_id in self.account_ids
+
+    def condition(self, account_column: ColumnElement[int] | object) -> ColumnElement[bool]:
+        """A WHERE clause limiting ``account_column`` to the accounts in scope."""
+        if self.account_ids is None:
+            return true()
+        if not self.account_ids:
+            return false()
+        return account_column.in_(sorted(self.account_ids))  # type: ignore[attr-defined]
+
+
+def owner_scope(session: Session, owner: str) -> Scope:
+    """The accounts one account manager owns (by their sign-in name)."""
+    ids = session.exec(select(Account.id).where(Account.owner == owner)).all()
+    return Scope.of_accounts(i for i in ids if i is not None)
