@@ -26,6 +26,12 @@ class Settings:
     demo_data: bool
     # Figures based on fewer responses than this are suppressed, not shown.
     min_n: int
+    # A signed-in session ends after this many minutes without activity.
+    idle_minutes: int = 30
+    # Failed sign-ins in a row before an account is locked (then locked again after each one).
+    lockout_after: int = 5
+    # Free-text comments older than this many months are purged; 0 keeps them.
+    comment_retention_months: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +43,9 @@ class Settings:
             link_valid_days=int(os.environ.get("PULSE_LINK_VALID_DAYS", "14")),
             demo_data=_flag("PULSE_DEMO_DATA", default=True),
             min_n=int(os.environ.get("PULSE_MIN_N", "5")),
+            idle_minutes=int(os.environ.get("PULSE_IDLE_MINUTES", "30")),
+            lockout_after=int(os.environ.get("PULSE_LOCKOUT_AFTER", "5")),
+            comment_retention_months=int(os.environ.get("PULSE_COMMENT_RETENTION_MONTHS", "0")),
         )
 
 

@@ -270,3 +270,49 @@ class PairRollup(SQLModel, table=True):
     sum_ab: float
     sum_aa: float
     sum_bb: float
+
+
+# Sign-in and audit.
+
+USER_ROLES = ("admin", "manager", "analyst")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The sign-in name; account managers own accounts under this name (Account.owner).
+    username: str = Field(unique=True, max_length=100)
+    display_name: str = Field(default="", max_length=200)
+    # Matched against the identity provider's email for single sign-on.
+    email: str | None = Field(default=None, unique=True, max_length=320)
+    role: str = Field(max_length=20)
+    # Argon2 hash; None for users who only sign in through the identity provider.
+    password_hash: str | None = Field(default=None, max_length=200)
+    active: bool = Field(default=True)
+    failed_attempts: int = Field(default=0)
+    locked_until: datetime | None = None
+    last_sign_in_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    # Who did it (a username, "cli" or "system"); for failed sign-ins the name that was tried.
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=50, index=True)
+    detail: str = Field(default="", max_length=2000)
+
+
+class ContactErasure(SQLModel, table=True):
+    """A contact whose personal data was erased on request: the contact row stays as a
+    nameless placeholder so that their anonymised scores keep counting."""
+
+    __tablename__ = "contact_erasure"
+
+    contact_id: int = Field(primary_key=True, foreign_key="contact.id")
+    erased_at: datetime = Field(default_factory=utcnow)
+    erased_by: str = Field(max_length=100)

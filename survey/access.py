@@ -8,7 +8,8 @@ database, not only in the menu.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, false, true
 from sqlmodel import Session, select
@@ -45,7 +46,33 @@ class Scope:
         return account_column.in_(sorted(self.account_ids))  # type: ignore[attr-defined]
 
 
+# The default of every ``scope`` parameter: admins, analysts and the command line see all.
+EVERYTHING = Scope()
+
+
 def owner_scope(session: Session, owner: str) -> Scope:
     """The accounts one account manager owns (by their sign-in name)."""
     ids = session.exec(select(Account.id).where(Account.owner == owner)).all()
     return Scope.of_accounts(i for i in ids if i is not None)
+
+
+class _AccountFilters(Protocol):
+    account_ids: tuple[int, ...]
+
+
+F = TypeVar("F", bound=_AccountFilters)
+
+
+def restrict_filters(filters: F, scope: Scope) -> F | None:
+    """Filters (of the dashboard or an export) narrowed to the accounts in scope: the chosen
+    ones that are visible, or all visible ones when none is chosen. ``None`` when the reader
+    may see no account at all, because an empty choice means "every account"."""
+    if scope.account_ids is None:
+        return filters
+    if filters.account_ids:
+        chosen = [a for a in filters.account_ids if a in scope.account_ids]
+    else:
+        chosen = sorted(scope.account_ids)
+    if not chosen:
+        return None
+    return replace(filters, account_ids=tuple(chosen))  # type: ignore[type-var]

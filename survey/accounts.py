@@ -26,9 +26,10 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Integer, String, cast, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, IndicatorScore, Interaction, Response
+from survey.access import EVERYTHING, Scope
 from survey.instrument import load_instrument
 
 # Seed 002: how the customer perceives the value we provide.
@@ -137,10 +138,12 @@ class AccountView:
     min_n: int
 
 
-def list_accounts(session: Session) -> list[AccountChoice]:
-    """Every account, by name, for a picker."""
+def list_accounts(session: Session, scope: Scope = EVERYTHING) -> list[AccountChoice]:
+    """Every account the reader may see, by name, for a picker."""
     rows = session.exec(
-        select(Account.id, Account.name, Account.segment, Account.owner).order_by(Account.name)
+        select(Account.id, Account.name, Account.segment, Account.owner)
+        .where(scope.condition(Account.id))
+        .order_by(Account.name)
     )
     return [
         AccountChoice(id=id_ or 0, name=name, segment=segment, owner=owner)
@@ -148,22 +151,25 @@ def list_accounts(session: Session) -> list[AccountChoice]:
     ]
 
 
-def _account(session: Session, account_id: int) -> Account:
+def _account(session: Session, account_id: int, scope: Scope) -> Account:
     if isinstance(account_id, bool) or not isinstance(account_id, int):
         raise AccountError(f"{account_id!r} is not an account id")
     account = session.get(Account, account_id)
-    if account is None:
+    # Another manager's account reads as missing: an edited URL learns nothing.
+    if account is None or not scope.allows(account_id):
         raise AccountError(f"there is no account #{account_id}")
     return account
 
 
-def set_manager_value_level(session: Session, account_id: int, level: int | None) -> Account:
+def set_manager_value_level(
+    session: Session, account_id: int, level: int | None, scope: Scope = EVERYTHING
+) -> Account:
     """Record the account manager's view of the relationship level (0-4; ``None`` clears it)."""
     if level is not None and (
         isinstance(level, bool) or not isinstance(level, int) or level not in VALUE_LEVELS
     ):
         raise AccountError(f"manager value level {level!r} is not one of {', '.join(map(str, VALUE_LEVELS))}")
-    account = _account(session, account_id)
+    account = _account(session, account_id, scope)
     account.manager_value_level = level
     session.add(account)
     session.flush()
@@ -181,7 +187,10 @@ def quarter_of(column: ColumnElement[datetime], dialect: str) -> ColumnElement[s
 def _contacts(session: Session, account_id: int, now: datetime) -> list[ContactRow]:
     statement = (
         select(Contact, func.count(Response.id), func.max(Response.submitted_at))
-        .outerjoin(Response, (Response.contact_id == Contact.id) & (Response.submitted_at <= now))
+        .outerjoin(
+            Response,
+            (Response.contact_id == Contact.id) & (Response.submitted_at <= now) & ~col(Response.anonymous),
+        )
         .where(Contact.account_id == account_id)
         .group_by(Contact.id)
         .order_by(Contact.buying_influence.desc(), Contact.name, Contact.id)  # type: ignore[attr-defined]
@@ -217,6 +226,7 @@ def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tup
             Response.account_id == account_id,
             Response.contact_id.is_not(None),  # type: ignore[union-attr]
             Response.submitted_at <= now,
+            ~col(Response.anonymous),
             IndicatorScore.subject == "own",
         )
         .subquery()
@@ -272,6 +282,7 @@ def _value_levels(session: Session, account_id: int, now: datetime, manager: int
             Response.contact_id.is_not(None),  # type: ignore[union-attr]
             Response.value_level.is_not(None),  # type: ignore[union-attr]
             Response.submitted_at <= now,
+            ~col(Response.anonymous),
         )
         .subquery()
     )
@@ -312,11 +323,13 @@ def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int
     return frame
 
 
-def account_view(session: Session, account_id: int, now: datetime, min_n: int = 5) -> AccountView:
+def account_view(
+    session: Session, account_id: int, now: datetime, min_n: int = 5, scope: Scope = EVERYTHING
+) -> AccountView:
     """Everything the account page shows, as of ``now``."""
     if min_n < 1:
         raise AccountError(f"the minimum n must be at least 1, not {min_n!r}")
-    account = _account(session, account_id)
+    account = _account(session, account_id, scope)
     contacts = _contacts(session, account_id, now)
     answered = [c for c in contacts if c.answered]
     coverage = Coverage(

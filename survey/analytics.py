@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, select
 
 from models.tables import Account, IndicatorScore, Response, Touchpoint
+from survey.access import EVERYTHING, Scope
 
 Z95 = 1.959964
 
@@ -42,7 +43,9 @@ class IndicatorSummary:
         return self.score_100 - self.previous_100
 
 
-def indicator_summary(session: Session, *, now: datetime, days: int, min_n: int) -> list[IndicatorSummary]:
+def indicator_summary(
+    session: Session, *, now: datetime, days: int, min_n: int, scope: Scope = EVERYTHING
+) -> list[IndicatorSummary]:
     """Mean 0-100 score per indicator over the last ``days`` and the ``days`` before."""
     start, previous_start = now - timedelta(days=days), now - timedelta(days=2 * days)
     recent = Response.submitted_at >= start
@@ -56,7 +59,11 @@ def indicator_summary(session: Session, *, now: datetime, days: int, min_n: int)
             func.count(case((older, 1))),
         )
         .join(Response, Response.id == IndicatorScore.response_id)
-        .where(IndicatorScore.subject == "own", Response.submitted_at >= previous_start)
+        .where(
+            IndicatorScore.subject == "own",
+            Response.submitted_at >= previous_start,
+            scope.condition(Response.account_id),
+        )
         .group_by(IndicatorScore.indicator)
     )
     rows = {row[0]: row for row in session.exec(statement).all()}
@@ -74,7 +81,9 @@ def indicator_summary(session: Session, *, now: datetime, days: int, min_n: int)
     return summaries
 
 
-def monthly_trend(session: Session, *, min_n: int, subject: str = "own") -> pd.DataFrame:
+def monthly_trend(
+    session: Session, *, min_n: int, subject: str = "own", scope: Scope = EVERYTHING
+) -> pd.DataFrame:
     """Per month and indicator: mean 0-100 score, its 95% interval and n."""
     dialect = session.get_bind().dialect.name
     month = month_of(Response.submitted_at, dialect).label("month")
@@ -87,7 +96,7 @@ def monthly_trend(session: Session, *, min_n: int, subject: str = "own") -> pd.D
             func.avg(IndicatorScore.score_100 * IndicatorScore.score_100).label("mean_sq"),
         )
         .join(Response, Response.id == IndicatorScore.response_id)
-        .where(IndicatorScore.subject == subject)
+        .where(IndicatorScore.subject == subject, scope.condition(Response.account_id))
         .group_by(month, IndicatorScore.indicator)
         .order_by(month)
     )
@@ -116,11 +125,15 @@ class NpsSummary:
         return self.promoters + self.passives + self.detractors
 
 
-def nps_summary(session: Session, *, since: datetime, min_n: int) -> NpsSummary:
+def nps_summary(session: Session, *, since: datetime, min_n: int, scope: Scope = EVERYTHING) -> NpsSummary:
     """Net promoter score: % promoters (9-10) minus % detractors (0-6)."""
     statement = (
         select(Response.nps_category, func.count())
-        .where(Response.submitted_at >= since, Response.nps_category.is_not(None))  # type: ignore[union-attr]
+        .where(
+            Response.submitted_at >= since,
+            Response.nps_category.is_not(None),  # type: ignore[union-attr]
+            scope.condition(Response.account_id),
+        )
         .group_by(Response.nps_category)
     )
     counts = {category: int(count) for category, count in session.exec(statement).all()}
@@ -130,7 +143,7 @@ def nps_summary(session: Session, *, since: datetime, min_n: int) -> NpsSummary:
     return NpsSummary(score, promoters, passives, detractors)
 
 
-def latest_responses(session: Session, *, limit: int = 20) -> pd.DataFrame:
+def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYTHING) -> pd.DataFrame:
     """The newest submissions with their account, touchpoint, NPS and mean 0-100 score."""
     statement = (
         select(
@@ -147,6 +160,7 @@ def latest_responses(session: Session, *, limit: int = 20) -> pd.DataFrame:
         .outerjoin(
             IndicatorScore, and_(IndicatorScore.response_id == Response.id, IndicatorScore.subject == "own")
         )
+        .where(scope.condition(Response.account_id))
         .group_by(Response.id, Response.submitted_at, Account.name, Touchpoint.name)
         .order_by(Response.submitted_at.desc(), Response.id.desc())  # type: ignore[union-attr]
         .limit(limit)

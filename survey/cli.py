@@ -128,3 +128,13 @@ def reliability_command(csv_path: Path, items: str, reverse: str, low: float, hi
     except ReliabilityInputError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(result.as_json_dict()))
+
+
+def _add_people_commands() -> None:
+    from survey.cli_people import erase_contact_command, purge_comments_command, user_group
+
+    for command in (user_group, erase_contact_command, purge_comments_command):
+        main.add_command(command)
+
+
+_add_people_commands()

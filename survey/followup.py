@@ -24,7 +24,9 @@ from sqlalchemy import func, insert, literal
 from sqlmodel import Session, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Response, Touchpoint
+from survey.access import EVERYTHING, Scope
 from survey.instrument import load_instrument
+from survey.privacy import shown_identity
 
 STATUSES = ("open", "in_progress", "closed")
 REASONS = ("detractor", "moment", "drop")
@@ -267,6 +269,7 @@ def queue(
     reason: str | None = None,
     account_id: int | None = None,
     limit: int = 200,
+    scope: Scope = EVERYTHING,
 ) -> list[QueueRow]:
     """Follow-ups, newest first; ``None`` for a filter means any."""
     if status is not None and status not in STATUSES:
@@ -275,7 +278,7 @@ def queue(
         raise FollowUpError(f"unknown reason {reason!r} (use one of {', '.join(REASONS)})")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= QUEUE_LIMIT_MAX:
         raise FollowUpError(f"the limit must be a whole number from 1 to {QUEUE_LIMIT_MAX}, not {limit!r}")
-    if account_id is not None and session.get(Account, account_id) is None:
+    if account_id is not None and (session.get(Account, account_id) is None or not scope.allows(account_id)):
         raise FollowUpError(f"there is no account #{account_id}")
 
     statement = (
@@ -288,6 +291,7 @@ def queue(
             Contact.role,
             Touchpoint.name,
         )
+        .where(scope.condition(FollowUp.account_id))
         .join(Response, Response.id == FollowUp.response_id)
         .join(Account, Account.id == FollowUp.account_id)
         .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
@@ -312,7 +316,7 @@ def queue(
                 created=follow_up.created_at,
                 account_id=follow_up.account_id,
                 account=account,
-                contact=(name or email or "unknown contact"),
+                contact=shown_identity(name, email, response.anonymous),
                 contact_role=role or "",
                 touchpoint=touchpoint,
                 submitted=response.submitted_at,
@@ -330,15 +334,20 @@ def queue(
     return rows
 
 
-def status_counts(session: Session) -> dict[str, int]:
+def status_counts(session: Session, scope: Scope = EVERYTHING) -> dict[str, int]:
     """How many follow-ups are in each status."""
     counts = dict.fromkeys(STATUSES, 0)
-    for status, count in session.exec(select(FollowUp.status, func.count()).group_by(FollowUp.status)).all():
+    statement = (
+        select(FollowUp.status, func.count())
+        .where(scope.condition(FollowUp.account_id))
+        .group_by(FollowUp.status)
+    )
+    for status, count in session.exec(statement).all():
         counts[status] = int(count)
     return counts
 
 
-def _load(session: Session, follow_up_id: Any) -> FollowUp:
+def _load(session: Session, follow_up_id: Any, scope: Scope) -> FollowUp:
     if isinstance(follow_up_id, bool) or not isinstance(follow_up_id, int):
         raise FollowUpError(f"{follow_up_id!r} is not a follow-up id")
     # Lock the row (PostgreSQL) so that two people acting at once do not overwrite each other.
@@ -348,7 +357,8 @@ def _load(session: Session, follow_up_id: Any) -> FollowUp:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
-    if follow_up is None:
+    # Out of scope looks exactly like missing: ids of other managers' follow-ups reveal nothing.
+    if follow_up is None or not scope.allows(follow_up.account_id):
         raise FollowUpError(f"there is no follow-up #{follow_up_id}")
     return follow_up
 
@@ -380,7 +390,9 @@ def _save(session: Session, follow_up: FollowUp, now: datetime) -> FollowUp:
     return follow_up
 
 
-def assign(session: Session, follow_up_id: int, assignee: str, now: datetime) -> FollowUp:
+def assign(
+    session: Session, follow_up_id: int, assignee: str, now: datetime, scope: Scope = EVERYTHING
+) -> FollowUp:
     """Give the follow-up to someone; it is then in progress."""
     _check_now(now)
     name = assignee.strip() if isinstance(assignee, str) else ""
@@ -390,7 +402,7 @@ def assign(session: Session, follow_up_id: int, assignee: str, now: datetime) ->
         raise FollowUpError(
             f"the assignee name has {len(name)} characters, more than the {ASSIGNEE_MAX} allowed"
         )
-    follow_up = _load(session, follow_up_id)
+    follow_up = _load(session, follow_up_id, scope)
     if follow_up.status == "closed":
         raise FollowUpError(f"follow-up #{follow_up_id} is closed: reopen it before assigning it")
     _append(follow_up, now, f"assigned to {name}")
@@ -399,20 +411,24 @@ def assign(session: Session, follow_up_id: int, assignee: str, now: datetime) ->
     return _save(session, follow_up, now)
 
 
-def add_note(session: Session, follow_up_id: int, note: str, now: datetime) -> FollowUp:
+def add_note(
+    session: Session, follow_up_id: int, note: str, now: datetime, scope: Scope = EVERYTHING
+) -> FollowUp:
     """Append a timestamped note; what was written before stays."""
     _check_now(now)
     text = _clean_note(note, what="the note")
-    follow_up = _load(session, follow_up_id)
+    follow_up = _load(session, follow_up_id, scope)
     _append(follow_up, now, text)
     return _save(session, follow_up, now)
 
 
-def close(session: Session, follow_up_id: int, note: str, now: datetime) -> FollowUp:
+def close(
+    session: Session, follow_up_id: int, note: str, now: datetime, scope: Scope = EVERYTHING
+) -> FollowUp:
     """Close the loop; the closing note (what was done) is required."""
     _check_now(now)
     text = _clean_note(note, what="the closing note")
-    follow_up = _load(session, follow_up_id)
+    follow_up = _load(session, follow_up_id, scope)
     if follow_up.status == "closed":
         raise FollowUpError(f"follow-up #{follow_up_id} is already closed")
     _append(follow_up, now, f"closed: {text}")
@@ -421,13 +437,15 @@ def close(session: Session, follow_up_id: int, note: str, now: datetime) -> Foll
     return _save(session, follow_up, now)
 
 
-def reopen(session: Session, follow_up_id: int, now: datetime, note: str = "") -> FollowUp:
+def reopen(
+    session: Session, follow_up_id: int, now: datetime, note: str = "", scope: Scope = EVERYTHING
+) -> FollowUp:
     """Open a closed follow-up again: in progress when it has an assignee, else open."""
     _check_now(now)
     text = note.strip() if isinstance(note, str) else ""
     if len(text) > NOTE_MAX:
         raise FollowUpError(f"the note has {len(text)} characters, more than the {NOTE_MAX} allowed")
-    follow_up = _load(session, follow_up_id)
+    follow_up = _load(session, follow_up_id, scope)
     if follow_up.status != "closed":
         raise FollowUpError(f"follow-up #{follow_up_id} is not closed, so it cannot be reopened")
     _append(follow_up, now, f"reopened: {text}" if text else "reopened")

@@ -235,6 +235,7 @@ def submit(
     answers: Mapping[str, Any],
     locale: str,
     now: datetime,
+    anonymous: bool = False,
 ) -> int:
     """Store the response, its answers and scores and use up the link, all in the caller's
     transaction. Raises before writing anything when the answers or the link are not valid.
@@ -257,6 +258,8 @@ def submit(
         started_at=started_at,
         submitted_at=now,
     )
+    # Asked for on the survey's last page: the answers then never show who gave them.
+    response.anonymous = anonymous
     session.add(response)
     session.flush()
     answer_rows, score_rows = scored_rows(response.id or 0, instrument, clean)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
-from models.db import make_engine
+from models.db import default_engine, make_engine
 from survey.setup import prepare_database
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -23,12 +23,15 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 @pytest.fixture(autouse=True)
 def _fresh_streamlit_caches() -> Iterator[None]:
-    # Streamlit caches are process-wide: one test's engine must not leak into the next.
+    # Streamlit caches and the command line's engine are process-wide: one test's database
+    # must not leak into the next.
     st.cache_data.clear()
     st.cache_resource.clear()
+    default_engine.cache_clear()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+    default_engine.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
 
+from models.tables import User
 from survey.invitations import InviteResult, invite
 from survey.responses import submit
+from survey.users import SignedIn, add_user
 
 BASE_URL = "http://testserver"
 
@@ -110,3 +114,27 @@ def respond(session: Session, when: datetime, answers: dict[str, Any] | None = N
     response_id = submit(session, invitation_id=result.invitation_id, answers=given, locale="en", now=when)
     session.commit()
     return response_id
+
+
+APP_PATH = str(Path(__file__).resolve().parent.parent / "app.py")
+PASSWORD = "correct horse battery"
+
+
+def make_user(session: Session, username: str = "admin", role: str = "admin", **kwargs: Any) -> SignedIn:
+    """A user with the password ``PASSWORD`` (created when missing)."""
+    existing = session.exec(select(User).where(User.username == username)).first()
+    user = existing or add_user(
+        session, username, role, password=kwargs.pop("password", PASSWORD), actor="test", **kwargs
+    )
+    return SignedIn(id=user.id or 0, username=user.username, display_name=user.display_name, role=user.role)
+
+
+def team_app(
+    session: Session, *, role: str = "admin", username: str | None = None, timeout: float = 30
+) -> AppTest:
+    """The app (not yet run) with a user of ``role`` signed in, as after the sign-in form."""
+    user = make_user(session, username or role, role)
+    at = AppTest.from_file(APP_PATH, default_timeout=timeout)
+    at.session_state["user"] = user
+    at.session_state["last_seen"] = datetime.now(UTC)
+    return at

@@ -1,0 +1,39 @@
+"""The audit trail: who signed in, who failed to, who exported or changed what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models.tables import AuditEvent, utcnow
+
+ACTIONS = (
+    "sign_in",
+    "sign_in_failed",
+    "sign_out",
+    "export",
+    "user_added",
+    "user_changed",
+    "contact_erased",
+    "comments_purged",
+)
+
+
+def record(session: Session, actor: str, action: str, detail: str = "", at: datetime | None = None) -> None:
+    """Add an event to the session; it is written with the caller's transaction."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    session.add(AuditEvent(at=at or utcnow(), actor=actor[:100], action=action, detail=detail[:2000]))
+
+
+def recent(
+    session: Session, *, limit: int = 200, action: str | None = None, actor: str | None = None
+) -> list[AuditEvent]:
+    """The newest events first, optionally of one action or one actor."""
+    statement = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+    if action:
+        statement = statement.where(AuditEvent.action == action)
+    if actor:
+        statement = statement.where(AuditEvent.actor == actor)
+    return list(session.exec(statement).all())
