@@ -1,12 +1,12 @@
 """Relationship Pulse: the Streamlit entry point.
 
 A survey link (``/?t=<token>``) opens the respondent's survey and nothing else; every
-other visit gets the account team's pages.
+other visitor signs in first and then sees the pages their role allows.
 """
 
 import streamlit as st
 
-from pages.common import prepare
+from pages.common import adopt_sso_user, current_user, prepare
 
 st.set_page_config(page_title="Relationship Pulse", page_icon=":material/favorite:")
 prepare()
@@ -16,19 +16,37 @@ link_token = st.query_params.get("t")
 if link_token is not None:
     st.session_state["survey_token"] = link_token
 
+
+def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
+    sections = {
+        "Relationship Pulse": [
+            st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+            st.Page("pages/followup.py", title="Follow-up", icon=":material/assignment_late:"),
+            st.Page("pages/account.py", title="Account", icon=":material/business:"),
+            st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
+            st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+        ]
+    }
+    if is_admin:
+        sections["Administration"] = [
+            st.Page("pages/users.py", title="Users", icon=":material/group:"),
+            st.Page("pages/privacy.py", title="Privacy", icon=":material/shield_person:"),
+            st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
+        ]
+    return sections
+
+
 if "survey_token" in st.session_state:
+    # A respondent never reaches a team page, whatever else the session holds.
     pages = [st.Page("pages/survey.py", title="Your feedback", icon=":material/rate_review:", default=True)]
     navigation = st.navigation(pages, position="hidden")
 else:
-    navigation = st.navigation(
-        {
-            "Relationship Pulse": [
-                st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
-                st.Page("pages/followup.py", title="Follow-up", icon=":material/assignment_late:"),
-                st.Page("pages/account.py", title="Account", icon=":material/business:"),
-                st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
-                st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
-            ]
-        }
-    )
+    adopt_sso_user()
+    user = current_user()
+    if user is None:
+        pages = [st.Page("pages/signin.py", title="Sign in", icon=":material/login:", default=True)]
+        navigation = st.navigation(pages, position="hidden")
+    else:
+        # Each page shows who is signed in and checks the sign-in again (see pages/common.py).
+        navigation = st.navigation(_team_pages(user.is_admin))
 navigation.run()

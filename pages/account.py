@@ -8,7 +8,7 @@ import streamlit as st
 
 from models.db import session_scope
 from models.settings import get_settings
-from pages.common import engine, plain
+from pages.common import engine, plain, reader_scope, team_page
 from survey.account_charts import account_trend
 from survey.accounts import (
     VALUE_LEVEL_MEANINGS,
@@ -19,6 +19,8 @@ from survey.accounts import (
     set_manager_value_level,
 )
 from survey.instrument import load_instrument
+
+user = team_page()
 
 FLASH = "account_flash"
 
@@ -36,7 +38,7 @@ def save_manager_level(account_id: int, key: str) -> None:
     level = st.session_state.get(key)
     try:
         with session_scope(engine()) as session:
-            set_manager_value_level(session, account_id, level)
+            set_manager_value_level(session, account_id, level, scope=reader_scope())
     except AccountError as error:
         st.session_state[FLASH] = ("error", str(error))
         return
@@ -45,8 +47,12 @@ def save_manager_level(account_id: int, key: str) -> None:
 
 st.title("Account")
 
+scope = reader_scope()
 with session_scope(engine()) as session:
-    choices = {choice.id: choice for choice in list_accounts(session)}
+    choices = {choice.id: choice for choice in list_accounts(session, scope)}
+if not choices and not scope.is_everything:
+    st.info("You own no accounts yet. An admin assigns accounts to their owners.")
+    st.stop()
 if not choices:
     st.info("No accounts yet. They are created with the first survey invitation (`python -m survey invite`).")
     st.stop()
@@ -58,7 +64,7 @@ account_id = st.selectbox(
     key="account",
 )
 with session_scope(engine()) as session:
-    view = account_view(session, account_id, now, min_n=settings.min_n)
+    view = account_view(session, account_id, now, min_n=settings.min_n, scope=scope)
 
 facts = [
     f"Segment: {plain(view.segment or '—')}",
@@ -154,6 +160,8 @@ with manager:
         key=f"save_manager_level_{account_id}",
         on_click=save_manager_level,
         args=(account_id, level_key),
+        disabled=not user.can_change,
+        help=None if user.can_change else "Analysts read; account managers and admins change.",
     )
 
 st.subheader("Contacts")

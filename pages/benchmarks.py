@@ -6,9 +6,11 @@ from sqlmodel import select
 
 from models.db import session_scope
 from models.tables import Benchmark
-from pages.common import engine
+from pages.common import engine, team_page
 from survey.benchmarks import COLUMNS, BenchmarkImportError, import_benchmarks, parse_benchmarks
 from survey.instrument import load_instrument
+
+user = team_page()
 
 TEMPLATE = (
     ",".join(COLUMNS) + "\n"
@@ -45,7 +47,11 @@ st.download_button("Download a template", TEMPLATE, file_name="benchmarks-templa
 indicators = ", ".join(indicator.code for indicator in load_instrument().indicators)
 st.caption(f"Indicators: {indicators}. Labels such as 'Control mutuality' work too.")
 
-upload = st.file_uploader("Benchmark CSV (UTF-8)", type=["csv"], key="benchmark_file")
+if not user.is_admin:
+    st.caption("Admins import benchmark figures; everyone reads them here and on the dashboard.")
+upload = (
+    st.file_uploader("Benchmark CSV (UTF-8)", type=["csv"], key="benchmark_file") if user.is_admin else None
+)
 if upload is not None:
     data = upload.getvalue()
     try:

@@ -1,15 +1,20 @@
-"""What the pages share: the cached engine, first-start preparation and safe text."""
+"""What the pages share: the cached engine, first-start preparation, safe text and who is
+signed in."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from sqlalchemy import Engine
 
-from models.db import make_engine
+from models.db import make_engine, session_scope
 from models.settings import get_settings
+from survey import audit
+from survey.access import Scope
 from survey.setup import prepare_database, seed_demo_if_empty
+from survey.users import SignedIn, SignInError, scope_of, sign_in_by_email, still_active
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -41,3 +46,116 @@ def prepare() -> None:
 def plain(text: str) -> str:
     """Text from users or imports, escaped so that Markdown never formats or links it."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+# Sign-in state. The user is kept in the session (sticky to one server process); the
+# database is asked again on every run, so that disabling someone takes effect at once.
+USER_KEY = "user"
+LAST_SEEN_KEY = "last_seen"
+NOTICE_KEY = "sign_in_notice"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sign_in(user: SignedIn) -> None:
+    st.session_state[USER_KEY] = user
+    st.session_state[LAST_SEEN_KEY] = _now()
+
+
+def sign_out(notice: str | None = None) -> None:
+    user = st.session_state.pop(USER_KEY, None)
+    st.session_state.pop(LAST_SEEN_KEY, None)
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+    if user is not None and notice is None:
+        with session_scope(engine()) as session:
+            audit.record(session, user.username, "sign_out")
+
+
+def current_user() -> SignedIn | None:
+    """The signed-in user, or ``None`` after sign-out, idle expiry or when disabled."""
+    user = st.session_state.get(USER_KEY)
+    if not isinstance(user, SignedIn):
+        return None
+    idle = timedelta(minutes=get_settings().idle_minutes)
+    last_seen = st.session_state.get(LAST_SEEN_KEY)
+    if not isinstance(last_seen, datetime) or _now() - last_seen > idle:
+        sign_out(f"You were signed out after {get_settings().idle_minutes} minutes without activity.")
+        return None
+    with session_scope(engine()) as session:
+        fresh = still_active(session, user)
+    if fresh is None:
+        sign_out("Your user was disabled: ask an admin.")
+        return None
+    st.session_state[USER_KEY] = fresh
+    st.session_state[LAST_SEEN_KEY] = _now()
+    return fresh
+
+
+def require_user() -> SignedIn:
+    """The page's reader, checked again here: a page script can be reached without
+    ``app.py`` (Streamlit runs files in ``pages/`` directly on a process's first request)."""
+    user = current_user()
+    if user is None:
+        st.error(st.session_state.get(NOTICE_KEY) or "Sign in to see this page.", icon=":material/lock:")
+        st.stop()
+    return user
+
+
+def _sign_out_clicked() -> None:
+    sign_out()
+    if getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def team_page() -> SignedIn:
+    """Call first on every team page: checks the sign-in and shows who is signed in."""
+    user = require_user()
+    with st.sidebar:
+        st.caption(f"Signed in as **{plain(user.label)}** · {user.role}")
+        st.button("Sign out", icon=":material/logout:", on_click=_sign_out_clicked, key="sign_out")
+    return user
+
+
+def require_admin() -> SignedIn:
+    user = team_page()
+    if not user.is_admin:
+        st.error("Only admins can open this page.")
+        st.stop()
+    return user
+
+
+def reader_scope() -> Scope:
+    """The accounts the signed-in user may see."""
+    user = require_user()
+    with session_scope(engine()) as session:
+        return scope_of(session, user)
+
+
+def sso_configured() -> bool:
+    """Whether ``secrets.toml`` names an identity provider for ``st.login``."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def adopt_sso_user() -> None:
+    """After the identity provider's sign-in, map its verified email onto our user."""
+    if st.session_state.get(USER_KEY) is not None or not sso_configured():
+        return
+    if not getattr(st.user, "is_logged_in", False):
+        return
+    email = str(st.user.get("email") or "")
+    if st.session_state.get("sso_refused") == email:
+        return  # refused once in this session: do not log the same failure on every click
+    try:
+        with session_scope(engine()) as session:
+            user = sign_in_by_email(session, email, now=_now())
+    except SignInError as refused:
+        st.session_state["sso_refused"] = email
+        st.session_state[NOTICE_KEY] = str(refused)
+        return
+    sign_in(user)

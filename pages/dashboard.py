@@ -7,10 +7,13 @@ import streamlit as st
 
 from models.db import session_scope
 from models.settings import get_settings
-from pages.common import engine, plain
+from pages.common import engine, plain, reader_scope, team_page
 from survey import charts
+from survey.access import restrict_filters
 from survey.dashboard import DashboardData, Filters, account_movers, compute, data_version, filter_options
 from survey.instrument import load_instrument
+
+user = team_page()
 
 st.set_page_config(layout="wide")
 settings = get_settings()
@@ -27,9 +30,12 @@ def _dashboard(url: str, filters: Filters, min_n: int, version: tuple[int, int, 
         return compute(session, filters, instrument, min_n)
 
 
+scope = reader_scope()
 with session_scope(engine()) as session:
     options = filter_options(session)
     version = data_version(session)
+# A manager picks from, and always sees only, their own accounts.
+options["accounts"] = {key: name for key, name in options["accounts"].items() if scope.allows(key)}
 
 st.title("Dashboard")
 if options["first_month"] is None:
@@ -77,6 +83,11 @@ filters = Filters(
     account_ids=tuple(accounts),
     grain=grain or "quarter",
 )
+visible = restrict_filters(filters, scope)
+if visible is None:
+    st.info("Nothing to show: you own none of these accounts. An admin assigns accounts to their owners.")
+    st.stop()
+filters = visible
 data = _dashboard(settings.database_url, filters, settings.min_n, version)
 competitors = options["competitors"]
 st.caption(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from models.db import session_scope
-from pages.common import engine, plain
+from pages.common import engine, plain, reader_scope, team_page
 from survey.accounts import list_accounts
 from survey.followup import (
     DEFAULT_DROP_THRESHOLD,
@@ -21,6 +21,8 @@ from survey.followup import (
     status_counts,
 )
 
+user = team_page()
+
 FLASH = "followup_flash"
 QUEUE_SHOWN = 200
 PAGE_SIZE = 20  # every follow-up on the page carries its own widgets: keep a page light
@@ -34,19 +36,20 @@ def act(action: str, follow_up_id: int, field: str | None = None) -> None:
     """Run one queue operation (a button's callback, before the page is drawn again)."""
     text = st.session_state.get(field, "") if field else ""
     now = datetime.now(UTC)
+    scope = reader_scope()
     try:
         with session_scope(engine()) as session:
             if action == "assign":
-                done = assign(session, follow_up_id, text, now)
+                done = assign(session, follow_up_id, text, now, scope=scope)
                 message = f"Follow-up #{follow_up_id} is now in progress with {plain(done.assignee or '')}."
             elif action == "note":
-                add_note(session, follow_up_id, text, now)
+                add_note(session, follow_up_id, text, now, scope=scope)
                 message = f"Note added to follow-up #{follow_up_id}."
             elif action == "close":
-                close(session, follow_up_id, text, now)
+                close(session, follow_up_id, text, now, scope=scope)
                 message = f"Follow-up #{follow_up_id} is closed."
             else:
-                done = reopen(session, follow_up_id, now, note=text)
+                done = reopen(session, follow_up_id, now, note=text, scope=scope)
                 message = f"Follow-up #{follow_up_id} is {STATUS_LABELS[done.status].lower()} again."
     except FollowUpError as error:
         st.session_state[FLASH] = ("error", f"Follow-up #{follow_up_id}: {error}. Nothing was changed.")
@@ -108,9 +111,10 @@ st.caption(
     "contact's previous answer. Assign each one, note what was done, and close the loop."
 )
 
+scope = reader_scope()
 with session_scope(engine()) as session:
-    counts = status_counts(session)
-    accounts = {choice.id: choice.name for choice in list_accounts(session)}
+    counts = status_counts(session, scope)
+    accounts = {choice.id: choice.name for choice in list_accounts(session, scope)}
 
 status_col, reason_col, account_col = st.columns(3)
 status = status_col.selectbox(
@@ -138,7 +142,7 @@ if flash is not None:
     (st.success if kind == "success" else st.error)(message)
 
 with session_scope(engine()) as session:
-    rows = queue(session, status=status, reason=reason, account_id=account_id, limit=QUEUE_SHOWN)
+    rows = queue(session, status=status, reason=reason, account_id=account_id, limit=QUEUE_SHOWN, scope=scope)
 
 if not rows:
     st.info("Nothing to follow up with these filters.")
@@ -161,4 +165,7 @@ for row in rows[first : first + PAGE_SIZE]:
     )
     with st.expander(label):
         details(row)
-        actions(row)
+        if user.can_change:
+            actions(row)
+        else:
+            st.caption("Analysts read the queue; account managers and admins act on it.")

@@ -7,10 +7,12 @@ import streamlit as st
 
 from models.db import session_scope
 from models.settings import get_settings
-from pages.common import engine, plain
+from pages.common import engine, plain, reader_scope, team_page
 from survey.analytics import indicator_summary, latest_responses, monthly_trend, nps_summary
 from survey.charts import trend_small_multiples
 from survey.instrument import load_instrument
+
+user = team_page()
 
 WINDOW_DAYS = 90
 
@@ -26,13 +28,15 @@ st.caption(
     f"{WINDOW_DAYS} days before. Figures from fewer than {settings.min_n} responses are not shown."
 )
 
+scope = reader_scope()
 with session_scope(engine()) as session:
     summaries = {
-        s.indicator: s for s in indicator_summary(session, now=now, days=WINDOW_DAYS, min_n=settings.min_n)
+        s.indicator: s
+        for s in indicator_summary(session, now=now, days=WINDOW_DAYS, min_n=settings.min_n, scope=scope)
     }
-    nps = nps_summary(session, since=now - timedelta(days=WINDOW_DAYS), min_n=settings.min_n)
-    trend = monthly_trend(session, min_n=settings.min_n)
-    latest = latest_responses(session, limit=20)
+    nps = nps_summary(session, since=now - timedelta(days=WINDOW_DAYS), min_n=settings.min_n, scope=scope)
+    trend = monthly_trend(session, min_n=settings.min_n, scope=scope)
+    latest = latest_responses(session, limit=20, scope=scope)
 
 if not summaries and latest.empty:
     st.info("No responses yet. Send a survey with `python -m survey invite --help`, or load the demo data.")

@@ -130,6 +130,7 @@ def _submit(instrument: Instrument) -> None:
                 answers=answers,
                 locale=state["language"],
                 now=_now(),
+                anonymous=bool(state.get("anonymous")),
             )
     except AlreadySubmitted:
         # A double click or a second tab: the first submit already stored everything.
@@ -252,6 +253,7 @@ def _navigation(instrument: Instrument) -> None:
             width="stretch",
         )
     if last:
+        st.checkbox(instrument.text("anonymous", language), key="anonymous")
         forward.button(
             instrument.text("submit", language),
             on_click=_submit,

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from models.tables import Account, Contact
 from survey.instrument import load_instrument
 from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"
 
@@ -50,8 +50,8 @@ def acme(db) -> int:
     return db.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
+def open_page(db) -> AppTest:
+    at = team_app(db, timeout=30).run()
     at.switch_page("pages/account.py").run()
     assert not at.exception
     return at
@@ -69,12 +69,12 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_no_accounts_yet(db):
-    at = open_page()
+    at = open_page(db)
     assert "No accounts yet" in at.info[0].value
 
 
 def test_the_page_shows_contacts_coverage_and_weighted_scores(db, acme):
-    at = open_page()
+    at = open_page(db)
     assert at.selectbox(key="account").value == acme  # the first account by name
     contacts = at.dataframe[1].value
     assert list(contacts["Name"]) == ["Ana Lima", "Cy Young", "Ben [Okafor](http://evil.example)"]
@@ -93,7 +93,7 @@ def test_the_page_shows_contacts_coverage_and_weighted_scores(db, acme):
 
 
 def test_another_account_can_be_picked(db, acme):
-    at = open_page()
+    at = open_page(db)
     globex = db.exec(select(Account.id).where(Account.name == "Globex")).one()
     at.selectbox(key="account").set_value(globex).run()
     assert list(at.dataframe[1].value["Email"]) == ["gus@globex.example"]
@@ -101,7 +101,7 @@ def test_another_account_can_be_picked(db, acme):
 
 
 def test_saving_the_manager_level_persists(db, acme):
-    at = open_page()
+    at = open_page(db)
     at.selectbox(key=f"manager_level_{acme}").set_value(4)
     at.button(key=f"save_manager_level_{acme}").click().run()
     assert not at.exception
@@ -116,7 +116,7 @@ def test_the_trend_chart_shows_quarters_with_enough_responses(db, acme):
     when = datetime(2025, 5, 10, 12, tzinfo=UTC)
     for number in range(5):
         respond(db, when + timedelta(days=number), f"p{number}@acme.example", trust=4)
-    at = open_page()
+    at = open_page(db)
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     trust = next(trace for trace in figure["data"] if trace["name"] == "Trust")
     assert [trace["name"] for trace in figure["data"]][:2] == ["Satisfaction", "Trust"]

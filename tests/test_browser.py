@@ -3,14 +3,7 @@ screen, stored, and read back on the team's overview."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,82 +13,19 @@ from sqlmodel import Session, select
 from models.db import make_engine
 from models.tables import Answer, IndicatorScore, Response
 from survey.instrument import load_instrument
+from tests.browser_support import browser, cli, playwright_api, running_app, settled
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless as root, and no calls home: this machine has no network beyond loopback.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
-
 SCALE_CODES = [item.code for item in load_instrument().items if item.indicator]
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "Chromium not installed (apt-get install chromium); browser test skipped", allow_module_level=True
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+__all__ = ["browser"]  # a fixture, used by name
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = os.environ | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'pulse.db'}",
-        "PULSE_BASE_URL": base_url,
-        "PULSE_DEMO_DATA": "0",
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.3)
-        yield base_url, env
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=CHROMIUM_FLAGS,
-        )
-        yield browser
-        browser.close()
-
-
-def settled(page) -> None:
-    """Wait until the app is connected and its script has finished running."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=30_000)
-    page.wait_for_timeout(250)
-    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=30_000)
+    with running_app(tmp_path) as running:
+        yield running
 
 
 def option(group, value: str):
@@ -124,25 +54,18 @@ def next_part(page, part: int) -> None:
 
 def test_a_link_from_invite_is_answered_on_a_phone_and_shows_on_the_overview(server, browser, tmp_path):
     base_url, env = server
-    command = [
-        "invite",
-        "--account",
-        "Lumen Labs",
-        "--contact",
-        "kim@lumen.example",
-        "--touchpoint",
-        "onboarding",
-    ]
-    invited = subprocess.run(
-        [sys.executable, "-m", "survey", *command],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert invited.returncode == 0, invited.stderr
-    link = invited.stdout.strip().splitlines()[-1]
+    # The very first request of a fresh server, straight at an admin page, shows no admin page.
+    intruder = browser.new_page()
+    intruder.goto(f"{base_url}/users")
+    settled(intruder)
+    intruder.get_by_text("Sign in").first.wait_for()
+    assert intruder.get_by_text("Add a user").count() == 0
+    intruder.close()
+    cli(env, "user", "add", "boss", "--role", "admin", "--password", "correct horse battery")
+
+    invited = cli(env, "invite", "--account", "Lumen Labs", "--contact", "kim@lumen.example",
+                  "--touchpoint", "onboarding")  # fmt: skip
+    link = invited.strip().splitlines()[-1]
     assert link.startswith(base_url)
 
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
@@ -196,6 +119,10 @@ def test_a_link_from_invite_is_answered_on_a_phone_and_shows_on_the_overview(ser
 
     overview = browser.new_page(viewport={"width": 1280, "height": 900})
     overview.goto(base_url)
+    settled(overview)
+    overview.get_by_label("User name").fill("boss")
+    overview.get_by_label("Password", exact=True).fill("correct horse battery")
+    overview.get_by_role("button", name="Sign in").click()
     settled(overview)
     overview.get_by_text("Latest responses").wait_for()
     latest = overview.locator("[data-testid='stTable']")

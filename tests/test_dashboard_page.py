@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import Benchmark, Competitor
 from survey.instrument import load_instrument
-from tests.factories import full_answers, respond
+from tests.factories import full_answers, respond, team_app
 
 APP = "../app.py"
 HEADER = b"kind,name,indicator,period,value,scale,n,sd,source\n"
@@ -37,8 +37,8 @@ def answered(db):
         )
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def open_page(db, page: str) -> AppTest:
+    at = team_app(db, timeout=60).run()
     return at.switch_page(page).run()
 
 
@@ -46,8 +46,8 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-def test_the_dashboard_draws_every_chart(answered):
-    at = open_page("pages/dashboard.py")
+def test_the_dashboard_draws_every_chart(answered, db):
+    at = open_page(db, "pages/dashboard.py")
     assert not at.exception
     titles = [figure["layout"]["title"]["text"] for figure in charts(at)]
     for expected in (
@@ -69,7 +69,7 @@ def test_the_dashboard_draws_every_chart(answered):
 
 
 def test_filters_apply_to_the_whole_page(answered, db):
-    at = open_page("pages/dashboard.py")
+    at = open_page(db, "pages/dashboard.py")
     at.multiselect(key="accounts").set_value([1]).run()
     assert "3 responses" in at.caption[0].value
     at.button_group(key="grain").set_value("month").run()
@@ -78,8 +78,8 @@ def test_filters_apply_to_the_whole_page(answered, db):
     assert all(len(period) == 7 for period in trust["layout"]["xaxis"]["categoryarray"])
 
 
-def test_falls_by_account_are_read_on_request(answered):
-    at = open_page("pages/dashboard.py")
+def test_falls_by_account_are_read_on_request(answered, db):
+    at = open_page(db, "pages/dashboard.py")
     assert any("Where it is slipping" in header.value for header in at.subheader)
     before = len(at.dataframe) + len(at.info)
     at.toggle(key="movers").set_value(True).run()
@@ -88,12 +88,12 @@ def test_falls_by_account_are_read_on_request(answered):
 
 
 def test_an_empty_database_says_so(db):
-    at = open_page("pages/dashboard.py")
+    at = open_page(db, "pages/dashboard.py")
     assert "No responses yet" in at.info[0].value
 
 
 def test_a_benchmark_file_is_checked_then_imported(db):
-    at = open_page("pages/benchmarks.py")
+    at = open_page(db, "pages/benchmarks.py")
     good = HEADER + b"industry,Index,Trust,2026,3.5,1-5,900,0.8,Study\n"
     at.get("file_uploader")[0].upload("figures.csv", good, "text/csv").run()
     assert "1 figure(s) are valid" in at.success[0].value
@@ -103,7 +103,7 @@ def test_a_benchmark_file_is_checked_then_imported(db):
 
 
 def test_a_bad_benchmark_file_is_refused_row_by_row(db):
-    at = open_page("pages/benchmarks.py")
+    at = open_page(db, "pages/benchmarks.py")
     bad = (
         b"kind,name,indicator,period,value,scale,n,sd,source\nindustry,Index,Trust,2026,9,1-5,900,0.8,Study\n"
     )

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import FollowUp
 from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"
 
@@ -26,8 +26,8 @@ def follow_up(db) -> FollowUp:
     return db.exec(select(FollowUp)).one()
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
+def open_page(db) -> AppTest:
+    at = team_app(db, timeout=30).run()
     at.switch_page("pages/followup.py").run()
     assert not at.exception
     return at
@@ -35,13 +35,13 @@ def open_page() -> AppTest:
 
 def test_an_empty_queue_says_so(db):
     respond(db, datetime.now(UTC) - timedelta(days=1))  # a happy response: nothing to follow up
-    at = open_page()
+    at = open_page(db)
     assert "Nothing to follow up" in at.info[0].value
 
 
 def test_the_queue_lists_a_detractor_with_its_details(db):
     respond(db, datetime.now(UTC) - timedelta(days=1), NPS=3, COMMENT="**Late** <b>again</b>")
-    at = open_page()
+    at = open_page(db)
     assert len(at.expander) == 1
     label = at.expander[0].label
     assert "Acme Tools" in label
@@ -55,7 +55,7 @@ def test_the_queue_lists_a_detractor_with_its_details(db):
 def test_assign_and_close_from_the_page_reach_the_database(db):
     respond(db, datetime.now(UTC) - timedelta(days=1), NPS=2)
     key = follow_up(db).id
-    at = open_page()
+    at = open_page(db)
 
     at.text_input(key=f"assignee_{key}").input("Priya Shah")
     at.button(key=f"assign_{key}").click().run()
@@ -85,7 +85,7 @@ def test_closing_without_a_note_shows_the_error_and_changes_nothing(db):
     respond(db, datetime.now(UTC) - timedelta(days=1), MOMENT="frustrated")
     before = follow_up(db)
     key = before.id
-    at = open_page()
+    at = open_page(db)
     at.button(key=f"close_{key}").click().run()
     assert not at.exception
     assert "the closing note is empty" in at.error[0].value
@@ -104,7 +104,7 @@ def test_the_filters_narrow_the_queue(db):
     when = datetime.now(UTC) - timedelta(days=1)
     respond(db, when, NPS=3)
     respond(db, when + timedelta(hours=1), MOMENT="disappointed")
-    at = open_page()
+    at = open_page(db)
     assert len(at.expander) == 2
     at.selectbox(key="fu_reason").set_value("moment").run()
     assert len(at.expander) == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.factories import respond
+from tests.factories import respond, team_app
 
 APP = "../app.py"
 
@@ -30,14 +30,14 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_an_empty_database_explains_how_to_start(db):
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = team_app(db, timeout=30).run()
     assert not at.exception
     assert "No responses yet" in at.info[0].value
 
 
 def test_figures_below_the_minimum_n_are_suppressed(db):
     respond_times(db, 4, datetime.now(UTC) - timedelta(days=1))
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = team_app(db, timeout=30).run()
     assert metrics(at)["Trust"] == "—"
     assert metrics(at)["NPS"] == "—"
     assert not at.get("plotly_chart")
@@ -46,7 +46,7 @@ def test_figures_below_the_minimum_n_are_suppressed(db):
 
 def test_scores_nps_and_the_trend_are_shown(db):
     respond_times(db, 5, datetime.now(UTC) - timedelta(days=1))
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = team_app(db, timeout=30).run()
     shown = metrics(at)
     # Every respondent gave the same answers: trust 5.0 on 1-7 is 66.7 on 0-100.
     assert shown["Trust"] == "67"
@@ -63,5 +63,5 @@ def test_scores_nps_and_the_trend_are_shown(db):
 def test_names_from_the_crm_are_shown_as_text_not_markup(db):
     when = datetime.now(UTC) - timedelta(days=1)
     respond(db, when, account="**Bold** [click](http://evil.example)")
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = team_app(db, timeout=30).run()
     assert at.table[0].value["Account"][0] == r"\*\*Bold\*\* \[click\]\(http\://evil\.example\)"

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import Competitor, Draft, IndicatorScore, Invitation, Response
 from survey.responses import submit
-from tests.factories import full_answers, make_invitation
+from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"
 
@@ -119,10 +119,21 @@ def test_a_survey_link_reaches_no_other_page(db, clock):
     assert "Survey for Acme Tools" in page_text(at)
 
 
-def test_without_a_link_the_team_pages_open(db):
+def test_without_a_link_the_team_pages_need_a_sign_in(db):
     at = open_link(None)
     assert not at.exception
-    assert at.title[0].value == "Overview"
+    assert "Overview" not in page_text(at)
+    assert "no users" in page_text(at)
+
+
+def test_a_survey_link_opens_only_the_survey_even_for_a_signed_in_manager(db, clock):
+    _, token = make_invitation(db, clock)
+    at = team_app(db, role="manager")
+    at.query_params["t"] = token
+    at.run()
+    assert "Survey for Acme Tools" in page_text(at)
+    with pytest.raises(ValueError, match="Known pages"):
+        at.switch_page("pages/dashboard.py")
 
 
 def test_answers_are_saved_and_resumed_from_a_new_browser_session(db, clock):

@@ -1,0 +1,91 @@
+"""Signing in and out through the app, as a person would (AppTest)."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+from streamlit.testing.v1 import AppTest
+
+from models.tables import AuditEvent
+from survey.users import set_active
+from tests.factories import APP_PATH, PASSWORD, make_user, team_app
+
+
+def text(at: AppTest) -> str:
+    parts = [
+        *at.markdown,
+        *at.caption,
+        *at.title,
+        *at.subheader,
+        *at.error,
+        *at.warning,
+        *at.info,
+        *at.success,
+        *at.code,
+    ]
+    return "\n".join(str(p.value) for p in parts)
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def test_the_first_start_explains_how_to_create_the_admin(db):
+    at = AppTest.from_file(APP_PATH, default_timeout=30).run()
+    assert not at.exception
+    assert "python -m survey user add YOUR-NAME --role admin" in text(at)
+    assert "no default password" in text(at)
+    assert not at.text_input  # no form to guess at
+
+
+def test_a_wrong_password_is_refused_and_the_right_one_opens_the_overview(db):
+    make_user(db, "maria", "manager")
+    at = AppTest.from_file(APP_PATH, default_timeout=30).run()
+    at = sign_in(at, "maria", "not my password")
+    assert "Wrong user name or password." in text(at)
+    assert "Overview" not in text(at)
+    at = sign_in(at, "maria", PASSWORD)
+    assert not at.exception
+    assert "Signed in as maria" in text(at)
+    at.switch_page("pages/overview.py").run()
+    assert at.title[0].value == "Overview"
+    assert "maria" in text(at)
+    audited = db.exec(select(AuditEvent.action).where(AuditEvent.actor == "maria")).all()
+    assert audited == ["sign_in_failed", "sign_in"]
+
+
+def test_repeated_wrong_passwords_lock_the_user_out(db):
+    make_user(db, "maria", "manager")
+    at = AppTest.from_file(APP_PATH, default_timeout=30).run()
+    for _ in range(5):
+        at = sign_in(at, "maria", "guess guess guess")
+    assert "locked" in text(at)
+    at = sign_in(at, "maria", PASSWORD)
+    assert "locked" in text(at)
+    assert "Overview" not in text(at)
+
+
+def test_an_idle_session_ends_with_a_notice(db):
+    at = team_app(db, role="manager")
+    at.session_state["last_seen"] = datetime.now(UTC) - timedelta(minutes=31)
+    at.run()
+    assert "signed out after 30 minutes without activity" in text(at)
+    assert "Overview" not in text(at)
+
+
+def test_disabling_a_user_ends_their_open_session(db):
+    at = team_app(db, role="analyst").run()
+    assert at.title[0].value == "Overview"
+    set_active(db, "analyst", False, actor="admin")
+    at.run()
+    assert "disabled" in text(at)
+    assert "Overview" not in text(at)
+
+
+def test_signing_out_returns_to_the_sign_in_page(db):
+    at = team_app(db, role="manager").run()
+    at.button(key="sign_out").click().run()
+    assert "Sign in" in text(at)
+    assert "Overview" not in text(at)
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "sign_out")).first() is not None
