@@ -13,7 +13,7 @@ from models.db import make_engine, session_scope
 from models.settings import get_settings
 from survey import audit
 from survey.access import Scope
-from survey.setup import prepare_database, seed_demo_if_empty
+from survey.setup import apply_retention, prepare_database, seed_demo_if_empty
 from survey.users import SignedIn, SignInError, scope_of, sign_in_by_email, still_active
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -30,17 +30,19 @@ def engine() -> Engine:
 
 
 @st.cache_resource(show_spinner="Preparing the database…")
-def _prepared(url: str, demo: bool) -> bool:
+def _prepared(url: str, demo: bool, retention_months: int) -> bool:
     prepare_database(_engine_for(url))
     if demo:
         seed_demo_if_empty(_engine_for(url))
+    apply_retention(_engine_for(url), retention_months, datetime.now(UTC))
     return True
 
 
 def prepare() -> None:
-    """Upgrade the schema once per process and, on a first start, add demo data."""
+    """Upgrade the schema once per process, add demo data on a first start, and purge
+    comments past their retention."""
     settings = get_settings()
-    _prepared(settings.database_url, settings.demo_data)
+    _prepared(settings.database_url, settings.demo_data, settings.comment_retention_months)
 
 
 def plain(text: str) -> str:

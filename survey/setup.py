@@ -34,3 +34,13 @@ def seed_demo_if_empty(engine: Engine | None = None) -> DemoSummary | None:
         if not is_empty(session):
             return None
         return seed_demo(session, now=datetime.now(UTC))
+
+
+def apply_retention(engine: Engine | None, months: int, now: datetime) -> int:
+    """Purge comments past the retention period (0 keeps them); run at every app start."""
+    if months < 1:
+        return 0
+    from survey.privacy import purge_comments
+
+    with session_scope(engine) as session:
+        return purge_comments(session, months=months, now=now, actor="system")

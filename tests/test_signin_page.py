@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import AuditEvent
+from models.tables import AuditEvent, Response
 from survey.users import set_active
-from tests.factories import APP_PATH, PASSWORD, make_user, team_app
+from tests.factories import APP_PATH, PASSWORD, full_answers, make_user, respond, team_app
 
 
 def text(at: AppTest) -> str:
@@ -89,3 +89,13 @@ def test_signing_out_returns_to_the_sign_in_page(db):
     assert "Sign in" in text(at)
     assert "Overview" not in text(at)
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "sign_out")).first() is not None
+
+
+def test_the_app_start_purges_comments_past_their_retention(db, monkeypatch):
+    respond(db, datetime.now(UTC) - timedelta(days=400), email="old@acme.example")
+    respond(db, datetime.now(UTC) - timedelta(days=10), email="new@acme.example")
+    monkeypatch.setenv("PULSE_COMMENT_RETENTION_MONTHS", "12")
+    AppTest.from_file(APP_PATH, default_timeout=30).run()
+    db.expire_all()
+    assert sorted(db.exec(select(Response.comment)).all(), key=str) == [full_answers()["COMMENT"], None]
+    assert db.exec(select(AuditEvent.actor).where(AuditEvent.action == "comments_purged")).all() == ["system"]
