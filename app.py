@@ -28,6 +28,9 @@ else:
                 st.Page("pages/account.py", title="Account", icon=":material/business:"),
                 st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
                 st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+                st.Page("pages/timeline.py", title="Account timeline", icon=":material/timeline:"),
+                st.Page("pages/loyalty.py", title="Loyalty", icon=":material/loyalty:"),
+                st.Page("pages/predictors.py", title="What predicts what", icon=":material/query_stats:"),
             ]
         }
     )
