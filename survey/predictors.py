@@ -219,6 +219,9 @@ def predictions(
                         }
                 rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
+    # Missing figures are NaN, never None, whichever rows were computed.
+    numbers = ["r", "low", "high", "p", "p_corrected", "above", "below"]
+    table[numbers] = table[numbers].astype(float)
     shown = table["shown"].astype(bool)
     if shown.any():
         _, corrected = pg.multicomp(table.loc[shown, "p"].astype(float).to_numpy(), method="fdr_bh")
