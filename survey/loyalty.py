@@ -156,4 +156,8 @@ def _segments(visible: pd.DataFrame, every: pd.DataFrame, base: dict[str, BaseFi
                 better = -change if lower_is_better else change
             row[f"better_{name}"] = better
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # NaN, never None, where there is nothing to compare (e.g. a base average of 0).
+    numbers = [column for column in frame.columns if column not in ("segment", "accounts")]
+    frame[numbers] = frame[numbers].astype(float)
+    return frame
