@@ -9,7 +9,7 @@ from pages.common import engine, plain
 from survey.behaviour_charts import correlation_forest
 from survey.charts import PNG_CONFIG
 from survey.instrument import load_instrument
-from survey.predictors import OUTCOMES, Predictions, predictions, strongest
+from survey.predictors import OUTCOMES, Predictions, data_version, predictions, strongest
 
 st.set_page_config(layout="wide")
 settings = get_settings()
@@ -17,9 +17,10 @@ labels = {indicator.code: indicator.label["en"] for indicator in load_instrument
 KINDS = {"all": "All accounts", "segment": "By segment", "touchpoint": "By touchpoint"}
 
 
-@st.cache_data(show_spinner="Relating scores to behaviour…", max_entries=8, ttl=300)
-def _predictions(url: str, min_n: int) -> Predictions:
-    del url  # part of the cache key only
+@st.cache_data(show_spinner="Relating scores to behaviour…", max_entries=8)
+def _predictions(url: str, min_n: int, version: tuple[int, str, int]) -> Predictions:
+    # ``version`` is part of the cache key: an import or a new response computes afresh.
+    del url, version
     with session_scope(engine()) as session:
         return predictions(session, min_n=min_n, labels=labels)
 
@@ -31,7 +32,9 @@ st.write(
     "and 95% interval; a sentence claims a link only when it holds after correcting for the many "
     f"comparisons; groups with fewer than {max(settings.min_n, 4)} account-periods are not shown."
 )
-result = _predictions(settings.database_url, settings.min_n)
+with session_scope(engine()) as session:
+    version = data_version(session)
+result = _predictions(settings.database_url, settings.min_n, version)
 if result.pairs == 0:
     st.info(
         "Nothing to relate yet: this needs transactional measures for at least two consecutive periods "

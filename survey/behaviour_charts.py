@@ -29,7 +29,7 @@ def timeline_chart(timeline: Timeline, account: str) -> go.Figure:
             mode="markers",
             name="Interaction",
             marker={"symbol": "circle", "size": 9, "color": PALETTE[0]},
-            customdata=interactions[["channel"]].assign(value=interactions["value"].fillna(0)),
+            customdata=interactions[["channel"]],
             hovertemplate="%{y}, %{x|%Y-%m-%d}: by %{customdata[0]}<extra>Interaction</extra>",
         )
     )
@@ -50,7 +50,7 @@ def timeline_chart(timeline: Timeline, account: str) -> go.Figure:
                 "line": {"width": 1, "color": "#000000"},
                 "colorbar": {"title": {"text": "Score 0–100"}, "x": 1.02, "len": 0.6, "y": 0.35},
             },
-            customdata=surveys[["score_100"]].assign(nps=surveys["nps"].fillna(-1)),
+            customdata=surveys[["score_100"]],
             hovertemplate="%{y}, %{x|%Y-%m-%d}: mean score %{customdata[0]:.0f}<extra>Survey</extra>",
         )
     )

@@ -64,6 +64,15 @@ class Predictions:
     min_n: int
 
 
+def data_version(session: Session) -> tuple[int, str, int]:
+    """Changes whenever measures are imported or a response arrives: a cache key for the page."""
+    count, imported = session.exec(
+        select(func.count(TransactionMeasure.id), func.max(TransactionMeasure.imported_at))
+    ).one()
+    latest = session.exec(select(func.max(Response.id))).one()
+    return int(count or 0), str(imported), int(latest or 0)
+
+
 def grain_of(periods: list[str]) -> str:
     kinds = {"quarter" if "Q" in p else "month" if len(p) == 7 else "year" for p in periods}
     return kinds.pop() if len(kinds) == 1 else "period"

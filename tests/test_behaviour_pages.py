@@ -100,8 +100,7 @@ def test_the_timeline_opens_on_the_account_chosen_on_the_account_page(db):
     assert metrics(at)["First marketing contact to sale"] == "—"
 
 
-@pytest.fixture
-def linked(db) -> None:
+def add_linked(db) -> None:
     for number in range(24):
         name = f"Account {number:02d}"
         respond(db, datetime(2026, 5, 10, tzinfo=UTC), answers_at({"commitment": commitment_of(number)}),
@@ -112,9 +111,18 @@ def linked(db) -> None:
     db.commit()
 
 
-def test_predictors_without_pairs_explain_what_is_needed(db):
+@pytest.fixture
+def linked(db) -> None:
+    add_linked(db)
+
+
+def test_predictors_without_pairs_explain_what_is_needed_and_recompute_on_new_data(db):
     at = open_page("pages/predictors.py")
     assert "Nothing to relate yet" in at.info[0].value
+    add_linked(db)
+    at.run()
+    assert not at.info
+    assert any(md.value.startswith("- **Commitment**") for md in at.markdown)
 
 
 def test_predictors_state_the_link_with_n_and_interval(linked):
