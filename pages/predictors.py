@@ -6,7 +6,7 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain
-from survey.behaviour_charts import correlation_forest
+from survey.behaviour_charts import correlation_forest, correlation_grid
 from survey.charts import PNG_CONFIG
 from survey.instrument import load_instrument
 from survey.predictors import OUTCOMES, Predictions, data_version, predictions, strongest
@@ -57,6 +57,28 @@ if best.empty:
 for row in best.itertuples(index=False):
     where = "all accounts" if row.kind == "all" else f"{row.kind} {plain(row.group)}"
     st.markdown(f"- **{labels.get(row.indicator, row.indicator)}**, {where}: {row.reading}")
+
+by_touchpoint = strongest(table, outcome, kind="touchpoint", count=1)
+if not by_touchpoint.empty:
+    top = by_touchpoint.iloc[0]
+    st.success(
+        f"Best predictor of {OUTCOMES[outcome].lower()} at a single touchpoint: "
+        f"**{labels.get(top['indicator'], top['indicator'])}** after **{plain(top['group'])}** "
+        f"(r = {top['r']:.2f}, 95% CI {top['low']:.2f} to {top['high']:.2f}, n = {top['n']})."
+    )
+touchpoint_rows = table[(table["outcome"] == outcome) & (table["kind"] == "touchpoint")]
+if touchpoint_rows["shown"].astype(bool).any():
+    journey = list(dict.fromkeys(touchpoint_rows["group"]))  # already in journey order
+    st.plotly_chart(
+        correlation_grid(
+            touchpoint_rows,
+            labels,
+            journey,
+            f"{OUTCOMES[outcome]} next {result.grain}: r by touchpoint and indicator",
+        ),
+        width="stretch",
+        config=PNG_CONFIG,
+    )
 
 kind = st.segmented_control("Group", list(KINDS), default="all", format_func=KINDS.get, key="kind") or "all"
 rows = table[(table["outcome"] == outcome) & (table["kind"] == kind)]

@@ -119,3 +119,36 @@ def correlation_forest(rows: pd.DataFrame, labels: Mapping[str, str], title: str
     figure.update_xaxes(range=[-1, 1], title_text="Correlation r with the next period (95% interval)")
     figure.update_yaxes(categoryorder="array", categoryarray=order[::-1])
     return _layout(figure, title, 140 + 24 * max(1, len(order)))
+
+
+def correlation_grid(
+    rows: pd.DataFrame, labels: Mapping[str, str], touchpoints: list[str], title: str
+) -> go.Figure:
+    """Touchpoint x indicator: r of each cell (blank where n is too small), teal positive,
+    brown negative, with n beside r in every cell."""
+    codes = [code for code in labels if code in set(rows["indicator"])]
+    order = [name for name in touchpoints if name in set(rows["group"])]
+    shown = rows[rows["shown"].astype(bool)]
+    grid = shown.pivot(index="group", columns="indicator", values="r").reindex(index=order, columns=codes)
+    counts = rows.pivot(index="group", columns="indicator", values="n").reindex(index=order, columns=codes)
+    text = [
+        ["" if pd.isna(r) else f"{r:.2f}<br>n = {int(n)}" for r, n in zip(r_row, n_row, strict=True)]
+        for r_row, n_row in zip(grid.to_numpy(), counts.fillna(0).to_numpy(), strict=True)
+    ]
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(dtype=float),
+            x=[labels[code] for code in codes],
+            y=order,
+            text=text,
+            texttemplate="%{text}",
+            customdata=counts.fillna(0).to_numpy(),
+            hovertemplate="%{y} · %{x}: r = %{z:.2f} (n = %{customdata})<extra></extra>",
+            colorscale="BrBG",
+            zmin=-1,
+            zmax=1,
+            colorbar={"title": {"text": "r"}},
+        )
+    )
+    figure.update_yaxes(autorange="reversed")
+    return _layout(figure, title, 140 + 48 * len(order))

@@ -22,7 +22,8 @@ from survey.benchmarks import period_bounds
 COMMITMENT_SWING = 0.5  # sd of an account's quarter-to-quarter commitment swing (scale points)
 COMMITMENT_EFFECT = 0.35  # log expected sales per scale point of last quarter's commitment
 COMMITMENT_CENTRE = 5.0
-SALES_PER_QUARTER = {"Strategic": 12.0, "Key": 7.0, "Standard": 3.5}
+# Standard accounts buy rarely enough that some quarters pass without a sale: retention varies.
+SALES_PER_QUARTER = {"Strategic": 12.0, "Key": 6.0, "Standard": 2.0}
 REQUESTS_PER_QUARTER = {"Strategic": 6.0, "Key": 4.0, "Standard": 2.5}
 
 

@@ -241,6 +241,11 @@ def predictions(
     return Predictions(table=table, pairs=pairs_all, grain=grain, min_n=smallest)
 
 
+def _two(value: float) -> str:
+    """Two decimals, without the "-0.00" a tiny negative value would print."""
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
 def _sentence(row: object, labels: dict[str, str], grain: str, smallest: int) -> str:
     """The reading of one row, always with its n and, when shown, its interval."""
     name = labels.get(row.indicator, row.indicator)  # type: ignore[attr-defined]
@@ -250,7 +255,7 @@ def _sentence(row: object, labels: dict[str, str], grain: str, smallest: int) ->
         if n < smallest:
             return f"Too few account-{grain}s to say (n = {n}, at least {smallest} needed)"
         return f"No variation to relate (n = {n})"
-    stats = f"r = {row.r:.2f}, 95% CI {row.low:.2f} to {row.high:.2f}, n = {n}"  # type: ignore[attr-defined]
+    stats = f"r = {_two(row.r)}, 95% CI {_two(row.low)} to {_two(row.high)}, n = {n}"  # type: ignore[attr-defined]
     if not row.claim:  # type: ignore[attr-defined]
         return f"No clear link between {name.lower()} and the next {grain}'s {outcome} ({stats})"
     text = _reading(name, row.outcome, grain, row.above, row.below)  # type: ignore[attr-defined]

@@ -133,6 +133,12 @@ def test_predictors_state_the_link_with_n_and_interval(linked):
     assert "95% CI" in findings[0]
     table = at.dataframe[0].value
     assert set(table["n"]) == {24}
-    assert titles(at)[0].startswith("Sales transactions next quarter")
+    assert at.success[0].value.startswith(
+        "Best predictor of sales transactions at a single touchpoint: **Commitment** after **Delivery** (r = "
+    )
+    assert "n = 24)" in at.success[0].value
+    grid, forest = titles(at)
+    assert grid == "Sales transactions next quarter: r by touchpoint and indicator"
+    assert forest.startswith("Sales transactions next quarter against")
     at.segmented_control(key="outcome").set_value("retained").run()
     assert "No indicator shows a clear link" in at.info[0].value  # every account bought again
