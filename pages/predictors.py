@@ -99,7 +99,9 @@ st.dataframe(
                 "—" if pd.isna(low) else f"{low:.2f} to {high:.2f}"
                 for low, high in zip(rows["low"], rows["high"], strict=True)
             ],
-            "p (corrected)": rows["p_corrected"].astype(float).round(4),
+            "p (corrected)": [
+                "—" if pd.isna(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in rows["p_corrected"]
+            ],
             "Reading": rows["reading"],
         }
     ),
