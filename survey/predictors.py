@@ -191,8 +191,10 @@ def predictions(
     stages = dict(session.exec(select(Touchpoint.id, Touchpoint.stage)).all())
     grain = grain_of(sorted(set(outcomes["period"]))) if len(outcomes) else "period"
     everywhere = scores.groupby(["account_id", "period", "indicator"], as_index=False)[["n", "total"]].sum()
-    everywhere["score"] = everywhere["total"] / everywhere["n"]
-    by_touchpoint = scores.assign(score=scores["total"] / scores["n"])
+    # Rounded far below any real difference, so that the median split does not depend on the
+    # order in which the database happened to add the scores up.
+    everywhere["score"] = (everywhere["total"] / everywhere["n"]).round(9)
+    by_touchpoint = scores.assign(score=(scores["total"] / scores["n"]).round(9))
     base = everywhere.merge(outcomes, on=["account_id", "period"])
     groups: list[tuple[str, str, pd.DataFrame]] = [("all", ALL, base)]
     groups += [
