@@ -25,6 +25,9 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
             st.Page("pages/account.py", title="Account", icon=":material/business:"),
             st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
             st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+            st.Page("pages/timeline.py", title="Account timeline", icon=":material/timeline:"),
+            st.Page("pages/loyalty.py", title="Loyalty", icon=":material/loyalty:"),
+            st.Page("pages/predictors.py", title="What predicts what", icon=":material/query_stats:"),
         ]
     }
     if is_admin:

@@ -316,3 +316,29 @@ class ContactErasure(SQLModel, table=True):
     contact_id: int = Field(primary_key=True, foreign_key="contact.id")
     erased_at: datetime = Field(default_factory=utcnow)
     erased_by: str = Field(max_length=100)
+
+
+class TransactionMeasure(SQLModel, table=True):
+    """What one account did in one period, from a CRM or accounting export (seed 004):
+    the behaviour the survey indicators are meant to predict."""
+
+    __tablename__ = "transaction_measure"
+    __table_args__ = (
+        UniqueConstraint("account_id", "period"),
+        Index("ix_transaction_measure_period", "period_start", "period_end"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    period: str = Field(max_length=20)  # as given: 2026, 2026-Q1 or 2026-03
+    period_start: date
+    period_end: date  # inclusive
+    sales_transactions: int = Field(ge=0)
+    information_requests: int = Field(ge=0)
+    positive_service_events: int = Field(ge=0)
+    referral_sales: int = Field(ge=0)  # referrals that led to a sale
+    # As at the end of the period; None when the account has never bought or paid.
+    days_since_purchase: int | None = Field(default=None, ge=0)
+    days_since_payment: int | None = Field(default=None, ge=0)
+    monetary_volume: float = Field(ge=0)
+    imported_at: datetime = Field(default_factory=utcnow)

@@ -65,6 +65,12 @@ account_id = st.selectbox(
 )
 with session_scope(engine()) as session:
     view = account_view(session, account_id, now, min_n=settings.min_n, scope=scope)
+st.session_state["timeline_account"] = account_id  # the timeline page opens on the same account
+st.page_link(
+    "pages/timeline.py",
+    label="What happened, step by step: the account's timeline",
+    icon=":material/timeline:",
+)
 
 facts = [
     f"Segment: {plain(view.segment or '—')}",

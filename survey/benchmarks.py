@@ -8,8 +8,6 @@ report names every bad row and column.
 from __future__ import annotations
 
 import calendar
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,28 +16,17 @@ from sqlmodel import Session, select
 
 from models.tables import Benchmark
 from survey.instrument import Instrument, load_instrument
+from survey.tabular import RowProblem, TableImportError, read_table
+from survey.tabular import number as _number
 
 COLUMNS = ("kind", "name", "indicator", "period", "value", "scale", "n", "sd", "source")
 KINDS = ("competitor", "industry")
-MAX_BYTES = 5_000_000
 _PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?")
 _SCALE = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[-–]\s*(-?\d+(?:\.\d+)?)\s*")
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    row: int  # as a spreadsheet shows it: the header is row 1
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, {self.column}: {self.message}"
-
-
-class BenchmarkImportError(ValueError):
-    def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__("; ".join(str(problem) for problem in problems))
-        self.problems = problems
+class BenchmarkImportError(TableImportError):
+    """A benchmark file was refused; ``problems`` names each bad row and column."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +58,6 @@ def _indicator_code(instrument: Instrument, raw: str) -> str | None:
         if wanted in {name.lower().replace("-", " ").replace("_", " ") for name in names}:
             return indicator.code
     return None
-
-
-def _number(raw: str) -> float | None:
-    try:
-        return float(raw.strip().replace(",", "."))
-    except ValueError:
-        return None
 
 
 def _parse_row(number: int, cells: dict[str, str], instrument: Instrument) -> Benchmark | list[RowProblem]:
@@ -138,28 +118,14 @@ def _parse_row(number: int, cells: dict[str, str], instrument: Instrument) -> Be
 def parse_benchmarks(data: bytes, instrument: Instrument | None = None) -> list[Benchmark]:
     """Validate a benchmark CSV completely; raise ``BenchmarkImportError`` naming each problem."""
     instrument = instrument or load_instrument()
-    if len(data) > MAX_BYTES:
-        raise BenchmarkImportError([RowProblem(1, "file", f"larger than {MAX_BYTES // 1_000_000} MB")])
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problem = RowProblem(1, "file", f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8")
-        raise BenchmarkImportError([problem]) from exc
-    reader = csv.DictReader(io.StringIO(text))
-    reader.fieldnames = [name.strip().lower() for name in reader.fieldnames or []]
-    missing = [name for name in COLUMNS if name not in reader.fieldnames]
-    if missing:
-        raise BenchmarkImportError([RowProblem(1, name, "column is missing") for name in missing])
-    problems: list[RowProblem] = []
+        table = read_table(data, COLUMNS)
+    except TableImportError as exc:
+        raise BenchmarkImportError(exc.problems) from exc
+    problems: list[RowProblem] = list(table.problems)
     figures: list[Benchmark] = []
     seen: dict[tuple[str, str, str, str], int] = {}
-    for number, row in enumerate(reader, start=2):
-        if None in row:
-            problems.append(RowProblem(number, "row", "has more cells than the header"))
-            continue
-        cells = {name: (row.get(name) or "").strip() for name in COLUMNS}
-        if not any(cells.values()):
-            continue
+    for number, cells in table.rows:
         parsed = _parse_row(number, cells, instrument)
         if isinstance(parsed, list):
             problems += parsed
@@ -173,7 +139,7 @@ def parse_benchmarks(data: bytes, instrument: Instrument | None = None) -> list[
         seen[key] = number
         figures.append(parsed)
     if problems:
-        raise BenchmarkImportError(problems)
+        raise BenchmarkImportError(sorted(problems, key=lambda problem: problem.row))
     if not figures:
         raise BenchmarkImportError([RowProblem(2, "file", "has no figures")])
     return figures

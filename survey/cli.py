@@ -92,6 +92,31 @@ def invite_command(
     click.echo(result.link)
 
 
+@main.command("import-transactions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_transactions_command(file: Path) -> None:
+    """Import transactional measures per account and period from a CSV or Excel FILE.
+
+    Columns: account (CRM id or name), period (2026, 2026-Q2 or 2026-05), sales_transactions,
+    information_requests, positive_service_events, referral_sales, days_since_purchase,
+    days_since_payment, monetary_volume (survey/templates/README.md). Every problem is
+    listed by row and column and then nothing is imported; importing again replaces rows.
+    """
+    from models.db import session_scope
+    from survey.setup import prepare_database
+    from survey.transactions import TransactionImportError, import_transactions
+
+    prepare_database()
+    try:
+        with session_scope() as session:
+            summary = import_transactions(session, file.read_bytes(), file.name)
+    except TransactionImportError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{file.name} was not imported: {len(exc.problems)} problem(s)") from exc
+    click.echo(f"imported {file.name}: {summary.added} added, {summary.updated} updated")
+
+
 def _item_list(text: str, option: str) -> list[str]:
     names = [name.strip() for name in text.split(",")]
     if any(not name for name in names):

@@ -25,7 +25,7 @@ from models.tables import (
     Invitation,
     Touchpoint,
 )
-from survey import followup, rollups
+from survey import behaviour_demo, followup, rollups
 from survey.benchmarks import import_benchmarks
 from survey.instrument import Instrument, load_instrument
 from survey.reference import ensure_touchpoints
@@ -236,13 +236,14 @@ def _answers(
     instrument: Instrument,
     level: float,
     competitors: list[tuple[int, str]],
+    shifts: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """One respondent's answers around a general relationship level on the 1-7 scale."""
     scale = instrument.agree_scale
     answers: dict[str, Any] = {}
     latent: dict[str, float] = {}
     for indicator, offset in zip(instrument.indicators, INDICATOR_OFFSETS, strict=True):
-        value = level + offset + rng.normal(0, 0.45)
+        value = level + offset + rng.normal(0, 0.45) + (shifts or {}).get(indicator.code, 0.0)
         latent[indicator.code] = value
         for item in instrument.indicator_items(indicator.code):
             if rng.random() < 0.03:
@@ -308,6 +309,11 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
     competitors = [(c.id or 0, c.name) for c in competitor_rows]
 
     start = now - timedelta(days=30.44 * MONTHS)
+    # A separate random stream for the behaviour: the main stream draws the same numbers as before.
+    behaviour = np.random.default_rng(seed + 1000)
+    commitment_swings: dict[tuple[int, str], float] = {}
+    commitment_seen: dict[tuple[int, str], list[float]] = {}
+    tiers: dict[int, str] = {}
     segments = list(SEGMENTS)
     counts = {"contacts": 0, "interactions": 0, "invitations": 0, "responses": 0}
     answer_rows: list[dict[str, Any]] = []
@@ -329,6 +335,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
         )
         session.add(account)
         session.flush()
+        tiers[account.id or 0] = account.tier
         account_level = 4.9 + rng.normal(0, 0.45)
 
         contacts = []
@@ -402,6 +409,10 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                 months_left = MONTHS - month
                 if name == DECLINING_ACCOUNT and months_left <= DECLINE_MONTHS:
                     level += DECLINE_PER_MONTH * (DECLINE_MONTHS - months_left + 1)
+                # Commitment swings quarter by quarter on its own; next quarter's buying follows it.
+                key = (account.id or 0, behaviour_demo.quarter_of(answered_at))
+                if key not in commitment_swings:
+                    commitment_swings[key] = float(behaviour.normal(0, behaviour_demo.COMMITMENT_SWING))
                 rows = _store_response(
                     session,
                     rng,
@@ -412,11 +423,18 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                     level,
                     competitors,
                     answered_at,
+                    {"commitment": commitment_swings[key]},
                 )
                 answer_rows += rows[0]
                 score_rows += rows[1]
+                commitment_seen.setdefault(key, []).extend(
+                    row["score"]
+                    for row in rows[1]
+                    if row["indicator"] == "commitment" and row["subject"] == "own"
+                )
                 counts["responses"] += 1
     insert_scored_rows(session, answer_rows, score_rows)
+    behaviour_demo.add_transactions(session, behaviour, tiers, commitment_seen, start=start, now=now)
     rollups.rebuild(session)
     figures = DEMO_BENCHMARKS.format(last=now.year - 1, this=now.year)
     import_benchmarks(session, figures.encode("utf-8"))
@@ -447,9 +465,10 @@ def _store_response(
     level: float,
     competitors: list[tuple[int, str]],
     submitted: datetime,
+    shifts: dict[str, float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     clean = validate_answers(
-        instrument, _answers(rng, instrument, level, competitors), [c for c, _ in competitors]
+        instrument, _answers(rng, instrument, level, competitors, shifts), [c for c, _ in competitors]
     )
     started = submitted - timedelta(seconds=int(rng.uniform(80, 420)))
     invitation.opened_at = invitation.started_at = started

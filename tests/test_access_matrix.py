@@ -15,7 +15,16 @@ from survey.followup import FollowUpError, assign, close
 from survey.users import scope_of
 from tests.factories import full_answers, make_user, respond, team_app
 
-TEAM_PAGES = ["overview", "followup", "account", "dashboard", "benchmarks"]
+TEAM_PAGES = [
+    "overview",
+    "followup",
+    "account",
+    "dashboard",
+    "benchmarks",
+    "timeline",
+    "loyalty",
+    "predictors",
+]
 ADMIN_PAGES = {"users": "Users", "privacy": "Privacy", "audit": "Audit log"}
 
 
@@ -102,6 +111,9 @@ def test_a_manager_sees_only_their_accounts_on_every_page(db, books):
     assert len(labels) == 5
     assert all("Acme Tools" in label for label in labels)
 
+    timeline = open_page(db, "manager", "timeline", username="maria")
+    assert timeline.selectbox(key="timeline_pick").options == ["Acme Tools"]
+
     dashboard = open_page(db, "manager", "dashboard", username="maria")
     assert dashboard.multiselect(key="accounts").options == ["Acme Tools"]
     assert "5 responses" in text(dashboard)
@@ -146,5 +158,5 @@ def test_an_analyst_reads_but_cannot_change_anything(db, books):
     assert not [b for b in queue.button if b.label in ("Assign", "Close", "Add note")]
     account = open_page(db, "analyst", "account")
     assert account.button(key=f"save_manager_level_{books['Acme Tools']}").disabled
-    benchmarks = open_page(db, "analyst", "benchmarks")
-    assert not benchmarks.get("file_uploader")
+    for page in ("benchmarks", "loyalty"):
+        assert not open_page(db, "analyst", page).get("file_uploader")

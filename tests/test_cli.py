@@ -27,7 +27,7 @@ def run(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["invite"], ["demo"], ["migrate"]])
+@pytest.mark.parametrize("command", [[], ["invite"], ["demo"], ["migrate"], ["import-transactions"]])
 def test_every_command_has_help(command, sqlite_url):
     result = run(*command, "--help", url=sqlite_url)
     assert result.returncode == 0
@@ -71,3 +71,32 @@ def test_demo_fills_an_empty_database_once(sqlite_url):
     second = run("demo", url=sqlite_url)
     assert second.returncode == 1
     assert "already has accounts" in second.stderr
+
+
+def test_import_transactions_names_each_problem_and_imports_all_or_nothing(sqlite_url, tmp_path):
+    from models.tables import TransactionMeasure
+
+    run("invite", "--account", "Nordwind AG", "--contact", "eva@nordwind.example", "--touchpoint", "sales",
+        url=sqlite_url)  # fmt: skip
+    header = "account,period,sales_transactions,information_requests,positive_service_events,referral_sales,"
+    header += "days_since_purchase,days_since_payment,monetary_volume\n"
+    good = tmp_path / "measures.csv"
+    good.write_text(header + "Nordwind AG,2026-Q3,4,2,1,0,12,20,5200\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        header + "Nordwind AG,2026-Q2,4,2,1,0,12,20,5200\nNordwind AG,2026-Q3,four,2,1,0,12,20,5200\n"
+    )
+    refused = run("import-transactions", str(bad), url=sqlite_url)
+    assert refused.returncode == 1
+    assert "row 3, sales_transactions: 'four' is not a whole number of 0 or more" in refused.stderr
+    assert "bad.csv was not imported: 1 problem(s)" in refused.stderr
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(TransactionMeasure)).one() == 0
+    first = run("import-transactions", str(good), url=sqlite_url)
+    assert first.stdout.strip() == "imported measures.csv: 1 added, 0 updated"
+    again = run("import-transactions", str(good), url=sqlite_url)
+    assert again.stdout.strip() == "imported measures.csv: 0 added, 1 updated"
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(TransactionMeasure)).one() == 1
+    engine.dispose()

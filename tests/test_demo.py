@@ -115,3 +115,25 @@ def test_seeding_twice_is_refused(demo):
     engine, _ = demo
     with Session(engine) as session, pytest.raises(ValueError, match="already has accounts"):
         seed_demo(session, now=NOW)
+
+
+def test_the_demo_has_quarterly_behaviour_for_every_account(demo):
+    engine, summary = demo
+    quarters = frame(engine, "select account_id, count(*) n from transaction_measure group by account_id")
+    assert len(quarters) == summary.accounts
+    assert (quarters["n"] == 7).all()  # the full quarters of two years up to NOW: 2025-Q1 .. 2026-Q3
+
+
+def test_the_seeded_link_from_commitment_to_repurchase_is_found(demo):
+    from survey.predictors import predictions
+
+    engine, _ = demo
+    labels = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}
+    with Session(engine) as session:
+        table = predictions(session, min_n=5, labels=labels).table
+    base = table[(table["kind"] == "all") & (table["outcome"] == "sales_transactions")].set_index("indicator")
+    commitment = base.loc["commitment"]
+    assert commitment["claim"]
+    assert commitment["low"] > 0.2
+    assert commitment["n"] > 200
+    assert base["r"].idxmax() == "commitment"  # the indicator the link was built on predicts best

@@ -1,0 +1,98 @@
+"""One account's journey: each interaction and survey result on a time line across touchpoints."""
+
+import pandas as pd
+import streamlit as st
+
+from models.db import session_scope
+from pages.common import engine, reader_scope, team_page
+from survey.accounts import list_accounts
+from survey.behaviour_charts import timeline_chart
+from survey.charts import PNG_CONFIG
+from survey.timeline import account_timeline
+
+# The account page sets this when it links here, so the same account opens.
+CHOSEN = "timeline_account"
+
+user = team_page()
+scope = reader_scope()
+st.set_page_config(layout="wide")
+st.title("Account timeline")
+
+with session_scope(engine()) as session:
+    choices = {choice.id: choice for choice in list_accounts(session, scope)}
+if not choices and not scope.is_everything:
+    st.info("You own no accounts yet. An admin assigns accounts to their owners.")
+    st.stop()
+if not choices:
+    st.info("No accounts yet. They are created with the first survey invitation (`python -m survey invite`).")
+    st.stop()
+
+ids = list(choices)
+preferred = st.session_state.get(CHOSEN)
+account_id = st.selectbox(
+    "Account",
+    ids,
+    index=ids.index(preferred) if preferred in choices else 0,
+    format_func=lambda key: choices[key].name,  # option labels are plain text, never Markdown
+    key="timeline_pick",
+)
+st.session_state[CHOSEN] = account_id
+with session_scope(engine()) as session:
+    timeline = account_timeline(session, account_id, scope=scope)
+
+
+def days(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} days"
+
+
+cards = st.columns(4)
+cards[0].metric("Interactions · surveys", f"{timeline.interactions} · {timeline.surveys}", border=True)
+cards[1].metric("Average time between interactions", days(timeline.mean_days_between), border=True)
+cards[2].metric(
+    "First marketing contact to sale",
+    days(timeline.marketing_to_sale_days),
+    help="From the first marketing interaction to the first purchase after it.",
+    border=True,
+)
+cards[3].metric(
+    "Sale to first service event",
+    days(timeline.sale_to_service_days),
+    help="From that sale (or the first purchase, without a marketing contact) to the first service "
+    "call after it.",
+    border=True,
+)
+
+if timeline.events.empty:
+    st.info("This account has no interactions yet.")
+    st.stop()
+
+st.plotly_chart(timeline_chart(timeline, choices[account_id].name), width="stretch", config=PNG_CONFIG)
+
+left, right = st.columns([1, 2])
+with left:
+    st.subheader("Preferred channels")
+    st.dataframe(
+        timeline.channels.rename(
+            columns={"channel": "Channel", "interactions": "Interactions", "share": "Share"}
+        ),
+        hide_index=True,
+        column_config={"Share": st.column_config.NumberColumn(format="percent")},
+    )
+with right:
+    st.subheader("Events")
+    events = timeline.events
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "When": events["when"].map(lambda moment: f"{moment:%Y-%m-%d %H:%M}"),
+                "Event": events["kind"].str.capitalize(),
+                "Touchpoint": events["touchpoint"],
+                "Channel": events["channel"],
+                "Value": events["value"],
+                "Mean score (0–100)": events["score_100"].round(0),
+                "Recommendation (0–10)": events["nps"],
+            }
+        ).iloc[::-1],
+        hide_index=True,
+        width="stretch",
+    )

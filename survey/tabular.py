@@ -1,0 +1,120 @@
+"""Reading an uploaded table (CSV, or the first sheet of an Excel file) for an import.
+
+Every import here works the same way: the header is row 1, each later row is checked in
+full, every problem is named by row and column, and the file goes in whole or not at all.
+This module does the reading and the shared checks; each import checks its own cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+MAX_BYTES = 5_000_000
+# An .xlsx file is a zip archive; its first bytes say so whatever the file is called.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # as a spreadsheet shows it: the header is row 1
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.message}"
+
+
+class TableImportError(ValueError):
+    """A file was refused; ``problems`` names each bad row and column. Nothing was changed."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+def number(raw: str) -> float | None:
+    """A decimal number, with a point or a comma as the decimal mark; None if it is not one."""
+    try:
+        return float(raw.strip().replace(",", "."))
+    except ValueError:
+        return None
+
+
+def _cell_text(value: object) -> str:
+    # Excel stores 12 as 12.0 and dates as dates: give them back as a person typed them.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problem = RowProblem(1, "file", f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8")
+        raise TableImportError([problem]) from exc
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _excel_rows(data: bytes) -> list[list[str]]:
+    from openpyxl import load_workbook  # loaded only for Excel files
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise TableImportError([RowProblem(1, "file", "is not a readable Excel (.xlsx) workbook")]) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    return rows
+
+
+def is_excel(data: bytes, filename: str | None = None) -> bool:
+    return data.startswith(_ZIP_MAGIC) or bool(filename and filename.lower().endswith((".xlsx", ".xlsm")))
+
+
+@dataclass(frozen=True)
+class Table:
+    rows: list[tuple[int, dict[str, str]]]  # (row number, cells by column name), non-empty rows
+    problems: list[RowProblem]  # rows that could not be read into cells at all
+
+
+def read_table(
+    data: bytes, columns: tuple[str, ...], *, filename: str | None = None, optional: tuple[str, ...] = ()
+) -> Table:
+    """The data rows of a CSV or Excel file, cells stripped, by column name.
+
+    Column names are matched case-insensitively; every name in ``columns`` must be present,
+    names in ``optional`` may be missing (their cells are then empty). File-level problems
+    (size, encoding, missing columns) raise ``TableImportError``; a row with more filled cells
+    than the header is reported in ``problems`` so the caller can name it beside its own."""
+    if len(data) > MAX_BYTES:
+        raise TableImportError([RowProblem(1, "file", f"larger than {MAX_BYTES // 1_000_000} MB")])
+    lines = _excel_rows(data) if is_excel(data, filename) else _csv_rows(data)
+    header = [name.strip().lower() for name in lines[0]] if lines else []
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise TableImportError([RowProblem(1, name, "column is missing") for name in missing])
+    position = {name: header.index(name) for name in (*columns, *optional) if name in header}
+    table = Table(rows=[], problems=[])
+    for number, line in enumerate(lines[1:], start=2):
+        # Empty cells right of the header are spreadsheet formatting, not data.
+        if len(line) > len(header) and any(cell.strip() for cell in line[len(header) :]):
+            table.problems.append(RowProblem(number, "row", "has more cells than the header"))
+            continue
+        cells = {name: (line[index].strip() if index < len(line) else "") for name, index in position.items()}
+        cells |= {name: "" for name in optional if name not in position}
+        if any(cells.values()):
+            table.rows.append((number, cells))
+    return table
