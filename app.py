@@ -28,6 +28,7 @@ else:
                 st.Page("pages/account.py", title="Account", icon=":material/business:"),
                 st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
                 st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+                st.Page("pages/export.py", title="Export", icon=":material/download:"),
             ]
         }
     )
