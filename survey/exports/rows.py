@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Select, case, func, literal, null, select
 from sqlmodel import Session
 
@@ -32,6 +33,7 @@ from models.tables import (
 from survey.access import Scope
 from survey.dashboard import Filters
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
+from survey.exports.fetch import ArrowFetcher
 from survey.rollups import UNKNOWN_ROLE
 
 DEFAULT_CHUNK = 20_000
@@ -141,7 +143,7 @@ CONTEXT_NAMES = [column.name for column in wide_columns()[:18]]
 TAIL_NAMES = ["NPS", "nps_category", "LEADER", "VALUE_LEVEL", "MOMENT", "COMMENT"]
 
 
-def _response_chunk(session: Session, request: ExportRequest, after: int, limit: int) -> list[tuple]:
+def _response_chunk(fetcher: ArrowFetcher, request: ExportRequest, after: int, limit: int) -> list[tuple]:
     statement = (
         _selected(*RESPONSE_FIELDS)
         .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
@@ -153,7 +155,7 @@ def _response_chunk(session: Session, request: ExportRequest, after: int, limit:
         .limit(limit)
     )
     statement = where_filters(statement, request.filters, request.scope)
-    return [tuple(row) for row in session.execute(statement)]
+    return fetcher.rows(statement)
 
 
 def _ids_between(request: ExportRequest, first: int, last: int) -> Select[Any]:
@@ -162,52 +164,69 @@ def _ids_between(request: ExportRequest, first: int, last: int) -> Select[Any]:
     return where_filters(statement, request.filters, request.scope)
 
 
-def _answers(session: Session, request: ExportRequest, first: int, last: int) -> list[tuple]:
+def _of_chunk(column: Any, request: ExportRequest, first: int, last: int) -> Any:
+    """Rows of the chunk's responses: a plain id range (one index scan) when nothing is filtered."""
+    if request.filters == Filters(grain=request.filters.grain) and request.scope.is_everything:
+        return column.between(first, last)
+    return column.in_(_ids_between(request, first, last))
+
+
+ANSWER_SCHEMA = pa.schema([("response_id", pa.int64()), ("item_code", pa.string()), ("value", pa.int8())])
+SCORE_SCHEMA = pa.schema(
+    [
+        ("response_id", pa.int64()),
+        ("subject", pa.string()),
+        ("indicator", pa.string()),
+        ("score", pa.float64()),
+        ("score_100", pa.float64()),
+    ]
+)
+
+
+def _answers(fetcher: ArrowFetcher, request: ExportRequest, first: int, last: int) -> pa.Table:
     statement = select(Answer.response_id, Answer.item_code, Answer.value).where(
-        Answer.response_id.in_(_ids_between(request, first, last))
+        _of_chunk(Answer.response_id, request, first, last)
     )
-    return [tuple(row) for row in session.execute(statement)]
+    return fetcher.table(statement, ANSWER_SCHEMA)
 
 
-def _scores(session: Session, request: ExportRequest, first: int, last: int) -> list[tuple]:
+def _scores(fetcher: ArrowFetcher, request: ExportRequest, first: int, last: int) -> pa.Table:
     statement = select(
         IndicatorScore.response_id,
         IndicatorScore.subject,
         IndicatorScore.indicator,
         IndicatorScore.score,
         IndicatorScore.score_100,
-    ).where(IndicatorScore.response_id.in_(_ids_between(request, first, last)))
-    return [tuple(row) for row in session.execute(statement)]
+    ).where(_of_chunk(IndicatorScore.response_id, request, first, last))
+    return fetcher.table(statement, SCORE_SCHEMA)
 
 
 def _as_arrow(values: list[Any], kind: Kind) -> pa.Array:
-    if kind == "date":
-        return pa.array(values, type=ARROW_TYPES["timestamp"]).cast(pa.date32())
+    if kind in ("date", "timestamp"):
+        if isinstance(next((v for v in values if v is not None), None), str):  # SQLite: naive UTC text
+            moments = pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(ARROW_TYPES["timestamp"])
+        else:
+            moments = pa.array(values, type=ARROW_TYPES["timestamp"])
+        return moments.cast(pa.date32()) if kind == "date" else moments
+    if kind == "bool":
+        return pa.array([None if value is None else bool(value) for value in values], pa.bool_())
     return pa.array(values, type=ARROW_TYPES[kind])
 
 
-def _positions(ids: np.ndarray, wanted: list[Any]) -> np.ndarray:
-    return np.searchsorted(ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+def _places(ids: np.ndarray, response_ids: pa.ChunkedArray, keys: pa.ChunkedArray, known: list[str]) -> tuple:
+    """Row and column of each fetched value in the chunk's matrix; column -1: not exported."""
+    rows = np.searchsorted(ids, response_ids.to_numpy())
+    columns = pc.index_in(keys, value_set=pa.array(known, pa.string())).fill_null(-1).to_numpy()
+    return rows, columns.astype(np.int64)
 
 
-def _pivot_answers(
-    answers: list[tuple], ids: np.ndarray, codes: list[str]
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(row position, code position, value) of each answer to one of ``codes``."""
-    if not answers:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, []
-    response_ids, item_codes, values = zip(*answers, strict=True)
-    where = {code: index for index, code in enumerate(codes)}
-    known = [where.get(code, -1) for code in item_codes]
-    return _positions(ids, list(response_ids)), np.array(known, dtype=np.int64), list(values)
-
-
-def _matrix(rows: np.ndarray, cols: np.ndarray, values: list[Any], shape: tuple[int, int], dtype: Any) -> Any:
+def _matrix(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], dtype: Any
+) -> Any:
     keep = cols >= 0
     matrix = np.zeros(shape, dtype=dtype)
     present = np.zeros(shape, dtype=bool)
-    matrix[rows[keep], cols[keep]] = np.asarray(values, dtype=dtype)[keep]
+    matrix[rows[keep], cols[keep]] = values[keep]
     present[rows[keep], cols[keep]] = True
     return matrix, present
 
@@ -228,6 +247,9 @@ class ChunkReader:
         self._score_names = [c.name for c in self.wide if c.kind == "float"]
         self._kinds = {name: by_name[name].kind for name in CONTEXT_NAMES + TAIL_NAMES}
         self._indicator_of = {c.item_code: c.indicator for c in self.wide if c.item_code}
+        self._score_keys = [
+            name.removesuffix("_score") for name in self._score_names if name.endswith("_score")
+        ]
 
     def _type(self, column: Column) -> pa.DataType:
         if (column.item_code and column.kind == "int") or column.name == "value":
@@ -236,13 +258,20 @@ class ChunkReader:
 
     def chunks(self, after: int = 0, limit: int | None = None) -> Iterator[pa.Table]:
         """Tables of up to ``chunk_size`` responses (long: their answers) with ids above ``after``."""
+        fetcher = ArrowFetcher(self.session)
+        try:
+            yield from self._chunks(fetcher, after, limit)
+        finally:
+            fetcher.close()
+
+    def _chunks(self, fetcher: ArrowFetcher, after: int, limit: int | None) -> Iterator[pa.Table]:
         left = limit
         while left is None or left > 0:
             size = self.request.chunk_size if left is None else min(left, self.request.chunk_size)
-            rows = _response_chunk(self.session, self.request, after, size)
+            rows = _response_chunk(fetcher, self.request, after, size)
             if not rows:
                 return
-            yield self._long(rows) if self.request.long else self._wide(rows)
+            yield self._long(fetcher, rows) if self.request.long else self._wide(fetcher, rows)
             after = rows[-1][0]
             if left is not None:
                 left -= len(rows)
@@ -254,58 +283,48 @@ class ChunkReader:
         names = CONTEXT_NAMES + TAIL_NAMES
         return {name: _as_arrow(list(fields[i]), self._kinds[name]) for i, name in enumerate(names)}
 
-    def _wide(self, rows: list[tuple]) -> pa.Table:
+    def _wide(self, fetcher: ArrowFetcher, rows: list[tuple]) -> pa.Table:
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         first, last = int(ids[0]), int(ids[-1])
         arrays = self._context(rows)
         arrays["NPS"] = arrays["NPS"].cast(ITEM_TYPE)
         arrays["VALUE_LEVEL"] = arrays["VALUE_LEVEL"].cast(ITEM_TYPE)
 
-        at, code, values = _pivot_answers(
-            _answers(self.session, self.request, first, last), ids, self._scale_codes
-        )
-        answers, given = _matrix(at, code, values, (len(ids), len(self._scale_codes)), np.int8)
+        answers = _answers(fetcher, self.request, first, last)
+        at, code = _places(ids, answers["response_id"], answers["item_code"], self._scale_codes)
+        values = answers["value"].to_numpy()
+        matrix, given = _matrix(at, code, values, (len(ids), len(self._scale_codes)), np.int8)
         for index, name in enumerate(self._scale_codes):
-            arrays[name] = pa.array(answers[:, index], type=ITEM_TYPE, mask=~given[:, index])
+            arrays[name] = pa.array(matrix[:, index], type=ITEM_TYPE, mask=~given[:, index])
 
-        scores = _scores(self.session, self.request, first, last)
-        names = {name: index for index, name in enumerate(self._score_names)}
-        shape = (len(ids), len(self._score_names))
-        if scores:
-            response_ids, subjects, indicators, score, score_100 = zip(*scores, strict=True)
-            where = _positions(ids, list(response_ids))
-            prefix = ["leader_" if subject == "leader" else "" for subject in subjects]
-            columns = np.array(
-                [names.get(f"{p}{i}_score", -1) for p, i in zip(prefix, indicators, strict=True)]
-            )
-            low, present = _matrix(where, columns, list(score), shape, np.float64)
-            high, _ = _matrix(where, columns + (columns >= 0), list(score_100), shape, np.float64)
-        else:
-            low = high = np.zeros(shape)
-            present = np.zeros(shape, dtype=bool)
-        for index, name in enumerate(self._score_names):
-            source, mask = (
-                (low, present[:, index]) if name.endswith("_score") else (high, present[:, index - 1])
-            )
-            arrays[name] = pa.array(source[:, index], type=pa.float64(), mask=~mask)
+        scores = _scores(fetcher, self.request, first, last)
+        prefix = pc.if_else(pc.equal(scores["subject"], "leader"), "leader_", "")
+        keys = pc.binary_join_element_wise(prefix, scores["indicator"], "")
+        at, code = _places(ids, scores["response_id"], keys, self._score_keys)
+        shape = (len(ids), len(self._score_keys))
+        low, present = _matrix(at, code, scores["score"].to_numpy(), shape, np.float64)
+        high, _ = _matrix(at, code, scores["score_100"].to_numpy(), shape, np.float64)
+        for index, key in enumerate(self._score_keys):
+            arrays[f"{key}_score"] = pa.array(low[:, index], mask=~present[:, index])
+            arrays[f"{key}_100"] = pa.array(high[:, index], mask=~present[:, index])
         return pa.Table.from_arrays([arrays[c.name] for c in self.columns], schema=self.schema)
 
-    def _long(self, rows: list[tuple]) -> pa.Table:
+    def _long(self, fetcher: ArrowFetcher, rows: list[tuple]) -> pa.Table:
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         context = self._context(rows)
         codes = [*self._scale_codes, "NPS"]
-        at, code, values = _pivot_answers(
-            _answers(self.session, self.request, int(ids[0]), int(ids[-1])), ids, codes
-        )
+        answers = _answers(fetcher, self.request, int(ids[0]), int(ids[-1]))
+        at, code = _places(ids, answers["response_id"], answers["item_code"], codes)
         keep = code >= 0
         order = np.lexsort((code[keep], at[keep]))  # by response, then in instrument order
         at, code = at[keep][order], code[keep][order]
-        value = np.asarray(values, dtype=np.int8)[keep][order] if len(values) else np.zeros(0, np.int8)
+        value = answers["value"].to_numpy()[keep][order]
         taken = pa.array(at)
         arrays = {name: context[name].take(taken) for name in self.columns_names_before_item()}
-        item_codes = np.array(codes, dtype=object)[code]
-        arrays["item_code"] = pa.array(item_codes, type=pa.string())
-        arrays["indicator"] = pa.array([self._indicator_of.get(c, "") for c in item_codes], type=pa.string())
+        item_codes = pa.array(codes, pa.string()).take(pa.array(code))
+        indicators = pa.array([self._indicator_of.get(c, "") for c in codes], pa.string())
+        arrays["item_code"] = item_codes
+        arrays["indicator"] = indicators.take(pa.array(code))
         arrays["value"] = pa.array(value, type=ITEM_TYPE)
         return pa.Table.from_arrays([arrays[c.name] for c in self.columns], schema=self.schema)
 
