@@ -6,6 +6,7 @@ from datetime import timedelta
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyreadstat
 import pytest
@@ -26,6 +27,7 @@ from survey.access import Scope, owner_scope
 from survey.dashboard import Filters
 from survey.exports.columns import wide_columns
 from survey.exports.rows import ExportError, ExportRequest
+from survey.exports.safety import neutralise, neutralise_array
 from survey.exports.writers import export
 from survey.instrument import load_instrument
 from tests.factories import full_answers, respond
@@ -376,3 +378,22 @@ def test_progress_is_reported_in_responses(session, answered, tmp_path):
     assert seen[0] == (4, 6)
     assert seen[-1] == (6, 6)
     assert np.all(np.diff([done for done, _ in seen]) >= 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 30 1234", "'+49 30 1234"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=cmd", "'\t=cmd"),
+        ("\r=cmd", "'\r=cmd"),
+        ("a = b", "a = b"),
+        ("", ""),
+        ("Grüße", "Grüße"),
+    ],
+)
+def test_text_a_spreadsheet_would_run_is_neutralised(text, safe):
+    assert neutralise(text) == safe
+    assert neutralise_array(pa.array([text, None])).to_pylist() == [safe, None]
