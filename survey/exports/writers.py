@@ -29,6 +29,7 @@ from survey.exports.columns import (
     Column,
     codebook_rows,
 )
+from survey.exports.prefetch import prefetched
 from survey.exports.rows import ChunkReader, ExportError, ExportRequest, count_responses
 from survey.exports.safety import neutralise, neutralise_table
 from survey.instrument import available_versions, load_instrument
@@ -91,7 +92,7 @@ def write_csv(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None],
         if bom:  # Excel reads UTF-8 only with a byte-order mark
             sink.write(codecs.BOM_UTF8)
         with pacsv.CSVWriter(sink, reader.schema) as writer:
-            for table in reader.chunks():
+            for table in prefetched(reader.chunks()):
                 writer.write_table(neutralise_table(table))
                 rows += table.num_rows
                 tick(table)
@@ -107,7 +108,7 @@ def write_parquet(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], No
     schema = pa.schema(fields)
     rows = 0
     with pq.ParquetWriter(path, schema, compression="snappy") as writer:
-        for table in reader.chunks():
+        for table in prefetched(reader.chunks()):
             writer.write_table(table.cast(schema))
             rows += table.num_rows
             tick(table)
@@ -148,7 +149,7 @@ def write_xlsx(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None]
         sheet.write_row(0, 0, [c.name for c in wanted], bold)
         sheet.freeze_panes(1, 0)
     rows = 0
-    for table in reader.chunks():
+    for table in prefetched(reader.chunks()):
         safe = neutralise_table(table)
         for sheet, wanted in sheets:
             values = _cells(safe, [c.name for c in wanted])
@@ -174,6 +175,9 @@ def write_xlsx(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None]
 
 # ---- SPSS ------------------------------------------------------------------------------
 
+SPSS_EPOCH_SECONDS = 12_219_379_200  # SPSS counts seconds from 1582-10-14
+SPSS_FORMATS = {"date": "DATE11", "timestamp": "DATETIME23.2"}
+
 
 def _asked_codes() -> dict[int, set[str]]:
     return {
@@ -181,9 +185,24 @@ def _asked_codes() -> dict[int, set[str]]:
     }
 
 
-def _spss_frame(table: pa.Table, columns: list[Column], asked: dict[int, set[str]]) -> pd.DataFrame:
+def _small_codes(column: Column) -> bool:
+    """Items, choices and yes/no: stored as one-byte integers with their missing codes filled in."""
+    return bool(column.item_code and (column.missing_codes or column.text_codes)) or column.kind == "bool"
+
+
+def _text(values: pa.ChunkedArray) -> np.ndarray:
+    # Through a dictionary: a name repeated on many rows is one Python string, not thousands.
+    encoded = values.combine_chunks().dictionary_encode()
+    words = np.array([*encoded.dictionary.to_pylist(), ""], dtype=object)
+    indices = encoded.indices.fill_null(len(words) - 1).to_numpy()
+    return words[indices]
+
+
+def _spss_columns(
+    table: pa.Table, columns: list[Column], asked: dict[int, set[str]]
+) -> dict[str, np.ndarray]:
     """One chunk as SPSS wants it: numbers with user-missing codes, text codes as numbers."""
-    frame: dict[str, Any] = {}
+    out: dict[str, np.ndarray] = {}
     versions = (
         table.column("instrument_version").to_numpy() if "instrument_version" in table.column_names else None
     )
@@ -191,16 +210,18 @@ def _spss_frame(table: pa.Table, columns: list[Column], asked: dict[int, set[str
         values = table.column(column.name)
         if column.text_codes:
             codes = pd.Series(values.to_pylist(), dtype=object).map(column.text_codes)
-            frame[column.name] = codes.fillna(NOT_ANSWERED if column.item_code else np.nan).astype(float)
+            filler = NOT_ANSWERED if column.item_code else -9
+            out[column.name] = codes.fillna(filler).to_numpy(dtype=np.int8)
         elif column.kind == "text":
-            frame[column.name] = pd.Series(values.to_pylist(), dtype=object).fillna("")
+            out[column.name] = _text(values)
         elif column.kind == "bool":
-            frame[column.name] = values.to_numpy(zero_copy_only=False).astype(float)
-        elif column.kind in ("date", "timestamp"):
-            moments = values.cast(pa.timestamp("us")) if column.kind == "timestamp" else values
-            frame[column.name] = pd.to_datetime(moments.to_pandas()).astype("datetime64[us]")
-        elif column.item_code and column.missing_codes:
-            numbers = values.to_numpy(zero_copy_only=False).astype(float)
+            out[column.name] = values.to_numpy(zero_copy_only=False).astype(np.int8)
+        elif column.kind in SPSS_FORMATS:
+            moments = values.cast(pa.timestamp("us", "UTC")) if column.kind == "date" else values
+            micros = moments.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
+            out[column.name] = micros / 1e6 + SPSS_EPOCH_SECONDS
+        elif _small_codes(column):
+            numbers = values.to_numpy(zero_copy_only=False).astype(np.float64)
             missing = np.isnan(numbers)
             if versions is not None:
                 lacking = [version for version, codes in asked.items() if column.item_code not in codes]
@@ -208,27 +229,28 @@ def _spss_frame(table: pa.Table, columns: list[Column], asked: dict[int, set[str
                 numbers[missing & not_asked] = NOT_ASKED
                 missing &= ~not_asked
             numbers[missing] = NOT_ANSWERED
-            frame[column.name] = numbers
+            out[column.name] = numbers.astype(np.int8)
         elif column.kind == "float" and column.missing_codes:
-            frame[column.name] = np.nan_to_num(values.to_numpy(zero_copy_only=False), nan=NOT_SCORED)
+            out[column.name] = np.nan_to_num(values.to_numpy(zero_copy_only=False), nan=NOT_SCORED)
         else:
-            frame[column.name] = values.to_numpy(zero_copy_only=False).astype(float)
-    return pd.DataFrame(frame)
+            out[column.name] = values.to_numpy(zero_copy_only=False).astype(np.float64)
+    return out
 
 
 def spss_metadata(columns: list[Column]) -> dict[str, Any]:
-    """Variable labels, value labels, user-missing codes and measurement levels for pyreadstat."""
-    value_labels: dict[str, dict[float, str]] = {}
-    missing: dict[str, list[float]] = {}
+    """Variable labels, value labels, user-missing codes, formats and measurement levels for pyreadstat."""
+    value_labels: dict[str, dict[Any, str]] = {}
+    missing: dict[str, list[Any]] = {}
     measure: dict[str, str] = {}
     for column in columns:
-        labels = {float(code): text for code, text in column.value_labels.items()}
+        key: Any = int if _small_codes(column) or column.text_codes else float
+        labels = {key(code): text for code, text in column.value_labels.items()}
         codes = dict(column.missing_codes)
         if column.text_codes and column.item_code:
             codes = {NOT_ANSWERED: "Not answered"}
         if codes:
-            labels |= {float(code): text for code, text in codes.items()}
-            missing[column.name] = [float(code) for code in codes]
+            labels |= {key(code): text for code, text in codes.items()}
+            missing[column.name] = [key(code) for code in codes]
         if labels:
             value_labels[column.name] = labels
         if column.kind == "text" and not column.text_codes:
@@ -242,25 +264,29 @@ def spss_metadata(columns: list[Column]) -> dict[str, Any]:
         "variable_value_labels": value_labels,
         "missing_ranges": missing,
         "variable_measure": measure,
+        "variable_format": {c.name: SPSS_FORMATS[c.kind] for c in columns if c.kind in SPSS_FORMATS},
     }
 
 
 def write_sav(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None], _bom: bool) -> int:
-    """pyreadstat writes a whole data frame at once: the chunks are gathered in SPSS form,
-    numbers as float64 and text as shared Python strings."""
+    """pyreadstat writes a whole data frame at once: the chunks are gathered column by column in
+    their SPSS form, answers as one-byte codes and repeated text as shared strings."""
     import pyreadstat
 
     asked = _asked_codes()
-    frames = []
-    for table in reader.chunks():
-        frames.append(_spss_frame(table, reader.columns, asked))
+    parts: dict[str, list[np.ndarray]] = {column.name: [] for column in reader.columns}
+    for table in prefetched(reader.chunks()):
+        for name, values in _spss_columns(table, reader.columns, asked).items():
+            parts[name].append(values)
         tick(table)
-    frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else _spss_frame(reader.schema.empty_table(), reader.columns, asked)
-    )
-    del frames
+    if not parts[reader.columns[0].name]:
+        empty = _spss_columns(reader.schema.empty_table(), reader.columns, asked)
+        parts = {name: [values] for name, values in empty.items()}
+    gathered = {}
+    for name in list(parts):  # one column at a time, so that only one is ever held twice
+        gathered[name] = np.concatenate(parts.pop(name))
+    frame = pd.DataFrame(gathered, copy=False)
+    del gathered
     pyreadstat.write_sav(
         frame,
         str(path),
