@@ -15,7 +15,10 @@ from survey.exports.writers import export
 
 FORMATS = {
     "csv": ("CSV (UTF-8)", "text/csv"),
-    "xlsx": ("Excel: responses, indicator scores, codebook", "application/vnd.ms-excel"),
+    "xlsx": (
+        "Excel: responses, indicator scores, codebook",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
     "sav": ("SPSS .sav with variable and value labels", "application/x-spss-sav"),
     "parquet": ("Parquet", "application/vnd.apache.parquet"),
 }
