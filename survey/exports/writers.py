@@ -282,11 +282,11 @@ def write_sav(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None],
     if not parts[reader.columns[0].name]:
         empty = _spss_columns(reader.schema.empty_table(), reader.columns, asked)
         parts = {name: [values] for name, values in empty.items()}
-    gathered = {}
-    for name in list(parts):  # one column at a time, so that only one is ever held twice
-        gathered[name] = np.concatenate(parts.pop(name))
-    frame = pd.DataFrame(gathered, copy=False)
-    del gathered
+    rows = sum(len(values) for values in parts[reader.columns[0].name])
+    # Column by column into separate blocks: a frame built from a dict would copy them all at once.
+    frame = pd.DataFrame(index=pd.RangeIndex(rows))
+    for name in list(parts):
+        frame[name] = np.concatenate(parts.pop(name))
     pyreadstat.write_sav(
         frame,
         str(path),
