@@ -155,6 +155,66 @@ def reliability_command(csv_path: Path, items: str, reverse: str, low: float, hi
     click.echo(json.dumps(result.as_json_dict()))
 
 
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "sav", "parquet"]), required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.option("--start", default=None, help="First month submitted, YYYY-MM.")
+@click.option("--end", default=None, help="Last month submitted, YYYY-MM (inclusive).")
+@click.option("--segment", "segments", multiple=True, help="Only this segment (repeatable).")
+@click.option("--touchpoint", "touchpoints", multiple=True, help="Touchpoint code or name (repeatable).")
+@click.option("--role", "roles", multiple=True, help="Contact role, e.g. decision_maker (repeatable).")
+@click.option("--account", "accounts", multiple=True, help="Account name or id (repeatable).")
+@click.option("--owner", default=None, help="Only the accounts this account manager owns (sign-in name).")
+@click.option("--long", "long_format", is_flag=True, help="One row per answer instead of per response.")
+@click.option("--bom", is_flag=True, help="CSV: start with a byte-order mark, for Excel.")
+def export_command(
+    fmt: str,
+    out: Path,
+    start: str | None,
+    end: str | None,
+    segments: tuple[str, ...],
+    touchpoints: tuple[str, ...],
+    roles: tuple[str, ...],
+    accounts: tuple[str, ...],
+    owner: str | None,
+    long_format: bool,
+    bom: bool,
+) -> None:
+    """Export responses for SPSS, R or Excel, with the dashboard's filters; prints the row count."""
+    from models.db import session_scope
+    from survey import audit
+    from survey.access import Scope, owner_scope
+    from survey.exports.names import filters_from_names
+    from survey.exports.rows import ExportError, ExportRequest
+    from survey.exports.writers import export
+    from survey.setup import prepare_database
+
+    prepare_database()
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r{done:,} of {total:,} responses", nl=False, err=True)
+
+    try:
+        with session_scope() as session:
+            filters = filters_from_names(
+                session,
+                start=start,
+                end=end,
+                segments=segments,
+                touchpoints=touchpoints,
+                roles=roles,
+                accounts=accounts,
+            )
+            scope = owner_scope(session, owner) if owner else Scope.everything()
+            request = ExportRequest(filters=filters, scope=scope, long=long_format)
+            rows = export(session, fmt, out, request, bom=bom, progress=progress)  # type: ignore[arg-type]
+            audit.record(session, "cli", "export", f"{rows} rows as {fmt} to {out.name}")
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("", err=True)
+    click.echo(f"{rows} rows written to {out}")
+
+
 def _add_people_commands() -> None:
     from survey.cli_people import erase_contact_command, purge_comments_command, user_group
 

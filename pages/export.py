@@ -1,0 +1,117 @@
+"""Export responses for SPSS, R or Excel, with the dashboard's filters."""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from models.db import session_scope
+from pages.common import engine, reader_scope, team_page
+from survey import audit
+from survey.dashboard import Filters, filter_options
+from survey.exports.rows import ExportError, ExportRequest, count_responses
+from survey.exports.writers import export
+
+FORMATS = {
+    "csv": ("CSV (UTF-8)", "text/csv"),
+    "xlsx": (
+        "Excel: responses, indicator scores, codebook",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    "sav": ("SPSS .sav with variable and value labels", "application/x-spss-sav"),
+    "parquet": ("Parquet", "application/vnd.apache.parquet"),
+}
+
+user = team_page()
+# A manager's export holds only their accounts: the scope is applied in the export's SQL.
+scope = reader_scope()
+
+with session_scope(engine()) as session:
+    options = filter_options(session)
+options["accounts"] = {key: name for key, name in options["accounts"].items() if scope.allows(key)}
+
+st.title("Export")
+if options["first_month"] is None:
+    st.info("No responses yet: nothing to export.")
+    st.stop()
+
+months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
+with st.container(border=True):
+    first, second, third = st.columns(3)
+    start, end = first.select_slider("Period", options=months, value=(months[0], months[-1]), key="period")
+    segments = second.multiselect("Segment", options["segments"], key="segments", placeholder="All segments")
+    touchpoints = second.multiselect(
+        "Touchpoint",
+        list(options["touchpoints"]),
+        format_func=options["touchpoints"].get,
+        key="touchpoints",
+        placeholder="All touchpoints",
+    )
+    roles = third.multiselect(
+        "Contact role",
+        options["roles"],
+        format_func=lambda role: role.replace("_", " ").capitalize(),
+        key="roles",
+        placeholder="All roles",
+    )
+    accounts = third.multiselect(
+        "Account",
+        list(options["accounts"]),
+        format_func=options["accounts"].get,
+        key="accounts",
+        placeholder="All accounts",
+    )
+
+filters = Filters(
+    start=start,
+    end=end,
+    segments=tuple(segments),
+    touchpoint_ids=tuple(touchpoints),
+    roles=tuple(roles),
+    account_ids=tuple(accounts),
+)
+left, right = st.columns(2)
+fmt = left.radio("Format", list(FORMATS), format_func=lambda key: FORMATS[key][0], key="format")
+long_format = right.toggle("One row per answer (long format)", key="long")
+bom = right.toggle("Byte-order mark, so that Excel reads the CSV as UTF-8", key="bom", disabled=fmt != "csv")
+request = ExportRequest(filters=filters, scope=scope, long=long_format)
+with session_scope(engine()) as session:
+    total = count_responses(session, request)
+st.caption(
+    f"{total:,} responses match. Text that a spreadsheet would run as a formula is prefixed with ' in CSV "
+    "and Excel; anonymous responses carry no contact name, email or id. The Excel and SPSS files "
+    "include a codebook of every column."
+)
+
+if st.button("Prepare the file", type="primary", disabled=total == 0, key="prepare"):
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done: int, count: int) -> None:
+        bar.progress(done / count if count else 1.0, text=f"{done:,} of {count:,} responses")
+
+    folder = Path(tempfile.mkdtemp(prefix="pulse-export-"))
+    target = folder / f"responses{'-long' if long_format else ''}.{fmt}"
+    try:
+        with session_scope(engine()) as session:
+            rows = export(session, fmt, target, request, bom=bom and fmt == "csv", progress=progress)
+            audit.record(
+                session, user.username, "export", f"{rows} rows as {fmt}{' (long)' if long_format else ''}"
+            )
+    except ExportError as exc:
+        bar.empty()
+        st.error(str(exc))
+    else:
+        st.session_state["export_file"] = (str(target), FORMATS[fmt][1], rows)
+
+if "export_file" in st.session_state:
+    path, mime, rows = st.session_state["export_file"]
+    if Path(path).exists():
+        st.success(f"{rows:,} rows ready.")
+        st.download_button(
+            f"Download {Path(path).name}",
+            data=Path(path).read_bytes(),
+            file_name=Path(path).name,
+            mime=mime,
+            key="download",
+        )
