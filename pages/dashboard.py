@@ -8,6 +8,7 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
+from pages.filters import filter_bar
 from survey import charts
 from survey.access import restrict_filters
 from survey.dashboard import DashboardData, Filters, account_movers, compute, data_version, filter_options
@@ -42,47 +43,7 @@ if options["first_month"] is None:
     st.info("No responses yet. Send a survey with `python -m survey invite --help`, or load the demo data.")
     st.stop()
 
-months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
-with st.container(border=True):
-    first, second, third = st.columns(3)
-    start, end = first.select_slider(
-        "Period", options=months, value=(months[max(0, len(months) - 12)], months[-1]), key="period"
-    )
-    grain = first.segmented_control(
-        "Trend by", ["quarter", "month"], default="quarter", format_func=str.capitalize, key="grain"
-    )
-    segments = second.multiselect("Segment", options["segments"], key="segments", placeholder="All segments")
-    touchpoints = second.multiselect(
-        "Touchpoint",
-        list(options["touchpoints"]),
-        format_func=options["touchpoints"].get,
-        key="touchpoints",
-        placeholder="All touchpoints",
-    )
-    roles = third.multiselect(
-        "Contact role",
-        options["roles"],
-        format_func=lambda role: role.replace("_", " ").capitalize(),
-        key="roles",
-        placeholder="All roles",
-    )
-    accounts = third.multiselect(
-        "Account",
-        list(options["accounts"]),
-        format_func=options["accounts"].get,
-        key="accounts",
-        placeholder="All accounts",
-    )
-
-filters = Filters(
-    start=start,
-    end=end,
-    segments=tuple(segments),
-    touchpoint_ids=tuple(touchpoints),
-    roles=tuple(roles),
-    account_ids=tuple(accounts),
-    grain=grain or "quarter",
-)
+filters = filter_bar(options, recent_months=12, grain=True)
 visible = restrict_filters(filters, scope)
 if visible is None:
     st.info("Nothing to show: you own none of these accounts. An admin assigns accounts to their owners.")
@@ -91,8 +52,9 @@ filters = visible
 data = _dashboard(settings.database_url, filters, settings.min_n, version)
 competitors = options["competitors"]
 st.caption(
-    f"{data.responses} responses from {start} to {end}. Scores run from 0 to 100. Figures from fewer than "
-    f"{settings.min_n} responses are not shown. Every chart's menu can download it as a PNG."
+    f"{data.responses} responses from {filters.start} to {filters.end}. Scores run from 0 to 100. "
+    f"Figures from fewer than {settings.min_n} responses are not shown. "
+    "Every chart's menu can download it as a PNG."
 )
 if data.responses == 0:
     st.warning("No responses match these filters.")

@@ -3,13 +3,13 @@
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, reader_scope, team_page
+from pages.filters import filter_bar
 from survey import audit
-from survey.dashboard import Filters, filter_options
+from survey.dashboard import filter_options
 from survey.exports.rows import ExportError, ExportRequest, count_responses
 from survey.exports.writers import export
 
@@ -36,41 +36,7 @@ if options["first_month"] is None:
     st.info("No responses yet: nothing to export.")
     st.stop()
 
-months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
-with st.container(border=True):
-    first, second, third = st.columns(3)
-    start, end = first.select_slider("Period", options=months, value=(months[0], months[-1]), key="period")
-    segments = second.multiselect("Segment", options["segments"], key="segments", placeholder="All segments")
-    touchpoints = second.multiselect(
-        "Touchpoint",
-        list(options["touchpoints"]),
-        format_func=options["touchpoints"].get,
-        key="touchpoints",
-        placeholder="All touchpoints",
-    )
-    roles = third.multiselect(
-        "Contact role",
-        options["roles"],
-        format_func=lambda role: role.replace("_", " ").capitalize(),
-        key="roles",
-        placeholder="All roles",
-    )
-    accounts = third.multiselect(
-        "Account",
-        list(options["accounts"]),
-        format_func=options["accounts"].get,
-        key="accounts",
-        placeholder="All accounts",
-    )
-
-filters = Filters(
-    start=start,
-    end=end,
-    segments=tuple(segments),
-    touchpoint_ids=tuple(touchpoints),
-    roles=tuple(roles),
-    account_ids=tuple(accounts),
-)
+filters = filter_bar(options, recent_months=None, grain=False)
 left, right = st.columns(2)
 fmt = left.radio("Format", list(FORMATS), format_func=lambda key: FORMATS[key][0], key="format")
 long_format = right.toggle("One row per answer (long format)", key="long")

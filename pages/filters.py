@@ -1,0 +1,62 @@
+"""The filter bar the dashboard and the export share: period, segment, touchpoint, role, account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from survey.dashboard import Filters
+
+
+def filter_bar(options: dict[str, Any], *, recent_months: int | None, grain: bool) -> Filters:
+    """Draw the filters and return them. ``recent_months`` preselects that many last months
+    (``None``: the whole history); ``grain`` offers month or quarter for trends."""
+    months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
+    first_shown = 0 if recent_months is None else max(0, len(months) - recent_months)
+    with st.container(border=True):
+        first, second, third = st.columns(3)
+        start, end = first.select_slider(
+            "Period", options=months, value=(months[first_shown], months[-1]), key="period"
+        )
+        chosen_grain = (
+            first.segmented_control(
+                "Trend by", ["quarter", "month"], default="quarter", format_func=str.capitalize, key="grain"
+            )
+            if grain
+            else None
+        )
+        segments = second.multiselect(
+            "Segment", options["segments"], key="segments", placeholder="All segments"
+        )
+        touchpoints = second.multiselect(
+            "Touchpoint",
+            list(options["touchpoints"]),
+            format_func=options["touchpoints"].get,
+            key="touchpoints",
+            placeholder="All touchpoints",
+        )
+        roles = third.multiselect(
+            "Contact role",
+            options["roles"],
+            format_func=lambda role: role.replace("_", " ").capitalize(),
+            key="roles",
+            placeholder="All roles",
+        )
+        accounts = third.multiselect(
+            "Account",
+            list(options["accounts"]),
+            format_func=options["accounts"].get,
+            key="accounts",
+            placeholder="All accounts",
+        )
+    return Filters(
+        start=start,
+        end=end,
+        segments=tuple(segments),
+        touchpoint_ids=tuple(touchpoints),
+        roles=tuple(roles),
+        account_ids=tuple(accounts),
+        grain=chosen_grain or "quarter",
+    )
