@@ -8,14 +8,13 @@ import streamlit as st
 
 from models.db import session_scope
 from models.settings import get_settings
-from pages.common import engine, plain, reader_scope, team_page
+from pages.common import engine, plain, reader_scope, team_page, visible_accounts
 from survey.account_charts import account_trend
 from survey.accounts import (
     VALUE_LEVEL_MEANINGS,
     VALUE_LEVELS,
     AccountError,
     account_view,
-    list_accounts,
     set_manager_value_level,
 )
 from survey.instrument import load_instrument
@@ -48,19 +47,11 @@ def save_manager_level(account_id: int, key: str) -> None:
 st.title("Account")
 
 scope = reader_scope()
-with session_scope(engine()) as session:
-    choices = {choice.id: choice for choice in list_accounts(session, scope)}
-if not choices and not scope.is_everything:
-    st.info("You own no accounts yet. An admin assigns accounts to their owners.")
-    st.stop()
-if not choices:
-    st.info("No accounts yet. They are created with the first survey invitation (`python -m survey invite`).")
-    st.stop()
-
+choices = visible_accounts(scope)
 account_id = st.selectbox(
     "Account",
     list(choices),
-    format_func=lambda key: choices[key].name,  # option labels are plain text, never Markdown
+    format_func=choices.get,  # option labels are plain text, never Markdown
     key="account",
 )
 with session_scope(engine()) as session:

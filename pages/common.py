@@ -161,3 +161,20 @@ def adopt_sso_user() -> None:
         st.session_state[NOTICE_KEY] = str(refused)
         return
     sign_in(user)
+
+
+def visible_accounts(scope: Scope) -> dict[int, str]:
+    """The accounts the reader may see, by id, for a picker; stops the page when there are none."""
+    from survey.accounts import list_accounts
+
+    with session_scope(engine()) as session:
+        choices = {choice.id: choice.name for choice in list_accounts(session, scope)}
+    if not choices and not scope.is_everything:
+        st.info("You own no accounts yet. An admin assigns accounts to their owners.")
+        st.stop()
+    if not choices:
+        st.info(
+            "No accounts yet. They are created with the first survey invitation (`python -m survey invite`)."
+        )
+        st.stop()
+    return choices

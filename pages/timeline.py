@@ -4,8 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from models.db import session_scope
-from pages.common import engine, reader_scope, team_page
-from survey.accounts import list_accounts
+from pages.common import engine, reader_scope, team_page, visible_accounts
 from survey.behaviour_charts import timeline_chart
 from survey.charts import PNG_CONFIG
 from survey.timeline import account_timeline
@@ -18,14 +17,7 @@ scope = reader_scope()
 st.set_page_config(layout="wide")
 st.title("Account timeline")
 
-with session_scope(engine()) as session:
-    choices = {choice.id: choice for choice in list_accounts(session, scope)}
-if not choices and not scope.is_everything:
-    st.info("You own no accounts yet. An admin assigns accounts to their owners.")
-    st.stop()
-if not choices:
-    st.info("No accounts yet. They are created with the first survey invitation (`python -m survey invite`).")
-    st.stop()
+choices = visible_accounts(scope)
 
 ids = list(choices)
 preferred = st.session_state.get(CHOSEN)
@@ -33,7 +25,7 @@ account_id = st.selectbox(
     "Account",
     ids,
     index=ids.index(preferred) if preferred in choices else 0,
-    format_func=lambda key: choices[key].name,  # option labels are plain text, never Markdown
+    format_func=choices.get,  # option labels are plain text, never Markdown
     key="timeline_pick",
 )
 st.session_state[CHOSEN] = account_id
@@ -66,7 +58,7 @@ if timeline.events.empty:
     st.info("This account has no interactions yet.")
     st.stop()
 
-st.plotly_chart(timeline_chart(timeline, choices[account_id].name), width="stretch", config=PNG_CONFIG)
+st.plotly_chart(timeline_chart(timeline, choices[account_id]), width="stretch", config=PNG_CONFIG)
 
 left, right = st.columns([1, 2])
 with left:
