@@ -270,3 +270,59 @@ class PairRollup(SQLModel, table=True):
     sum_ab: float
     sum_aa: float
     sum_bb: float
+
+
+# Narrower roll-ups: the same sums with fewer keys, kept beside the ones above. An
+# unfiltered or segment-filtered dashboard reads a few hundred rows from them instead of
+# grouping tens of thousands of cells; touchpoint, role and account filters still need the
+# wide ones. Each is the wide roll-up summed over the keys it leaves out.
+
+
+class ScoreSegmentRollup(SQLModel, table=True):
+    """Score sums by month, segment, indicator, subject and named leader (all touchpoints and roles)."""
+
+    __tablename__ = "score_segment_rollup"
+
+    month: str = Field(primary_key=True, max_length=7)
+    segment: str = Field(primary_key=True, max_length=100)
+    indicator: str = Field(primary_key=True, max_length=30)
+    subject: str = Field(primary_key=True, max_length=10)
+    competitor_id: int = Field(primary_key=True)
+    n: int
+    total: float
+    total_sq: float
+
+
+class OwnTouchpointRollup(SQLModel, table=True):
+    """Our own score sums by month, segment, touchpoint and indicator (all roles)."""
+
+    __tablename__ = "own_touchpoint_rollup"
+
+    month: str = Field(primary_key=True, max_length=7)
+    segment: str = Field(primary_key=True, max_length=100)
+    touchpoint_id: int = Field(primary_key=True)
+    indicator: str = Field(primary_key=True, max_length=30)
+    n: int
+    total: float
+    total_sq: float
+
+
+class ItemSegmentRollup(SQLModel, table=True):
+    """Answer counts by month, segment and item (all touchpoints and roles)."""
+
+    __tablename__ = "item_segment_rollup"
+
+    month: str = Field(primary_key=True, max_length=7)
+    segment: str = Field(primary_key=True, max_length=100)
+    item_code: str = Field(primary_key=True, max_length=30)
+    c0: int = 0
+    c1: int = 0
+    c2: int = 0
+    c3: int = 0
+    c4: int = 0
+    c5: int = 0
+    c6: int = 0
+    c7: int = 0
+    c8: int = 0
+    c9: int = 0
+    c10: int = 0
