@@ -115,44 +115,47 @@ def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any
 
 
 def _rows(session: Session, statement: Select[Any]) -> list[Any]:
-    # Plain result rows: ORM entity processing would cost more than the query itself.
-    return list(session.execute(statement).all())
+    # Core rows on the session's connection: the ORM's result processing would cost about
+    # as much as the query itself.
+    return list(session.connection().execute(statement).all())
 
 
 @dataclass(frozen=True)
 class ScoreCells:
-    """The score sums behind every score figure, in the two shapes the figures use."""
+    """The score sums behind every score figure, in the three shapes the figures use."""
 
-    # month, segment, indicator, subject, competitor_id: trend, profile, gaps, segment falls
-    by_segment: Sums
-    # month, touchpoint_id, indicator, our own scores only: heat map, touchpoint falls
-    own_by_touchpoint: Sums
+    scores: Sums  # month, indicator, subject, competitor_id: trend, profile, gaps
+    own_by_segment: Sums  # month, segment, indicator: segment falls
+    own_by_touchpoint: Sums  # month, touchpoint_id, indicator: heat map, touchpoint falls
 
 
-BY_SEGMENT = ["month", "segment", "indicator", "subject", "competitor_id"]
-BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
+SCORES = ["month", "indicator", "subject", "competitor_id"]
+OWN_BY_SEGMENT = ["month", "segment", "indicator"]
+OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
+SCORE_KEYS = ["month", "segment", "touchpoint_id", "indicator", "subject", "competitor_id"]
+
+
+def _grouped(session: Session, model: Any, keys: list[str], filters: Filters, own: bool = False) -> Sums:
+    """Sums of a narrower roll-up grouped by ``keys`` in the database (a few hundred rows)."""
+    columns = [getattr(model, name) for name in keys]
+    statement = _where_cells(
+        select(*columns, *(func.sum(getattr(model, name)) for name in SUM_COLUMNS)),
+        model,
+        filters,
+        dims=False,
+    ).group_by(*columns)
+    if own:
+        statement = statement.where(model.subject == "own")
+    return Sums.from_rows(_rows(session, statement), keys)
 
 
 def score_cells(session: Session, filters: Filters) -> ScoreCells:
     """Sums of indicator scores for the filters, from the narrowest source that can answer."""
     if filters.uses_narrow_rollups:
-        wide = None
-        by_segment = _where_cells(
-            select(*(getattr(ScoreSegmentRollup, name) for name in (*BY_SEGMENT, *SUM_COLUMNS))),
-            ScoreSegmentRollup,
-            filters,
-            dims=False,
-        )
-        keys = [getattr(OwnTouchpointRollup, name) for name in BY_TOUCHPOINT]
-        by_touchpoint = _where_cells(
-            select(*keys, *(func.sum(getattr(OwnTouchpointRollup, name)) for name in SUM_COLUMNS)),
-            OwnTouchpointRollup,
-            filters,
-            dims=False,
-        ).group_by(*keys)
         return ScoreCells(
-            Sums.from_rows(_rows(session, by_segment), BY_SEGMENT),
-            Sums.from_rows(_rows(session, by_touchpoint), BY_TOUCHPOINT),
+            _grouped(session, ScoreSegmentRollup, SCORES, filters),
+            _grouped(session, ScoreSegmentRollup, OWN_BY_SEGMENT, filters, own=True),
+            _grouped(session, OwnTouchpointRollup, OWN_BY_TOUCHPOINT, filters),
         )
     if filters.uses_raw_rows:
         base, month, _ = _raw_base(session, filters)
@@ -195,10 +198,7 @@ def score_cells(session: Session, filters: Filters) -> ScoreCells:
         )
     cells = Sums.from_rows(_rows(session, wide), SCORE_KEYS)
     own = cells.where(cells.keys["subject"] == "own")
-    return ScoreCells(cells.group(BY_SEGMENT), own.group(BY_TOUCHPOINT))
-
-
-SCORE_KEYS = ["month", "segment", "touchpoint_id", "indicator", "subject", "competitor_id"]
+    return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), own.group(OWN_BY_TOUCHPOINT))
 
 
 @dataclass(frozen=True)
@@ -298,8 +298,8 @@ def trend(cells: Sums, grain: Grain, min_n: int) -> pd.DataFrame:
             columns=["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
         )
     by_period = cells.with_key("period", periods_of(cells.keys["month"], grain))
-    frame = summary(by_period, ["period", "indicator", "subject", "competitor_id"], min_n)
-    return frame.sort_values("period").reset_index(drop=True)
+    # Sorted by period already: period is the first key.
+    return summary(by_period, ["period", "indicator", "subject", "competitor_id"], min_n)
 
 
 def profile(cells: Sums, min_n: int) -> pd.DataFrame:
@@ -356,19 +356,22 @@ def movers(cells: Sums | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.
     if not pairs:
         return pd.DataFrame(columns=columns)
     earlier_at, later_at = (np.array(side, dtype=np.int64) for side in zip(*pairs, strict=True))
-    result = pd.DataFrame(
+    change = mean[later_at] - mean[earlier_at]
+    # Largest falls first: numpy's argsort with the kind pandas' sort_values uses.
+    order = np.argsort(change, kind="quicksort")
+    earlier_at, later_at = earlier_at[order], later_at[order]
+    return pd.DataFrame(
         {
             by: grouped.keys[by][shown][earlier_at],
             "indicator": grouped.keys["indicator"][shown][earlier_at],
             "before": mean[earlier_at],
             "after": mean[later_at],
+            "change": change[order],
             "n_before": n[earlier_at],
             "n_after": n[later_at],
+            "period": np.full(len(order), after),
         }
     )
-    result["change"] = result["after"] - result["before"]
-    result["period"] = after
-    return result.sort_values("change").reset_index(drop=True)[columns]
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
@@ -554,7 +557,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
     cells = score_cells(session, filters)
     counts = item_counts(session, filters)
-    overall = profile(cells.by_segment, min_n)
+    overall = profile(cells.scores, min_n)
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     leaders = overall[(overall["subject"] == "leader") & (overall["competitor_id"] > 0)]
     leaders = leaders.assign(name=leaders["competitor_id"].map(names))
@@ -568,13 +571,12 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         for item in instrument.indicator_items(indicator.code)
     ]
     scale = instrument.agree_scale
-    own_by_segment = cells.by_segment.where(cells.by_segment.keys["subject"] == "own")
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
-        trend=trend(cells.by_segment, filters.grain, min_n),
+        trend=trend(cells.scores, filters.grain, min_n),
         profile=overall,
         heat_map=heat_map(cells.own_by_touchpoint, min_n),
-        segment_movers=movers(own_by_segment, "segment", filters.grain, min_n),
+        segment_movers=movers(cells.own_by_segment, "segment", filters.grain, min_n),
         touchpoint_movers=movers(cells.own_by_touchpoint, "touchpoint_id", filters.grain, min_n),
         distribution=distribution(counts, items, scale.min, scale.max),
         nps=nps_by_period(counts, filters.grain, min_n),

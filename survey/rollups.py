@@ -38,19 +38,19 @@ from survey.instrument import Instrument, load_instrument
 UNKNOWN_ROLE = "unknown"
 COUNTERS = tuple(f"c{point}" for point in range(11))  # answers 0..10
 SCORE_SUMS = ("n", "total", "total_sq")
-# Each narrower roll-up: its wide source, the source's keys it keeps, and a condition.
+# Each narrower roll-up: its wide source, the keys it keeps (in its key order), a condition.
 NARROW: dict[Any, tuple[Any, tuple[str, ...], Any]] = {
     ScoreSegmentRollup: (
         ScoreRollup,
-        ("month", "segment", "indicator", "subject", "competitor_id"),
+        ("month", "indicator", "subject", "competitor_id", "segment"),
         None,
     ),
     OwnTouchpointRollup: (
         ScoreRollup,
-        ("month", "segment", "touchpoint_id", "indicator"),
+        ("month", "touchpoint_id", "indicator", "segment"),
         ScoreRollup.subject == "own",
     ),
-    ItemSegmentRollup: (ItemRollup, ("month", "segment", "item_code"), None),
+    ItemSegmentRollup: (ItemRollup, ("month", "item_code", "segment"), None),
 }
 
 
