@@ -12,9 +12,12 @@
    ``--rebuild-limit`` seconds it is cancelled and the same roll-up rows are computed from
    the generated arrays with numpy instead (and the output says so).
    The database is a temporary SQLite file, deleted at the end, or the one ``DATABASE_URL``
-   names, which must not hold any accounts or responses yet (it is left filled).
-2. Times, warm, ``survey.dashboard.compute`` for the whole base and for one segment over the
-   last 12 months (one unmeasured call, then the median of ``--runs``), and then the naive
+   names, which must not hold any accounts or responses yet (it is left filled). With
+   ``--reuse`` the child only upgrades the database ``DATABASE_URL`` names.
+2. Times, warm, what the dashboard page computes when a response has arrived since its
+   cached result (``filter_options``, ``data_version`` and ``survey.dashboard.compute``), for
+   the whole base and for one segment over the last 12 months (one unmeasured call, then the
+   median of ``--runs``), and then the naive
    baseline: every indicator score with its month and segment read into pandas with
    ``pd.read_sql`` and grouped by month, indicator and subject.
 3. Reads the peak RSS of this process after the dashboard timings, before the baseline runs.
@@ -727,10 +730,21 @@ def numpy_rollups(data: Synthetic, instrument: Instrument) -> dict[str, pd.DataF
             )
         )
     pairs = pd.concat(pair_frames, ignore_index=True)
-    return {"score_rollup": scores, "item_rollup": items, "pair_rollup": pairs}
+    frames = {"score_rollup": scores, "item_rollup": items, "pair_rollup": pairs}
+    # The narrower roll-ups: the wide ones summed over the keys each leaves out.
+    for narrow, (wide, keys, condition) in rollups.NARROW.items():
+        source = frames[wide.__tablename__]
+        if condition is not None:  # our own scores only
+            source = source[source["subject"] == "own"]
+        sums = list(rollups.COUNTERS if wide is ItemRollup else rollups.SCORE_SUMS)
+        frames[narrow.__tablename__] = source.groupby(list(keys), as_index=False)[sums].sum()
+    return frames
 
 
-ROLLUP_TABLES = {"score_rollup": ScoreRollup, "item_rollup": ItemRollup, "pair_rollup": PairRollup}
+ROLLUP_TABLES = {
+    model.__tablename__: model
+    for model in (ScoreRollup, ItemRollup, PairRollup, *rollups.NARROW)  # type: ignore[attr-defined]
+}
 
 
 def insert_rollups(engine: Engine, frames: dict[str, pd.DataFrame]) -> None:
@@ -928,7 +942,11 @@ def time_ms(call: Callable[[], Any]) -> float:
 
 def dashboard_call(engine: Engine, filters: Filters, instrument: Instrument, min_n: int) -> Callable[[], Any]:
     def call() -> Any:
-        # A session per call, as the page opens one for each computation.
+        # What pages/dashboard.py runs when a response has arrived since its cached result:
+        # the filter options and the cache key, then every figure, each in its own session.
+        with Session(engine) as session:
+            filter_options(session)
+            data_version(session)
         with Session(engine) as session:
             return compute(session, filters, instrument, min_n)
 
@@ -992,7 +1010,7 @@ def naive_baseline(engine: Engine, runs: int, budget: float) -> list[float]:
 def existing(url: str) -> dict[str, Any]:
     """What ``build`` reports, read back from a database it filled earlier."""
     engine = make_engine(url)
-    prepare_database(engine)  # newer migrations, e.g. indexes added since the build
+    prepare_database(engine)  # newer migrations, e.g. roll-ups added since the build
     with Session(engine) as session:
         end = session.execute(select(func.max(ScoreRollup.month))).scalar_one()
         sizes = session.execute(
@@ -1002,8 +1020,8 @@ def existing(url: str) -> dict[str, Any]:
         ).all()
         responses = session.execute(select(func.count()).select_from(Response)).scalar_one()
     engine.dispose()
-    # The same period and segment as ``build`` picks: from PERIOD_MONTHS back, the largest segment.
-    start = str(pd.Period(end, "M") - PERIOD_MONTHS)
+    # The same period and segment as ``build`` picks: the last PERIOD_MONTHS, the largest segment.
+    start = str(pd.Period(end, "M") - (PERIOD_MONTHS - 1))
     segment = max(sizes, key=lambda row: row[1])[0]
     log(f"reused: {responses:,} responses")
     return {"start": start, "end": end, "segment": segment, "rollups": "as built by the earlier run"}
@@ -1028,12 +1046,13 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[dict[str, float], float
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         log(f"database: temporary SQLite file {Path(folder) / 'bench.db'}" + (" (kept)" if args.keep else ""))
 
-    if args.reuse:
-        built = existing(url)
-    else:
-        # The child builds everything: this process never holds the generated arrays.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    # A child builds (or upgrades) the database: this process never holds the generated
+    # arrays, nor what a migration or the first follow-up scan of a reused database reads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        if args.reuse:
+            built = pool.submit(existing, url).result()
+        else:
             built = pool.submit(
                 build, url, args.responses, args.seed, args.rollups, args.rebuild_limit
             ).result()
@@ -1059,7 +1078,7 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[dict[str, float], float
     with Session(engine) as session:
         page = [time_ms(lambda: (filter_options(session), data_version(session))) for _ in range(5)]
     log(
-        "filter_options() + data_version(), which the page runs on every rerun: "
+        "filter_options() + data_version() alone, which the page runs on every rerun: "
         f"median {statistics.median(page):.1f} ms"
     )
     peak = peak_rss_mb()

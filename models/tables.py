@@ -342,3 +342,66 @@ class TransactionMeasure(SQLModel, table=True):
     days_since_payment: int | None = Field(default=None, ge=0)
     monetary_volume: float = Field(ge=0)
     imported_at: datetime = Field(default_factory=utcnow)
+
+
+# Narrower roll-ups: the same sums with fewer keys, kept beside the ones above. An
+# unfiltered or segment-filtered dashboard reads a few hundred rows from them instead of
+# grouping tens of thousands of cells; touchpoint, role and account filters still need the
+# wide ones. Each is the wide roll-up summed over the keys it leaves out. Their keys are in
+# the order the dashboard groups by, segment last, and on SQLite the rows are stored in key
+# order (WITHOUT ROWID): the grouped sums come straight off the table, with no sort.
+NARROW_TABLE_ARGS = {"sqlite_with_rowid": False}
+
+
+class ScoreSegmentRollup(SQLModel, table=True):
+    """Score sums by month, indicator, subject, named leader and segment (all touchpoints and roles)."""
+
+    __tablename__ = "score_segment_rollup"
+    __table_args__ = NARROW_TABLE_ARGS
+
+    month: str = Field(primary_key=True, max_length=7)
+    indicator: str = Field(primary_key=True, max_length=30)
+    subject: str = Field(primary_key=True, max_length=10)
+    competitor_id: int = Field(primary_key=True)
+    segment: str = Field(primary_key=True, max_length=100)
+    n: int
+    total: float
+    total_sq: float
+
+
+class OwnTouchpointRollup(SQLModel, table=True):
+    """Our own score sums by month, touchpoint, indicator and segment (all roles)."""
+
+    __tablename__ = "own_touchpoint_rollup"
+    __table_args__ = NARROW_TABLE_ARGS
+
+    month: str = Field(primary_key=True, max_length=7)
+    touchpoint_id: int = Field(primary_key=True)
+    indicator: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
+    n: int
+    total: float
+    total_sq: float
+
+
+class ItemSegmentRollup(SQLModel, table=True):
+    """Answer counts by month, item and segment (all touchpoints and roles)."""
+
+    __tablename__ = "item_segment_rollup"
+    __table_args__ = NARROW_TABLE_ARGS
+
+    month: str = Field(primary_key=True, max_length=7)
+    item_code: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
+    c0: int = 0
+    c1: int = 0
+    c2: int = 0
+    c3: int = 0
+    c4: int = 0
+    c5: int = 0
+    c6: int = 0
+    c7: int = 0
+    c8: int = 0
+    c9: int = 0
+    c10: int = 0
+

@@ -1,8 +1,10 @@
 """What the dashboard shows, computed from the roll-ups.
 
 Every function takes the same ``Filters``. Without an account filter the figures come from
-the roll-up tables (a few thousand rows whatever the number of responses); with one, the
-same shapes are computed from that account's raw rows, which are few.
+the roll-up tables: the narrower ones (a few hundred rows) unless a touchpoint or contact
+role is chosen, the wide ones (a few thousand) when one is. With an account filter the same
+sums are read from that account's raw rows, which are few. The sums are grouped with numpy
+(``survey.sums``) and become pandas frames only as finished figures.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sqlalchemy import Select, and_, case, func, literal, or_
 from sqlalchemy import select as rows_select
 from sqlmodel import Session, select
@@ -26,9 +27,12 @@ from models.tables import (
     Contact,
     IndicatorScore,
     ItemRollup,
+    ItemSegmentRollup,
+    OwnTouchpointRollup,
     PairRollup,
     Response,
     ScoreRollup,
+    ScoreSegmentRollup,
     Touchpoint,
 )
 from survey.analytics import month_of
@@ -36,19 +40,9 @@ from survey.gaps import Gap, gaps
 from survey.instrument import Instrument
 from survey.reliability import ReliabilityInputError, alpha_from_covariance
 from survey.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs, pair_sum_columns, score_sums
+from survey.sums import SUM_COLUMNS, Sums, describe, summary
 
 Grain = Literal["month", "quarter"]
-SCORE_COLUMNS = [
-    "month",
-    "segment",
-    "touchpoint_id",
-    "indicator",
-    "subject",
-    "competitor_id",
-    "n",
-    "total",
-    "total_sq",
-]
 
 
 @dataclass(frozen=True)
@@ -67,9 +61,10 @@ class Filters:
     def uses_raw_rows(self) -> bool:
         return bool(self.account_ids)
 
-
-def to_100(score: pd.Series | float) -> Any:
-    return (score - 1) * 100 / 6
+    @property
+    def uses_narrow_rollups(self) -> bool:
+        """Only period and segment filters: the narrower roll-ups hold every figure."""
+        return not (self.account_ids or self.touchpoint_ids or self.roles)
 
 
 def period_of(month: pd.Series, grain: Grain) -> pd.Series:
@@ -119,13 +114,49 @@ def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any
     return statement, month, role
 
 
-def _frame(session: Session, statement: Select[Any], columns: list[str]) -> pd.DataFrame:
-    # Plain tuples: pandas inspects Row objects one attribute at a time, which is slow.
-    return pd.DataFrame([tuple(row) for row in session.exec(statement).all()], columns=columns)
+def _rows(session: Session, statement: Select[Any]) -> list[Any]:
+    # Core rows on the session's connection: the ORM's result processing would cost about
+    # as much as the query itself.
+    return list(session.connection().execute(statement).all())
 
 
-def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
-    """Sums of indicator scores by month, segment, touchpoint, indicator, subject and named leader."""
+@dataclass(frozen=True)
+class ScoreCells:
+    """The score sums behind every score figure, in the three shapes the figures use."""
+
+    scores: Sums  # month, indicator, subject, competitor_id: trend, profile, gaps
+    own_by_segment: Sums  # month, segment, indicator: segment falls
+    own_by_touchpoint: Sums  # month, touchpoint_id, indicator: heat map, touchpoint falls
+
+
+SCORES = ["month", "indicator", "subject", "competitor_id"]
+OWN_BY_SEGMENT = ["month", "segment", "indicator"]
+OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
+SCORE_KEYS = ["month", "segment", "touchpoint_id", "indicator", "subject", "competitor_id"]
+
+
+def _grouped(session: Session, model: Any, keys: list[str], filters: Filters, own: bool = False) -> Sums:
+    """Sums of a narrower roll-up grouped by ``keys`` in the database (a few hundred rows)."""
+    columns = [getattr(model, name) for name in keys]
+    statement = _where_cells(
+        select(*columns, *(func.sum(getattr(model, name)) for name in SUM_COLUMNS)),
+        model,
+        filters,
+        dims=False,
+    ).group_by(*columns)
+    if own:
+        statement = statement.where(model.subject == "own")
+    return Sums.from_rows(_rows(session, statement), keys)
+
+
+def score_cells(session: Session, filters: Filters) -> ScoreCells:
+    """Sums of indicator scores for the filters, from the narrowest source that can answer."""
+    if filters.uses_narrow_rollups:
+        return ScoreCells(
+            _grouped(session, ScoreSegmentRollup, SCORES, filters),
+            _grouped(session, ScoreSegmentRollup, OWN_BY_SEGMENT, filters, own=True),
+            _grouped(session, OwnTouchpointRollup, OWN_BY_TOUCHPOINT, filters),
+        )
     if filters.uses_raw_rows:
         base, month, _ = _raw_base(session, filters)
         competitor = case(
@@ -139,26 +170,21 @@ def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
             IndicatorScore.subject,
             competitor,
         )
-        statement = (
-            base.with_only_columns(
-                *keys,
-                *score_sums(),
-            )
+        wide = (
+            base.with_only_columns(*keys, *score_sums())
             .join(IndicatorScore, IndicatorScore.response_id == Response.id)
             .group_by(*keys)
         )
     else:
-        keys = (
-            ScoreRollup.month,
-            ScoreRollup.segment,
-            ScoreRollup.touchpoint_id,
-            ScoreRollup.indicator,
-            ScoreRollup.subject,
-            ScoreRollup.competitor_id,
-        )
-        statement = _where_cells(
+        wide = _where_cells(
             select(
-                *keys, func.sum(ScoreRollup.n), func.sum(ScoreRollup.total), func.sum(ScoreRollup.total_sq)
+                ScoreRollup.month,
+                ScoreRollup.segment,
+                ScoreRollup.touchpoint_id,
+                ScoreRollup.indicator,
+                ScoreRollup.subject,
+                ScoreRollup.competitor_id,
+                *(func.sum(getattr(ScoreRollup, name)) for name in SUM_COLUMNS),
             ),
             ScoreRollup,
             filters,
@@ -170,11 +196,22 @@ def score_cells(session: Session, filters: Filters) -> pd.DataFrame:
             ScoreRollup.segment,
             ScoreRollup.touchpoint_id,
         )
-    return _frame(session, statement, SCORE_COLUMNS).astype({"n": int, "total": float, "total_sq": float})
+    cells = Sums.from_rows(_rows(session, wide), SCORE_KEYS)
+    own = cells.where(cells.keys["subject"] == "own")
+    return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), own.group(OWN_BY_TOUCHPOINT))
 
 
-def item_counts(session: Session, filters: Filters) -> pd.DataFrame:
-    """How often each answer was given to each item (columns c0..c10), by month."""
+@dataclass(frozen=True)
+class ItemCounts:
+    """How often each answer (0-10) was given to each item, by month."""
+
+    month: np.ndarray
+    item_code: np.ndarray
+    counts: np.ndarray  # one row per month and item, one column per answer 0..10
+
+
+def item_counts(session: Session, filters: Filters) -> ItemCounts:
+    """How often each answer was given to each item, by month."""
     if filters.uses_raw_rows:
         base, month, _ = _raw_base(session, filters)
         counters = [func.sum(case((Answer.value == point, 1), else_=0)) for point in range(len(COUNTERS))]
@@ -184,18 +221,25 @@ def item_counts(session: Session, filters: Filters) -> pd.DataFrame:
             .group_by(month, Answer.item_code)
         )
     else:
-        sums = [func.sum(getattr(ItemRollup, name)) for name in COUNTERS]
+        model: Any = ItemSegmentRollup if filters.uses_narrow_rollups else ItemRollup
+        sums = [func.sum(getattr(model, name)) for name in COUNTERS]
         statement = _where_cells(
-            select(ItemRollup.month, ItemRollup.item_code, *sums), ItemRollup, filters
-        ).group_by(ItemRollup.month, ItemRollup.item_code)
-    return _frame(session, statement, ["month", "item_code", *COUNTERS]).astype(dict.fromkeys(COUNTERS, int))
+            select(model.month, model.item_code, *sums), model, filters, dims=model is ItemRollup
+        ).group_by(model.month, model.item_code)
+    rows = _rows(session, statement)
+    return ItemCounts(
+        month=np.array([row[0] for row in rows], dtype=object),
+        item_code=np.array([row[1] for row in rows], dtype=object),
+        counts=np.array([row[2:] for row in rows], dtype=np.int64).reshape(len(rows), len(COUNTERS)),
+    )
 
 
 PAIR_COLUMNS = ["item_a", "item_b", "n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb"]
 
 
-def pair_sums(session: Session, filters: Filters, pairs: list[tuple[str, str]]) -> pd.DataFrame:
-    """Sums over responses answering both items of each pair (for pairwise covariances).
+def pair_sums(session: Session, filters: Filters, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """Sums over responses answering both items of each pair (for pairwise covariances),
+    as arrays named like ``PAIR_COLUMNS``.
 
     The pair roll-up is kept by month and segment only; touchpoint and role filters are
     applied by reading raw answers when an account is chosen, and otherwise not at all.
@@ -216,102 +260,118 @@ def pair_sums(session: Session, filters: Filters, pairs: list[tuple[str, str]]) 
         statement = _where_cells(
             select(PairRollup.item_a, PairRollup.item_b, *sums), PairRollup, filters, dims=False
         ).group_by(PairRollup.item_a, PairRollup.item_b)
-    return _frame(session, statement, PAIR_COLUMNS).astype(
-        {name: float for name in PAIR_COLUMNS[3:]} | {"n": int}
-    )
+    columns = list(zip(*_rows(session, statement), strict=True)) or [()] * len(PAIR_COLUMNS)
+    types = [object, object, np.int64] + [np.float64] * 5
+    return {
+        name: np.array(values, dtype=kind)
+        for name, values, kind in zip(PAIR_COLUMNS, columns, types, strict=True)
+    }
 
 
-def covariance(pairs: pd.DataFrame, items: list[str]) -> pd.DataFrame:
-    """Pairwise-complete sample covariances (ddof 1) from the pair sums."""
+def covariance(pairs: dict[str, np.ndarray], items: list[str]) -> np.ndarray:
+    """Pairwise-complete sample covariances (ddof 1) of ``items`` from the pair sums."""
     position = {item: index for index, item in enumerate(items)}
-    rows = pairs[pairs["item_a"].isin(position) & pairs["item_b"].isin(position) & (pairs["n"] > 1)]
-    n = rows["n"].to_numpy(dtype=float)
-    values = (rows["sum_ab"].to_numpy() - rows["sum_a"].to_numpy() * rows["sum_b"].to_numpy() / n) / (n - 1)
-    first, second = rows["item_a"].map(position).to_numpy(), rows["item_b"].map(position).to_numpy()
+    first = np.array([position.get(item, -1) for item in pairs["item_a"]], dtype=np.int64)
+    second = np.array([position.get(item, -1) for item in pairs["item_b"]], dtype=np.int64)
+    rows = (first >= 0) & (second >= 0) & (pairs["n"] > 1)
+    n = pairs["n"][rows].astype(float)
+    values = (pairs["sum_ab"][rows] - pairs["sum_a"][rows] * pairs["sum_b"][rows] / n) / (n - 1)
     matrix = np.full((len(items), len(items)), np.nan)
-    matrix[first, second] = values
-    matrix[second, first] = values
-    return pd.DataFrame(matrix, index=items, columns=items)
+    matrix[first[rows], second[rows]] = values
+    matrix[second[rows], first[rows]] = values
+    return matrix
 
 
-def summarise(frame: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFrame:
-    """Mean, sd, n and a t-based 95% interval per group, on 0-100; small groups suppressed."""
-    grouped = frame.groupby(by, as_index=False)[["n", "total", "total_sq"]].sum()
-    n = grouped["n"].astype(float)
-    mean = grouped["total"] / n
-    variance = ((grouped["total_sq"] - n * mean**2) / (n - 1)).where(n > 1).clip(lower=0)
-    sd = np.sqrt(variance)
-    half = stats.t.ppf(0.975, (n - 1).clip(lower=1)) * sd / np.sqrt(n)
-    grouped["mean"], grouped["sd"] = to_100(mean), sd * 100 / 6
-    grouped["low"], grouped["high"] = to_100(mean - half), to_100(mean + half)
-    grouped["suppressed"] = grouped["n"] < min_n
-    return grouped.drop(columns=["total", "total_sq"])
+def periods_of(months: np.ndarray, grain: Grain) -> np.ndarray:
+    """``YYYY-MM`` labels to months or quarters (``YYYY-Qn``), as ``period_of`` does."""
+    if grain == "month" or not len(months):
+        return months
+    distinct, inverse = np.unique(months, return_inverse=True)
+    labels = [f"{month[:4]}-Q{(int(month[5:7]) - 1) // 3 + 1}" for month in distinct]
+    return np.array(labels)[inverse]
 
 
-def trend(cells: pd.DataFrame, grain: Grain, min_n: int) -> pd.DataFrame:
+def trend(cells: Sums, grain: Grain, min_n: int) -> pd.DataFrame:
     """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one)."""
-    if cells.empty:
+    if not len(cells):
         return pd.DataFrame(
             columns=["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
         )
-    frame = cells.assign(period=period_of(cells["month"], grain))
-    summary = summarise(frame, ["period", "indicator", "subject", "competitor_id"], min_n)
-    return (
-        summary[~summary["suppressed"]]
-        .drop(columns="suppressed")
-        .sort_values("period")
-        .reset_index(drop=True)
-    )
+    by_period = cells.with_key("period", periods_of(cells.keys["month"], grain))
+    # Sorted by period already: period is the first key.
+    return summary(by_period, ["period", "indicator", "subject", "competitor_id"], min_n)
 
 
-def profile(cells: pd.DataFrame, min_n: int) -> pd.DataFrame:
+def profile(cells: Sums, min_n: int) -> pd.DataFrame:
     """Each indicator over the whole filtered period, for us and each named leader."""
-    if cells.empty:
+    if not len(cells):
         return pd.DataFrame(
             columns=["indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
         )
-    summary = summarise(cells, ["indicator", "subject", "competitor_id"], min_n)
-    return summary[~summary["suppressed"]].drop(columns="suppressed").reset_index(drop=True)
+    return summary(cells, ["indicator", "subject", "competitor_id"], min_n)
 
 
-def heat_map(cells: pd.DataFrame, min_n: int) -> pd.DataFrame:
+def heat_map(own: Sums, min_n: int) -> pd.DataFrame:
     """Touchpoint x indicator mean (0-100) of our own scores; small cells left empty."""
-    own = cells[cells["subject"] == "own"]
-    if own.empty:
+    if not len(own):
         return pd.DataFrame(columns=["touchpoint_id", "indicator", "n", "mean"])
-    summary = summarise(own, ["touchpoint_id", "indicator"], min_n)
-    summary.loc[summary["suppressed"], "mean"] = np.nan
-    return summary[["touchpoint_id", "indicator", "n", "mean"]]
+    grouped = own.group(["touchpoint_id", "indicator"])
+    figures = describe(grouped, min_n)
+    return pd.DataFrame(
+        {
+            "touchpoint_id": grouped.keys["touchpoint_id"],
+            "indicator": grouped.keys["indicator"],
+            "n": figures["n"],
+            "mean": np.where(figures["suppressed"], np.nan, figures["mean"]),
+        }
+    )
 
 
-def movers(cells: pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
+def movers(cells: Sums | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
     """Where each indicator moved most between the last two periods, per ``by`` group
-    (segment or touchpoint), largest falls first; groups with too few responses are left out."""
+    (segment or touchpoint), largest falls first; groups with too few responses are left out.
+
+    ``cells``: score sums with month, ``by`` and indicator keys; of a subject key, if any,
+    only our own scores count."""
     columns = [by, "indicator", "before", "after", "change", "n_before", "n_after", "period"]
-    own = cells[cells["subject"] == "own"]
-    if own.empty:
+    own = Sums.from_frame(cells) if isinstance(cells, pd.DataFrame) else cells
+    if "subject" in own.keys:
+        own = own.where(own.keys["subject"] == "own")
+    if not len(own):
         return pd.DataFrame(columns=columns)
-    own = own.assign(period=period_of(own["month"], grain))
-    periods = sorted(own["period"].unique())
+    period = periods_of(own.keys["month"], grain)
+    periods = np.unique(period)
     if len(periods) < 2:
         return pd.DataFrame(columns=columns)
-    summary = summarise(own[own["period"].isin(periods[-2:])], ["period", by, "indicator"], min_n)
-    summary = summary[~summary["suppressed"]]
-    wide = summary.pivot_table(index=[by, "indicator"], columns="period", values=["mean", "n"]).dropna()
-    before, after = periods[-2], periods[-1]
-    if wide.empty or ("mean", before) not in wide.columns or ("mean", after) not in wide.columns:
+    after = str(periods[-1])
+    recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
+    grouped = recent.group(["period", by, "indicator"])
+    figures = describe(grouped, min_n)
+    shown = ~figures["suppressed"]
+    key = list(zip(grouped.keys[by][shown].tolist(), grouped.keys["indicator"][shown].tolist(), strict=True))
+    mean, n, is_after = figures["mean"][shown], figures["n"][shown], grouped.keys["period"][shown] == after
+    later = {k: i for i, k in enumerate(key) if is_after[i]}
+    # Groups shown in both periods, in (by, indicator) order, as a pivot would give them.
+    pairs = [(i, later[k]) for i, k in enumerate(key) if not is_after[i] and k in later]
+    if not pairs:
         return pd.DataFrame(columns=columns)
-    result = pd.DataFrame(
+    earlier_at, later_at = (np.array(side, dtype=np.int64) for side in zip(*pairs, strict=True))
+    change = mean[later_at] - mean[earlier_at]
+    # Largest falls first: numpy's argsort with the kind pandas' sort_values uses.
+    order = np.argsort(change, kind="quicksort")
+    earlier_at, later_at = earlier_at[order], later_at[order]
+    return pd.DataFrame(
         {
-            "before": wide[("mean", before)],
-            "after": wide[("mean", after)],
-            "n_before": wide[("n", before)].astype(int),
-            "n_after": wide[("n", after)].astype(int),
+            by: grouped.keys[by][shown][earlier_at],
+            "indicator": grouped.keys["indicator"][shown][earlier_at],
+            "before": mean[earlier_at],
+            "after": mean[later_at],
+            "change": change[order],
+            "n_before": n[earlier_at],
+            "n_after": n[later_at],
+            "period": np.full(len(order), after),
         }
-    ).reset_index()
-    result["change"] = result["after"] - result["before"]
-    result["period"] = after
-    return result.sort_values("change").reset_index(drop=True)[columns]
+    )
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
@@ -340,43 +400,53 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
         .where(IndicatorScore.subject == "own")
         .group_by(*keys)
     )
-    frame = _frame(session, statement, ["month", "account_id", "indicator", "n", "total", "total_sq"])
-    return movers(frame.assign(subject="own"), "account_id", filters.grain, min_n).drop(columns="period")
+    cells = Sums.from_rows(_rows(session, statement), ["month", "account_id", "indicator"])
+    return movers(cells, "account_id", filters.grain, min_n).drop(columns="period")
 
 
-def distribution(counts: pd.DataFrame, items: list[str], low: int, high: int) -> pd.DataFrame:
+def distribution(counts: ItemCounts, items: list[str], low: int, high: int) -> pd.DataFrame:
     """Share of each answer per item over the period (rows: items, columns: scale points)."""
-    points = [f"c{point}" for point in range(low, high + 1)]
-    totals = counts[counts["item_code"].isin(items)].groupby("item_code")[points].sum()
-    totals = totals.reindex([item for item in items if item in totals.index])
+    given = set(counts.item_code.tolist())
+    shown = [item for item in items if item in given]
+    row = {item: index for index, item in enumerate(shown)}
+    at = np.array([row.get(code, -1) for code in counts.item_code], dtype=np.int64)
+    totals = np.zeros((len(shown), high - low + 1), dtype=np.int64)
+    np.add.at(totals, at[at >= 0], counts.counts[at >= 0, low : high + 1])
     n = totals.sum(axis=1)
-    shares = totals.div(n.where(n > 0), axis=0) * 100
-    shares.columns = list(range(low, high + 1))
-    shares["n"] = n
-    return shares
+    with np.errstate(invalid="ignore"):
+        shares = totals / np.where(n > 0, n, np.nan)[:, None] * 100
+    frame = pd.DataFrame(shares, index=pd.Index(shown, name="item_code"), columns=list(range(low, high + 1)))
+    frame["n"] = n
+    return frame
 
 
-def nps_by_period(counts: pd.DataFrame, grain: Grain, min_n: int) -> pd.DataFrame:
+def nps_by_period(counts: ItemCounts, grain: Grain, min_n: int) -> pd.DataFrame:
     """Promoters, passives, detractors and NPS per period, with an adjusted-Wald 95% interval."""
-    nps = counts[counts["item_code"] == "NPS"]
     columns = ["period", "promoters", "passives", "detractors", "n", "nps", "low", "high"]
-    if nps.empty:
+    rows = counts.item_code == "NPS"
+    if not rows.any():
         return pd.DataFrame(columns=columns)
-    frame = (
-        nps.assign(period=period_of(nps["month"], grain))
-        .groupby("period", as_index=False)[list(COUNTERS)]
-        .sum()
+    periods, inverse = np.unique(periods_of(counts.month[rows].astype(str), grain), return_inverse=True)
+    totals = np.zeros((len(periods), len(COUNTERS)), dtype=np.int64)
+    np.add.at(totals, inverse, counts.counts[rows])
+    promoters, passives = totals[:, 9] + totals[:, 10], totals[:, 7] + totals[:, 8]
+    detractors = totals[:, :7].sum(axis=1)
+    n = promoters + passives + detractors
+    kept = n >= min_n
+    promoters, passives, detractors, n = promoters[kept], passives[kept], detractors[kept], n[kept]
+    bounds = [nps_interval(*values) for values in zip(promoters, detractors, n, strict=True)]
+    return pd.DataFrame(
+        {
+            "period": periods[kept],
+            "promoters": promoters,
+            "passives": passives,
+            "detractors": detractors,
+            "n": n,
+            "nps": 100 * (promoters - detractors) / n,
+            "low": np.array([low for low, _ in bounds], dtype=np.float64),
+            "high": np.array([high for _, high in bounds], dtype=np.float64),
+        }
     )
-    frame["promoters"] = frame["c9"] + frame["c10"]
-    frame["passives"] = frame["c7"] + frame["c8"]
-    frame["detractors"] = frame[[f"c{p}" for p in range(7)]].sum(axis=1)
-    frame["n"] = frame["promoters"] + frame["passives"] + frame["detractors"]
-    frame = frame[frame["n"] >= min_n].copy()
-    frame["nps"] = 100 * (frame["promoters"] - frame["detractors"]) / frame["n"]
-    bounds = [nps_interval(r.promoters, r.detractors, r.n) for r in frame.itertuples()]
-    frame["low"] = [low for low, _ in bounds]
-    frame["high"] = [high for _, high in bounds]
-    return frame[columns].reset_index(drop=True)
 
 
 def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float]:
@@ -447,7 +517,10 @@ def data_version(session: Session) -> tuple[int, int, str]:
 
 def filter_options(session: Session) -> dict[str, Any]:
     """What the filters can offer: months with data, segments, touchpoints, roles, accounts."""
-    months = session.exec(select(func.min(ScoreRollup.month), func.max(ScoreRollup.month))).one()
+    # From the small roll-up: min and max together make SQLite scan a table whole.
+    months = session.exec(
+        select(func.min(ScoreSegmentRollup.month), func.max(ScoreSegmentRollup.month))
+    ).one()
     return {
         "first_month": months[0],
         "last_month": months[1],
@@ -484,7 +557,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
     cells = score_cells(session, filters)
     counts = item_counts(session, filters)
-    overall = profile(cells, min_n)
+    overall = profile(cells.scores, min_n)
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     leaders = overall[(overall["subject"] == "leader") & (overall["competitor_id"] > 0)]
     leaders = leaders.assign(name=leaders["competitor_id"].map(names))
@@ -498,14 +571,13 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         for item in instrument.indicator_items(indicator.code)
     ]
     scale = instrument.agree_scale
-    nps_counts = counts[counts["item_code"] == "NPS"]
     return DashboardData(
-        responses=int(nps_counts[list(COUNTERS)].to_numpy().sum()) if not nps_counts.empty else 0,
-        trend=trend(cells, filters.grain, min_n),
+        responses=int(counts.counts[counts.item_code == "NPS"].sum()),
+        trend=trend(cells.scores, filters.grain, min_n),
         profile=overall,
-        heat_map=heat_map(cells, min_n),
-        segment_movers=movers(cells, "segment", filters.grain, min_n),
-        touchpoint_movers=movers(cells, "touchpoint_id", filters.grain, min_n),
+        heat_map=heat_map(cells.own_by_touchpoint, min_n),
+        segment_movers=movers(cells.own_by_segment, "segment", filters.grain, min_n),
+        touchpoint_movers=movers(cells.own_by_touchpoint, "touchpoint_id", filters.grain, min_n),
         distribution=distribution(counts, items, scale.min, scale.max),
         nps=nps_by_period(counts, filters.grain, min_n),
         benchmarks=figures,
@@ -523,16 +595,15 @@ def reliability_table(session: Session, filters: Filters, instrument: Instrument
     for indicator in instrument.indicators:
         items = instrument.indicator_items(indicator.code)
         codes = [item.code for item in items]
-        matrix = covariance(sums, codes)
         # Reverse keying flips the sign of a covariance between a reversed and a plain item.
-        signs = pd.Series([-1.0 if item.reverse else 1.0 for item in items], index=codes)
-        matrix = matrix * np.outer(signs, signs)
-        diagonal = sums[(sums["item_a"] == sums["item_b"]) & sums["item_a"].isin(codes)]
-        n = int(diagonal["n"].max()) if not diagonal.empty else 0
-        if n < max(min_n, 3) or matrix.isna().to_numpy().any():
+        signs = np.array([-1.0 if item.reverse else 1.0 for item in items])
+        matrix = covariance(sums, codes) * np.outer(signs, signs)
+        diagonal = (sums["item_a"] == sums["item_b"]) & np.isin(sums["item_a"], codes)
+        n = int(sums["n"][diagonal].max()) if diagonal.any() else 0
+        if n < max(min_n, 3) or np.isnan(matrix).any():
             continue
         try:
-            result = alpha_from_covariance(matrix, n)
+            result = alpha_from_covariance(pd.DataFrame(matrix, index=codes, columns=codes), n)
         except ReliabilityInputError:
             continue  # e.g. an item everyone answered alike: no alpha to report
         best_item, best_alpha = max(

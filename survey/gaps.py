@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pingouin as pg
 from scipy import stats
@@ -58,16 +60,19 @@ class Gap:
         return f"{self.label} is {where} ({shown}, n = {self.n})"
 
 
-def p_one_sample(n: int, mean: float, sd: float, value: float) -> float:
-    """Two-sided p of a one-sample t-test of a sample (n, mean, sd) against ``value``."""
-    t = (mean - value) / (sd / math.sqrt(n))
-    return float(2 * stats.t.sf(abs(t), n - 1))
+def p_one_sample(n: Any, mean: Any, sd: Any, value: Any) -> Any:
+    """Two-sided p of a one-sample t-test of a sample (n, mean, sd) against ``value``
+    (numbers, or arrays of them: one scipy call for many tests)."""
+    t = (np.asarray(mean) - value) / (np.asarray(sd) / np.sqrt(n))
+    p = 2 * stats.t.sf(np.abs(t), np.asarray(n) - 1)
+    return float(p) if np.ndim(p) == 0 else p
 
 
-def p_welch(n: int, mean: float, sd: float, n_other: int, mean_other: float, sd_other: float) -> float:
-    """Two-sided p of Welch's t-test between two samples given as (n, mean, sd)."""
+def p_welch(n: Any, mean: Any, sd: Any, n_other: Any, mean_other: Any, sd_other: Any) -> Any:
+    """Two-sided p of Welch's t-test between two samples given as (n, mean, sd)
+    (numbers, or arrays of them)."""
     result = stats.ttest_ind_from_stats(mean, sd, n, mean_other, sd_other, n_other, equal_var=False)
-    return float(result.pvalue)
+    return float(result.pvalue) if np.ndim(result.pvalue) == 0 else result.pvalue
 
 
 def gaps(
@@ -82,53 +87,54 @@ def gaps(
     ``own``: indicator, n, mean, sd (0-100); ``leaders``: the same plus ``name`` for the
     providers respondents rated; ``published``: indicator, name, value_100 (figures).
     """
-    found: list[Gap] = []
-    ours = own.set_index("indicator")
-    for row in leaders.itertuples(index=False):
-        if row.indicator not in ours.index or row.n < min_n:
-            continue
-        us = ours.loc[row.indicator]
-        if us["n"] < min_n or not us["sd"] > 0 or not row.sd > 0:
-            continue
-        p = p_welch(int(us["n"]), us["mean"], us["sd"], int(row.n), row.mean, row.sd)
-        found.append(
-            Gap(
-                row.indicator,
-                labels[row.indicator],
-                row.name,
-                "rated by respondents",
-                us["mean"],
-                row.mean,
-                int(us["n"]),
-                int(row.n),
-                p,
-                p,
-            )
-        )
-    for row in published.itertuples(index=False):
-        if row.indicator not in ours.index:
-            continue
-        us = ours.loc[row.indicator]
-        if us["n"] < min_n or not us["sd"] > 0:
-            continue
-        p = p_one_sample(int(us["n"]), us["mean"], us["sd"], row.value_100)
-        n_theirs = None if pd.isna(row.n) else int(row.n)
-        found.append(
-            Gap(
-                row.indicator,
-                labels[row.indicator],
-                row.name,
-                "published",
-                us["mean"],
-                row.value_100,
-                int(us["n"]),
-                n_theirs,
-                p,
-                p,
-            )
-        )
-    if not found:
+    # Plain rows and a dict, and one scipy call per kind of test: per-row pandas look-ups
+    # and scipy calls would cost more than the dashboard's queries.
+    ours = {row.indicator: row for row in own.itertuples(index=False)}
+    rated = [
+        (row, ours[row.indicator])
+        for row in leaders.itertuples(index=False)
+        if row.indicator in ours and row.n >= min_n
+    ]
+    rated = [(row, us) for row, us in rated if us.n >= min_n and us.sd > 0 and row.sd > 0]
+    figures = [
+        (row, ours[row.indicator]) for row in published.itertuples(index=False) if row.indicator in ours
+    ]
+    figures = [(row, us) for row, us in figures if us.n >= min_n and us.sd > 0]
+    if not rated and not figures:
         return []
+    columns = list(zip(*((us.n, us.mean, us.sd, row.n, row.mean, row.sd) for row, us in rated), strict=True))
+    welch = p_welch(*(np.array(column, dtype=float) for column in columns)) if rated else []
+    columns = list(zip(*((us.n, us.mean, us.sd, row.value_100) for row, us in figures), strict=True))
+    one_sample = p_one_sample(*(np.array(column, dtype=float) for column in columns)) if figures else []
+    found = [
+        Gap(
+            row.indicator,
+            labels[row.indicator],
+            row.name,
+            "rated by respondents",
+            us.mean,
+            row.mean,
+            int(us.n),
+            int(row.n),
+            float(p),
+            float(p),
+        )
+        for (row, us), p in zip(rated, welch, strict=True)
+    ] + [
+        Gap(
+            row.indicator,
+            labels[row.indicator],
+            row.name,
+            "published",
+            us.mean,
+            row.value_100,
+            int(us.n),
+            None if pd.isna(row.n) else int(row.n),
+            float(p),
+            float(p),
+        )
+        for (row, us), p in zip(figures, one_sample, strict=True)
+    ]
     _, corrected = pg.multicomp([gap.p for gap in found], method="holm")
     return [
         Gap(**{**gap.__dict__, "p_corrected": float(p) if not math.isnan(p) else 1.0})

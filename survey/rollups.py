@@ -3,6 +3,10 @@
 The submit transaction adds each response to them, so dashboards aggregate a few thousand
 rows however many responses there are. ``rebuild`` recomputes them from the raw tables
 (after a bulk load, or to repair); both paths must give the same sums.
+
+Beside the wide roll-ups, three narrower ones (``NARROW``) keep the same sums without the
+touchpoint and role keys (or, for our own scores, without role and leader), which is all an
+unfiltered or segment-filtered dashboard needs: a few hundred rows to read.
 """
 
 from __future__ import annotations
@@ -21,15 +25,33 @@ from models.tables import (
     Contact,
     IndicatorScore,
     ItemRollup,
+    ItemSegmentRollup,
+    OwnTouchpointRollup,
     PairRollup,
     Response,
     ScoreRollup,
+    ScoreSegmentRollup,
 )
 from survey.analytics import month_of
 from survey.instrument import Instrument, load_instrument
 
 UNKNOWN_ROLE = "unknown"
 COUNTERS = tuple(f"c{point}" for point in range(11))  # answers 0..10
+SCORE_SUMS = ("n", "total", "total_sq")
+# Each narrower roll-up: its wide source, the keys it keeps (in its key order), a condition.
+NARROW: dict[Any, tuple[Any, tuple[str, ...], Any]] = {
+    ScoreSegmentRollup: (
+        ScoreRollup,
+        ("month", "indicator", "subject", "competitor_id", "segment"),
+        None,
+    ),
+    OwnTouchpointRollup: (
+        ScoreRollup,
+        ("month", "touchpoint_id", "indicator", "segment"),
+        ScoreRollup.subject == "own",
+    ),
+    ItemSegmentRollup: (ItemRollup, ("month", "item_code", "segment"), None),
+}
 
 
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], sums: Iterable[str]) -> None:
@@ -85,12 +107,22 @@ def add_response(
         }
         for score in scores
     ]
-    _upsert(session, ScoreRollup.__table__, score_rows, ("n", "total", "total_sq"))  # type: ignore[arg-type]
+    _upsert(session, ScoreRollup.__table__, score_rows, SCORE_SUMS)  # type: ignore[arg-type]
     item_rows = [
         cell | {"item_code": code} | dict.fromkeys(COUNTERS, 0) | {f"c{value}": 1}
         for code, value in answers.items()
     ]
     _upsert(session, ItemRollup.__table__, item_rows, COUNTERS)  # type: ignore[arg-type]
+    # The narrower roll-ups get the same rows without the keys they leave out.
+    own_rows = [row for row in score_rows if row["subject"] == "own"]
+    for narrow, wide_rows, sums in (
+        (ScoreSegmentRollup, score_rows, SCORE_SUMS),
+        (OwnTouchpointRollup, own_rows, SCORE_SUMS),
+        (ItemSegmentRollup, item_rows, COUNTERS),
+    ):
+        kept = (*NARROW[narrow][1], *sums)
+        rows = [{name: row[name] for name in kept} for row in wide_rows]
+        _upsert(session, narrow.__table__, rows, sums)  # type: ignore[attr-defined]
     pair_rows = [
         {"month": cell["month"], "segment": segment, "item_a": a, "item_b": b, "n": 1}
         | {"sum_a": answers[a], "sum_b": answers[b], "sum_ab": answers[a] * answers[b]}
@@ -105,7 +137,7 @@ def add_response(
 def rebuild(session: Session) -> None:
     """Recompute every roll-up from responses, answers and scores."""
     dialect = session.get_bind().dialect.name
-    for table in (ScoreRollup, ItemRollup, PairRollup):
+    for table in (ScoreRollup, ItemRollup, PairRollup, *NARROW):
         session.execute(delete(table))
     month = month_of(Response.submitted_at, dialect)
     role = func.coalesce(Contact.role, literal(UNKNOWN_ROLE))
@@ -143,7 +175,19 @@ def rebuild(session: Session) -> None:
     )
     session.execute(ItemRollup.__table__.insert().from_select(_columns(ItemRollup), items))  # type: ignore[attr-defined]
     _rebuild_pairs(session, month)
+    fill_narrow(session)
     session.flush()
+
+
+def fill_narrow(session: Session) -> None:
+    """Sum the wide roll-ups into the (empty) narrower ones."""
+    for narrow, (wide, keys, condition) in NARROW.items():
+        sums = COUNTERS if wide is ItemRollup else SCORE_SUMS
+        columns = [getattr(wide, name) for name in keys]
+        statement = select(*columns, *(func.sum(getattr(wide, name)) for name in sums)).group_by(*columns)
+        if condition is not None:
+            statement = statement.where(condition)
+        session.execute(narrow.__table__.insert().from_select([*keys, *sums], statement))
 
 
 def score_sums() -> list[Any]:

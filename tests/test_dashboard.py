@@ -1,5 +1,6 @@
 """The dashboard's figures: from roll-ups, from raw rows, and by hand must agree."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from scipy import stats
 from sqlmodel import select
 
-from models.tables import Account, Answer, Competitor
+from models.tables import Account, Answer, Competitor, Contact, Touchpoint
 from survey.benchmarks import import_benchmarks
 from survey.dashboard import Filters, account_movers, compute, movers, nps_interval, period_of
 from survey.instrument import load_instrument
@@ -161,3 +162,81 @@ def test_account_movers_read_only_the_last_two_periods(session, responses):
     found = account_movers(session, Filters(grain="month"), min_n=1)
     assert set(found.columns) >= {"account_id", "indicator", "before", "after", "change"}
     assert found["change"].is_monotonic_increasing
+
+
+SEGMENTED = ("Retail", "Health", "Mining")
+ROLES = ("buyer", "user", "decision_maker")
+
+
+@pytest.fixture
+def segmented(session, now):
+    """Forty responses: three segments, three roles, three touchpoints, five months, two named leaders."""
+    leaders = [Competitor(name="Brightline Partners"), Competitor(name="Northwind Advisory")]
+    session.add_all(leaders)
+    for number, segment in enumerate(SEGMENTED):
+        account = Account(name=f"{segment} Co", segment=segment)
+        session.add(account)
+        session.flush()
+        for index, role in enumerate(ROLES):
+            session.add(Contact(account_id=account.id, email=f"c{index}@{number}.example", role=role))
+    session.commit()
+    rng = np.random.default_rng(11)
+    for number in range(40):
+        answers = full_answers() | {"LEADER": leaders[number % 2].id, "LEADER_OTHER": None}
+        for code in [item.code for item in INSTRUMENT.items if item.indicator or item.rates] + ["NPS"]:
+            answers[code] = int(rng.integers(0, 11)) if code == "NPS" else int(rng.integers(1, 8))
+        if number % 7 == 0:  # no leader named, and a statement skipped
+            rated = {item.code: None for item in INSTRUMENT.items if item.rates}
+            answers |= rated | {"LEADER": "none", "TRU2": None}
+        respond(
+            session,
+            now - timedelta(days=31 * (number % 5)),
+            answers,
+            account=f"{SEGMENTED[number % 3]} Co",
+            email=f"c{number % 4 % 3}@{number % 3}.example",
+            touchpoint=("sales", "service", "delivery")[number % 4 % 3],
+        )
+
+
+def _same_dashboard(fast, raw, *, with_reliability: bool = True) -> None:
+    names = ["trend", "profile", "heat_map", "segment_movers", "touchpoint_movers", "distribution", "nps"]
+    for name in names + (["reliability"] if with_reliability else []):
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(raw, name), check_dtype=False, atol=1e-9)
+    assert [gap.sentence() for gap in fast.gaps] == [gap.sentence() for gap in raw.gaps]
+    assert fast.responses == raw.responses
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(grain="month"),
+        Filters(start="2026-08", end="2026-11"),
+        Filters(segments=("Retail",)),
+        Filters(start="2026-09", end="2026-11", segments=("Health", "Mining"), grain="month"),
+        Filters(touchpoint_ids=(-1,)),  # service, by its id below
+        Filters(roles=("buyer",)),
+        Filters(segments=("Retail", "Health"), roles=("user", "decision_maker")),
+    ],
+    ids=["all", "period", "segment", "segments-months", "touchpoint", "role", "segments-roles"],
+)
+def test_roll_ups_and_raw_rows_agree_under_every_filter(session, segmented, filters):
+    if filters.touchpoint_ids:
+        service = session.exec(select(Touchpoint.id).where(Touchpoint.code == "service")).one()
+        filters = replace(filters, touchpoint_ids=(service,))
+    everyone = tuple(session.exec(select(Account.id)).all())
+    fast = compute(session, filters, INSTRUMENT, min_n=2)
+    raw = compute(session, replace(filters, account_ids=everyone), INSTRUMENT, min_n=2)
+    assert fast.responses > 5
+    for figure in (fast.trend, fast.segment_movers, fast.touchpoint_movers, fast.reliability):
+        assert not figure.empty
+    # Reliability obeys touchpoint and role filters only on raw rows (the page says so).
+    _same_dashboard(fast, raw, with_reliability=not (filters.touchpoint_ids or filters.roles))
+
+
+def test_a_segment_filter_narrows_every_figure_to_that_segment(session, segmented):
+    retail = compute(session, Filters(segments=("Retail",)), INSTRUMENT, min_n=1)
+    everything = compute(session, Filters(), INSTRUMENT, min_n=1)
+    assert set(retail.segment_movers["segment"]) == {"Retail"}
+    assert retail.responses == 14
+    assert everything.responses == 40
+    assert retail.heat_map["n"].sum() < everything.heat_map["n"].sum()
