@@ -17,7 +17,7 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 
 ## run: install what the app needs and start it on an embedded SQLite database
 run: $(VENV)/.app
-	$(PYTHON) -m streamlit run app.py --server.port $(PORT)
+	$(PYTHON) -m streamlit run server.py --server.port $(PORT)
 
 ## test: install the test tools and a headless Chromium, lint, and run the whole suite
 test: $(VENV)/.dev browser lint

@@ -32,6 +32,8 @@ class Settings:
     lockout_after: int = 5
     # Free-text comments older than this many months are purged; 0 keeps them.
     comment_retention_months: int = 0
+    # One reminder goes to contacts who have not answered this many days after the invitation.
+    reminder_days: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,6 +48,7 @@ class Settings:
             idle_minutes=int(os.environ.get("PULSE_IDLE_MINUTES", "30")),
             lockout_after=int(os.environ.get("PULSE_LOCKOUT_AFTER", "5")),
             comment_retention_months=int(os.environ.get("PULSE_COMMENT_RETENTION_MONTHS", "0")),
+            reminder_days=int(os.environ.get("PULSE_REMINDER_DAYS", "5")),
         )
 
 

@@ -405,3 +405,29 @@ class ItemSegmentRollup(SQLModel, table=True):
     c9: int = 0
     c10: int = 0
 
+
+class ApiKey(SQLModel, table=True):
+    """A key for CRMs, help desks and BI tools calling the HTTP API. Only its hash is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    key_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """How an invitation's email went: sent, written to the outbox, or failed; and its reminder.
+
+    Kept apart from the invitation so that a slow mail server never holds its row."""
+
+    invitation_id: int = Field(primary_key=True, foreign_key="invitation.id")
+    status: str = Field(max_length=10)  # sent, outbox, failed
+    detail: str = Field(default="", max_length=500)
+    sent_at: datetime | None = None
+    # A reminder carries its own link; the first one keeps working too.
+    reminder_token_hash: str | None = Field(default=None, unique=True, max_length=64)
+    reminded_at: datetime | None = None

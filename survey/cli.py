@@ -57,6 +57,7 @@ def demo_command(seed: int) -> None:
 @click.option("--name", "contact_name", default="", help="Contact's name, for a new contact.")
 @click.option("--language", default="en", show_default=True, help="Survey language, for a new contact.")
 @click.option("--valid-days", type=click.IntRange(min=1), default=None, help="Days until the link expires.")
+@click.option("--send", is_flag=True, help="Also email the link (SMTP from PULSE_SMTP_*, else the outbox).")
 def invite_command(
     account_name: str,
     contact_email: str,
@@ -64,6 +65,7 @@ def invite_command(
     contact_name: str,
     language: str,
     valid_days: int | None,
+    send: bool,
 ) -> None:
     """Record an interaction now and print the contact's survey link (last line)."""
     from models.db import session_scope
@@ -87,6 +89,19 @@ def invite_command(
             )
     except InviteError as exc:
         raise click.ClickException(str(exc)) from exc
+    if send:
+        from survey.mailer import MailSettings
+        from survey.sending import send_invitation
+
+        with session_scope() as session:
+            sent = send_invitation(
+                session,
+                result.invitation_id,
+                result.link,
+                now=datetime.now(UTC),
+                mail=MailSettings.from_env(),
+            )
+        result.created.append(f"email to {sent.to}: {sent.status} {sent.detail}".rstrip())
     for line in result.created:
         click.echo(f"created {line}")
     click.echo(result.link)
@@ -216,9 +231,11 @@ def export_command(
 
 
 def _add_people_commands() -> None:
+    from survey.cli_api import apikey_group, expire_command, send_reminders_command
     from survey.cli_people import erase_contact_command, purge_comments_command, user_group
 
-    for command in (user_group, erase_contact_command, purge_comments_command):
+    commands = (user_group, erase_contact_command, purge_comments_command, apikey_group)
+    for command in (*commands, send_reminders_command, expire_command):
         main.add_command(command)
 
 

@@ -13,6 +13,7 @@ from models.tables import (
     Account,
     Competitor,
     Contact,
+    Delivery,
     Draft,
     Interaction,
     Invitation,
@@ -25,6 +26,10 @@ from survey.tokens import hash_token, looks_like_token, new_token, survey_link
 
 class InviteError(ValueError):
     """The invitation could not be created; the message says which input is wrong."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class LinkState(enum.StrEnum):
@@ -66,7 +71,15 @@ def check_link(session: Session, token: str | None, now: datetime) -> LinkCheck:
         return LinkCheck(LinkState.MISSING)
     if not looks_like_token(token):
         return LinkCheck(LinkState.MALFORMED)
-    invitation = session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
+    digest = hash_token(token)
+    invitation = session.exec(select(Invitation).where(Invitation.token_hash == digest)).first()
+    if invitation is None:
+        # The reminder's link opens the same invitation.
+        invitation = session.exec(
+            select(Invitation)
+            .join(Delivery, Delivery.invitation_id == Invitation.id)
+            .where(Delivery.reminder_token_hash == digest)
+        ).first()
     if invitation is None:
         return LinkCheck(LinkState.UNKNOWN)
     if invitation.completed_at is not None:
@@ -138,6 +151,7 @@ class InviteResult:
     link: str
     created: list[str]
     invitation_id: int
+    interaction_id: int = 0
 
 
 def invite(
@@ -152,27 +166,38 @@ def invite(
     contact_name: str = "",
     language: str = "en",
     occurred_at: datetime | None = None,
+    account_external_id: str | None = None,
+    contact_role: str | None = None,
+    interaction_external_id: str | None = None,
 ) -> InviteResult:
     """Record an interaction and invite the contact, creating the account and contact if new."""
     account_name = account_name.strip()
     contact_email = contact_email.strip().lower()
     if not account_name:
-        raise InviteError("the account name is empty")
+        raise InviteError("the account name is empty", "account.name")
     if "@" not in contact_email or contact_email.startswith("@") or contact_email.endswith("@"):
-        raise InviteError(f"'{contact_email}' is not an email address")
+        raise InviteError(f"'{contact_email}' is not an email address", "contact.email")
     found_touchpoint = find_touchpoint(session, touchpoint)
     if found_touchpoint is None:
         known = ", ".join(session.exec(select(Touchpoint.code).order_by(Touchpoint.stage)).all())
-        raise InviteError(f"unknown touchpoint '{touchpoint}' (known: {known})")
+        raise InviteError(f"unknown touchpoint '{touchpoint}' (known: {known})", "touchpoint")
     if language not in load_instrument().languages:
         raise InviteError(
             f"language '{language}' is not offered (have {', '.join(load_instrument().languages)})"
         )
 
     created = []
-    account = session.exec(select(Account).where(Account.name == account_name)).first()
+    # A CRM's own id wins over the name, which the CRM may have changed since.
+    account = None
+    if account_external_id:
+        account = session.exec(select(Account).where(Account.external_id == account_external_id)).first()
     if account is None:
-        account = Account(name=account_name, created_at=now)
+        account = session.exec(select(Account).where(Account.name == account_name)).first()
+        if account is not None and account_external_id and account.external_id is None:
+            account.external_id = account_external_id
+            session.add(account)
+    if account is None:
+        account = Account(name=account_name, external_id=account_external_id, created_at=now)
         session.add(account)
         session.flush()
         created.append(f"account '{account_name}'")
@@ -185,6 +210,7 @@ def invite(
             email=contact_email,
             name=contact_name,
             language=language,
+            role=contact_role or "user",
             created_at=now,
         )
         session.add(contact)
@@ -195,6 +221,7 @@ def invite(
         contact_id=contact.id,
         touchpoint_id=found_touchpoint.id or 0,
         occurred_at=occurred_at or now,
+        external_id=interaction_external_id,
         created_at=now,
     )
     session.add(interaction)
@@ -212,4 +239,5 @@ def invite(
         link=survey_link(base_url, token),
         created=created,
         invitation_id=invitation.id or 0,
+        interaction_id=interaction.id or 0,
     )

@@ -54,7 +54,7 @@ def running_app(
         "PULSE_BASE_URL": base_url,
         "PULSE_DEMO_DATA": "0",
     }
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

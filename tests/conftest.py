@@ -22,6 +22,13 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(autouse=True)
+def _mail_stays_in_the_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No test may mail the outside world or write into the project's data folder.
+    monkeypatch.delenv("PULSE_SMTP_HOST", raising=False)
+    monkeypatch.setenv("PULSE_OUTBOX", str(tmp_path / "outbox"))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_streamlit_caches() -> Iterator[None]:
     # Streamlit caches and the command line's engine are process-wide: one test's database
     # must not leak into the next.

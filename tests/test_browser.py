@@ -129,3 +129,40 @@ def test_a_link_from_invite_is_answered_on_a_phone_and_shows_on_the_overview(ser
     playwright_api.expect(latest).to_contain_text("Lumen Labs")
     playwright_api.expect(latest).to_contain_text("Onboarding")
     playwright_api.expect(latest).to_contain_text("promoter")
+
+
+def test_the_api_is_served_by_the_same_process_as_the_app(server):
+    import json
+    import urllib.error
+    import urllib.request
+
+    base_url, env = server
+    with urllib.request.urlopen(f"{base_url}/healthz", timeout=10) as answer:
+        assert json.load(answer) == {"status": "ok"}
+    key = cli(env, "apikey", "create", "--name", "Help desk").strip().splitlines()[-1]
+    body = {
+        "crm_interaction_id": "HD-1",
+        "account": {"name": "Lumen Labs"},
+        "contact": {"email": "kim@lumen.example"},
+        "touchpoint": "service",
+        "occurred_at": "2026-11-20T09:30:00+01:00",
+    }
+
+    def post(headers: dict[str, str]) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"{base_url}/api/v1/interactions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **headers},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.load(refused)
+
+    assert post({})[0] == 401
+    status, created = post({"Authorization": f"Bearer {key}"})
+    assert status == 201
+    assert created["link"].startswith(f"{base_url}/?t=")
+    assert post({"Authorization": f"Bearer {key}"})[0] == 200

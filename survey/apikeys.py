@@ -1,0 +1,67 @@
+"""API keys: created once, shown once, stored as a SHA-256 hash, revocable.
+
+Keys are for systems (CRMs, help desks, BI tools), not people: a key sees every account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from models.tables import ApiKey
+
+PREFIX = "rp_"
+
+
+class ApiKeyError(ValueError):
+    """A key request that cannot be carried out; the message says why."""
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, name: str, *, now: datetime) -> str:
+    """A new key for ``name``; the returned key is never stored and cannot be shown again."""
+    label = name.strip()
+    if not label or len(label) > 100:
+        raise ApiKeyError("a key needs a name of 1-100 characters, e.g. the system that uses it")
+    if session.exec(select(ApiKey).where(ApiKey.name == label)).first() is not None:
+        raise ApiKeyError(f"a key named {label!r} exists already; revoke it or choose another name")
+    key = PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(name=label, key_hash=_hash(key), created_at=now))
+    session.commit()
+    return key
+
+
+def revoke_key(session: Session, name: str, *, now: datetime) -> None:
+    key = session.exec(select(ApiKey).where(ApiKey.name == name.strip())).first()
+    if key is None:
+        raise ApiKeyError(f"there is no key named {name!r}")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.add(key)
+        session.commit()
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(ApiKey.name)).all())
+
+
+def check_key(session: Session, presented: str | None, *, now: datetime) -> ApiKey | None:
+    """The active key that matches, or ``None``; notes when it was last used."""
+    if not presented or not presented.startswith(PREFIX) or len(presented) > 200:
+        return None
+    digest = _hash(presented)
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    # The lookup is by hash; compare again in constant time all the same.
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, digest):
+        return None
+    key.last_used_at = now
+    session.add(key)
+    session.commit()
+    return key

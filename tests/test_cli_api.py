@@ -1,0 +1,27 @@
+"""``python -m survey apikey …`` as an operator types it."""
+
+from click.testing import CliRunner
+from sqlmodel import select
+
+from models.tables import ApiKey
+from survey.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_a_key_is_printed_once_stored_hashed_listed_and_revoked(app_db):
+    created = run("apikey", "create", "--name", "Salesforce")
+    assert created.exit_code == 0
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("rp_")
+    assert len(key) > 40
+    stored = app_db.exec(select(ApiKey)).one()
+    assert key not in stored.key_hash
+    assert "Salesforce\tactive" in run("apikey", "list").output
+    assert key not in run("apikey", "list").output
+    assert "exists already" in run("apikey", "create", "--name", "Salesforce").output
+    assert run("apikey", "revoke", "Salesforce").exit_code == 0
+    assert "Salesforce\trevoked" in run("apikey", "list").output
+    assert "there is no key named 'Zendesk'" in run("apikey", "revoke", "Zendesk").output
