@@ -1,0 +1,48 @@
+"""Where the invitations stand: sent, opened, answered, expired or failed, and response rates."""
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from models.db import session_scope
+from pages.common import engine, reader_scope, team_page
+from survey.invitation_status import STATUSES, report
+
+user = team_page()
+scope = reader_scope()
+st.set_page_config(layout="wide")
+st.title("Invitations")
+
+with session_scope(engine()) as session:
+    data = report(session, now=datetime.now(UTC), scope=scope)
+frame = data.invitations
+if frame.empty:
+    st.info("No invitations yet. A CRM sends them through the API, or use `python -m survey invite --send`.")
+    st.stop()
+
+counts = frame["status"].value_counts()
+cards = st.columns(len(STATUSES) + 1)
+for card, status in zip(cards, STATUSES, strict=False):
+    card.metric(status.capitalize(), int(counts.get(status, 0)), border=True)
+median = data.median_hours_to_response
+cards[-1].metric(
+    "Median time to answer",
+    "—" if median is None else (f"{median:.0f} h" if median < 48 else f"{median / 24:.1f} days"),
+    help="From the interaction to the submitted answers.",
+    border=True,
+)
+
+rate = st.column_config.ProgressColumn("Response rate", format="percent", min_value=0, max_value=1)
+left, middle, right = st.columns(3)
+for column, table, title in (
+    (left, data.by_touchpoint, "By touchpoint"),
+    (middle, data.by_account, "By account"),
+    (right, data.by_manager, "By account manager"),
+):
+    column.subheader(title)
+    column.dataframe(table, hide_index=True, width="stretch", column_config={"response rate": rate})
+
+st.subheader("Every invitation, newest first")
+chosen = st.multiselect("Status", STATUSES, placeholder="All statuses", key="invitation_status")
+shown = frame[frame["status"].isin(chosen)] if chosen else frame
+st.dataframe(shown, hide_index=True, width="stretch")

@@ -1,0 +1,74 @@
+"""Invitation statuses and response rates, as the Invitations page shows them."""
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from models.tables import Account
+from survey.access import owner_scope
+from survey.invitation_status import report
+from survey.invitations import mark_opened
+from survey.mailer import MailSettings
+from survey.responses import save_draft, submit
+from survey.sending import send_invitation
+from tests.factories import full_answers, make_invitation, team_app
+
+
+def test_each_invitation_shows_the_furthest_step_it_reached(session, now, monkeypatch):
+    mail = MailSettings.from_env()
+    make_invitation(session, now, email="created@acme.example")
+    sent, _ = make_invitation(session, now, email="sent@acme.example")
+    send_invitation(session, sent.invitation_id, sent.link, now=now, mail=mail)
+    opened, _ = make_invitation(session, now, email="opened@acme.example")
+    mark_opened(session, opened.invitation_id, now)
+    started, _ = make_invitation(session, now, email="started@acme.example")
+    save_draft(
+        session, invitation_id=started.invitation_id, answers={"SAT1": 4}, step=0, locale="en", now=now
+    )
+    done, _ = make_invitation(
+        session, now - timedelta(hours=30), email="done@acme.example", touchpoint="renewal"
+    )
+    submit(session, invitation_id=done.invitation_id, answers=full_answers(), locale="en", now=now)
+    make_invitation(session, now - timedelta(days=30), email="expired@acme.example")
+    monkeypatch.setenv("PULSE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PULSE_SMTP_PORT", "9")
+    failed, _ = make_invitation(session, now, email="failed@acme.example")
+    send_invitation(session, failed.invitation_id, failed.link, now=now, mail=MailSettings.from_env())
+    session.commit()
+
+    data = report(session, now=now)
+    statuses = dict(zip(data.invitations["contact"], data.invitations["status"], strict=True))
+    assert statuses == {
+        "created@acme.example": "created",
+        "sent@acme.example": "sent",
+        "opened@acme.example": "opened",
+        "started@acme.example": "started",
+        "done@acme.example": "completed",
+        "expired@acme.example": "expired",
+        "failed@acme.example": "failed",
+    }
+    assert data.median_hours_to_response == 30
+    rates = data.by_touchpoint.set_index("touchpoint")["response rate"]
+    assert rates["Renewal"] == 1
+    assert rates["Delivery"] == 0
+
+
+def test_a_manager_sees_only_their_invitations(session, now):
+    make_invitation(session, now, account="Acme Tools", email="a@acme.example")
+    make_invitation(session, now, account="Globex", email="g@globex.example")
+    acme = session.exec(select(Account).where(Account.name == "Acme Tools")).one()
+    acme.owner = "maria"
+    session.add(acme)
+    session.commit()
+    data = report(session, now=now, scope=owner_scope(session, "maria"))
+    assert list(data.invitations["account"]) == ["Acme Tools"]
+    assert list(data.by_manager["manager"]) == ["maria"]
+
+
+def test_the_invitations_page_shows_counts_and_rates(db, now):
+    make_invitation(db, now, email="a@acme.example")
+    at = team_app(db, role="admin").run()
+    at.switch_page("pages/invitations.py").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Created"] == "1"
+    assert at.dataframe
