@@ -34,6 +34,8 @@ class Settings:
     comment_retention_months: int = 0
     # One reminder goes to contacts who have not answered this many days after the invitation.
     reminder_days: int = 5
+    # A contact is not invited again within this many days (survey fatigue).
+    fatigue_days: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
             lockout_after=int(os.environ.get("PULSE_LOCKOUT_AFTER", "5")),
             comment_retention_months=int(os.environ.get("PULSE_COMMENT_RETENTION_MONTHS", "0")),
             reminder_days=int(os.environ.get("PULSE_REMINDER_DAYS", "5")),
+            fatigue_days=int(os.environ.get("PULSE_FATIGUE_DAYS", "30")),
         )
 
 

@@ -93,3 +93,67 @@ def expire_command() -> None:
     with _session() as session:
         dropped = expire(session, now=datetime.now(UTC))
     click.echo(f"{dropped} unfinished survey(s) of expired links dropped")
+
+
+@click.command("import-crm")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    help="field=column where the file names it otherwise, e.g. --map contact_email=E-Mail (repeatable).",
+)
+@click.option(
+    "--send", is_flag=True, help="Email the new invitations (SMTP from PULSE_SMTP_*, else the outbox)."
+)
+def import_crm_command(file: str, mappings: tuple[str, ...], send: bool) -> None:
+    """Import accounts, contacts and interactions from a CRM export (CSV or .xlsx), all or nothing."""
+    from pathlib import Path
+
+    from models.settings import get_settings
+    from survey.crm_import import FIELDS, guess_mapping, import_rows, parse
+    from survey.mailer import MailSettings
+    from survey.sending import send_all
+    from survey.tabular import TableImportError, header_of
+
+    data = Path(file).read_bytes()
+    try:
+        header = header_of(data, filename=file)
+    except TableImportError as error:
+        raise click.ClickException(str(error)) from error
+    mapping = guess_mapping(header)
+    for pair in mappings:
+        ours, _, theirs = pair.partition("=")
+        if ours not in FIELDS or not theirs:
+            raise click.ClickException(
+                f"--map {pair!r}: use field=column with a field of {', '.join(FIELDS)}"
+            )
+        mapping[ours] = theirs
+    settings = get_settings()
+    now = datetime.now(UTC)
+    try:
+        with _session() as session:
+            rows = parse(session, data, mapping, filename=file)
+            result = import_rows(
+                session, rows, now=now, base_url=settings.base_url,
+                valid_days=settings.link_valid_days, fatigue_days=settings.fatigue_days,
+            )  # fmt: skip
+    except TableImportError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(
+            f"{file} was not imported: {len(error.problems)} problem(s); nothing was changed"
+        ) from error
+    click.echo(
+        f"{result.interactions_added} interaction(s) added, {result.already_there} already there, "
+        f"{len(result.invitations)} invitation(s), {len(result.skipped)} skipped"
+    )
+    for row, email, why in result.skipped:
+        click.echo(f"skipped row {row} ({email}): {why}")
+    if send and result.invitations:
+        with _session() as session:
+            sent = send_all(session, result.invitations, now=now, mail=MailSettings.from_env())
+        statuses = {
+            status: sum(1 for s in sent if s.status == status) for status in ("sent", "outbox", "failed")
+        }
+        click.echo(", ".join(f"{count} {status}" for status, count in statuses.items() if count))

@@ -154,23 +154,33 @@ class InviteResult:
     interaction_id: int = 0
 
 
-def invite(
+@dataclass
+class Recorded:
+    """An interaction as stored, with what had to be created for it."""
+
+    account: Account
+    contact: Contact
+    interaction: Interaction
+    created: list[str]
+
+
+def record_interaction(
     session: Session,
     *,
     account_name: str,
     contact_email: str,
     touchpoint: str,
     now: datetime,
-    base_url: str,
-    valid_days: int,
     contact_name: str = "",
     language: str = "en",
     occurred_at: datetime | None = None,
     account_external_id: str | None = None,
     contact_role: str | None = None,
     interaction_external_id: str | None = None,
-) -> InviteResult:
-    """Record an interaction and invite the contact, creating the account and contact if new."""
+    segment: str | None = None,
+    owner: str | None = None,
+) -> Recorded:
+    """Store an interaction, creating its account and contact when they are new."""
     account_name = account_name.strip()
     contact_email = contact_email.strip().lower()
     if not account_name:
@@ -183,7 +193,8 @@ def invite(
         raise InviteError(f"unknown touchpoint '{touchpoint}' (known: {known})", "touchpoint")
     if language not in load_instrument().languages:
         raise InviteError(
-            f"language '{language}' is not offered (have {', '.join(load_instrument().languages)})"
+            f"language '{language}' is not offered (have {', '.join(load_instrument().languages)})",
+            "contact.language",
         )
 
     created = []
@@ -197,7 +208,13 @@ def invite(
             account.external_id = account_external_id
             session.add(account)
     if account is None:
-        account = Account(name=account_name, external_id=account_external_id, created_at=now)
+        account = Account(
+            name=account_name,
+            external_id=account_external_id,
+            segment=segment or "",
+            owner=owner or "",
+            created_at=now,
+        )
         session.add(account)
         session.flush()
         created.append(f"account '{account_name}'")
@@ -227,17 +244,32 @@ def invite(
     session.add(interaction)
     session.flush()
     created.append(f"{found_touchpoint.name.lower()} interaction #{interaction.id}")
+    return Recorded(account=account, contact=contact, interaction=interaction, created=created)
+
+
+def invite(
+    session: Session,
+    *,
+    now: datetime,
+    base_url: str,
+    valid_days: int,
+    **interaction: Any,
+) -> InviteResult:
+    """Record an interaction and invite the contact, creating the account and contact if new.
+    ``interaction`` takes the arguments of ``record_interaction``."""
+    recorded = record_interaction(session, now=now, **interaction)
     invitation, token = create_invitation(
         session,
-        interaction=interaction,
-        contact=contact,
+        interaction=recorded.interaction,
+        contact=recorded.contact,
         now=now,
         valid_days=valid_days,
     )
+    created = recorded.created
     created.append(f"invitation #{invitation.id}, valid until {invitation.expires_at:%Y-%m-%d %H:%M} UTC")
     return InviteResult(
         link=survey_link(base_url, token),
         created=created,
         invitation_id=invitation.id or 0,
-        interaction_id=interaction.id or 0,
+        interaction_id=recorded.interaction.id or 0,
     )

@@ -117,3 +117,13 @@ def expire(session: Session, *, now: datetime) -> int:
     dropped = session.exec(delete(Draft).where(col(Draft.invitation_id).in_(expired))).rowcount  # type: ignore[attr-defined]
     session.commit()
     return int(dropped or 0)
+
+
+def send_all(
+    session: Session, invitations: list[tuple[int, str]], *, now: datetime, mail: MailSettings
+) -> list[Sent]:
+    """Email each (invitation id, link), after the invitations are committed."""
+    return [
+        send_invitation(session, invitation_id, link, now=now, mail=mail)
+        for invitation_id, link in invitations
+    ]

@@ -84,6 +84,16 @@ def is_excel(data: bytes, filename: str | None = None) -> bool:
     return data.startswith(_ZIP_MAGIC) or bool(filename and filename.lower().endswith((".xlsx", ".xlsm")))
 
 
+def header_of(data: bytes, *, filename: str | None = None) -> list[str]:
+    """The column names of a CSV or Excel file, as written, for a column mapping."""
+    if len(data) > MAX_BYTES:
+        raise TableImportError([RowProblem(1, "file", f"larger than {MAX_BYTES // 1_000_000} MB")])
+    lines = _excel_rows(data) if is_excel(data, filename) else _csv_rows(data)
+    if not lines or not any(name.strip() for name in lines[0]):
+        raise TableImportError([RowProblem(1, "file", "has no header row")])
+    return [name.strip() for name in lines[0] if name.strip()]
+
+
 @dataclass(frozen=True)
 class Table:
     rows: list[tuple[int, dict[str, str]]]  # (row number, cells by column name), non-empty rows
