@@ -19,6 +19,7 @@ from models.tables import (
     Invitation,
     Touchpoint,
 )
+from survey.access import EVERYTHING, Scope
 from survey.instrument import load_instrument
 from survey.reference import find_touchpoint
 from survey.tokens import hash_token, looks_like_token, new_token, survey_link
@@ -179,6 +180,7 @@ def record_interaction(
     interaction_external_id: str | None = None,
     segment: str | None = None,
     owner: str | None = None,
+    allowed: Scope = EVERYTHING,
 ) -> Recorded:
     """Store an interaction, creating its account and contact when they are new."""
     account_name = account_name.strip()
@@ -207,6 +209,8 @@ def record_interaction(
         if account is not None and account_external_id and account.external_id is None:
             account.external_id = account_external_id
             session.add(account)
+    if account is not None and not allowed.allows(account.id):
+        raise InviteError(f"account '{account_name}' is not one of your accounts", "account.name")
     if account is None:
         account = Account(
             name=account_name,

@@ -1,0 +1,167 @@
+"""Send surveys: record an interaction and invite its contact in one step, or import a CRM export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pandas as pd
+import streamlit as st
+from sqlmodel import select
+
+from models.db import session_scope
+from models.settings import get_settings
+from models.tables import CONTACT_ROLES, Touchpoint
+from pages.common import engine, plain, reader_scope, team_page
+from survey.crm_import import FIELDS, guess_mapping, import_rows, parse
+from survey.invitations import InviteError, invite
+from survey.mailer import MailSettings
+from survey.sending import send_all, send_invitation
+from survey.tabular import TableImportError, header_of
+
+user = team_page()
+scope = reader_scope()
+settings = get_settings()
+st.title("Send surveys")
+if not user.can_change:
+    st.info("Analysts read; account managers and admins send surveys.")
+    st.stop()
+mail = MailSettings.from_env()
+st.caption(
+    f"Email goes out over SMTP ({plain(mail.host)})."
+    if mail.host
+    else "No SMTP server is configured: messages are written to the outbox folder and the link is shown here."
+)
+
+with session_scope(engine()) as session:
+    touchpoints = dict(
+        session.exec(select(Touchpoint.code, Touchpoint.name).order_by(Touchpoint.stage)).all()
+    )
+
+one, many = st.tabs(["One interaction", "Import from a CRM"])
+with one, st.form("send_one", clear_on_submit=False):
+    left, right = st.columns(2)
+    account = left.text_input("Account", help="An existing account's name, or a new one.")
+    touchpoint = left.selectbox("Touchpoint", list(touchpoints), format_func=touchpoints.get)
+    day = left.date_input("When it happened", value="today", max_value="today")
+    email = right.text_input("Contact's email")
+    name = right.text_input("Contact's name (for a new contact)")
+    role = right.selectbox(
+        "Role (for a new contact)", CONTACT_ROLES, format_func=lambda r: r.replace("_", " ")
+    )
+    language = right.selectbox("Language", ["en", "de"], format_func={"en": "English", "de": "Deutsch"}.get)
+    submitted = st.form_submit_button("Record and send the survey", type="primary")
+if submitted:
+    now = datetime.now(UTC)
+    try:
+        with session_scope(engine()) as session:
+            result = invite(
+                session,
+                account_name=account,
+                contact_email=email,
+                contact_name=name,
+                contact_role=role,
+                language=language,
+                touchpoint=touchpoint,
+                occurred_at=datetime.combine(day, time(12), tzinfo=UTC) if day < now.date() else now,
+                # A manager's new account is theirs; an existing one must already be.
+                owner=None if user.is_admin else user.username,
+                now=now,
+                base_url=settings.base_url,
+                valid_days=settings.link_valid_days,
+                allowed=scope,
+            )
+    except InviteError as refused:
+        st.error(f"{refused}. Nothing was recorded.")
+    else:
+        with session_scope(engine()) as session:
+            sent = send_invitation(session, result.invitation_id, result.link, now=now, mail=mail)
+        outcome = {"sent": "Emailed", "outbox": "Written to the outbox", "failed": "Sending failed"}[
+            sent.status
+        ]
+        (st.error if sent.status == "failed" else st.success)(
+            f"{outcome}: {plain(sent.to)}. {plain(sent.detail)}"
+        )
+        st.code(result.link, language=None)
+
+
+def _mapping(header: list[str]) -> dict[str, str]:
+    guessed = guess_mapping(header)
+    st.write("Which column holds what (fields marked * are needed):")
+    columns = st.columns(3)
+    chosen = {}
+    for index, (ours, needed) in enumerate(FIELDS.items()):
+        options = [None, *header]
+        preset = next((h for h in header if h.lower() == guessed.get(ours)), None)
+        theirs = columns[index % 3].selectbox(
+            ours.replace("_", " ") + (" *" if needed else ""),
+            options,
+            index=options.index(preset),
+            format_func=lambda h: "—" if h is None else h,
+            key=f"map_{ours}",
+        )
+        if theirs:
+            chosen[ours] = theirs
+    return chosen
+
+
+def _problems(error: TableImportError) -> None:
+    table = pd.DataFrame(
+        [(p.row, p.column, p.message) for p in error.problems], columns=["Row", "Column", "Problem"]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def _import(rows: list, send: bool) -> None:
+    now = datetime.now(UTC)
+    with session_scope(engine()) as session:
+        result = import_rows(
+            session, rows, now=now, base_url=settings.base_url,
+            valid_days=settings.link_valid_days, fatigue_days=settings.fatigue_days,
+        )  # fmt: skip
+    st.success(
+        f"{result.interactions_added} interaction(s) added, {result.already_there} already there, "
+        f"{len(result.invitations)} invitation(s)."
+    )
+    if result.skipped:
+        skipped = pd.DataFrame(result.skipped, columns=["Row", "Contact", "Not invited because"])
+        st.dataframe(skipped, hide_index=True, width="stretch")
+    if send and result.invitations:
+        with session_scope(engine()) as session:
+            sent = send_all(session, result.invitations, now=now, mail=mail)
+        st.info(", ".join(f"{sum(s.status == k for s in sent)} {k}" for k in ("sent", "outbox", "failed")))
+
+
+def import_tab() -> None:
+    """Upload, map the columns, check every row, preview, import all or nothing."""
+    upload = st.file_uploader("CRM export (CSV UTF-8 or .xlsx)", type=["csv", "xlsx"], key="crm_file")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        header = header_of(data, filename=upload.name)
+    except TableImportError as error:
+        st.error(f"{upload.name} cannot be read.")
+        _problems(error)
+        return
+    chosen = _mapping(header)
+    try:
+        with session_scope(engine()) as session:
+            rows = parse(session, data, chosen, filename=upload.name)
+    except TableImportError as error:
+        st.error(
+            f"{upload.name} would not be imported: {len(error.problems)} problem(s). Nothing was changed."
+        )
+        _problems(error)
+        return
+    st.success(f"{len(rows)} row(s) are valid. The first ones:")
+    st.dataframe(pd.DataFrame([vars(r) for r in rows[:20]]), hide_index=True, width="stretch")
+    send = st.toggle("Email the new invitations", value=True, key="crm_send")
+    if st.button(f"Import {len(rows)} row(s)", type="primary", key="crm_import"):
+        _import(rows, send)
+
+
+with many:
+    if user.is_admin:
+        import_tab()
+    else:
+        st.info("Admins import CRM files (they may hold every account).")

@@ -1,0 +1,40 @@
+"""The Send surveys page, through AppTest (no SMTP configured: messages go to the outbox)."""
+
+from sqlmodel import select
+
+from models.tables import Account, Invitation
+from tests.factories import make_invitation, team_app
+
+
+def open_page(db, role: str, username: str | None = None):
+    at = team_app(db, role=role, username=username).run()
+    return at.switch_page("pages/sending.py").run()
+
+
+def fill(at, account: str, email: str):
+    at.text_input[0].input(account)
+    at.text_input[1].input(email)
+    return at.button[0].click().run()
+
+
+def test_a_manager_records_and_sends_in_one_step_and_owns_the_new_account(db, tmp_path):
+    at = fill(open_page(db, "manager", "maria"), "Nordwind GmbH", "jana@nordwind.example")
+    assert not at.exception
+    assert at.success[0].value.startswith("Written to the outbox: jana@nordwind")
+    assert at.code[0].value.startswith("http")
+    assert db.exec(select(Account.owner).where(Account.name == "Nordwind GmbH")).one() == "maria"
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_manager_cannot_send_for_another_managers_account(db, now):
+    make_invitation(db, now, account="Globex")
+    before = len(db.exec(select(Invitation)).all())
+    at = fill(open_page(db, "manager", "maria"), "Globex", "eve@globex.example")
+    assert "is not one of your accounts" in at.error[0].value
+    assert len(db.exec(select(Invitation)).all()) == before
+
+
+def test_an_analyst_cannot_send(db):
+    at = open_page(db, "analyst")
+    assert "Analysts read" in at.info[0].value
+    assert not at.text_input
