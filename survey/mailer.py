@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -16,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from models.settings import PROJECT_ROOT
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html.j2"]),
@@ -80,17 +82,32 @@ class MailSettings:
     outbox: Path
 
     @classmethod
-    def from_env(cls) -> MailSettings:
+    def from_env(cls, secrets_file: Path = SECRETS_FILE) -> MailSettings:
+        """Environment variables (``PULSE_SMTP_*``), else the ``[smtp]`` section of
+        ``.streamlit/secrets.toml`` (host, port, user, password, from, starttls)."""
         data_dir = Path(os.environ.get("PULSE_DATA_DIR", PROJECT_ROOT / "data"))
+        section = _secrets_section(secrets_file)
+
+        def value(name: str, default: str = "") -> str:
+            return os.environ.get(f"PULSE_SMTP_{name.upper()}") or str(section.get(name, default))
+
         return cls(
-            host=os.environ.get("PULSE_SMTP_HOST") or None,
-            port=int(os.environ.get("PULSE_SMTP_PORT", "587")),
-            user=os.environ.get("PULSE_SMTP_USER") or None,
-            password=os.environ.get("PULSE_SMTP_PASSWORD") or None,
-            sender=os.environ.get("PULSE_SMTP_FROM", "Relationship Pulse <pulse@localhost>"),
-            starttls=os.environ.get("PULSE_SMTP_STARTTLS", "1") not in ("0", "false", "no"),
+            host=value("host") or None,
+            port=int(value("port", "587")),
+            user=value("user") or None,
+            password=value("password") or None,
+            sender=value("from", "Relationship Pulse <pulse@localhost>"),
+            starttls=value("starttls", "1").lower() not in ("0", "false", "no"),
             outbox=Path(os.environ.get("PULSE_OUTBOX", data_dir / "outbox")),
         )
+
+
+def _secrets_section(path: Path) -> dict[str, object]:
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        section = tomllib.load(handle).get("smtp", {})
+    return section if isinstance(section, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,17 @@ def test_the_cron_commands_are_idempotent(app_db, now, inbox):
     assert "dropped" in runner.invoke(main, ["expire"]).output
     assert len(inbox.messages) == 2
     assert app_db.exec(select(Contact.email)).all() == ["late@acme.example"]
+
+
+def test_smtp_settings_come_from_secrets_toml_unless_the_environment_says_otherwise(tmp_path, monkeypatch):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        '[smtp]\nhost = "mail.example.com"\nport = 2525\nfrom = "Team <t@example.com>"\nstarttls = false\n'
+    )
+    settings = MailSettings.from_env(secrets)
+    assert (settings.host, settings.port, settings.sender, settings.starttls) == (
+        "mail.example.com", 2525, "Team <t@example.com>", False,
+    )  # fmt: skip
+    monkeypatch.setenv("PULSE_SMTP_HOST", "relay.internal")
+    assert MailSettings.from_env(secrets).host == "relay.internal"
+    assert MailSettings.from_env(tmp_path / "missing.toml").port == 587
