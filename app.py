@@ -29,6 +29,7 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
             st.Page("pages/loyalty.py", title="Loyalty", icon=":material/loyalty:"),
             st.Page("pages/predictors.py", title="What predicts what", icon=":material/query_stats:"),
             st.Page("pages/sending.py", title="Send surveys", icon=":material/send:"),
+            st.Page("pages/directory.py", title="Accounts and contacts", icon=":material/contacts:"),
             st.Page("pages/invitations.py", title="Invitations", icon=":material/outgoing_mail:"),
             st.Page("pages/export.py", title="Export", icon=":material/download:"),
         ]

@@ -16,6 +16,7 @@ from survey.users import scope_of
 from tests.factories import full_answers, make_user, respond, team_app
 
 TEAM_PAGES = [
+    "directory",
     "sending",
     "invitations",
     "overview",
