@@ -23,10 +23,11 @@ from models.settings import get_settings
 from models.tables import CONTACT_ROLES, Interaction, Invitation
 from survey.access import EVERYTHING
 from survey.apikeys import check_key
+from survey.crm_import import surveyed_recently
 from survey.dashboard import Filters
 from survey.exports.api import responses_page
 from survey.exports.rows import ExportError
-from survey.invitations import InviteError, invite
+from survey.invitations import InviteError, invite_recorded, record_interaction
 from survey.mailer import MailSettings
 from survey.sending import send_invitation
 
@@ -92,10 +93,10 @@ def healthz(request: Request) -> JSONResponse:
 async def post_interaction(request: Request) -> JSONResponse:
     body = await request.body()
     # The database work runs in the thread pool, off the event loop.
-    return await run_in_threadpool(record_interaction, request, body)
+    return await run_in_threadpool(_post_interaction, request, body)
 
 
-def record_interaction(request: Request, body: bytes) -> JSONResponse:
+def _post_interaction(request: Request, body: bytes) -> JSONResponse:
     """Record a CRM interaction and invite its contact; a repeated CRM id changes nothing."""
     with session_scope(_engine(request)) as session:
         if not _authorised(request, session):
@@ -113,9 +114,10 @@ def record_interaction(request: Request, body: bytes) -> JSONResponse:
     if existing is not None:
         return JSONResponse(existing, status_code=200)
     settings = get_settings()
+    now = datetime.now(UTC)
     try:
         with session_scope(_engine(request)) as session:
-            result = invite(
+            recorded = record_interaction(
                 session,
                 account_name=data.account.name,
                 account_external_id=data.account.external_id,
@@ -126,10 +128,19 @@ def record_interaction(request: Request, body: bytes) -> JSONResponse:
                 touchpoint=data.touchpoint,
                 occurred_at=data.occurred_at,
                 interaction_external_id=data.crm_interaction_id,
-                now=datetime.now(UTC),
-                base_url=settings.base_url,
-                valid_days=settings.link_valid_days,
+                now=now,
             )
+            last = surveyed_recently(session, recorded.contact, now, settings.fatigue_days)
+            result = None
+            if last is None:
+                result = invite_recorded(
+                    session,
+                    recorded,
+                    now=now,
+                    base_url=settings.base_url,
+                    valid_days=settings.link_valid_days,
+                )
+            interaction_id = recorded.interaction.id
     except InviteError as error:
         return JSONResponse(
             {"error": "the body is not valid", "problems": [{"field": error.field, "problem": str(error)}]},
@@ -141,10 +152,14 @@ def record_interaction(request: Request, body: bytes) -> JSONResponse:
         if existing is None:
             raise
         return JSONResponse(existing, status_code=200)
+    if result is None:
+        reason = f"surveyed on {last:%Y-%m-%d}, within the {settings.fatigue_days}-day rest period"
+        body = {"interaction_id": interaction_id, "invitation_id": None, "link": None, "status": "recorded"}
+        return JSONResponse(body | {"not_invited": reason}, status_code=201)
     # Sent after the interaction is stored: a slow mail server never holds a transaction open.
     with session_scope(_engine(request)) as session:
         sent = send_invitation(
-            session, result.invitation_id, result.link, now=datetime.now(UTC), mail=MailSettings.from_env()
+            session, result.invitation_id, result.link, now=now, mail=MailSettings.from_env()
         )
     return JSONResponse(
         {
@@ -162,7 +177,7 @@ def _existing(request: Request, crm_id: str) -> dict[str, Any] | None:
     with session_scope(_engine(request)) as session:
         row = session.exec(
             select(Interaction.id, Invitation.id)
-            .join(Invitation, Invitation.interaction_id == Interaction.id)
+            .outerjoin(Invitation, Invitation.interaction_id == Interaction.id)
             .where(Interaction.external_id == crm_id)
         ).first()
     if row is None:

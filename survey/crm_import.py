@@ -15,10 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from models.tables import CONTACT_ROLES, Contact, Interaction, Invitation
-from survey.invitations import InviteError, create_invitation, record_interaction
+from survey.invitations import InviteError, invite_recorded, record_interaction
 from survey.reference import find_touchpoint
 from survey.tabular import RowProblem, TableImportError, read_table
-from survey.tokens import survey_link
 
 # Our fields, and whether a file must have them.
 FIELDS: dict[str, bool] = {
@@ -226,12 +225,6 @@ def import_rows(
             reason = f"surveyed on {last:%Y-%m-%d}, within the {fatigue_days}-day rest period"
             result.skipped.append((row.row, row.contact_email, reason))
             continue
-        invitation, token = create_invitation(
-            session,
-            interaction=recorded.interaction,
-            contact=recorded.contact,
-            now=now,
-            valid_days=valid_days,
-        )
-        result.invitations.append((invitation.id or 0, survey_link(base_url, token)))
+        invited = invite_recorded(session, recorded, now=now, base_url=base_url, valid_days=valid_days)
+        result.invitations.append((invited.invitation_id, invited.link))
     return result

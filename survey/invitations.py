@@ -262,6 +262,13 @@ def invite(
     """Record an interaction and invite the contact, creating the account and contact if new.
     ``interaction`` takes the arguments of ``record_interaction``."""
     recorded = record_interaction(session, now=now, **interaction)
+    return invite_recorded(session, recorded, now=now, base_url=base_url, valid_days=valid_days)
+
+
+def invite_recorded(
+    session: Session, recorded: Recorded, *, now: datetime, base_url: str, valid_days: int
+) -> InviteResult:
+    """Invite the contact of an interaction just recorded."""
     invitation, token = create_invitation(
         session,
         interaction=recorded.interaction,

@@ -162,3 +162,18 @@ def test_responses_are_pulled_page_by_page_and_then_only_new_ones(api, session, 
     assert [row["contact_email"] for row in new["rows"]] == ["late@acme.example"]
     assert api.get("/api/v1/responses?cursor=garbage", headers=auth(key)).status_code == 400
     assert api.get("/api/v1/responses?limit=lots", headers=auth(key)).status_code == 400
+
+
+def test_a_contact_surveyed_recently_is_recorded_but_not_invited_again(api, session, key):
+    api.post("/api/v1/interactions", json=BODY, headers=auth(key))
+    second = api.post(
+        "/api/v1/interactions", json=BODY | {"crm_interaction_id": "SF-0002"}, headers=auth(key)
+    )
+    assert second.status_code == 201
+    assert (second.json()["invitation_id"], second.json()["link"]) == (None, None)
+    assert "rest period" in second.json()["not_invited"]
+    assert counts(session) == (1, 1, 2, 1)
+    replay = api.post(
+        "/api/v1/interactions", json=BODY | {"crm_interaction_id": "SF-0002"}, headers=auth(key)
+    )
+    assert (replay.status_code, replay.json()["invitation_id"]) == (200, None)
