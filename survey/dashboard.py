@@ -89,6 +89,20 @@ def _where_cells(statement: Select[Any], model: Any, filters: Filters, dims: boo
     return statement
 
 
+def where_dimensions(statement: Select[Any], filters: Filters, role: Any) -> Select[Any]:
+    """The account, segment, touchpoint and role filters on responses joined to their
+    account; ``role`` is the contact's role column (missing roles already filled in)."""
+    if filters.account_ids:
+        statement = statement.where(Response.account_id.in_(filters.account_ids))
+    if filters.segments:
+        statement = statement.where(Account.segment.in_(filters.segments))
+    if filters.touchpoint_ids:
+        statement = statement.where(Response.touchpoint_id.in_(filters.touchpoint_ids))
+    if filters.roles:
+        statement = statement.where(role.in_(filters.roles))
+    return statement
+
+
 def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any]:
     """Responses (of the chosen accounts, if any) with the roll-ups' key columns."""
     month = month_of(Response.submitted_at, session.get_bind().dialect.name)
@@ -99,14 +113,7 @@ def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any
         .join(Account, Account.id == Response.account_id)
         .outerjoin(Contact, Contact.id == Response.contact_id)
     )
-    if filters.account_ids:
-        statement = statement.where(Response.account_id.in_(filters.account_ids))
-    if filters.segments:
-        statement = statement.where(Account.segment.in_(filters.segments))
-    if filters.touchpoint_ids:
-        statement = statement.where(Response.touchpoint_id.in_(filters.touchpoint_ids))
-    if filters.roles:
-        statement = statement.where(role.in_(filters.roles))
+    statement = where_dimensions(statement, filters, role)
     if filters.start:
         statement = statement.where(month >= filters.start)
     if filters.end:

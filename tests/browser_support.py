@@ -86,7 +86,8 @@ def browser() -> Iterator[object]:
 def settled(page) -> None:
     """Wait until the app is connected and its script has finished running."""
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=30_000)
-    page.wait_for_timeout(250)
+    # Long enough for a rerun the last click triggered to have begun, even on a busy machine.
+    page.wait_for_timeout(600)
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=30_000)
 
 

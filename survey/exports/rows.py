@@ -31,7 +31,7 @@ from models.tables import (
     Touchpoint,
 )
 from survey.access import Scope
-from survey.dashboard import Filters
+from survey.dashboard import Filters, where_dimensions
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
 from survey.exports.fetch import ArrowFetcher
 from survey.rollups import UNKNOWN_ROLE
@@ -82,15 +82,7 @@ def where_filters(statement: Select[Any], filters: Filters, scope: Scope) -> Sel
         statement = statement.where(Response.submitted_at >= month_start(filters.start, "start"))
     if filters.end:
         statement = statement.where(Response.submitted_at < _next_month(month_start(filters.end, "end")))
-    if filters.account_ids:
-        statement = statement.where(Response.account_id.in_(filters.account_ids))
-    if filters.segments:
-        statement = statement.where(Account.segment.in_(filters.segments))
-    if filters.touchpoint_ids:
-        statement = statement.where(Response.touchpoint_id.in_(filters.touchpoint_ids))
-    if filters.roles:
-        statement = statement.where(func.coalesce(Contact.role, literal(UNKNOWN_ROLE)).in_(filters.roles))
-    return statement
+    return where_dimensions(statement, filters, func.coalesce(Contact.role, literal(UNKNOWN_ROLE)))
 
 
 def _selected(*columns: Any) -> Select[Any]:
