@@ -232,9 +232,22 @@ def export_command(
 
 def _add_people_commands() -> None:
     from survey.cli_api import apikey_group, expire_command, import_crm_command, send_reminders_command
-    from survey.cli_people import erase_contact_command, purge_comments_command, user_group
+    from survey.cli_people import (
+        backup_command,
+        erase_contact_command,
+        purge_comments_command,
+        restore_command,
+        user_group,
+    )
 
-    commands = (user_group, erase_contact_command, purge_comments_command, apikey_group)
+    commands = (
+        user_group,
+        erase_contact_command,
+        purge_comments_command,
+        apikey_group,
+        backup_command,
+        restore_command,
+    )
     for command in (*commands, send_reminders_command, expire_command, import_crm_command):
         main.add_command(command)
 

@@ -185,3 +185,39 @@ def purge_comments_command(months: int | None) -> None:
     with session_scope() as session:
         purged = purge_comments(session, months=months, now=datetime.now(UTC), actor=ACTOR)
     click.echo(f"{purged} comment(s) older than {months} months purged")
+
+
+@click.command("backup")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The backup file to write.")
+def backup_command(out: str) -> None:
+    """Copy the live SQLite database consistently, while the app keeps running."""
+    from pathlib import Path
+
+    from survey.backup import BackupError, backup
+
+    try:
+        checked = backup(get_settings().database_url, Path(out))
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"backup written to {out}: schema {checked.version}, {checked.responses} responses, integrity ok"
+    )
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(file: str, yes: bool) -> None:
+    """Replace the SQLite database with a checked backup (stop the app first); keeps a .bak."""
+    from pathlib import Path
+
+    from survey.backup import BackupError, check, restore
+
+    try:
+        checked = check(Path(file))
+        if not yes:
+            click.confirm(f"Replace the database with {file} ({checked.responses} responses)?", abort=True)
+        restore(get_settings().database_url, Path(file))
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"restored {file}: schema {checked.version}, {checked.responses} responses")
