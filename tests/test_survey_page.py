@@ -1,5 +1,6 @@
 """The respondent's survey page, driven through Streamlit's AppTest."""
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -233,3 +234,23 @@ def test_comments_are_never_rendered_as_markup(db, clock):
     assert "\\*\\*Bold\\*\\*" in greeting
     assert "\\[x\\]\\(http" in greeting
     assert "\\<b\\>" in greeting
+
+
+def test_a_locked_database_keeps_the_answers_and_asks_to_try_again(db, clock, app_env):
+    result, token = make_invitation(db, clock)
+    at = open_link(token)
+    blocker = sqlite3.connect(app_env.removeprefix("sqlite:///"), timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database past the busy timeout
+    try:
+        answer_section(at, {"SAT1": 6})
+        assert not at.exception
+        assert "We could not save your answers just now" in page_text(at)
+        assert at.session_state["answers"]["SAT1"] == 6
+    finally:
+        blocker.rollback()
+        blocker.close()
+    answer_section(at, {"SAT2": 5})
+    assert "We could not save your answers just now" not in page_text(at)
+    db.expire_all()
+    saved = db.exec(select(Draft).where(Draft.invitation_id == result.invitation_id)).one()
+    assert (saved.answers["SAT1"], saved.answers["SAT2"]) == (6, 5)
