@@ -111,7 +111,8 @@ def validate_answers(
                 scale_answers[item.code] = value
         elif item.kind == "choice":
             options = item.options or {}
-            if value not in options:
+            # Only plain keys can be options: a list would not even hash, and True would pass as 1.
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or value not in options:
                 allowed = ", ".join(str(key) for key in options)
                 problems.append(Problem(item.code, f"{value!r} is not one of {allowed}"))
             else:
