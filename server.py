@@ -6,6 +6,13 @@ Streamlit script.
 
 import streamlit as st
 
+from models.settings import get_settings
 from survey.api import routes
+from survey.setup import prepare_database, seed_demo_if_empty
+
+# Ready before the first request: a CRM may call the API before anyone opens a page.
+prepare_database()
+if get_settings().demo_data:
+    seed_demo_if_empty()
 
 app = st.App("app.py", routes=routes)
