@@ -27,6 +27,7 @@ TEAM_PAGES = [
     "timeline",
     "loyalty",
     "predictors",
+    "export",
 ]
 ADMIN_PAGES = {"users": "Users", "privacy": "Privacy", "audit": "Audit log"}
 
