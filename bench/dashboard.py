@@ -72,7 +72,7 @@ from models.tables import (
     ScoreRollup,
     Touchpoint,
 )
-from survey import demo, rollups
+from survey import demo, packs, rollups
 from survey.analytics import month_of
 from survey.benchmarks import import_benchmarks
 from survey.dashboard import Filters, compute, data_version, filter_options
@@ -533,6 +533,7 @@ def insert_chunk(
             )
         )
         kind = data.leader_kind[rows]
+        export_packs = packed(data, instrument, rows, ids, touchpoint_ids, occurred, submitted)
         locales = np.where(data.contact_de[contact], "de", "en").astype(object).tolist()
         responses = list(
             zip(
@@ -554,6 +555,7 @@ def insert_chunk(
                 optional(data.value_level[rows], data.value_level[rows] >= 0),
                 optional(data.moment[rows], data.moment[rows] >= 0, MOMENTS),
                 optional(data.comment[rows], data.comment[rows] >= 0, data.comment_texts),
+                export_packs,
                 strict=True,
             )
         )
@@ -574,6 +576,7 @@ def insert_chunk(
             "value_level",
             "moment",
             "comment",
+            "export_pack",
         )
         bulk_insert(dbapi_connection, dialect, "response", columns, responses)
     del interactions, invitations, responses
@@ -598,9 +601,7 @@ def insert_chunk(
     # Scores: our six indicators, then the six ratings of the named leader.
     with timed("generate rows", laps):
         indicators = [indicator.code for indicator in instrument.indicators]
-        own = data.own_score[rows]
-        rated = data.leader[rows].astype(np.float64)
-        score = np.concatenate([own, np.where(kind[:, None] > 0, rated, np.nan)], axis=1)
+        score = leader_and_own_scores(data, rows)
         answered = np.concatenate([data.own_answered[rows], np.ones_like(data.own_answered[rows])], axis=1)
         present = (~np.isnan(score)).ravel()
         width = score.shape[1]
@@ -619,6 +620,56 @@ def insert_chunk(
     with timed("insert scores", laps):
         columns = ("response_id", "indicator", "subject", "score", "score_100", "items_answered")
         bulk_insert(dbapi_connection, dialect, "indicator_score", columns, scores)
+
+
+def leader_and_own_scores(data: Synthetic, rows: slice) -> np.ndarray:
+    """(responses x 12): our six indicator scores, then the named leader's; NaN when none."""
+    rated = data.leader[rows].astype(np.float64)
+    return np.concatenate(
+        [data.own_score[rows], np.where(data.leader_kind[rows, None] > 0, rated, np.nan)], axis=1
+    )
+
+
+def packed(
+    data: Synthetic,
+    instrument: Instrument,
+    rows: slice,
+    ids: np.ndarray,
+    touchpoint_ids: list[int],
+    occurred: np.ndarray,
+    submitted: np.ndarray,
+) -> list[bytes]:
+    """The packs the submit transaction would store (``survey.packs``)."""
+    layout = packs.layout(instrument.version)
+    records = np.zeros(len(ids), dtype=layout.record)
+    facts = records["facts"]
+    kind = data.leader_kind[rows]
+    facts["interaction_id"] = ids
+    facts["touchpoint_id"] = touchpoint_ids
+    facts["contact_id"] = data.contact[rows] + 1
+    facts["leader_competitor_id"] = np.where(
+        kind == 1, data.competitor_ids[data.leader_slot[rows]], packs.NONE
+    )
+    facts["occurred_at"], facts["submitted_at"] = occurred, submitted
+    facts["duration_seconds"] = data.duration[rows]
+    facts["instrument_version"] = instrument.version
+    facts["nps"], facts["value_level"] = data.nps[rows], data.value_level[rows]
+    facts["locale"] = np.where(data.contact_de[data.contact[rows]], b"de", b"en")
+    moments = np.array([b"", *(moment.encode() for moment in MOMENTS)])
+    facts["moment"] = moments[data.moment[rows] + 1]  # MISSING (-1) becomes b""
+
+    values = np.concatenate([data.items[rows], data.nps[rows][:, None], data.leader[rows]], axis=1)
+    column = {code: index for index, code in enumerate([*data.item_codes, "NPS", *data.leader_codes])}
+    for place, code in enumerate(layout.items):
+        if code in column:
+            given = values[:, column[code]]
+            records["answers"][:, place] = np.where(given == MISSING, packs.NOT_ANSWERED, given)
+        else:
+            records["answers"][:, place] = packs.NOT_ANSWERED
+    low = leader_and_own_scores(data, rows)
+    records["low"], records["high"] = low, 100.0 * (low - 1) / 6
+    raw, size = records.tobytes(), layout.record.itemsize
+    return [raw[i * size : (i + 1) * size] for i in range(len(ids))]
 
 
 # --------------------------------------------------------------------------------------

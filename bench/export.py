@@ -5,14 +5,15 @@
 1. Builds N synthetic responses with ``bench.dashboard.build`` (the same base as the dashboard
    benchmark: answers, scores, accounts, contacts), in a spawned child process. With ``--keep``
    the temporary SQLite file is kept; ``DATABASE_URL=sqlite:///that/file --reuse`` measures it
-   again without rebuilding (a 1M base takes about 12 minutes to build here).
+   again without rebuilding (a 1M base takes about 4 minutes to build here).
 2. Exports every response with ``survey.exports.writers.export`` to CSV, Parquet and SPSS, each
    in a fresh spawned process, so that each peak RSS is that export's own.
 3. The naive baseline, in its own process: responses, answers and scores read whole into pandas
    with ``pd.read_sql``, pivoted, merged and written with ``to_csv``.
 
 Progress goes to stderr; stdout ends with
-``naive_csv_s=<s> naive_peak_rss_mb=<mb> ratio=<naive/csv>`` and then the last line
+``naive_csv_s=<s> naive_peak_rss_mb=<mb> ratio=<naive/csv>``, then each format's own peak
+``csv_peak_rss_mb=<mb> parquet_peak_rss_mb=<mb> sav_peak_rss_mb=<mb>`` and then the last line
 ``csv_s=<s> parquet_s=<s> sav_s=<s> peak_rss_mb=<max of the three exports> rows=<n>``.
 """
 
@@ -167,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             log(f"kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+    print(" ".join(f"{fmt}_peak_rss_mb={peak:.0f}" for fmt, peak in zip(FORMATS, peaks, strict=True)))
     print(
         f"csv_s={timings['csv']:.1f} parquet_s={timings['parquet']:.1f} sav_s={timings['sav']:.1f} "
         f"peak_rss_mb={max(peaks):.0f} rows={rows}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 CONTACT_ROLES = ("decision_maker", "influencer", "user", "buyer")
@@ -124,6 +124,8 @@ class Response(SQLModel, table=True):
     comment: str | None = None
     # The respondent asked that their answers carry no identity: never show or export the contact.
     anonymous: bool = Field(default=False)
+    # Its fixed facts, answers and scores again, packed for exports (survey/packs.py).
+    export_pack: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class Answer(SQLModel, table=True):

@@ -25,7 +25,7 @@ from models.tables import (
     Invitation,
     Touchpoint,
 )
-from survey import behaviour_demo, followup, rollups
+from survey import behaviour_demo, followup, packs, rollups
 from survey.benchmarks import import_benchmarks
 from survey.instrument import Instrument, load_instrument
 from survey.reference import ensure_touchpoints
@@ -436,6 +436,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
     insert_scored_rows(session, answer_rows, score_rows)
     behaviour_demo.add_transactions(session, behaviour, tiers, commitment_seen, start=start, now=now)
     rollups.rebuild(session)
+    packs.fill_missing(session)
     figures = DEMO_BENCHMARKS.format(last=now.year - 1, this=now.year)
     import_benchmarks(session, figures.encode("utf-8"))
     followup.flag_all(session)

@@ -19,7 +19,7 @@ from models.tables import (
     Invitation,
     Response,
 )
-from survey import followup, rollups
+from survey import followup, packs, rollups
 from survey.instrument import Instrument, load_instrument
 from survey.scoring import IndicatorResult, nps_category, score_indicators, score_leader
 
@@ -261,9 +261,12 @@ def submit(
     )
     # Asked for on the survey's last page: the answers then never show who gave them.
     response.anonymous = anonymous
+    answer_rows, score_rows = scored_rows(0, instrument, clean)
+    response.export_pack = packs.pack(response, interaction.occurred_at, clean.scale, score_rows)
     session.add(response)
     session.flush()
-    answer_rows, score_rows = scored_rows(response.id or 0, instrument, clean)
+    for row in (*answer_rows, *score_rows):
+        row["response_id"] = response.id
     insert_scored_rows(session, answer_rows, score_rows)
     rollups.add_response(
         session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument

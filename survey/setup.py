@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from models.db import session_scope, upgrade_schema
 from models.tables import FollowUp, Response, ScoreRollup
-from survey import followup, rollups
+from survey import followup, packs, rollups
 from survey.demo import DemoSummary, is_empty, seed_demo
 from survey.reference import ensure_touchpoints
 
@@ -26,6 +26,7 @@ def prepare_database(engine: Engine | None = None) -> None:
                 rollups.rebuild(session)
             if session.exec(select(FollowUp.id).limit(1)).first() is None:
                 followup.flag_all(session)
+            packs.fill_missing(session)
 
 
 def seed_demo_if_empty(engine: Engine | None = None) -> DemoSummary | None:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from sqlalchemy import MetaData, func, insert, select, text
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from models.db import alembic_config
+from survey import packs
 from survey.setup import prepare_database
 
 NOW = datetime(2025, 3, 1, 9, tzinfo=UTC)
@@ -79,3 +80,8 @@ def test_rows_written_at_the_first_migration_survive_every_upgrade(engine):
         # New columns got their defaults, and the roll-ups were built from the old responses.
         assert connection.execute(select(new.tables["response"].c.anonymous)).scalars().all() == [False] * 3
         assert connection.execute(select(func.sum(new.tables["score_rollup"].c.n))).scalar() == 18
+        # Each old response is packed for exports, from the same answers and scores.
+        response = new.tables["response"]
+        stored = dict(connection.execute(select(response.c.id, response.c.export_pack)).all())
+    with Session(engine) as session:
+        assert stored == packs.from_tables(session, sorted(stored))

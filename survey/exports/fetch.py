@@ -1,17 +1,20 @@
-"""Query results as Arrow tables, the fastest way each backend offers.
+"""Query results in one pass over the rows.
 
-An export reads about 30 answers and 12 scores per response: at a million responses that is
-tens of millions of rows, and building a Python tuple for each costs more than the query.
-On a SQLite file the ADBC driver builds the Arrow columns in C; elsewhere the rows come
-through SQLAlchemy Core and are turned into columns in one pass.
+On SQLite the rows come straight from the driver (timestamps stay text, booleans 0/1),
+skipping SQLAlchemy's per-value conversions; elsewhere they come through SQLAlchemy Core.
+Exports read one row per response (answers and scores come packed, see ``survey.packs``),
+so this is the only pass over the data in Python.
 """
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy import Select
 from sqlmodel import Session
 
@@ -25,60 +28,49 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-class ArrowFetcher:
-    """Runs selects and returns Arrow tables with a given schema. Close it when done."""
+_pausing = threading.Lock()
+_paused = 0  # readers inside ``cycles_paused`` right now
+_was_enabled = True
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._adbc: Any = None
-        bind = session.get_bind()
-        database = bind.url.database if bind.dialect.name == "sqlite" else None
-        if database and database != ":memory:":
-            try:
-                import adbc_driver_sqlite.dbapi as adbc_sqlite
-            except ImportError:  # the driver is optional: Core does the same, more slowly
-                return
-            self._adbc = adbc_sqlite.connect(database)
 
-    def _sqlite(self, statement: Select[Any]) -> tuple[str, list[Any]]:
-        compiled = statement.compile(
-            dialect=self.session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-        )
-        return str(compiled), [_sqlite_value(compiled.params[name]) for name in compiled.positiontup or ()]
+@contextmanager
+def cycles_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while rows are read.
 
-    def rows(self, statement: Select[Any]) -> list[tuple]:
-        """Plain tuples; on SQLite straight from the driver (timestamps stay text, booleans 0/1),
-        skipping SQLAlchemy's per-value conversions."""
-        connection = self.session.connection()
-        if connection.dialect.name == "sqlite":
-            sql, params = self._sqlite(statement)
-            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                return cursor.execute(sql, params).fetchall()
-            finally:
-                cursor.close()
+    Each row is a new tuple, and every few hundred of them start a collection that walks every
+    object of the process; reading a chunk then costs twice what it should. Rows hold no
+    reference cycles, so nothing is lost by collecting after them instead of among them."""
+    global _paused, _was_enabled
+    with _pausing:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _pausing:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()
+
+
+def rows(session: Session, statement: Select[Any]) -> list[tuple]:
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
         return [tuple(row) for row in connection.execute(statement)]
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = [_sqlite_value(compiled.params[name]) for name in compiled.positiontup or ()]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return cursor.execute(str(compiled), params).fetchall()
+    finally:
+        cursor.close()
 
-    def table(self, statement: Select[Any], schema: pa.Schema) -> pa.Table:
-        if self._adbc is not None:
-            sql, params = self._sqlite(statement)
-            with self._adbc.cursor() as cursor:
-                cursor.execute(sql, params)
-                table = cursor.fetch_arrow_table()
-            if table.num_rows == 0:
-                return schema.empty_table()
-            return pa.Table.from_arrays(
-                [column.cast(field.type) for column, field in zip(table.columns, schema, strict=True)],
-                schema=schema,
-            )
-        rows = self.session.connection().execute(statement).all()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-        return pa.Table.from_arrays(
-            [pa.array(list(values), type=field.type) for values, field in zip(columns, schema, strict=True)],
-            schema=schema,
-        )
 
-    def close(self) -> None:
-        if self._adbc is not None:
-            self._adbc.close()
-            self._adbc = None
+def columns(session: Session, statement: Select[Any]) -> list[tuple]:
+    """The rows of a select, column by column (empty tuples when there are none)."""
+    with cycles_paused():
+        fetched = rows(session, statement)
+        width = len(statement.selected_columns)
+        return list(zip(*fetched, strict=True)) if fetched else [() for _ in range(width)]

@@ -8,7 +8,7 @@ chunk is all that is ever in memory, whatever the number of responses.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,25 +16,24 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Select, case, func, literal, null, select
+from sqlalchemy import Select, func, literal, select
 from sqlmodel import Session
 
 from models.tables import (
     Account,
-    Answer,
     Competitor,
     Contact,
     FollowUp,
-    IndicatorScore,
-    Interaction,
     Response,
     Touchpoint,
 )
+from survey import packs
 from survey.access import Scope
 from survey.dashboard import Filters, where_dimensions
+from survey.exports import fetch
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
-from survey.exports.fetch import ArrowFetcher
 from survey.rollups import UNKNOWN_ROLE
+from survey.scoring import nps_category
 
 DEFAULT_CHUNK = 20_000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -99,128 +98,111 @@ def count_responses(session: Session, request: ExportRequest) -> int:
     return int(session.execute(statement).scalar_one())
 
 
-def _identity(column: Any) -> Any:
-    # Anonymous responses: the contact's identity never leaves the database.
-    return case((Response.anonymous, null()), else_=column)
-
-
-# The response's own columns, in the order ``_context`` reads them.
-RESPONSE_FIELDS = (
-    Response.id,
-    Response.interaction_id,
-    Response.account_id,
-    Account.name,
-    Account.segment,
-    Touchpoint.name,
-    _identity(Response.contact_id),
-    _identity(Contact.name),
-    _identity(Contact.email),
-    Contact.role,
-    Response.anonymous,
-    Interaction.occurred_at,
-    Response.submitted_at,
-    Response.instrument_version,
-    Response.locale,
-    Response.duration_seconds,
-    FollowUp.status,
-    FollowUp.note,
-    Response.nps,
-    Response.nps_category,
-    func.coalesce(Competitor.name, Response.leader_other),
-    Response.value_level,
-    Response.moment,
-    Response.comment,
-)
-CONTEXT_NAMES = [column.name for column in wide_columns()[:18]]
+# What is read per response; everything fixed at submission comes packed (``survey.packs``).
+FETCHED = {
+    "response_id": Response.id,
+    "account_id": Response.account_id,
+    "anonymous": Response.anonymous,
+    "leader_other": Response.leader_other,
+    "COMMENT": Response.comment,
+    "export_pack": Response.export_pack,
+}
 TAIL_NAMES = ["NPS", "nps_category", "LEADER", "VALUE_LEVEL", "MOMENT", "COMMENT"]
+NPS_CATEGORIES = pa.array([nps_category(nps) for nps in range(11)], pa.string())
 
 
-def _response_chunk(fetcher: ArrowFetcher, request: ExportRequest, after: int, limit: int) -> list[tuple]:
-    statement = (
-        _selected(*RESPONSE_FIELDS)
-        .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
-        .join(Interaction, Interaction.id == Response.interaction_id)
-        .outerjoin(FollowUp, FollowUp.response_id == Response.id)
-        .outerjoin(Competitor, Competitor.id == Response.leader_competitor_id)
-        .where(Response.id > after)
-        .order_by(Response.id)
-        .limit(limit)
-    )
+@dataclass
+class _Fetched:
+    """One chunk as read: its columns as the driver gave them, keyed as in ``FETCHED``."""
+
+    values: dict[str, tuple]
+
+    @property
+    def size(self) -> int:
+        return len(self.values["response_id"])
+
+    def ids(self, name: str = "response_id") -> np.ndarray:
+        return np.fromiter(self.values[name], dtype=np.int64, count=self.size)
+
+    def text(self, name: str) -> pa.Array:
+        return pa.array(self.values[name], pa.string())
+
+
+def _response_chunk(session: Session, request: ExportRequest, after: int, limit: int) -> _Fetched:
+    statement = _selected(*FETCHED.values()).where(Response.id > after).order_by(Response.id).limit(limit)
     statement = where_filters(statement, request.filters, request.scope)
-    return fetcher.rows(statement)
+    return _Fetched(dict(zip(FETCHED, fetch.columns(session, statement), strict=True)))
 
 
-def _ids_between(request: ExportRequest, first: int, last: int) -> Select[Any]:
-    """The chunk's response ids again, as a subquery for its answers and scores."""
-    statement = _selected(Response.id).where(Response.id >= first, Response.id <= last)
-    return where_filters(statement, request.filters, request.scope)
+class _Lookup:
+    """A small table read once per export (accounts, contacts, ...), looked up by id per chunk."""
+
+    def __init__(self, session: Session, key: Any, *columns: Any, where: Any = None) -> None:
+        statement = select(key, *columns)
+        rows = sorted(session.execute(statement if where is None else statement.where(where)).all())
+        self.ids = np.array([row[0] for row in rows], dtype=np.int64)
+        self.columns = [pa.array([row[i + 1] for row in rows], pa.string()) for i in range(len(columns))]
+
+    def take(self, keys: np.ndarray, column: int, hide: np.ndarray | None = None) -> pa.Array:
+        """Column ``column`` of the rows with these ids; empty for an unknown id or where ``hide``."""
+        places = np.searchsorted(self.ids, keys).clip(0, max(len(self.ids) - 1, 0))
+        found = self.ids[places] == keys if len(self.ids) else np.zeros(len(keys), dtype=bool)
+        if hide is not None:
+            found &= ~hide
+        return self.columns[column].take(pa.array(places, mask=~found))
 
 
-def _of_chunk(column: Any, request: ExportRequest, first: int, last: int) -> Any:
-    """Rows of the chunk's responses: a plain id range (one index scan) when nothing is filtered."""
-    if request.filters == Filters(grain=request.filters.grain) and request.scope.is_everything:
-        return column.between(first, last)
-    return column.in_(_ids_between(request, first, last))
+class _Lookups:
+    def __init__(self, session: Session) -> None:
+        self.account = _Lookup(session, Account.id, Account.name, Account.segment)
+        self.touchpoint = _Lookup(session, Touchpoint.id, Touchpoint.name)
+        self.contact = _Lookup(session, Contact.id, Contact.name, Contact.email, Contact.role)
+        self.competitor = _Lookup(session, Competitor.id, Competitor.name)
 
 
-ANSWER_SCHEMA = pa.schema([("response_id", pa.int64()), ("item_code", pa.string()), ("value", pa.int8())])
-SCORE_SCHEMA = pa.schema(
-    [
-        ("response_id", pa.int64()),
-        ("subject", pa.string()),
-        ("indicator", pa.string()),
-        ("score", pa.float64()),
-        ("score_100", pa.float64()),
-    ]
-)
-
-
-def _answers(fetcher: ArrowFetcher, request: ExportRequest, first: int, last: int) -> pa.Table:
-    statement = select(Answer.response_id, Answer.item_code, Answer.value).where(
-        _of_chunk(Answer.response_id, request, first, last)
+def _follow_ups(session: Session, ids: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Status and notes of the follow-ups of these responses (sorted ids), empty where none."""
+    found = _Lookup(
+        session,
+        FollowUp.response_id,
+        FollowUp.status,
+        FollowUp.note,
+        where=FollowUp.response_id.between(int(ids[0]), int(ids[-1])),  # type: ignore[attr-defined]
     )
-    return fetcher.table(statement, ANSWER_SCHEMA)
+    return found.take(ids, 0), found.take(ids, 1)
 
 
-def _scores(fetcher: ArrowFetcher, request: ExportRequest, first: int, last: int) -> pa.Table:
-    statement = select(
-        IndicatorScore.response_id,
-        IndicatorScore.subject,
-        IndicatorScore.indicator,
-        IndicatorScore.score,
-        IndicatorScore.score_100,
-    ).where(_of_chunk(IndicatorScore.response_id, request, first, last))
-    return fetcher.table(statement, SCORE_SCHEMA)
+def _placed(packed: Sequence[str], wanted: list[str]) -> tuple[list[int], list[int]]:
+    """Where each packed key that is wanted sits in the pack and in ``wanted``."""
+    column_of = {key: index for index, key in enumerate(wanted)}
+    pairs = [(place, column_of[key]) for place, key in enumerate(packed) if key in column_of]
+    return [place for place, _ in pairs], [column for _, column in pairs]
 
 
-def _as_arrow(values: list[Any], kind: Kind) -> pa.Array:
-    if kind in ("date", "timestamp"):
-        if isinstance(next((v for v in values if v is not None), None), str):  # SQLite: naive UTC text
-            moments = pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(ARROW_TYPES["timestamp"])
-        else:
-            moments = pa.array(values, type=ARROW_TYPES["timestamp"])
-        return moments.cast(pa.date32()) if kind == "date" else moments
-    if kind == "bool":
-        return pa.array([None if value is None else bool(value) for value in values], pa.bool_())
-    return pa.array(values, type=ARROW_TYPES[kind])
+def _optional(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.array(values, kind, mask=values == packs.NONE)
 
 
-def _places(ids: np.ndarray, response_ids: pa.ChunkedArray, keys: pa.ChunkedArray, known: list[str]) -> tuple:
-    """Row and column of each fetched value in the chunk's matrix; column -1: not exported."""
-    rows = np.searchsorted(ids, response_ids.to_numpy())
-    columns = pc.index_in(keys, value_set=pa.array(known, pa.string())).fill_null(-1).to_numpy()
-    return rows, columns.astype(np.int64)
+def _moments(micros: np.ndarray) -> pa.Array:
+    return pa.array(micros, pa.int64()).cast(ARROW_TYPES["timestamp"])
 
 
-def _matrix(
-    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], dtype: Any
-) -> Any:
-    keep = cols >= 0
-    matrix = np.zeros(shape, dtype=dtype)
-    present = np.zeros(shape, dtype=bool)
-    matrix[rows[keep], cols[keep]] = values[keep]
-    present[rows[keep], cols[keep]] = True
-    return matrix, present
+def _text(values: np.ndarray) -> pa.Array:
+    """Fixed-width bytes from the facts as text; empty means none."""
+    return pa.array(values, pa.binary(), mask=values == b"").cast(pa.string())
+
+
+@dataclass
+class _Chunk:
+    """One chunk as read, with its packs unpacked."""
+
+    fetched: _Fetched
+    ids: np.ndarray
+    packed: packs.Unpacked
+
+    @property
+    def facts(self) -> np.ndarray:
+        return self.packed.facts
 
 
 class ChunkReader:
@@ -234,14 +216,13 @@ class ChunkReader:
         self.wide = wide_columns()
         self.columns: list[Column] = long_columns() if request.long else self.wide
         self.schema = pa.schema([(c.name, self._type(c)) for c in self.columns])
-        by_name = {column.name: column for column in self.wide}
         self._scale_codes = [c.name for c in self.wide if c.item_code and c.name not in TAIL_NAMES]
         self._score_names = [c.name for c in self.wide if c.kind == "float"]
-        self._kinds = {name: by_name[name].kind for name in CONTEXT_NAMES + TAIL_NAMES}
         self._indicator_of = {c.item_code: c.indicator for c in self.wide if c.item_code}
         self._score_keys = [
             name.removesuffix("_score") for name in self._score_names if name.endswith("_score")
         ]
+        self._lookups: _Lookups | None = None
 
     def _type(self, column: Column) -> pa.DataType:
         if (column.item_code and column.kind == "int") or column.name == "value":
@@ -250,75 +231,114 @@ class ChunkReader:
 
     def chunks(self, after: int = 0, limit: int | None = None) -> Iterator[pa.Table]:
         """Tables of up to ``chunk_size`` responses (long: their answers) with ids above ``after``."""
-        fetcher = ArrowFetcher(self.session)
-        try:
-            yield from self._chunks(fetcher, after, limit)
-        finally:
-            fetcher.close()
-
-    def _chunks(self, fetcher: ArrowFetcher, after: int, limit: int | None) -> Iterator[pa.Table]:
         left = limit
         while left is None or left > 0:
             size = self.request.chunk_size if left is None else min(left, self.request.chunk_size)
-            rows = _response_chunk(fetcher, self.request, after, size)
-            if not rows:
+            fetched = _response_chunk(self.session, self.request, after, size)
+            if fetched.size == 0:
                 return
-            yield self._long(fetcher, rows) if self.request.long else self._wide(fetcher, rows)
-            after = rows[-1][0]
+            chunk = self._unpack(fetched)
+            yield self._long(chunk) if self.request.long else self._wide(chunk)
+            after = int(chunk.ids[-1])
             if left is not None:
-                left -= len(rows)
-            if len(rows) < size:
+                left -= fetched.size
+            if fetched.size < size:
                 return
 
-    def _context(self, rows: list[tuple]) -> dict[str, pa.Array]:
-        fields = list(zip(*rows, strict=True))
-        names = CONTEXT_NAMES + TAIL_NAMES
-        return {name: _as_arrow(list(fields[i]), self._kinds[name]) for i, name in enumerate(names)}
+    def _unpack(self, fetched: _Fetched) -> _Chunk:
+        ids = fetched.ids()
+        data = fetched.values["export_pack"]
+        # A response stored some other way than by submit may not be packed yet: pack it here.
+        unpacked = [i for i, pack in enumerate(data) if pack is None]
+        if unpacked:
+            built = packs.from_tables(self.session, [int(ids[i]) for i in unpacked])
+            data = tuple(built[int(ids[i])] if pack is None else pack for i, pack in enumerate(data))
+        return _Chunk(fetched, ids, packs.unpack(data, ids))
 
-    def _wide(self, fetcher: ArrowFetcher, rows: list[tuple]) -> pa.Table:
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        first, last = int(ids[0]), int(ids[-1])
-        arrays = self._context(rows)
-        arrays["NPS"] = arrays["NPS"].cast(ITEM_TYPE)
-        arrays["VALUE_LEVEL"] = arrays["VALUE_LEVEL"].cast(ITEM_TYPE)
+    def _context(self, chunk: _Chunk) -> dict[str, pa.Array]:
+        if self._lookups is None:
+            self._lookups = _Lookups(self.session)
+        look, facts, fetched = self._lookups, chunk.facts, chunk.fetched
+        anonymous = fetched.ids("anonymous").astype(bool)
+        account_ids = fetched.ids("account_id")
+        contact_ids = facts["contact_id"]
+        # Anonymous responses: the contact's identity never leaves the database.
+        hidden = anonymous | (contact_ids == packs.NONE)
+        nps = facts["nps"]
+        competitor = look.competitor.take(facts["leader_competitor_id"], 0)
+        status, note = _follow_ups(self.session, chunk.ids)
+        return {
+            "response_id": pa.array(chunk.ids, pa.int64()),
+            "interaction_id": pa.array(facts["interaction_id"]),
+            "account_id": pa.array(account_ids, pa.int64()),
+            "account": look.account.take(account_ids, 0),
+            "segment": look.account.take(account_ids, 1),
+            "touchpoint": look.touchpoint.take(facts["touchpoint_id"], 0),
+            "contact_id": pa.array(contact_ids, mask=hidden),
+            "contact_name": look.contact.take(contact_ids, 0, hide=hidden),
+            "contact_email": look.contact.take(contact_ids, 1, hide=hidden),
+            "contact_role": look.contact.take(contact_ids, 2),
+            "anonymous": pa.array(anonymous),
+            "interaction_date": _moments(facts["occurred_at"]).cast(pa.date32()),
+            "submitted_at": _moments(facts["submitted_at"]),
+            "instrument_version": pa.array(facts["instrument_version"], pa.int64()),
+            "locale": _text(facts["locale"]),
+            "duration_seconds": pa.array(facts["duration_seconds"]),
+            "follow_up_status": status,
+            "follow_up_note": note,
+            "NPS": _optional(nps, ITEM_TYPE),
+            "nps_category": NPS_CATEGORIES.take(pa.array(nps.astype(np.int64), mask=nps == packs.NONE)),
+            "LEADER": pc.coalesce(competitor, fetched.text("leader_other")),
+            "VALUE_LEVEL": _optional(facts["value_level"], ITEM_TYPE),
+            "MOMENT": _text(facts["moment"]),
+            "COMMENT": fetched.text("COMMENT"),
+        }
 
-        answers = _answers(fetcher, self.request, first, last)
-        at, code = _places(ids, answers["response_id"], answers["item_code"], self._scale_codes)
-        values = answers["value"].to_numpy()
-        matrix, given = _matrix(at, code, values, (len(ids), len(self._scale_codes)), np.int8)
+    def _answers(self, chunk: _Chunk, codes: list[str]) -> np.ndarray:
+        """The chunk's answers to ``codes`` as a (responses x codes) matrix; -1 where none."""
+        matrix = np.full((len(chunk.ids), len(codes)), packs.NOT_ANSWERED, dtype=np.int8)
+        for version, rows, records in chunk.packed.versions:
+            places, columns = _placed(packs.layout(version).items, codes)
+            matrix[np.ix_(rows, columns)] = records["answers"][:, places]
+        return matrix
+
+    def _scores(self, chunk: _Chunk) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk's 1-7 and 0-100 scores, one column per score key; NaN where not scored."""
+        shape = (len(chunk.ids), len(self._score_keys))
+        low, high = np.full(shape, np.nan), np.full(shape, np.nan)
+        for version, rows, records in chunk.packed.versions:
+            keys = [
+                code if subject == "own" else f"leader_{code}"
+                for subject, code in packs.layout(version).scores
+            ]
+            places, columns = _placed(keys, self._score_keys)
+            low[np.ix_(rows, columns)] = records["low"][:, places]
+            high[np.ix_(rows, columns)] = records["high"][:, places]
+        return low, high
+
+    def _wide(self, chunk: _Chunk) -> pa.Table:
+        arrays = self._context(chunk)
+        matrix = self._answers(chunk, self._scale_codes)
         for index, name in enumerate(self._scale_codes):
-            arrays[name] = pa.array(matrix[:, index], type=ITEM_TYPE, mask=~given[:, index])
-
-        scores = _scores(fetcher, self.request, first, last)
-        prefix = pc.if_else(pc.equal(scores["subject"], "leader"), "leader_", "")
-        keys = pc.binary_join_element_wise(prefix, scores["indicator"], "")
-        at, code = _places(ids, scores["response_id"], keys, self._score_keys)
-        shape = (len(ids), len(self._score_keys))
-        low, present = _matrix(at, code, scores["score"].to_numpy(), shape, np.float64)
-        high, _ = _matrix(at, code, scores["score_100"].to_numpy(), shape, np.float64)
+            values = matrix[:, index]
+            arrays[name] = pa.array(values, type=ITEM_TYPE, mask=values < 0)
+        low, high = self._scores(chunk)
         for index, key in enumerate(self._score_keys):
-            arrays[f"{key}_score"] = pa.array(low[:, index], mask=~present[:, index])
-            arrays[f"{key}_100"] = pa.array(high[:, index], mask=~present[:, index])
+            missing = np.isnan(low[:, index])
+            arrays[f"{key}_score"] = pa.array(low[:, index], mask=missing)
+            arrays[f"{key}_100"] = pa.array(high[:, index], mask=missing)
         return pa.Table.from_arrays([arrays[c.name] for c in self.columns], schema=self.schema)
 
-    def _long(self, fetcher: ArrowFetcher, rows: list[tuple]) -> pa.Table:
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        context = self._context(rows)
+    def _long(self, chunk: _Chunk) -> pa.Table:
+        context = self._context(chunk)
         codes = [*self._scale_codes, "NPS"]
-        answers = _answers(fetcher, self.request, int(ids[0]), int(ids[-1]))
-        at, code = _places(ids, answers["response_id"], answers["item_code"], codes)
-        keep = code >= 0
-        order = np.lexsort((code[keep], at[keep]))  # by response, then in instrument order
-        at, code = at[keep][order], code[keep][order]
-        value = answers["value"].to_numpy()[keep][order]
+        matrix = self._answers(chunk, codes)
+        at, code = np.nonzero(matrix >= 0)  # row-major: by response, then in instrument order
+        values = matrix[at, code]
         taken = pa.array(at)
-        arrays = {name: context[name].take(taken) for name in self.columns_names_before_item()}
-        item_codes = pa.array(codes, pa.string()).take(pa.array(code))
+        arrays = {c.name: context[c.name].take(taken) for c in self.columns if c.name in context}
         indicators = pa.array([self._indicator_of.get(c, "") for c in codes], pa.string())
-        arrays["item_code"] = item_codes
+        arrays["item_code"] = pa.array(codes, pa.string()).take(pa.array(code))
         arrays["indicator"] = indicators.take(pa.array(code))
-        arrays["value"] = pa.array(value, type=ITEM_TYPE)
+        arrays["value"] = pa.array(values, type=ITEM_TYPE)
         return pa.Table.from_arrays([arrays[c.name] for c in self.columns], schema=self.schema)
-
-    def columns_names_before_item(self) -> list[str]:
-        return [column.name for column in self.columns if column.name in CONTEXT_NAMES]
