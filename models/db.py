@@ -14,6 +14,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
+from models import writer_gate
 from models.settings import PROJECT_ROOT, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -44,6 +45,7 @@ def make_engine(url: str) -> Engine:
             },
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        writer_gate.install(engine, SQLITE_BUSY_TIMEOUT_MS / 1000)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

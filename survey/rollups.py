@@ -12,6 +12,7 @@ unfiltered or segment-filtered dashboard needs: a few hundred rows to read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cache
 from itertools import combinations_with_replacement
 from typing import Any
 
@@ -56,17 +57,20 @@ NARROW: dict[Any, tuple[Any, tuple[str, ...], Any]] = {
 
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], sums: Iterable[str]) -> None:
     """Insert rows, or add their sums to the row with the same key."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
+    if rows:
+        session.execute(_upsert_statement(session.get_bind().dialect.name, table, tuple(sums)), rows)
+
+
+@cache
+def _upsert_statement(dialect: str, table: Table, sums: tuple[str, ...]) -> Any:
+    # Built once per table: constructing the statement costs more than running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
     keys = [column.name for column in table.primary_key.columns]
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=keys,
         set_={name: table.c[name] + statement.excluded[name] for name in sums},
     )
-    session.execute(statement, rows)
 
 
 def indicator_pairs(instrument: Instrument) -> list[tuple[str, str]]:
@@ -87,13 +91,17 @@ def add_response(
     instrument: Instrument,
 ) -> None:
     """Add one freshly stored response to the roll-ups, in the caller's transaction."""
-    segment = session.get_one(Account, response.account_id).segment
-    contact = session.get(Contact, response.contact_id) if response.contact_id else None
+    segment, role = session.execute(
+        select(Account.segment, Contact.role)
+        .select_from(Account)
+        .outerjoin(Contact, Contact.id == response.contact_id)
+        .where(Account.id == response.account_id)
+    ).one()
     cell = {
         "month": f"{response.submitted_at:%Y-%m}",
         "segment": segment,
         "touchpoint_id": response.touchpoint_id,
-        "role": contact.role if contact else UNKNOWN_ROLE,
+        "role": UNKNOWN_ROLE if role is None else role,
     }
     score_rows = [
         cell
