@@ -124,7 +124,7 @@ def _submit(instrument: Instrument) -> None:
     answers = effective_answers(instrument, state["answers"])
     try:
         with session_scope(engine()) as session:
-            state["submitted"] = submit(
+            response_id = submit(
                 session,
                 invitation_id=state["invitation_id"],
                 answers=answers,
@@ -132,6 +132,9 @@ def _submit(instrument: Instrument) -> None:
                 now=_now(),
                 anonymous=bool(state.get("anonymous")),
             )
+        # Only once committed: a full disk can refuse the commit itself.
+        state["submitted"] = response_id
+        state.pop("save_failed", None)
     except AlreadySubmitted:
         # A double click or a second tab: the first submit already stored everything.
         state["submitted"] = True
