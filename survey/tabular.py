@@ -62,7 +62,18 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     except UnicodeDecodeError as exc:
         problem = RowProblem(1, "file", f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8")
         raise TableImportError([problem]) from exc
-    return list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:  # a cell longer than the csv module reads, or a broken quote
+        limit = csv.field_size_limit()
+        message = (
+            f"a cell is longer than {limit:,} characters" if "limit" in str(exc) else f"cannot be read: {exc}"
+        )
+        raise TableImportError([RowProblem(reader.line_num, "row", message)]) from exc
+    return rows
 
 
 def _excel_rows(data: bytes) -> list[list[str]]:
