@@ -1,38 +1,60 @@
-"""Benchmark: concurrent respondents through the survey page's own submit path.
+"""Benchmark: concurrent respondents through the survey page's own submit path, and
+concurrent CRM clients through the webhook of running servers.
 
-    .venv/bin/python -m bench.load [--clients 32] [--postgres URL]
+    .venv/bin/python -m bench.load [--clients 32] [--webhook-clients 16] [--postgres URL]
 
 Cases, each ending in one line
 ``case=<name> clients=<n> sent=<n> stored=<n> duplicates=<n> errors=<n> p50_ms=<x> p99_ms=<x> per_s=<x>``:
 
 * ``respondents`` — each client opens its own link, saves two drafts and submits, all at once,
   on the app's SQLite settings (WAL, ``synchronous=NORMAL``, busy timeout 5 s); the times
-  are those of the submit transaction.
-* ``naive`` — the same on SQLite's defaults (rollback journal, no busy timeout), the
-  baseline the settings are measured against; the line ends with how many submissions each
-  lost (naive:ours).
+  are those of the submit transaction. All 32 start in the same instant: the worst case.
+* ``respondents-paced`` — the same 32 respondents, each pausing a random 0-1 s (seeded) before
+  each of its three saves, as people reading a page do: all of them are answering within the
+  same two seconds, a rate of about 20 submissions a second.
+* ``naive`` — the respondents case on SQLite's defaults (rollback journal, no busy timeout),
+  the baseline the settings are measured against; the line ends with how many submissions
+  each lost (naive:ours).
 * ``race`` — one link submitted by 10 threads at the same instant: exactly one response
   may be stored; the others are told it was already answered.
-* ``respondents-postgresql`` — the respondents case on ``--postgres URL`` (an empty database).
+* ``webhook`` — ``streamlit run server.py`` on a SQLite file, and 16 CRM clients posting
+  interactions to ``/api/v1/interactions`` in rounds; in each round two clients post the same
+  CRM interaction id in the same instant, so every id is replayed concurrently. ``sent`` counts
+  distinct CRM ids, ``stored`` those found in the database, ``duplicates`` extra interaction or
+  invitation rows, and the line ends with ``lost_invitations`` (ids without an invitation).
+* ``respondents-postgresql`` — the respondents case on ``--postgres URL``.
+* ``webhook-replicas`` — the webhook case against two servers on different ports sharing the
+  PostgreSQL database of ``--postgres URL``; the two posts of each id go to different servers.
+
+``--postgres URL`` names a database that this benchmark drops and creates again.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import random
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, func
+import httpx
+from sqlalchemy import Engine, create_engine, func, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from models.db import make_engine
-from models.tables import Response
+from models.tables import Interaction, Invitation, Response
+from survey.apikeys import create_key
 from survey.invitations import check_link, invite
 from survey.responses import AlreadySubmitted, save_draft, submit
 from survey.setup import prepare_database
@@ -53,10 +75,13 @@ class Outcome:
     stored: int
     errors: int
     times_ms: list[float]
+    extra_rows: int | None = None  # rows beyond one per item sent, where counted directly
+    lost: int | None = None  # webhook: CRM ids left without an invitation
+    wall: float | None = None  # seconds from the first request to the last answer
 
     @property
     def duplicates(self) -> int:
-        return max(0, self.stored - self.sent)
+        return self.extra_rows if self.extra_rows is not None else max(0, self.stored - self.sent)
 
     @property
     def p99(self) -> float:
@@ -65,13 +90,17 @@ class Outcome:
 
     def line(self, extra: str = "") -> str:
         ordered = sorted(self.times_ms) or [0.0]
-        p99 = self.p99
-        wall = sum(self.times_ms) / 1000 / max(1, self.clients)
-        per_s = self.stored / wall if wall else 0.0
+        if self.wall:
+            per_s = len(self.times_ms) / self.wall
+        else:
+            wall = sum(self.times_ms) / 1000 / max(1, self.clients)
+            per_s = self.stored / wall if wall else 0.0
+        if self.lost is not None:
+            extra = f" lost_invitations={self.lost}{extra}"
         return (
             f"case={self.name} clients={self.clients} sent={self.sent} stored={self.stored} "
             f"duplicates={self.duplicates} errors={self.errors} p50_ms={statistics.median(ordered):.1f} "
-            f"p99_ms={p99:.1f} per_s={per_s:.1f}{extra}"
+            f"p99_ms={self.p99:.1f} per_s={per_s:.1f}{extra}"
         )
 
 
@@ -95,24 +124,28 @@ def stored(engine: Engine) -> int:
         return int(session.exec(select(func.count()).select_from(Response)).one())
 
 
-def respondents(engine: Engine, clients: int, name: str) -> Outcome:
+def respondents(engine: Engine, clients: int, name: str, think_s: float = 0.0) -> Outcome:
+    """``think_s``: each respondent pauses a random 0..think_s seconds before each save."""
     tokens = links(engine, clients, name)
+    pauses = [random.Random(number) for number in range(clients)]
     before = stored(engine)
     start = threading.Barrier(clients)
     times: list[float] = []
     errors: list[str] = []
 
-    def respondent(token: str) -> None:
+    def respondent(token: str, pause: random.Random) -> None:
         try:
             with Session(engine) as session:
                 check = check_link(session, token, datetime.now(UTC))
                 invitation_id = check.context.invitation_id  # type: ignore[union-attr]
             start.wait()
             for step, part in enumerate((dict(list(ANSWERS.items())[:8]), dict(list(ANSWERS.items())[:20]))):
+                time.sleep(pause.uniform(0, think_s))
                 with Session(engine) as session:
                     save_draft(session, invitation_id=invitation_id, answers=part, step=step, locale="en",
                                now=datetime.now(UTC))  # fmt: skip
                     session.commit()
+            time.sleep(pause.uniform(0, think_s))
             began = time.perf_counter()
             with Session(engine) as session:
                 submit(
@@ -123,7 +156,7 @@ def respondents(engine: Engine, clients: int, name: str) -> Outcome:
         except Exception as error:  # every failure counts, whatever its kind
             errors.append(type(error).__name__)
 
-    threads = [threading.Thread(target=respondent, args=(token,)) for token in tokens]
+    threads = [threading.Thread(target=respondent, args=pair) for pair in zip(tokens, pauses, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -163,6 +196,132 @@ def race(engine: Engine, threads_count: int = 10) -> Outcome:
     return Outcome("race", threads_count, 1, stored(engine) - before, len(errors), times)
 
 
+# ---- the webhook, against running servers ----------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
+    """``count`` app servers (``streamlit run server.py``) on one database; yields their URLs."""
+    processes, bases = [], []
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PULSE_SMTP")}
+    try:
+        for _ in range(count):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
+                       "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+            server_env = env | {"DATABASE_URL": url, "PULSE_BASE_URL": base, "PULSE_DEMO_DATA": "0",
+                                "PULSE_OUTBOX": str(folder / f"outbox-{port}")}  # fmt: skip
+            processes.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+            bases.append(base)
+        deadline = time.monotonic() + 120
+        for base, process in zip(bases, processes, strict=True):
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the server at {base} did not start")
+                time.sleep(0.3)
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def webhook(engine: Engine, bases: list[str], name: str, clients: int = 16, rounds: int = 8) -> Outcome:
+    """``clients`` CRM clients in ``rounds``; in each, clients 2k and 2k+1 post the same CRM id at
+    once, to different servers when there are several."""
+    with Session(engine) as session:
+        key = create_key(session, f"load {name}", now=datetime.now(UTC))
+        session.commit()
+    prefix = f"{name}-{time.time_ns()}"
+    start = threading.Barrier(clients)
+    times: list[float] = []
+    failures: list[str] = []
+
+    def body(crm_id: str, number: int) -> dict:
+        return {
+            "crm_interaction_id": crm_id,
+            "account": {"external_id": f"{prefix}-A{number % 8}", "name": f"{prefix} account {number % 8}"},
+            "contact": {"email": f"{crm_id.lower()}@load.example", "role": "user", "language": "en"},
+            "touchpoint": "delivery",
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+
+    def client(number: int) -> None:
+        base = bases[number % len(bases)]
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+            for round_number in range(rounds):
+                pair = round_number * (clients // 2) + number // 2
+                crm_id = f"{prefix}-{pair:05}"
+                start.wait()
+                began = time.perf_counter()
+                try:
+                    answer = http.post("/api/v1/interactions", json=body(crm_id, pair))
+                    if answer.status_code not in (200, 201):
+                        failures.append(f"{answer.status_code}")
+                except httpx.HTTPError as error:
+                    failures.append(type(error).__name__)
+                times.append((time.perf_counter() - began) * 1000)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    sent = rounds * (clients // 2)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Interaction.external_id, func.count(Invitation.id))
+            .outerjoin(Invitation, Invitation.interaction_id == Interaction.id)
+            .where(Interaction.external_id.startswith(f"{prefix}-"))  # type: ignore[union-attr]
+            .group_by(Interaction.id, Interaction.external_id)
+        ).all()
+    stored = len({crm_id for crm_id, _ in rows})
+    extra = (len(rows) - stored) + sum(max(0, invitations - 1) for _, invitations in rows)
+    lost = sent - stored + sum(1 for _, invitations in rows if invitations == 0)
+    outcome = Outcome(name, clients, sent, stored, len(failures), times)
+    outcome.extra_rows = extra
+    outcome.lost = lost
+    outcome.wall = wall
+    return outcome
+
+
+def fresh_postgres(url: str) -> Engine:
+    """The database ``url`` names, dropped and created again, then migrated."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    engine = make_engine(url)
+    prepare_database(engine)
+    return engine
+
+
 def fresh_sqlite(folder: Path, name: str, naive: bool = False) -> Engine:
     url = f"sqlite:///{folder / name}"
     preparing = make_engine(url)
@@ -177,26 +336,41 @@ def main(argv: list[str] | None = None) -> list[Outcome]:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--postgres", default=None, help="an empty PostgreSQL database for the last case")
+    parser.add_argument("--webhook-clients", type=int, default=16)
+    parser.add_argument("--no-webhook", action="store_true", help="skip the cases that start servers")
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL database to drop, create and use")
     args = parser.parse_args(argv)
     outcomes = []
     with tempfile.TemporaryDirectory() as folder:
         ours = respondents(fresh_sqlite(Path(folder), "ours.db"), args.clients, "respondents")
+        paced = respondents(fresh_sqlite(Path(folder), "paced.db"), args.clients, "respondents-paced", 1.0)
         naive_engine = fresh_sqlite(Path(folder), "naive.db", naive=True)
         with naive_engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=DELETE")
         naive = respondents(naive_engine, args.clients, "naive")
         raced = race(fresh_sqlite(Path(folder), "race.db"))
-        outcomes += [ours, naive, raced]
+        outcomes += [ours, paced, naive, raced]
         print(ours.line(), flush=True)
+        print(paced.line(), flush=True)
         print(naive.line(f" lost_vs_ours={naive.sent - naive.stored}:{ours.sent - ours.stored}"), flush=True)
         print(raced.line(), flush=True)
-    if args.postgres:
-        engine = make_engine(args.postgres)
-        prepare_database(engine)
-        pg = respondents(engine, args.clients, "respondents-postgresql")
-        outcomes.append(pg)
-        print(pg.line(), flush=True)
+        if not args.no_webhook:
+            url = f"sqlite:///{Path(folder) / 'webhook.db'}"
+            engine = fresh_sqlite(Path(folder), "webhook.db")
+            with servers(url, 1, Path(folder)) as bases:
+                hooked = webhook(engine, bases, "webhook", args.webhook_clients)
+            outcomes.append(hooked)
+            print(hooked.line(), flush=True)
+        if args.postgres:
+            pg = respondents(fresh_postgres(args.postgres), args.clients, "respondents-postgresql")
+            outcomes.append(pg)
+            print(pg.line(), flush=True)
+            if not args.no_webhook:
+                engine = fresh_postgres(args.postgres)
+                with servers(args.postgres, 2, Path(folder)) as bases:
+                    replicas = webhook(engine, bases, "webhook-replicas", args.webhook_clients)
+                outcomes.append(replicas)
+                print(replicas.line(), flush=True)
     return outcomes
 
 
