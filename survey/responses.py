@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, func, insert, text, update
 from sqlmodel import Session, select
 
 from models.tables import (
@@ -202,6 +202,20 @@ def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -
     raise LinkExpired("this survey link has expired")
 
 
+RESPONSE_ORDER_LOCK = 7_303_011  # any constant; names the lock below in pg_locks
+
+
+def _in_id_order(session: Session) -> None:
+    """Make responses commit in the order of their ids.
+
+    Readers that pull "everything after the last id I saw" (the API's cursor) would otherwise
+    skip a response whose transaction drew a lower id but committed later. SQLite has one writer
+    at a time anyway; on PostgreSQL a transaction-scoped advisory lock, taken before the id is
+    drawn and released at commit, gives the same order."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RESPONSE_ORDER_LOCK})
+
+
 def save_draft(
     session: Session,
     *,
@@ -249,6 +263,7 @@ def submit(
     started_at = draft.started_at if draft else invitation.opened_at or now
 
     _claim(session, invitation_id, now, completed_at=now)
+    _in_id_order(session)
     interaction = session.get_one(Interaction, invitation.interaction_id)
     response = build_response(
         invitation=invitation,

@@ -160,6 +160,36 @@ def test_concurrent_submits_of_one_invitation_store_exactly_one_response(engine,
     assert counts(session)["Response"] == 1
 
 
+def test_responses_commit_in_the_order_of_their_ids(engine, session, now):
+    """A reader that pulls everything after the last id it saw never skips one: a submit
+    whose response would get a higher id waits until the one before it has committed."""
+    first, _ = make_invitation(session, now)
+    # Another month and account: the two share no roll-up row that would order them anyway.
+    earlier = now - timedelta(days=45)
+    second, _ = make_invitation(session, earlier, account="Bolt Works", email="second@example.com")
+    holding = Session(engine)
+    held_id = submit(holding, invitation_id=first.invitation_id, answers=full_answers(), locale="en", now=now)
+    later: list[int] = []
+
+    def submit_second() -> None:
+        with Session(engine) as own:
+            later.append(
+                submit(
+                    own, invitation_id=second.invitation_id, answers=full_answers(), locale="en", now=earlier
+                )
+            )
+            own.commit()
+
+    thread = threading.Thread(target=submit_second)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert later == []  # still waiting: the first has not committed
+    holding.commit()
+    holding.close()
+    thread.join(timeout=10)
+    assert later[0] > held_id
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
