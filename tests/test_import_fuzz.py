@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -26,6 +25,7 @@ from survey.transactions import import_transactions
 from tests.test_crm_import import HEADER as CRM_HEADER
 from tests.test_crm_import import MAPPING as CRM_MAPPING
 from tests.test_crm_import import crm_rows
+from tests.test_hostile_input import dump
 
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -61,14 +61,6 @@ def files(columns: list[str]) -> st.SearchStrategy[bytes]:
     rows = st.lists(st.lists(cells, max_size=len(columns) + 2), max_size=5)
     structured = st.builds(as_bytes, header, rows, encodings)
     return st.one_of(structured, st.binary(max_size=600), st.just(b""), st.just(b"\xef\xbb\xbf"))
-
-
-def dump(url: str) -> list[str]:
-    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 @pytest.fixture
