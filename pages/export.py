@@ -1,5 +1,6 @@
 """Export responses for SPSS, R or Excel, with the dashboard's filters."""
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -56,6 +57,8 @@ if st.button("Prepare the file", type="primary", disabled=total == 0, key="prepa
     def progress(done: int, count: int) -> None:
         bar.progress(done / count if count else 1.0, text=f"{done:,} of {count:,} responses")
 
+    if "export_file" in st.session_state:  # one prepared file per person at a time
+        shutil.rmtree(Path(st.session_state.pop("export_file")[0]).parent, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix="pulse-export-"))
     target = folder / f"responses{'-long' if long_format else ''}.{fmt}"
     try:
@@ -76,7 +79,8 @@ if "export_file" in st.session_state:
         st.success(f"{rows:,} rows ready.")
         st.download_button(
             f"Download {Path(path).name}",
-            data=Path(path).read_bytes(),
+            # Read at the click, not kept in memory for as long as the page is open.
+            data=lambda path=path: Path(path).read_bytes(),
             file_name=Path(path).name,
             mime=mime,
             key="download",
