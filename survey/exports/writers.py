@@ -237,6 +237,20 @@ def _spss_columns(
     return out
 
 
+def _placed_at(target: np.ndarray | None, values: np.ndarray, start: int, expected: int) -> np.ndarray:
+    """``values`` copied into ``target`` from row ``start``; a new or larger array when needed."""
+    end = start + len(values)
+    if target is None or end > len(target):
+        grown = np.empty(
+            max(expected, end, int(len(target) * 1.5) if target is not None else 0), values.dtype
+        )
+        if target is not None:
+            grown[:start] = target[:start]
+        target = grown
+    target[start:end] = values
+    return target
+
+
 def spss_metadata(columns: list[Column]) -> dict[str, Any]:
     """Variable labels, value labels, user-missing codes, formats and measurement levels for pyreadstat."""
     value_labels: dict[str, dict[Any, str]] = {}
@@ -269,24 +283,32 @@ def spss_metadata(columns: list[Column]) -> dict[str, Any]:
 
 
 def write_sav(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None], _bom: bool) -> int:
-    """pyreadstat writes a whole data frame at once: the chunks are gathered column by column in
-    their SPSS form, answers as one-byte codes and repeated text as shared strings."""
+    """pyreadstat writes a whole data frame at once: the chunks are copied, in their SPSS form,
+    into one array per column allocated for every row at the start (answers as one-byte codes,
+    repeated text as shared strings), so the data is held once and not also in pieces."""
     import pyreadstat
 
     asked = _asked_codes()
-    parts: dict[str, list[np.ndarray]] = {column.name: [] for column in reader.columns}
+    expected = 0 if reader.request.long else count_responses(reader.session, reader.request)
+    columns: dict[str, np.ndarray] = {}
+    rows = 0
     for table in prefetched(reader.chunks()):
         for name, values in _spss_columns(table, reader.columns, asked).items():
-            parts[name].append(values)
+            columns[name] = _placed_at(columns.get(name), values, rows, expected)
+        rows += table.num_rows
         tick(table)
-    if not parts[reader.columns[0].name]:
-        empty = _spss_columns(reader.schema.empty_table(), reader.columns, asked)
-        parts = {name: [values] for name, values in empty.items()}
-    rows = sum(len(values) for values in parts[reader.columns[0].name])
+    if not columns:
+        columns = _spss_columns(reader.schema.empty_table(), reader.columns, asked)
     # Column by column into separate blocks: a frame built from a dict would copy them all at once.
     frame = pd.DataFrame(index=pd.RangeIndex(rows))
-    for name in list(parts):
-        frame[name] = np.concatenate(parts.pop(name))
+    for name in list(columns):
+        values = columns.pop(name)[:rows]
+        # Text stays as Python objects (shared strings); a string dtype would copy every value.
+        frame[name] = (
+            pd.Series(values, index=frame.index, dtype=object, copy=False)
+            if values.dtype == object
+            else values
+        )
     pyreadstat.write_sav(
         frame,
         str(path),
