@@ -1,8 +1,9 @@
 """Reading responses for export, a chunk at a time, as Arrow tables.
 
-Responses are read in id order with keyset paging (``id > last``), and each chunk's answers
-and scores are read for exactly the responses of that chunk, then pivoted with numpy. A
-chunk is all that is ever in memory, whatever the number of responses.
+Responses are read in id order with keyset paging (``id > last``), one row each: their answers,
+scores and fixed facts come packed (``survey.packs``) and are unpacked with numpy; accounts,
+contacts, touchpoints and competitors are read once and looked up by id, follow-ups per chunk.
+A chunk is all that is ever in memory, whatever the number of responses.
 """
 
 from __future__ import annotations
