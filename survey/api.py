@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from models.db import default_engine, session_scope
 from models.settings import get_settings
-from models.tables import CONTACT_ROLES, Interaction, Invitation
+from models.tables import CONTACT_ROLES, Contact, Interaction, Invitation
 from survey.access import EVERYTHING
 from survey.apikeys import check_key
 from survey.crm_import import surveyed_recently
@@ -32,6 +32,8 @@ from survey.mailer import MailSettings
 from survey.sending import send_invitation
 
 MAX_BODY = 64 * 1024
+# Tries at storing an interaction whose new account or contact another request creates at once.
+ATTEMPTS = 3
 
 
 class ContactIn(BaseModel):
@@ -115,43 +117,60 @@ def _post_interaction(request: Request, body: bytes) -> JSONResponse:
         return JSONResponse(existing, status_code=200)
     settings = get_settings()
     now = datetime.now(UTC)
-    try:
-        with session_scope(_engine(request)) as session:
-            recorded = record_interaction(
-                session,
-                account_name=data.account.name,
-                account_external_id=data.account.external_id,
-                contact_email=str(data.contact.email),
-                contact_name=data.contact.name,
-                contact_role=data.contact.role,
-                language=data.contact.language,
-                touchpoint=data.touchpoint,
-                occurred_at=data.occurred_at,
-                interaction_external_id=data.crm_interaction_id,
-                now=now,
-            )
-            last = surveyed_recently(session, recorded.contact, now, settings.fatigue_days)
-            result = None
-            if last is None:
-                result = invite_recorded(
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with session_scope(_engine(request)) as session:
+                recorded = record_interaction(
                     session,
-                    recorded,
+                    account_name=data.account.name,
+                    account_external_id=data.account.external_id,
+                    contact_email=str(data.contact.email),
+                    contact_name=data.contact.name,
+                    contact_role=data.contact.role,
+                    language=data.contact.language,
+                    touchpoint=data.touchpoint,
+                    occurred_at=data.occurred_at,
+                    interaction_external_id=data.crm_interaction_id,
                     now=now,
-                    base_url=settings.base_url,
-                    valid_days=settings.link_valid_days,
                 )
-            interaction_id = recorded.interaction.id
-    except InviteError as error:
-        return JSONResponse(
-            {"error": "the body is not valid", "problems": [{"field": error.field, "problem": str(error)}]},
-            status_code=422,
-        )
-    except IntegrityError:
-        # The same CRM id sent twice at once: the other request stored it; answer as a replay.
-        existing = _existing(request, data.crm_interaction_id)
-        if existing is None:
-            raise
-        return JSONResponse(existing, status_code=200)
+                # Requests for the same contact take turns from here to the commit, so that two
+                # interactions arriving at once (at different replicas, too) invite the contact
+                # once. NO KEY UPDATE: the interaction just stored holds a KEY SHARE lock on the
+                # contact, which a plain FOR UPDATE would wait for, and deadlock.
+                session.exec(
+                    select(Contact.id)
+                    .where(Contact.id == recorded.contact.id)
+                    .with_for_update(key_share=True)
+                ).one()
+                last = surveyed_recently(session, recorded.contact, now, settings.fatigue_days)
+                result = None
+                if last is None:
+                    result = invite_recorded(
+                        session,
+                        recorded,
+                        now=now,
+                        base_url=settings.base_url,
+                        valid_days=settings.link_valid_days,
+                    )
+                interaction_id = recorded.interaction.id
+            break
+        except InviteError as error:
+            return JSONResponse(
+                {
+                    "error": "the body is not valid",
+                    "problems": [{"field": error.field, "problem": str(error)}],
+                },
+                status_code=422,
+            )
+        except IntegrityError:
+            # The same CRM id sent twice at once: the other request stored it; answer as a replay.
+            existing = _existing(request, data.crm_interaction_id)
+            if existing is not None:
+                return JSONResponse(existing, status_code=200)
+            # Another interaction created this one's new account or contact at the same instant;
+            # the next attempt finds them.
+            if attempt == ATTEMPTS:
+                raise
     if result is None:
         reason = f"surveyed on {last:%Y-%m-%d}, within the {settings.fatigue_days}-day rest period"
         body = {"interaction_id": interaction_id, "invitation_id": None, "link": None, "status": "recorded"}
