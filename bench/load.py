@@ -1,7 +1,8 @@
 """Benchmark: concurrent respondents through the survey page's own submit path, and
 concurrent CRM clients through the webhook of running servers.
 
-    .venv/bin/python -m bench.load [--clients 32] [--webhook-clients 16] [--postgres URL]
+    .venv/bin/python -m bench.load [--clients 32] [--webhook-clients 16] [--webhook-rounds 8]
+                                   [--no-webhook] [--postgres URL]
 
 Cases, each ending in one line
 ``case=<name> clients=<n> sent=<n> stored=<n> duplicates=<n> errors=<n> p50_ms=<x> p99_ms=<x> per_s=<x>``:
@@ -17,16 +18,28 @@ Cases, each ending in one line
   each lost (naive:ours).
 * ``race`` — one link submitted by 10 threads at the same instant: exactly one response
   may be stored; the others are told it was already answered.
-* ``webhook`` — ``streamlit run server.py`` on a SQLite file, and 16 CRM clients posting
-  interactions to ``/api/v1/interactions`` in rounds; in each round two clients post the same
-  CRM interaction id in the same instant, so every id is replayed concurrently. ``sent`` counts
-  distinct CRM ids, ``stored`` those found in the database, ``duplicates`` extra interaction or
-  invitation rows, and the line ends with ``lost_invitations`` (ids without an invitation).
+* ``webhook`` — ``streamlit run server.py`` on a SQLite file, and 16 CRM clients (threads with
+  their own HTTP connection) posting interactions to ``/api/v1/interactions`` in 8 rounds, all
+  16 in the same instant each round. In each round two clients post the same CRM interaction
+  id, so every id is replayed concurrently, and the round's ids belong to two accounts new in
+  that round, so each new account is created by four ids at once. ``sent`` counts distinct
+  CRM ids, ``stored`` the interaction rows with those ids in the database afterwards,
+  ``duplicates`` extra interaction or invitation rows per id, ``errors`` answers other than
+  2xx and failed requests; the times are those of each request, ``per_s`` requests a second.
+  The line ends with ``lost_invitations`` (ids without an invitation).
 * ``respondents-postgresql`` — the respondents case on ``--postgres URL``.
 * ``webhook-replicas`` — the webhook case against two servers on different ports sharing the
   PostgreSQL database of ``--postgres URL``; the two posts of each id go to different servers.
 
-``--postgres URL`` names a database that this benchmark drops and creates again.
+The servers get ``PULSE_DEMO_DATA=0`` and an outbox folder in a temporary directory, and no
+``PULSE_SMTP_*`` variables: no mail leaves (an ``[smtp]`` host in ``.streamlit/secrets.toml``
+stops the webhook cases). They are stopped at the end of their case, also after an error.
+A webhook case fails the run (exit status 1, after all lines are printed) when a CRM id is not
+stored with exactly one invitation, when the answers for an id do not name that invitation
+(one ``created``, the others ``exists``), or on any error.
+
+``--postgres URL`` names a database that this benchmark drops and creates again, through the
+server's ``postgres`` database (or ``test`` where that is missing).
 """
 
 from __future__ import annotations
@@ -41,21 +54,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine, create_engine, func, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from models.db import make_engine
 from models.tables import Interaction, Invitation, Response
 from survey.apikeys import create_key
 from survey.invitations import check_link, invite
+from survey.mailer import SECRETS_FILE, _secrets_section
 from survey.responses import AlreadySubmitted, save_draft, submit
 from survey.setup import prepare_database
 
@@ -78,6 +94,7 @@ class Outcome:
     extra_rows: int | None = None  # rows beyond one per item sent, where counted directly
     lost: int | None = None  # webhook: CRM ids left without an invitation
     wall: float | None = None  # seconds from the first request to the last answer
+    problems: list[str] = field(default_factory=list)  # what makes the run fail, in words
 
     @property
     def duplicates(self) -> int:
@@ -199,35 +216,58 @@ def race(engine: Engine, threads_count: int = 10) -> Outcome:
 # ---- the webhook, against running servers ----------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where DROP and CREATE DATABASE are sent: the server's own maintenance database, else the
+# one the test suite uses.
+POSTGRES_ADMIN_DATABASES = ("postgres", "test")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports that are free now."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 @contextmanager
 def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
-    """``count`` app servers (``streamlit run server.py``) on one database; yields their URLs."""
-    processes, bases = [], []
+    """``count`` app servers (``streamlit run server.py``) on one database; yields their URLs.
+    Invitations go to an outbox folder under ``folder``, never to a mail server."""
+    if _secrets_section(SECRETS_FILE).get("host"):
+        raise RuntimeError(f"{SECRETS_FILE} names an SMTP server: the webhook cases would send mail")
+    processes: list[subprocess.Popen] = []
+    bases: list[str] = []
+    logs: list[Path] = []
     env = {name: value for name, value in os.environ.items() if not name.startswith("PULSE_SMTP")}
     try:
-        for _ in range(count):
-            port = free_port()
+        for port in free_ports(count):
             base = f"http://127.0.0.1:{port}"
             command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
                        "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
             server_env = env | {"DATABASE_URL": url, "PULSE_BASE_URL": base, "PULSE_DEMO_DATA": "0",
                                 "PULSE_OUTBOX": str(folder / f"outbox-{port}")}  # fmt: skip
-            processes.append(
-                subprocess.Popen(
-                    command, cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            log = folder / f"server-{port}.log"
+            with log.open("wb") as output:
+                processes.append(
+                    subprocess.Popen(
+                        command, cwd=ROOT, env=server_env, stdout=output, stderr=subprocess.STDOUT
+                    )
                 )
-            )
             bases.append(base)
+            logs.append(log)
         deadline = time.monotonic() + 120
-        for base, process in zip(bases, processes, strict=True):
+        for base, process, log in zip(bases, processes, logs, strict=True):
             while True:
                 try:
                     if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
@@ -235,7 +275,7 @@ def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"the server at {base} did not start")
+                    raise RuntimeError(f"the server at {base} did not start:\n{_tail(log)}")
                 time.sleep(0.3)
         yield bases
     finally:
@@ -246,23 +286,33 @@ def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
 
 def webhook(engine: Engine, bases: list[str], name: str, clients: int = 16, rounds: int = 8) -> Outcome:
-    """``clients`` CRM clients in ``rounds``; in each, clients 2k and 2k+1 post the same CRM id at
-    once, to different servers when there are several."""
+    """``clients`` CRM clients post interactions in ``rounds``, all in the same instant each round.
+
+    Clients 2k and 2k+1 post the same CRM id (an odd last client joins the last pair), to
+    different servers when there are several, so every id is replayed concurrently. The ids
+    of a round belong to two accounts new in that round, so each new account is also created
+    by several CRM ids at once. Each id has its own contact, so each must end with exactly one
+    interaction and one invitation, and every answer for it must name that invitation."""
+    if clients < 2:
+        raise ValueError("the webhook case needs at least two clients")
     with Session(engine) as session:
         key = create_key(session, f"load {name}", now=datetime.now(UTC))
-        session.commit()
     prefix = f"{name}-{time.time_ns()}"
+    per_round = clients // 2
     start = threading.Barrier(clients)
     times: list[float] = []
     failures: list[str] = []
+    answers: dict[str, list[tuple[str, int | None]]] = defaultdict(list)  # CRM id: (status, invitation)
 
-    def body(crm_id: str, number: int) -> dict:
+    def body(crm_id: str, round_number: int, number: int) -> dict:
+        account = f"{prefix}-A{round_number}-{number % 2}"
         return {
             "crm_interaction_id": crm_id,
-            "account": {"external_id": f"{prefix}-A{number % 8}", "name": f"{prefix} account {number % 8}"},
+            "account": {"external_id": account, "name": f"{account} account"},
             "contact": {"email": f"{crm_id.lower()}@load.example", "role": "user", "language": "en"},
             "touchpoint": "delivery",
             "occurred_at": datetime.now(UTC).isoformat(),
@@ -270,53 +320,97 @@ def webhook(engine: Engine, bases: list[str], name: str, clients: int = 16, roun
 
     def client(number: int) -> None:
         base = bases[number % len(bases)]
+        pair = min(number // 2, per_round - 1)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
             for round_number in range(rounds):
-                pair = round_number * (clients // 2) + number // 2
-                crm_id = f"{prefix}-{pair:05}"
-                start.wait()
+                crm_id = f"{prefix}-{round_number * per_round + pair:05}"
+                try:
+                    start.wait(timeout=300)
+                except threading.BrokenBarrierError:
+                    failures.append("BrokenBarrierError")
+                    return
                 began = time.perf_counter()
                 try:
-                    answer = http.post("/api/v1/interactions", json=body(crm_id, pair))
-                    if answer.status_code not in (200, 201):
-                        failures.append(f"{answer.status_code}")
-                except httpx.HTTPError as error:
+                    answer = http.post("/api/v1/interactions", json=body(crm_id, round_number, pair))
+                    if 200 <= answer.status_code < 300:
+                        data = answer.json()
+                        answers[crm_id].append((data["status"], data["invitation_id"]))
+                    else:
+                        failures.append(f"HTTP {answer.status_code}")
+                except Exception as error:  # every failure counts, whatever its kind
                     failures.append(type(error).__name__)
                 times.append((time.perf_counter() - began) * 1000)
 
+    def guarded(number: int) -> None:
+        try:
+            client(number)
+        except Exception as error:  # a client that cannot go on must not leave the others waiting
+            failures.append(type(error).__name__)
+            start.abort()
+
     began = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    threads = [threading.Thread(target=guarded, args=(number,)) for number in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
-    sent = rounds * (clients // 2)
+    sent_ids = {f"{prefix}-{number:05}" for number in range(rounds * per_round)}
     with Session(engine) as session:
         rows = session.exec(
-            select(Interaction.external_id, func.count(Invitation.id))
+            select(Interaction.external_id, Invitation.id)
             .outerjoin(Invitation, Invitation.interaction_id == Interaction.id)
             .where(Interaction.external_id.startswith(f"{prefix}-"))  # type: ignore[union-attr]
-            .group_by(Interaction.id, Interaction.external_id)
         ).all()
-    stored = len({crm_id for crm_id, _ in rows})
-    extra = (len(rows) - stored) + sum(max(0, invitations - 1) for _, invitations in rows)
-    lost = sent - stored + sum(1 for _, invitations in rows if invitations == 0)
-    outcome = Outcome(name, clients, sent, stored, len(failures), times)
+        interactions = session.exec(
+            select(func.count())
+            .select_from(Interaction)
+            .where(Interaction.external_id.startswith(f"{prefix}-"))  # type: ignore[union-attr]
+        ).one()
+    invitations: dict[str, set[int]] = defaultdict(set)
+    for crm_id, invitation_id in rows:
+        invitations[crm_id or ""].update([invitation_id] if invitation_id is not None else [])
+    extra = (interactions - len(invitations)) + sum(max(0, len(found) - 1) for found in invitations.values())
+    lost = sum(1 for crm_id in sent_ids if not invitations.get(crm_id))
+    outcome = Outcome(name, clients, len(sent_ids), int(interactions), len(failures), times)
     outcome.extra_rows = extra
     outcome.lost = lost
     outcome.wall = wall
+    if failures:
+        outcome.problems.append("errors: " + ", ".join(sorted(set(failures))))
+    wrong = [crm_id for crm_id in sorted(sent_ids) if len(invitations.get(crm_id, ())) != 1]
+    if wrong:
+        outcome.problems.append(f"{len(wrong)} CRM ids without exactly one invitation, e.g. {wrong[0]}")
+    # Exactly one answer created the invitation; every other one names it as existing.
+    disagreeing = [
+        crm_id
+        for crm_id in sorted(sent_ids)
+        if [status for status, _ in answers[crm_id]].count("created") != 1
+        or {invitation for _, invitation in answers[crm_id]} != invitations.get(crm_id)
+    ]
+    if disagreeing and not failures:
+        outcome.problems.append(
+            f"{len(disagreeing)} CRM ids whose answers disagree with the database, "
+            f"e.g. {disagreeing[0]}: {answers[disagreeing[0]]}"
+        )
     return outcome
 
 
 def fresh_postgres(url: str) -> Engine:
     """The database ``url`` names, dropped and created again, then migrated."""
     parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
+    for number, database in enumerate(POSTGRES_ADMIN_DATABASES, start=1):
+        admin = create_engine(parsed.set(database=database), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+                connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+            break
+        except OperationalError:
+            if number == len(POSTGRES_ADMIN_DATABASES):
+                raise
+        finally:
+            admin.dispose()
     engine = make_engine(url)
     prepare_database(engine)
     return engine
@@ -337,6 +431,7 @@ def main(argv: list[str] | None = None) -> list[Outcome]:
     )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--webhook-clients", type=int, default=16)
+    parser.add_argument("--webhook-rounds", type=int, default=8, help="CRM ids each pair of clients posts")
     parser.add_argument("--no-webhook", action="store_true", help="skip the cases that start servers")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL database to drop, create and use")
     args = parser.parse_args(argv)
@@ -358,7 +453,8 @@ def main(argv: list[str] | None = None) -> list[Outcome]:
             url = f"sqlite:///{Path(folder) / 'webhook.db'}"
             engine = fresh_sqlite(Path(folder), "webhook.db")
             with servers(url, 1, Path(folder)) as bases:
-                hooked = webhook(engine, bases, "webhook", args.webhook_clients)
+                hooked = webhook(engine, bases, "webhook", args.webhook_clients, args.webhook_rounds)
+            engine.dispose()
             outcomes.append(hooked)
             print(hooked.line(), flush=True)
         if args.postgres:
@@ -368,11 +464,18 @@ def main(argv: list[str] | None = None) -> list[Outcome]:
             if not args.no_webhook:
                 engine = fresh_postgres(args.postgres)
                 with servers(args.postgres, 2, Path(folder)) as bases:
-                    replicas = webhook(engine, bases, "webhook-replicas", args.webhook_clients)
+                    replicas = webhook(
+                        engine, bases, "webhook-replicas", args.webhook_clients, args.webhook_rounds
+                    )
+                engine.dispose()
                 outcomes.append(replicas)
                 print(replicas.line(), flush=True)
     return outcomes
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    failed = [
+        f"case={outcome.name}: {problem}" for outcome in main(sys.argv[1:]) for problem in outcome.problems
+    ]
+    if failed:
+        sys.exit("\n".join(failed))
