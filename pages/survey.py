@@ -63,6 +63,16 @@ def _show_link_problem(link_state: LinkState, when: datetime | None) -> None:
         st.error(message, icon=":material/link_off:")
 
 
+def _note_opened(invitation_id: int) -> None:
+    """Record the first opening of the link. A full (or locked) database must not keep the survey
+    from the respondent: it is shown all the same, and each save says whether it worked."""
+    try:
+        with session_scope(engine()) as session:
+            mark_opened(session, invitation_id, _now())
+    except DBAPIError:
+        pass  # a later session records it; the answers do not depend on it
+
+
 def _start(context: SurveyContext, instrument: Instrument) -> None:
     """Load the saved draft into this browser session, once per invitation."""
     state["invitation_id"] = context.invitation_id
@@ -347,8 +357,6 @@ def main() -> None:
     try:
         with session_scope(engine()) as session:
             check = check_link(session, state.get("survey_token"), _now())
-            if check.context is not None and state.get("invitation_id") != check.context.invitation_id:
-                mark_opened(session, check.context.invitation_id, _now())
     except DBAPIError:
         instrument = load_instrument()
         st.error(instrument.text("save_failed", _browser_language(instrument)))
@@ -356,6 +364,8 @@ def main() -> None:
     if check.context is None:
         _show_link_problem(check.state, check.when)
         return
+    if state.get("invitation_id") != check.context.invitation_id:
+        _note_opened(check.context.invitation_id)
     _survey(check.context)
 
 

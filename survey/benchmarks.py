@@ -8,6 +8,7 @@ report names every bad row and column.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,13 +17,15 @@ from sqlmodel import Session, select
 
 from models.tables import Benchmark
 from survey.instrument import Instrument, load_instrument
-from survey.tabular import RowProblem, TableImportError, read_table
+from survey.tabular import MAX_WHOLE, RowProblem, TableImportError, read_table, shown
 from survey.tabular import number as _number
 
 COLUMNS = ("kind", "name", "indicator", "period", "value", "scale", "n", "sd", "source")
 KINDS = ("competitor", "industry")
-_PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?")
-_SCALE = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[-–]\s*(-?\d+(?:\.\d+)?)\s*")
+# ASCII digits only: int() and float() would also read other scripts' digits.
+_PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?", re.ASCII)
+_SCALE = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[-–]\s*(-?\d+(?:\.\d+)?)\s*", re.ASCII)
+_WHOLE = re.compile(r"[0-9]+")
 
 
 class BenchmarkImportError(TableImportError):
@@ -41,6 +44,8 @@ def period_bounds(period: str) -> tuple[date, date] | None:
     if match is None:
         return None
     year = int(match["year"])
+    if year < 1:  # there is no year 0
+        return None
     if match["quarter"]:
         first_month = 3 * (int(match["quarter"]) - 1) + 1
         last_month = first_month + 2
@@ -68,31 +73,39 @@ def _parse_row(number: int, cells: dict[str, str], instrument: Instrument) -> Be
         problems.append(RowProblem(number, column, message))
 
     if cells["kind"].lower() not in KINDS:
-        bad("kind", f"'{cells['kind']}' is not competitor or industry")
+        bad("kind", f"'{shown(cells['kind'])}' is not competitor or industry")
     if not cells["name"] or len(cells["name"]) > 200:
         bad("name", "must be 1 to 200 characters")
     indicator = _indicator_code(instrument, cells["indicator"])
     if indicator is None:
         known = ", ".join(i.code for i in instrument.indicators)
-        bad("indicator", f"'{cells['indicator']}' is not an indicator ({known})")
+        bad("indicator", f"'{shown(cells['indicator'])}' is not an indicator ({known})")
     bounds = period_bounds(cells["period"])
     if bounds is None:
-        bad("period", f"'{cells['period']}' is not a year, quarter or month (2026, 2026-Q2, 2026-05)")
+        bad("period", f"'{shown(cells['period'])}' is not a year, quarter or month (2026, 2026-Q2, 2026-05)")
     scale = _SCALE.fullmatch(cells["scale"])
     low, high = (float(scale[1]), float(scale[2])) if scale else (0.0, 0.0)
-    if low >= high:
-        bad("scale", f"'{cells['scale']}' is not a range such as 1-7 or 0-100")
+    # A bound of hundreds of digits reads as infinity, and a figure on it has no 0-100 value.
+    if not (low < high and math.isfinite(100 * (high - low))):
+        bad("scale", f"'{shown(cells['scale'])}' is not a range such as 1-7 or 0-100")
+        low = high = 0.0
     value = _number(cells["value"])
     if value is None:
-        bad("value", f"'{cells['value']}' is not a number")
+        bad("value", f"'{shown(cells['value'])}' is not a number")
     elif low < high and not low <= value <= high:
         bad("value", f"{value:g} is outside the stated scale {low:g}-{high:g}")
-    n = int(cells["n"]) if cells["n"].isdigit() else None
-    if cells["n"] and (n is None or n < 2):
-        bad("n", f"'{cells['n']}' is not a whole number of at least 2")
+    n: int | None = None
+    if cells["n"]:
+        whole = _WHOLE.fullmatch(cells["n"]) is not None
+        # int() refuses thousands of digits; anything past ten is too large anyway.
+        n = int(cells["n"]) if whole and len(cells["n"].lstrip("0")) <= 10 else None
+        if whole and (n is None or n > MAX_WHOLE):
+            bad("n", f"{shown(cells['n'])} is larger than {MAX_WHOLE:,}")
+        elif n is None or n < 2:
+            bad("n", f"'{shown(cells['n'])}' is not a whole number of at least 2")
     sd = _number(cells["sd"]) if cells["sd"] else None
-    if cells["sd"] and (sd is None or sd < 0):
-        bad("sd", f"'{cells['sd']}' is not a number of 0 or more")
+    if cells["sd"] and (sd is None or not 0 <= sd < math.inf):
+        bad("sd", f"'{shown(cells['sd'])}' is not a number of 0 or more")
     if not cells["source"] or len(cells["source"]) > 300:
         bad("source", "must say where the figure comes from (1 to 300 characters)")
     if problems or indicator is None or bounds is None or value is None:

@@ -69,7 +69,12 @@ def _when(raw: str) -> datetime | None:
         except ValueError:
             return None
         moment = datetime(day.year, day.month, day.day)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # it is stored in UTC: 0001-01-01T00:00+05:00 has no UTC time
+    except OverflowError:
+        return None
+    return moment
 
 
 def parse(
@@ -99,7 +104,16 @@ def parse(
         email = value.get("contact_email", "").lower()
         if email and not _EMAIL.match(email):
             refuse("contact_email", f"'{email[:80]}' is not an email address")
-        for ours, limit in (("account_name", 200), ("contact_name", 200), ("segment", 100), ("owner", 200)):
+        # The columns' own lengths: PostgreSQL refuses longer text where SQLite would keep it.
+        lengths = (
+            ("account_name", 200),
+            ("account_external_id", 100),
+            ("contact_email", 320),
+            ("contact_name", 200),
+            ("segment", 100),
+            ("owner", 200),
+        )
+        for ours, limit in lengths:
             if len(value.get(ours, "")) > limit:
                 refuse(ours, f"is longer than {limit} characters")
         role = value.get("contact_role", "")
@@ -143,6 +157,8 @@ def parse(
             )
     if problems:
         raise TableImportError(sorted(problems, key=lambda p: p.row))
+    if not rows:
+        raise TableImportError([RowProblem(2, "file", "has no rows of interactions")])
     return rows
 
 

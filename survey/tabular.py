@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 MAX_BYTES = 5_000_000
+# The largest whole number a count column holds on every database (PostgreSQL's INTEGER).
+MAX_WHOLE = 2_147_483_647
 # An .xlsx file is a zip archive; its first bytes say so whatever the file is called.
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -33,6 +35,11 @@ class TableImportError(ValueError):
     def __init__(self, problems: list[RowProblem]) -> None:
         super().__init__("; ".join(str(problem) for problem in problems))
         self.problems = problems
+
+
+def shown(raw: str, limit: int = 60) -> str:
+    """A cell as quoted in a message: a very long one is cut, so the message stays readable."""
+    return raw if len(raw) <= limit else f"{raw[:limit]}…"
 
 
 def number(raw: str) -> float | None:
@@ -73,6 +80,10 @@ def _csv_rows(data: bytes) -> list[list[str]]:
             f"a cell is longer than {limit:,} characters" if "limit" in str(exc) else f"cannot be read: {exc}"
         )
         raise TableImportError([RowProblem(reader.line_num, "row", message)]) from exc
+    if rows and any("\x00" in name for name in rows[0]):
+        # UTF-16 text read as UTF-8 has a NUL byte beside every letter.
+        problem = RowProblem(1, "file", "holds NUL bytes, as UTF-16 text does; save the file as CSV UTF-8")
+        raise TableImportError([problem])
     return rows
 
 
@@ -83,9 +94,14 @@ def _excel_rows(data: bytes) -> list[list[str]]:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise TableImportError([RowProblem(1, "file", "is not a readable Excel (.xlsx) workbook")]) from exc
+    rows: list[list[str]] = []
     try:
-        sheet = workbook.worksheets[0]
-        rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+        # A read-only workbook reads its sheet only now, so a damaged sheet fails here.
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            rows.append([_cell_text(value) for value in row])
+    except Exception as exc:
+        problem = RowProblem(len(rows) + 1, "file", "cannot be read: the Excel (.xlsx) sheet is damaged")
+        raise TableImportError([problem]) from exc
     finally:
         workbook.close()
     return rows
@@ -119,7 +135,8 @@ def read_table(
     Column names are matched case-insensitively; every name in ``columns`` must be present,
     names in ``optional`` may be missing (their cells are then empty). File-level problems
     (size, encoding, missing columns) raise ``TableImportError``; a row with more filled cells
-    than the header is reported in ``problems`` so the caller can name it beside its own."""
+    than the header, or with a NUL character in a cell, is reported in ``problems`` so the caller
+    can name it beside its own."""
     if len(data) > MAX_BYTES:
         raise TableImportError([RowProblem(1, "file", f"larger than {MAX_BYTES // 1_000_000} MB")])
     lines = _excel_rows(data) if is_excel(data, filename) else _csv_rows(data)
@@ -135,6 +152,13 @@ def read_table(
             table.problems.append(RowProblem(number, "row", "has more cells than the header"))
             continue
         cells = {name: (line[index].strip() if index < len(line) else "") for name, index in position.items()}
+        # PostgreSQL cannot store a NUL character in text: refuse it on every database alike.
+        nul = [name for name, cell in cells.items() if "\x00" in cell]
+        if nul:
+            table.problems.extend(
+                RowProblem(number, name, "contains a NUL character; remove it") for name in nul
+            )
+            continue
         cells |= {name: "" for name in optional if name not in position}
         if any(cells.values()):
             table.rows.append((number, cells))

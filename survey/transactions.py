@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from models.tables import Account, TransactionMeasure
 from survey.benchmarks import period_bounds
-from survey.tabular import RowProblem, TableImportError, number, read_table
+from survey.tabular import MAX_WHOLE, RowProblem, TableImportError, number, read_table, shown
 
 # (column, what it means, lower is better)
 MEASURES: dict[str, tuple[str, bool]] = {
@@ -64,6 +64,10 @@ def _whole(raw: str) -> int | None:
     return int(value)
 
 
+def _too_large(value: int | float | None) -> bool:
+    return value is not None and value > MAX_WHOLE
+
+
 def _parse_row(
     row: int, cells: dict[str, str], accounts: dict[str, int]
 ) -> TransactionMeasure | list[RowProblem]:
@@ -77,25 +81,31 @@ def _parse_row(
     if not cells["account"]:
         bad("account", "is empty: give the account's name or CRM id")
     elif account_id is None:
-        bad("account", f"'{cells['account']}' is not a known account name or CRM id")
+        bad("account", f"'{shown(cells['account'])}' is not a known account name or CRM id")
     bounds = period_bounds(cells["period"])
     if bounds is None:
-        bad("period", f"'{cells['period']}' is not a year, quarter or month (2026, 2026-Q2, 2026-05)")
+        bad("period", f"'{shown(cells['period'])}' is not a year, quarter or month (2026, 2026-Q2, 2026-05)")
     values: dict[str, int | float | None] = {}
     for column in COUNTS:
         values[column] = _whole(cells[column]) if cells[column] else None
         if values[column] is None:
-            bad(column, f"'{cells[column]}' is not a whole number of 0 or more")
+            bad(column, f"'{shown(cells[column])}' is not a whole number of 0 or more")
+        elif _too_large(values[column]):
+            bad(column, f"{shown(cells[column])} is larger than {MAX_WHOLE:,}")
     for column in DAYS:
         # Empty means never: an account that has not bought (or paid) yet.
         values[column] = _whole(cells[column]) if cells[column] else None
         if cells[column] and values[column] is None:
-            bad(column, f"'{cells[column]}' is not a whole number of days (0 or more; empty for never)")
+            bad(
+                column, f"'{shown(cells[column])}' is not a whole number of days (0 or more; empty for never)"
+            )
+        elif _too_large(values[column]):
+            bad(column, f"{shown(cells[column])} is larger than {MAX_WHOLE:,}")
     volume = number(cells["monetary_volume"]) if cells["monetary_volume"] else None
     if volume is None or volume < 0 or volume != volume or volume == float("inf"):
         bad(
             "monetary_volume",
-            f"'{cells['monetary_volume']}' is not an amount of 0 or more (no thousands separators)",
+            f"'{shown(cells['monetary_volume'])}' is not an amount of 0 or more (no thousands separators)",
         )
     if problems or account_id is None or bounds is None or volume is None:
         return problems
