@@ -160,7 +160,9 @@ def test_the_webhook_mails_the_invitation_and_a_replay_mails_nothing(engine, ses
     assert first.json()["link"] in parts(message)[0].split()
 
 
-def test_the_cron_commands_are_idempotent(app_db, now, inbox):
+def test_the_cron_commands_are_idempotent(app_db, now, inbox, time_machine):
+    # The commands read the clock: they run at the same moment the invitation was built from.
+    time_machine.move_to(now, tick=False)
     result, _ = make_invitation(app_db, now - timedelta(days=10), email="late@acme.example")
     send_invitation(
         app_db, result.invitation_id, result.link, now=now - timedelta(days=10), mail=MailSettings.from_env()
