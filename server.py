@@ -1,4 +1,4 @@
-"""The server: the Streamlit app (app.py) and the HTTP API (survey/api.py) in one process.
+"""The server: the Streamlit app (app.py) and the HTTP API (survey/api/routes.py) in one process.
 
 Run it with ``streamlit run server.py`` (``make run`` does). ``app.py`` stays the plain
 Streamlit script.
@@ -7,8 +7,8 @@ Streamlit script.
 import streamlit as st
 
 from models.settings import get_settings
-from survey.api import routes
-from survey.setup import prepare_database, seed_demo_if_empty
+from survey.api.routes import routes
+from survey.startup import prepare_database, seed_demo_if_empty
 
 # Ready before the first request: a CRM may call the API before anyone opens a page.
 prepare_database()

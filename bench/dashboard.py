@@ -15,7 +15,7 @@
    names, which must not hold any accounts or responses yet (it is left filled). With
    ``--reuse`` the child only upgrades the database ``DATABASE_URL`` names.
 2. Times, warm, what the dashboard page computes when a response has arrived since its
-   cached result (``filter_options``, ``data_version`` and ``survey.dashboard.compute``), for
+   cached result (``filter_options``, ``data_version`` and ``survey.reporting.dashboard.compute``), for
    the whole base and for one segment over the last 12 months (one unmeasured call, then the
    median of ``--runs``), and then the naive
    baseline: every indicator score with its month and segment read into pandas with
@@ -72,14 +72,16 @@ from models.tables import (
     ScoreRollup,
     Touchpoint,
 )
-from survey import demo, packs, rollups
-from survey.analytics import month_of
-from survey.benchmarks import import_benchmarks
-from survey.dashboard import Filters, compute, data_version, filter_options
-from survey.instrument import Instrument, load_instrument
-from survey.responses import LEADER_OTHER, LEADER_OTHER_KEY, scores_for, validate_answers
-from survey.scoring import nps_category
-from survey.setup import prepare_database
+from survey.collecting.responses import LEADER_OTHER, LEADER_OTHER_KEY, scores_for, validate_answers
+from survey.demo import data as demo
+from survey.exports import packs
+from survey.imports.benchmarks import import_benchmarks
+from survey.instrument.definition import Instrument, load_instrument
+from survey.instrument.scoring import nps_category
+from survey.reporting import rollups
+from survey.reporting.dashboard import Filters, compute, data_version, filter_options
+from survey.reporting.overview import month_of
+from survey.startup import prepare_database
 
 DEFAULT_RESPONSES = 1_000_000
 MONTHS = demo.MONTHS  # 24
@@ -92,7 +94,7 @@ MOMENTS = ("delighted", "as_expected", "disappointed", "frustrated")
 OTHER_LEADER = "Stratos Group"
 MISSING = -1  # an item left unanswered, in the int8 answer matrices
 CHUNK = 50_000  # responses per batch of inserts
-SPOT_CHECKS = 300  # responses re-scored with survey.responses / survey.scoring
+SPOT_CHECKS = 300  # responses re-scored with survey.collecting.responses / survey.instrument.scoring
 PERIOD_MONTHS = 12  # the dashboard period timed: the last 12 months
 
 
@@ -329,7 +331,7 @@ def generate(
     tone = np.select([feel < 3.8, feel > 5.6], [0, 2], 1)
     comment = np.where(rng.random(n) < 0.2, tone * 3 + rng.integers(0, 3, n), MISSING).astype(np.int8)
 
-    # Scores as survey.scoring computes them: mean of the keyed answers when enough are given.
+    # Scores as survey.instrument.scoring computes them: mean of the keyed answers when enough are given.
     keyed = np.where(reverse, low + high - items, items).astype(np.float64)
     answered = items != MISSING
     own_score = np.full((n, len(indicators)), np.nan)
@@ -430,7 +432,7 @@ def spot_check(data: Synthetic, instrument: Instrument, seed: int) -> None:
                 ours[code, "leader"] = (value, 100.0 * (value - 1) / 6, 1)
         if ours != expected or nps_category(clean.nps) != nps_categories(data.nps[[row]])[0]:
             raise AssertionError(f"response {row}: generated scores {ours} differ from the app's {expected}")
-    log(f"spot check: {min(SPOT_CHECKS, data.n)} responses re-scored by survey.scoring, identical")
+    log(f"spot check: {min(SPOT_CHECKS, data.n)} responses re-scored by survey.instrument.scoring, identical")
 
 
 def nps_categories(nps: np.ndarray) -> np.ndarray:
@@ -639,7 +641,7 @@ def packed(
     occurred: np.ndarray,
     submitted: np.ndarray,
 ) -> list[bytes]:
-    """The packs the submit transaction would store (``survey.packs``)."""
+    """The packs the submit transaction would store (``survey.exports.packs``)."""
     layout = packs.layout(instrument.version)
     records = np.zeros(len(ids), dtype=layout.record)
     facts = records["facts"]

@@ -69,11 +69,11 @@ from sqlmodel import Session, select
 
 from models.db import make_engine
 from models.tables import Interaction, Invitation, Response
-from survey.apikeys import create_key
-from survey.invitations import check_link, invite
-from survey.mailer import SECRETS_FILE, _secrets_section
-from survey.responses import AlreadySubmitted, save_draft, submit
-from survey.setup import prepare_database
+from survey.collecting.invitations import check_link, invite
+from survey.collecting.responses import AlreadySubmitted, save_draft, submit
+from survey.people.apikeys import create_key
+from survey.sending.mailer import SECRETS_FILE, _secrets_section
+from survey.startup import prepare_database
 
 ANSWERS = {
     **{f"SAT{i}": 6 for i in range(1, 5)}, **{f"TRU{i}": 5 for i in range(1, 6)},

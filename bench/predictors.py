@@ -2,7 +2,7 @@
 
 Builds a synthetic SQLite database with ``bench.dashboard``'s generator (``--responses``,
 default 200,000 over two years), adds one row of transactional measures per account and
-quarter, then times the score aggregation ``survey.predictors.period_scores`` (summed per
+quarter, then times the score aggregation ``survey.behaviour.predictors.period_scores`` (summed per
 period in the database) against a naive reader that loads every own score with its response
 into pandas and groups there, and the whole ``predictions`` call fed by each. Both must give
 the same table. Ends with one line:
@@ -31,11 +31,11 @@ from sqlmodel import Session
 from bench.dashboard import build, log, peak_rss_mb
 from models.db import make_engine
 from models.tables import Account, TransactionMeasure
-from survey import predictors
-from survey.access import Scope
-from survey.behaviour_demo import full_quarters
-from survey.benchmarks import period_bounds
-from survey.instrument import load_instrument
+from survey.behaviour import predictors
+from survey.demo.behaviour import full_quarters
+from survey.imports.benchmarks import period_bounds
+from survey.instrument.definition import load_instrument
+from survey.people.access import Scope
 
 LABELS = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}
 

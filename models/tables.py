@@ -124,7 +124,7 @@ class Response(SQLModel, table=True):
     comment: str | None = None
     # The respondent asked that their answers carry no identity: never show or export the contact.
     anonymous: bool = Field(default=False)
-    # Its fixed facts, answers and scores again, packed for exports (survey/packs.py).
+    # Its fixed facts, answers and scores again, packed for exports (survey/exports/packs.py).
     export_pack: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 

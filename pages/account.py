@@ -9,15 +9,15 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page, visible_accounts
-from survey.account_charts import account_trend
-from survey.accounts import (
+from survey.accounts.profile import (
     VALUE_LEVEL_MEANINGS,
     VALUE_LEVELS,
     AccountError,
     account_view,
     set_manager_value_level,
 )
-from survey.instrument import load_instrument
+from survey.charts.account import account_trend
+from survey.instrument.definition import load_instrument
 
 user = team_page()
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, require_admin
-from survey.audit import ACTIONS, recent
+from survey.people.audit import ACTIONS, recent
 
 require_admin()
 st.title("Audit log")

@@ -7,8 +7,8 @@ from sqlmodel import select
 from models.db import session_scope
 from models.tables import Benchmark
 from pages.common import engine, team_page
-from survey.benchmarks import COLUMNS, BenchmarkImportError, import_benchmarks, parse_benchmarks
-from survey.instrument import load_instrument
+from survey.imports.benchmarks import COLUMNS, BenchmarkImportError, import_benchmarks, parse_benchmarks
+from survey.instrument.definition import load_instrument
 
 user = team_page()
 

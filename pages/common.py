@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 
 from models.db import make_engine, session_scope
 from models.settings import get_settings
-from survey import audit
-from survey.access import Scope
-from survey.setup import apply_retention, prepare_database, seed_demo_if_empty
-from survey.users import SignedIn, SignInError, scope_of, sign_in_by_email, still_active
+from survey.people import audit
+from survey.people.access import Scope
+from survey.people.users import SignedIn, SignInError, scope_of, sign_in_by_email, still_active
+from survey.startup import apply_retention, prepare_database, seed_demo_if_empty
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -165,7 +165,7 @@ def adopt_sso_user() -> None:
 
 def visible_accounts(scope: Scope) -> dict[int, str]:
     """The accounts the reader may see, by id, for a picker; stops the page when there are none."""
-    from survey.accounts import list_accounts
+    from survey.accounts.profile import list_accounts
 
     with session_scope(engine()) as session:
         choices = {choice.id: choice.name for choice in list_accounts(session, scope)}

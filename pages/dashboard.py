@@ -9,10 +9,17 @@ from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from pages.filters import filter_bar
-from survey import charts
-from survey.access import restrict_filters
-from survey.dashboard import DashboardData, Filters, account_movers, compute, data_version, filter_options
-from survey.instrument import load_instrument
+from survey.charts import common as charts
+from survey.instrument.definition import load_instrument
+from survey.people.access import restrict_filters
+from survey.reporting.dashboard import (
+    DashboardData,
+    Filters,
+    account_movers,
+    compute,
+    data_version,
+    filter_options,
+)
 
 user = team_page()
 

@@ -7,7 +7,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.tables import CONTACT_ROLES, Account, Contact, ContactErasure
 from pages.common import engine, reader_scope, team_page, visible_accounts
-from survey.directory import LANGUAGES, DirectoryError, update_account, update_contacts
+from survey.accounts.directory import LANGUAGES, DirectoryError, update_account, update_contacts
 
 user = team_page()
 scope = reader_scope()

@@ -9,10 +9,10 @@ import streamlit as st
 from models.db import session_scope
 from pages.common import engine, reader_scope, team_page
 from pages.filters import filter_bar
-from survey import audit
-from survey.dashboard import filter_options
 from survey.exports.rows import ExportError, ExportRequest, count_responses
 from survey.exports.writers import export
+from survey.people import audit
+from survey.reporting.dashboard import filter_options
 
 FORMATS = {
     "csv": ("CSV (UTF-8)", "text/csv"),

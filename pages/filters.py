@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from survey.dashboard import Filters
+from survey.reporting.dashboard import Filters
 
 
 def filter_bar(options: dict[str, Any], *, recent_months: int | None, grain: bool) -> Filters:

@@ -6,8 +6,8 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, plain, reader_scope, team_page
-from survey.accounts import list_accounts
-from survey.followup import (
+from survey.accounts.profile import list_accounts
+from survey.followup.queue import (
     DEFAULT_DROP_THRESHOLD,
     REASONS,
     STATUSES,

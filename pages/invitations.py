@@ -6,7 +6,7 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, reader_scope, team_page
-from survey.invitation_status import STATUSES, report
+from survey.sending.status import STATUSES, report
 
 user = team_page()
 scope = reader_scope()

@@ -5,10 +5,10 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, reader_scope, team_page
-from survey.behaviour_charts import segments_against_base
-from survey.charts import PNG_CONFIG
-from survey.loyalty import LIKELY_LOYAL_AT, loyalty
-from survey.transactions import (
+from survey.behaviour.loyalty import LIKELY_LOYAL_AT, loyalty
+from survey.charts.behaviour import segments_against_base
+from survey.charts.common import PNG_CONFIG
+from survey.imports.transactions import (
     MEASURES,
     TEMPLATE,
     TransactionImportError,

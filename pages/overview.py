@@ -8,9 +8,9 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
-from survey.analytics import indicator_summary, latest_responses, monthly_trend, nps_summary
-from survey.charts import trend_small_multiples
-from survey.instrument import load_instrument
+from survey.charts.common import trend_small_multiples
+from survey.instrument.definition import load_instrument
+from survey.reporting.overview import indicator_summary, latest_responses, monthly_trend, nps_summary
 
 user = team_page()
 

@@ -6,11 +6,11 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
-from survey.access import Scope
-from survey.behaviour_charts import correlation_forest, correlation_grid
-from survey.charts import PNG_CONFIG
-from survey.instrument import load_instrument
-from survey.predictors import OUTCOMES, Predictions, data_version, predictions, strongest
+from survey.behaviour.predictors import OUTCOMES, Predictions, data_version, predictions, strongest
+from survey.charts.behaviour import correlation_forest, correlation_grid
+from survey.charts.common import PNG_CONFIG
+from survey.instrument.definition import load_instrument
+from survey.people.access import Scope
 
 user = team_page()
 scope = reader_scope()

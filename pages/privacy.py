@@ -11,8 +11,8 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import Contact, ContactErasure
 from pages.common import engine, require_admin
-from survey.accounts import list_accounts
-from survey.privacy import PrivacyError, erase_contact, purge_comments, retention_cutoff
+from survey.accounts.profile import list_accounts
+from survey.people.privacy import PrivacyError, erase_contact, purge_comments, retention_cutoff
 
 FLASH = "privacy_flash"
 admin = require_admin()

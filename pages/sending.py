@@ -12,11 +12,11 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import CONTACT_ROLES, Touchpoint
 from pages.common import engine, plain, reader_scope, team_page
-from survey.crm_import import FIELDS, guess_mapping, import_rows, parse
-from survey.invitations import InviteError, invite
-from survey.mailer import MailSettings
-from survey.sending import send_all, send_invitation
-from survey.tabular import TableImportError, header_of
+from survey.collecting.invitations import InviteError, invite
+from survey.imports.crm import FIELDS, guess_mapping, import_rows, parse
+from survey.imports.tabular import TableImportError, header_of
+from survey.sending.delivery import send_all, send_invitation
+from survey.sending.mailer import MailSettings
 
 user = team_page()
 scope = reader_scope()

@@ -9,7 +9,7 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import NOTICE_KEY, USER_KEY, engine, plain, sign_in, sso_configured
-from survey.users import SignInError, authenticate, has_users
+from survey.people.users import SignInError, authenticate, has_users
 
 st.title("Relationship Pulse")
 

@@ -12,9 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from models.db import session_scope
 from pages.common import engine, plain
-from survey.instrument import Instrument, Item, load_instrument
-from survey.invitations import LinkState, SurveyContext, check_link, mark_opened
-from survey.responses import (
+from survey.collecting.invitations import LinkState, SurveyContext, check_link, mark_opened
+from survey.collecting.responses import (
     LEADER_NONE,
     LEADER_OTHER,
     LEADER_OTHER_KEY,
@@ -26,6 +25,7 @@ from survey.responses import (
     submit,
     unanswered_required,
 )
+from survey.instrument.definition import Instrument, Item, load_instrument
 
 state = st.session_state
 

@@ -5,9 +5,9 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, reader_scope, team_page, visible_accounts
-from survey.behaviour_charts import timeline_chart
-from survey.charts import PNG_CONFIG
-from survey.timeline import account_timeline
+from survey.accounts.timeline import account_timeline
+from survey.charts.behaviour import timeline_chart
+from survey.charts.common import PNG_CONFIG
 
 # The account page sets this when it links here, so the same account opens.
 CHOSEN = "timeline_account"

@@ -9,7 +9,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.tables import USER_ROLES, Account
 from pages.common import engine, require_admin
-from survey.users import UserError, add_user, list_users, set_active, set_password, set_role
+from survey.people.users import UserError, add_user, list_users, set_active, set_password, set_role
 
 ROLE_HELP = {
     "admin": "everything, including users and privacy requests",

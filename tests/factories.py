@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import User
-from survey.invitations import InviteResult, invite
-from survey.responses import submit
-from survey.users import SignedIn, add_user
+from survey.collecting.invitations import InviteResult, invite
+from survey.collecting.responses import submit
+from survey.people.users import SignedIn, add_user
 
 BASE_URL = "http://testserver"
 
@@ -97,7 +97,7 @@ EXPECTED_SCORES = {
 
 def answers_at(levels: dict[str, int] | None = None, **changes: Any) -> dict[str, Any]:
     """The factory answers with whole indicators set to a level (so their score is that level)."""
-    from survey.instrument import load_instrument
+    from survey.instrument.definition import load_instrument
 
     instrument = load_instrument()
     result = full_answers()

@@ -1,7 +1,7 @@
 from sqlmodel import select
 
 from models.tables import Account
-from survey.access import Scope, owner_scope
+from survey.people.access import Scope, owner_scope
 
 
 def _accounts(session, owners: dict[str, str]) -> dict[str, int]:

@@ -8,11 +8,11 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import Account, FollowUp
-from survey.access import restrict_filters
-from survey.accounts import AccountError, account_view, set_manager_value_level
-from survey.dashboard import Filters
-from survey.followup import FollowUpError, assign, close
-from survey.users import scope_of
+from survey.accounts.profile import AccountError, account_view, set_manager_value_level
+from survey.followup.queue import FollowUpError, assign, close
+from survey.people.access import restrict_filters
+from survey.people.users import scope_of
+from survey.reporting.dashboard import Filters
 from tests.factories import full_answers, make_user, respond, team_app
 
 TEAM_PAGES = [

@@ -10,8 +10,8 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import Account, Contact
-from survey.instrument import load_instrument
-from survey.responses import submit
+from survey.collecting.responses import submit
+from survey.instrument.definition import load_instrument
 from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from models.tables import Account, Contact
-from survey.accounts import (
+from survey.accounts.profile import (
     VALUE_LEVELS,
     AccountError,
     account_view,
@@ -15,7 +15,7 @@ from survey.accounts import (
     set_manager_value_level,
     weighted_scores,
 )
-from survey.instrument import load_instrument
+from survey.instrument.definition import load_instrument
 from tests.factories import answers_at as answers
 from tests.factories import make_invitation
 from tests.factories import respond as submit_response

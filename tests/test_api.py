@@ -11,9 +11,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from models.tables import Account, Contact, Interaction, Invitation
-from survey.api import routes
-from survey.apikeys import create_key, revoke_key
-from survey.invitations import LinkState, check_link
+from survey.api.routes import routes
+from survey.collecting.invitations import LinkState, check_link
+from survey.people.apikeys import create_key, revoke_key
 from tests.factories import respond
 
 BODY = {

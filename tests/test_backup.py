@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 from models.db import make_engine
 from models.tables import Response
 from survey.backup import BackupError, backup, check, restore
-from survey.cli import main
+from survey.cli.main import main
 from tests.factories import respond
 
 

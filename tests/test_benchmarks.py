@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import func, select
 
 from models.tables import Benchmark
-from survey.benchmarks import BenchmarkImportError, import_benchmarks, parse_benchmarks, period_bounds
+from survey.imports.benchmarks import BenchmarkImportError, import_benchmarks, parse_benchmarks, period_bounds
 
 HEADER = "kind,name,indicator,period,value,scale,n,sd,source\n"
 GOOD = HEADER + (

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from models.db import make_engine
 from models.tables import Answer, IndicatorScore, Response
-from survey.instrument import load_instrument
+from survey.instrument.definition import load_instrument
 from tests.browser_support import browser, cli, playwright_api, running_app, settled
 
 PHONE = {"width": 390, "height": 844}

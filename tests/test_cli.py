@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from models.db import make_engine
 from models.tables import Account, Invitation
-from survey.tokens import hash_token
+from survey.collecting.tokens import hash_token
 
 ROOT = Path(__file__).resolve().parent.parent
 

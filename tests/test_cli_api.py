@@ -4,7 +4,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from models.tables import ApiKey
-from survey.cli import main
+from survey.cli.main import main
 
 
 def run(*args: str):

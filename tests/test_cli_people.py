@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from models.tables import AuditEvent, Contact, Response, User
-from survey.cli import main
+from survey.cli.main import main
 from tests.factories import respond
 
 

@@ -15,15 +15,15 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from models.tables import Account, Contact, Interaction, Invitation
-from survey.api import routes
-from survey.apikeys import create_key
-from survey.cli import main
-from survey.crm_import import guess_mapping, import_rows, parse
-from survey.invitations import LinkState, check_link
-from survey.mailer import MailSettings
-from survey.responses import submit
-from survey.sending import send_reminders
-from survey.tabular import TableImportError, header_of
+from survey.api.routes import routes
+from survey.cli.main import main
+from survey.collecting.invitations import LinkState, check_link
+from survey.collecting.responses import submit
+from survey.imports.crm import guess_mapping, import_rows, parse
+from survey.imports.tabular import TableImportError, header_of
+from survey.people.apikeys import create_key
+from survey.sending.delivery import send_reminders
+from survey.sending.mailer import MailSettings
 from tests.factories import full_answers
 from tests.test_sending import inbox, link_in, parts  # noqa: F401 - inbox is a fixture
 

@@ -10,10 +10,10 @@ from scipy import stats
 from sqlmodel import select
 
 from models.tables import Account, Answer, Competitor, Contact, Touchpoint
-from survey.benchmarks import import_benchmarks
-from survey.dashboard import Filters, account_movers, compute, movers, nps_interval, period_of
-from survey.instrument import load_instrument
-from survey.reliability import alpha_from_frame
+from survey.imports.benchmarks import import_benchmarks
+from survey.instrument.definition import load_instrument
+from survey.reporting.dashboard import Filters, account_movers, compute, movers, nps_interval, period_of
+from survey.reporting.reliability import alpha_from_frame
 from tests.factories import full_answers, respond
 
 INSTRUMENT = load_instrument()

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import Benchmark, Competitor
-from survey.instrument import load_instrument
+from survey.instrument.definition import load_instrument
 from tests.factories import full_answers, respond, team_app
 
 APP = "../app.py"

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from models.db import make_engine
 from models.tables import Account, Competitor, Contact, IndicatorScore, Response
-from survey.demo import DECLINING_ACCOUNT, seed_demo
-from survey.instrument import load_instrument
+from survey.demo.data import DECLINING_ACCOUNT, seed_demo
+from survey.instrument.definition import load_instrument
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -125,7 +125,7 @@ def test_the_demo_has_quarterly_behaviour_for_every_account(demo):
 
 
 def test_the_seeded_link_from_commitment_to_repurchase_is_found(demo):
-    from survey.predictors import predictions
+    from survey.behaviour.predictors import predictions
 
     engine, _ = demo
     labels = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}

@@ -4,8 +4,8 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Account, Contact
-from survey.access import owner_scope
-from survey.directory import DirectoryError, update_account, update_contacts
+from survey.accounts.directory import DirectoryError, update_account, update_contacts
+from survey.people.access import owner_scope
 from tests.factories import make_invitation, team_app
 
 

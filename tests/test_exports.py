@@ -23,13 +23,13 @@ from models.tables import (
     Response,
     Touchpoint,
 )
-from survey.access import Scope, owner_scope
-from survey.dashboard import Filters
 from survey.exports.columns import wide_columns
 from survey.exports.rows import ExportError, ExportRequest
 from survey.exports.safety import neutralise, neutralise_array
 from survey.exports.writers import export
-from survey.instrument import load_instrument
+from survey.instrument.definition import load_instrument
+from survey.people.access import Scope, owner_scope
+from survey.reporting.dashboard import Filters
 from tests.factories import full_answers, respond
 
 HOSTILE_COMMENT = '=HYPERLINK("http://evil.example","click") and more'

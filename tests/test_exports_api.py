@@ -7,10 +7,10 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Account, Response
-from survey.access import owner_scope
-from survey.dashboard import Filters
 from survey.exports.api import PAGE_MAX, decode_cursor, encode_cursor, responses_page
 from survey.exports.rows import ExportError
+from survey.people.access import owner_scope
+from survey.reporting.dashboard import Filters
 from tests.factories import full_answers, respond
 
 

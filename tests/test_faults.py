@@ -23,7 +23,7 @@ CHILD = """
 import json, sys
 from datetime import UTC, datetime
 from models.db import make_engine, session_scope
-from survey.responses import submit
+from survey.collecting.responses import submit
 engine = make_engine(sys.argv[1])
 answers = json.loads(sys.argv[2])
 for invitation_id in json.loads(sys.argv[3]):

@@ -7,8 +7,17 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from models.tables import Account, Contact, FollowUp, Response
-from survey import followup
-from survey.followup import FollowUpError, add_note, assign, close, flag_all, flag_response, queue, reopen
+from survey.followup import queue as followup
+from survey.followup.queue import (
+    FollowUpError,
+    add_note,
+    assign,
+    close,
+    flag_all,
+    flag_response,
+    queue,
+    reopen,
+)
 from tests.factories import answers_at as answers
 from tests.factories import respond as submit_response
 

@@ -6,7 +6,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import FollowUp
-from survey.responses import submit
+from survey.collecting.responses import submit
 from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"

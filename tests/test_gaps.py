@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey.gaps import Gap, gaps
+from survey.reporting.gaps import Gap, gaps
 
 LABELS = {"trust": "Trust", "satisfaction": "Satisfaction"}
 

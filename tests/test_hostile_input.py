@@ -14,10 +14,10 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from models.db import make_engine
-from survey.api import routes
-from survey.apikeys import create_key
-from survey.invitations import LinkState, check_link
-from survey.responses import AnswerError, submit
+from survey.api.routes import routes
+from survey.collecting.invitations import LinkState, check_link
+from survey.collecting.responses import AnswerError, submit
+from survey.people.apikeys import create_key
 from tests.factories import full_answers, make_invitation
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -30,14 +30,14 @@ from sqlmodel import Session, func, select
 
 from models.db import make_engine
 from models.tables import CONTACT_ROLES, Account, Benchmark, Contact, Interaction, TransactionMeasure
-from survey.benchmarks import COLUMNS as BENCHMARK_COLUMNS
-from survey.benchmarks import KINDS, BenchmarkImportError, import_benchmarks
-from survey.crm_import import FIELDS, guess_mapping, import_rows, parse
-from survey.instrument import load_instrument
-from survey.reference import DEFAULT_TOUCHPOINTS
-from survey.tabular import MAX_WHOLE, TableImportError, header_of
-from survey.transactions import COLUMNS as TRANSACTION_COLUMNS
-from survey.transactions import COUNTS, DAYS, MEASURES, TransactionImportError, import_transactions
+from survey.imports.benchmarks import COLUMNS as BENCHMARK_COLUMNS
+from survey.imports.benchmarks import KINDS, BenchmarkImportError, import_benchmarks
+from survey.imports.crm import FIELDS, guess_mapping, import_rows, parse
+from survey.imports.tabular import MAX_WHOLE, TableImportError, header_of
+from survey.imports.transactions import COLUMNS as TRANSACTION_COLUMNS
+from survey.imports.transactions import COUNTS, DAYS, MEASURES, TransactionImportError, import_transactions
+from survey.instrument.definition import load_instrument
+from survey.instrument.touchpoints import DEFAULT_TOUCHPOINTS
 from tests.test_hostile_input import dump
 
 FUZZ = settings(

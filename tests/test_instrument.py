@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from survey.instrument import (
+from survey.instrument.definition import (
     INSTRUMENTS_DIR,
     InstrumentError,
     load_instrument,

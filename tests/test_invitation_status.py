@@ -5,12 +5,12 @@ from datetime import timedelta
 from sqlmodel import select
 
 from models.tables import Account
-from survey.access import owner_scope
-from survey.invitation_status import report
-from survey.invitations import mark_opened
-from survey.mailer import MailSettings
-from survey.responses import save_draft, submit
-from survey.sending import send_invitation
+from survey.collecting.invitations import mark_opened
+from survey.collecting.responses import save_draft, submit
+from survey.people.access import owner_scope
+from survey.sending.delivery import send_invitation
+from survey.sending.mailer import MailSettings
+from survey.sending.status import report
 from tests.factories import full_answers, make_invitation, team_app
 
 

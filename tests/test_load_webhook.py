@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 
 from bench.load import fresh_sqlite, servers, webhook
 from models.tables import Account, Interaction, Invitation
-from survey.api import routes
-from survey.apikeys import create_key
-from survey.invitations import record_interaction
+from survey.api.routes import routes
+from survey.collecting.invitations import record_interaction
+from survey.people.apikeys import create_key
 
 
 def test_the_webhook_case_stores_every_crm_id_once_with_one_invitation(tmp_path: Path):

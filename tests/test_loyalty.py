@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import Session
 
 from models.tables import Account, TransactionMeasure
-from survey.access import Scope
-from survey.loyalty import LoyaltyError, loyalty
+from survey.behaviour.loyalty import LoyaltyError, loyalty
+from survey.people.access import Scope
 
 # sales, requests, service, referrals, days since purchase, days since payment, volume
 BEHAVIOUR = {

@@ -13,9 +13,9 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from models.tables import Response
-from survey import packs
+from survey.exports import packs
 from survey.exports.rows import ChunkReader, ExportRequest
-from survey.instrument import load_instrument
+from survey.instrument.definition import load_instrument
 from tests.factories import answers_at, full_answers, respond
 
 VERSION = load_instrument().version

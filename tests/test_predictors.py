@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import Session, select
 
 from models.tables import Account, TransactionMeasure
-from survey.access import Scope
-from survey.instrument import load_instrument
-from survey.predictors import period_scores, predictions, strongest
+from survey.behaviour.predictors import period_scores, predictions, strongest
+from survey.instrument.definition import load_instrument
+from survey.people.access import Scope
 from tests.factories import answers_at, respond
 
 LABELS = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}

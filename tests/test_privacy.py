@@ -6,11 +6,11 @@ import pytest
 from sqlmodel import func, select
 
 from models.tables import AuditEvent, Contact, Draft, IndicatorScore, Response, ScoreRollup
-from survey.accounts import account_view
-from survey.followup import queue
-from survey.invitations import check_link
-from survey.privacy import ANONYMOUS, PrivacyError, erase_contact, purge_comments
-from survey.responses import save_draft, submit
+from survey.accounts.profile import account_view
+from survey.collecting.invitations import check_link
+from survey.collecting.responses import save_draft, submit
+from survey.followup.queue import queue
+from survey.people.privacy import ANONYMOUS, PrivacyError, erase_contact, purge_comments
 from tests.factories import answers_at, full_answers, make_invitation, respond
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from survey.reliability import (
+from survey.reporting.reliability import (
     Reliability,
     ReliabilityInputError,
     alpha_from_covariance,

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Competitor, ItemRollup, PairRollup, ScoreRollup
-from survey import rollups
+from survey.reporting import rollups
 from tests.factories import full_answers, respond
 
 ROLL_UPS = (ScoreRollup, ItemRollup, PairRollup, *rollups.NARROW)

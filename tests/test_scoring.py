@@ -4,8 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey.instrument import load_instrument
-from survey.scoring import mean_if_enough, nps_category, reverse_key, score_indicators, score_leader, to_100
+from survey.instrument.definition import load_instrument
+from survey.instrument.scoring import (
+    mean_if_enough,
+    nps_category,
+    reverse_key,
+    score_indicators,
+    score_leader,
+    to_100,
+)
 
 TWO_THIRDS = Fraction(2, 3)
 answer = st.one_of(st.none(), st.integers(min_value=1, max_value=7))

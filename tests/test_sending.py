@@ -17,13 +17,13 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from models.tables import Contact, Delivery, Draft, Invitation
-from survey.api import routes
-from survey.apikeys import create_key
-from survey.cli import main
-from survey.invitations import LinkState, check_link
-from survey.mailer import MailSettings
-from survey.responses import save_draft, submit
-from survey.sending import expire, send_invitation, send_reminders
+from survey.api.routes import routes
+from survey.cli.main import main
+from survey.collecting.invitations import LinkState, check_link
+from survey.collecting.responses import save_draft, submit
+from survey.people.apikeys import create_key
+from survey.sending.delivery import expire, send_invitation, send_reminders
+from survey.sending.mailer import MailSettings
 from tests.factories import BASE_URL, full_answers, make_invitation
 from tests.test_api import BODY
 

@@ -6,7 +6,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import AuditEvent, Response
-from survey.users import set_active
+from survey.people.users import set_active
 from tests.factories import APP_PATH, PASSWORD, full_answers, make_user, respond, team_app
 
 

@@ -8,10 +8,17 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.tables import Account, Answer, Contact, Draft, IndicatorScore, Interaction, Invitation, Response
-from survey.instrument import load_instrument
-from survey.invitations import InviteError, LinkState, check_link, mark_opened
-from survey.responses import AlreadySubmitted, AnswerError, LinkExpired, effective_answers, save_draft, submit
-from survey.tokens import hash_token
+from survey.collecting.invitations import InviteError, LinkState, check_link, mark_opened
+from survey.collecting.responses import (
+    AlreadySubmitted,
+    AnswerError,
+    LinkExpired,
+    effective_answers,
+    save_draft,
+    submit,
+)
+from survey.collecting.tokens import hash_token
+from survey.instrument.definition import load_instrument
 from tests.factories import EXPECTED_SCORES, full_answers, make_invitation
 
 

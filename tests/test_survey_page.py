@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import Competitor, Draft, IndicatorScore, Invitation, Response
-from survey.responses import submit
+from survey.collecting.responses import submit
 from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"

@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import Session, select
 
 from models.tables import Account, Interaction, Touchpoint
-from survey.access import Scope
-from survey.behaviour_charts import timeline_chart
-from survey.timeline import TimelineError, account_timeline, journey_durations
+from survey.accounts.timeline import TimelineError, account_timeline, journey_durations
+from survey.charts.behaviour import timeline_chart
+from survey.people.access import Scope
 from tests.factories import answers_at, respond
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)

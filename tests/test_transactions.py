@@ -10,8 +10,8 @@ from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
 from models.tables import Account, TransactionMeasure
-from survey.tabular import read_table
-from survey.transactions import (
+from survey.imports.tabular import read_table
+from survey.imports.transactions import (
     COLUMNS,
     TEMPLATE,
     TransactionImportError,

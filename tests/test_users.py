@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Account, AuditEvent, User
-from survey.users import (
+from survey.people.users import (
     WRONG,
     SignInError,
     UserError,

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from survey.access import Scope
-from survey.dashboard import Filters
 from survey.exports.rows import ChunkReader, ExportError, ExportRequest
+from survey.people.access import Scope
+from survey.reporting.dashboard import Filters
 
 PAGE_DEFAULT = 500
 PAGE_MAX = 5000

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from survey.instrument import Instrument, Item, available_versions, load_instrument
+from survey.instrument.definition import Instrument, Item, available_versions, load_instrument
 
 Kind = Literal["int", "float", "text", "date", "timestamp", "bool"]
 

@@ -2,7 +2,7 @@
 
 On SQLite the rows come straight from the driver (timestamps stay text, booleans 0/1),
 skipping SQLAlchemy's per-value conversions; elsewhere they come through SQLAlchemy Core.
-Exports read one row per response (answers and scores come packed, see ``survey.packs``),
+Exports read one row per response (answers and scores come packed, see ``survey.exports.packs``),
 so this is the only pass over the data in Python.
 """
 

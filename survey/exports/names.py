@@ -8,8 +8,8 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from models.tables import Account, Touchpoint
-from survey.dashboard import Filters
 from survey.exports.rows import ExportError, month_start
+from survey.reporting.dashboard import Filters
 
 
 def filters_from_names(

@@ -1,7 +1,7 @@
 """Reading responses for export, a chunk at a time, as Arrow tables.
 
 Responses are read in id order with keyset paging (``id > last``), one row each: their answers,
-scores and fixed facts come packed (``survey.packs``) and are unpacked with numpy; accounts,
+scores and fixed facts come packed (``survey.exports.packs``) and are unpacked with numpy; accounts,
 contacts, touchpoints and competitors are read once and looked up by id, follow-ups per chunk.
 A chunk is all that is ever in memory, whatever the number of responses.
 """
@@ -28,13 +28,12 @@ from models.tables import (
     Response,
     Touchpoint,
 )
-from survey import packs
-from survey.access import Scope
-from survey.dashboard import Filters, where_dimensions
-from survey.exports import fetch
+from survey.exports import fetch, packs
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
-from survey.rollups import UNKNOWN_ROLE
-from survey.scoring import nps_category
+from survey.instrument.scoring import nps_category
+from survey.people.access import Scope
+from survey.reporting.dashboard import Filters, where_dimensions
+from survey.reporting.rollups import UNKNOWN_ROLE
 
 DEFAULT_CHUNK = 20_000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -99,7 +98,7 @@ def count_responses(session: Session, request: ExportRequest) -> int:
     return int(session.execute(statement).scalar_one())
 
 
-# What is read per response; everything fixed at submission comes packed (``survey.packs``).
+# What is read per response; everything fixed at submission comes packed (``survey.exports.packs``).
 FETCHED = {
     "response_id": Response.id,
     "account_id": Response.account_id,

@@ -32,7 +32,7 @@ from survey.exports.columns import (
 from survey.exports.prefetch import prefetched
 from survey.exports.rows import ChunkReader, ExportError, ExportRequest, count_responses
 from survey.exports.safety import neutralise, neutralise_table
-from survey.instrument import available_versions, load_instrument
+from survey.instrument.definition import available_versions, load_instrument
 
 Format = Literal["csv", "xlsx", "sav", "parquet"]
 FORMATS: tuple[str, ...] = get_args(Format)

@@ -4,7 +4,7 @@ Revision ID: 0010
 Revises: 0008
 Create Date: 2026-11-24 04:30:00
 
-The column starts empty; ``survey.packs.fill_missing`` packs existing responses (the app
+The column starts empty; ``survey.exports.packs.fill_missing`` packs existing responses (the app
 does it at start), so that this migration stays independent of the instrument files.
 """
 

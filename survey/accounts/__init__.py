@@ -1,0 +1,1 @@
+"""Accounts seen whole: their contacts, their history, and keeping them right."""

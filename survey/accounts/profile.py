@@ -1,0 +1,368 @@
+"""One account seen whole: its contacts and who answered, an influence-weighted score, the
+relationship level as the customer and as the account manager see it, and the trend.
+
+**The influence-weighted account score.** For each indicator we take every contact's *most
+recent* own score (1-7) and average those, each weighted by the contact's ``buying_influence``
+(0-1), then show the result on 0-100. Why:
+
+* *most recent per contact*, not every response: a user who answers after every service call
+  would otherwise outweigh the decision maker who answered once; and the latest answer is the
+  contact's current view of the relationship, which is what the account score should say.
+* *weighted by buying influence*: an account's relationship is as strong as the people who
+  decide about it see it (seed 003: many contacts, different influence).
+* *normalised by the influence of the contacts who answered*, not of all contacts: a contact
+  who never answered says nothing about the score and must not pull it towards zero. How much
+  of the account's influence stands behind the score is reported separately as coverage.
+
+The account score is not suppressed below ``min_n``: it is built from a handful of named
+contacts by design, and the contact count and coverage are shown beside it. The quarterly
+trend, an aggregate over responses, drops quarters with fewer than ``min_n`` responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Integer, String, cast, func
+from sqlmodel import Session, col, select
+
+from models.tables import Account, Contact, IndicatorScore, Interaction, Response
+from survey.instrument.definition import load_instrument
+from survey.people.access import EVERYTHING, Scope
+
+# Seed 002: how the customer perceives the value we provide.
+VALUE_LEVELS = {
+    0: "Hope",
+    1: "Price",
+    2: "Features & benefits",
+    3: "Value added",
+    4: "Total cost of ownership",
+}
+VALUE_LEVEL_MEANINGS = {
+    0: "No clear reason to work with us yet: there is no relationship.",
+    1: "They buy on price.",
+    2: "Our features and functions meet their specifications.",
+    3: "We improve their business processes.",
+    4: "We make a measurable difference to their costs and results.",
+}
+
+
+class AccountError(ValueError):
+    """An account operation was refused; the message names the bad input. Nothing changed."""
+
+
+@dataclass(frozen=True)
+class AccountChoice:
+    id: int
+    name: str
+    segment: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    name: str
+    email: str
+    role: str
+    buying_influence: float
+    responses: int
+    last_response: datetime | None
+
+    @property
+    def answered(self) -> bool:
+        return self.responses > 0
+
+
+@dataclass(frozen=True)
+class Coverage:
+    contacts: int
+    answered: int
+    influence_total: float
+    influence_answered: float
+
+    @property
+    def contact_share(self) -> float | None:
+        """Share (0-1) of the account's contacts who ever answered."""
+        return self.answered / self.contacts if self.contacts else None
+
+    @property
+    def influence_share(self) -> float | None:
+        """Share (0-1) of the account's total buying influence held by contacts who answered."""
+        return self.influence_answered / self.influence_total if self.influence_total > 0 else None
+
+
+@dataclass(frozen=True)
+class WeightedScore:
+    indicator: str
+    score_100: float | None  # influence-weighted, None when no contact with influence has a score
+    unweighted_100: float | None  # the plain mean of the same latest scores, for comparison
+    contacts: int  # contacts whose latest score went in
+    weight: float  # their summed buying influence
+
+
+@dataclass(frozen=True)
+class ValueLevels:
+    """Seed 002's level 0-4 as the customer sees it (each contact's latest answer) and as the
+    account manager sees it."""
+
+    customer_mean: float | None
+    distribution: dict[int, int]  # level -> contacts whose latest answer it is
+    manager: int | None
+
+    @property
+    def customer_n(self) -> int:
+        return sum(self.distribution.values())
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    name: str
+    external_id: str | None
+    segment: str
+    industry: str
+    region: str
+    tier: str
+    owner: str
+    manager_value_level: int | None
+    contacts: list[ContactRow]
+    coverage: Coverage
+    scores: dict[str, WeightedScore]  # in the instrument's indicator order
+    value: ValueLevels
+    last_interaction: datetime | None
+    days_since_last_interaction: int | None
+    trend: pd.DataFrame  # quarter, indicator, n, mean (0-100); quarters with n < min_n dropped
+    min_n: int
+
+
+def list_accounts(session: Session, scope: Scope = EVERYTHING) -> list[AccountChoice]:
+    """Every account the reader may see, by name, for a picker."""
+    rows = session.exec(
+        select(Account.id, Account.name, Account.segment, Account.owner)
+        .where(scope.condition(Account.id))
+        .order_by(Account.name)
+    )
+    return [
+        AccountChoice(id=id_ or 0, name=name, segment=segment, owner=owner)
+        for id_, name, segment, owner in rows
+    ]
+
+
+def _account(session: Session, account_id: int, scope: Scope) -> Account:
+    if isinstance(account_id, bool) or not isinstance(account_id, int):
+        raise AccountError(f"{account_id!r} is not an account id")
+    account = session.get(Account, account_id)
+    # Another manager's account reads as missing: an edited URL learns nothing.
+    if account is None or not scope.allows(account_id):
+        raise AccountError(f"there is no account #{account_id}")
+    return account
+
+
+def set_manager_value_level(
+    session: Session, account_id: int, level: int | None, scope: Scope = EVERYTHING
+) -> Account:
+    """Record the account manager's view of the relationship level (0-4; ``None`` clears it)."""
+    if level is not None and (
+        isinstance(level, bool) or not isinstance(level, int) or level not in VALUE_LEVELS
+    ):
+        raise AccountError(f"manager value level {level!r} is not one of {', '.join(map(str, VALUE_LEVELS))}")
+    account = _account(session, account_id, scope)
+    account.manager_value_level = level
+    session.add(account)
+    session.flush()
+    return account
+
+
+def quarter_of(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str]:
+    """``YYYY-Qn`` of a timestamp (in UTC), in the database's own dialect."""
+    if dialect == "sqlite":
+        quarter = (cast(func.strftime("%m", column), Integer) + 2) // 3
+        return func.strftime("%Y", column) + "-Q" + cast(quarter, String)
+    return func.to_char(func.timezone("UTC", column), 'YYYY-"Q"Q')
+
+
+def _contacts(session: Session, account_id: int, now: datetime) -> list[ContactRow]:
+    statement = (
+        select(Contact, func.count(Response.id), func.max(Response.submitted_at))
+        .outerjoin(
+            Response,
+            (Response.contact_id == Contact.id) & (Response.submitted_at <= now) & ~col(Response.anonymous),
+        )
+        .where(Contact.account_id == account_id)
+        .group_by(Contact.id)
+        .order_by(Contact.buying_influence.desc(), Contact.name, Contact.id)  # type: ignore[attr-defined]
+    )
+    return [
+        ContactRow(
+            id=contact.id or 0,
+            name=contact.name,
+            email=contact.email,
+            role=contact.role,
+            buying_influence=float(contact.buying_influence),
+            responses=int(count),
+            last_response=last,
+        )
+        for contact, count, last in session.exec(statement).all()
+    ]
+
+
+def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tuple[int, str, float]]:
+    """(contact, indicator, score 1-7) of each contact's most recent own score per indicator."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(Response.contact_id, IndicatorScore.indicator),
+            order_by=(Response.submitted_at.desc(), Response.id.desc()),  # type: ignore[attr-defined,union-attr]
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(Response.contact_id, IndicatorScore.indicator, IndicatorScore.score, rank)
+        .join(Response, Response.id == IndicatorScore.response_id)
+        .where(
+            Response.account_id == account_id,
+            Response.contact_id.is_not(None),  # type: ignore[union-attr]
+            Response.submitted_at <= now,
+            ~col(Response.anonymous),
+            IndicatorScore.subject == "own",
+        )
+        .subquery()
+    )
+    statement = select(ranked.c.contact_id, ranked.c.indicator, ranked.c.score).where(ranked.c.rank == 1)
+    return [
+        (int(contact), indicator, float(score)) for contact, indicator, score in session.exec(statement).all()
+    ]
+
+
+def weighted_scores(
+    latest: list[tuple[int, str, float]], influence: dict[int, float], indicators: list[str]
+) -> dict[str, WeightedScore]:
+    """The influence-weighted account score per indicator (see the module's docstring)."""
+    by_indicator: dict[str, list[tuple[float, float]]] = {}
+    for contact_id, indicator, score in latest:
+        if contact_id in influence:
+            by_indicator.setdefault(indicator, []).append((score, influence[contact_id]))
+    codes = indicators + sorted(code for code in by_indicator if code not in indicators)
+    result = {}
+    for code in codes:
+        pairs = by_indicator.get(code, [])
+        weight = sum(w for _, w in pairs)
+        weighted = sum(s * w for s, w in pairs) / weight if weight > 0 else None
+        plain = sum(s for s, _ in pairs) / len(pairs) if pairs else None
+        result[code] = WeightedScore(
+            indicator=code,
+            score_100=None if weighted is None else _to_100(weighted),
+            unweighted_100=None if plain is None else _to_100(plain),
+            contacts=len(pairs),
+            weight=weight,
+        )
+    return result
+
+
+def _to_100(score: float) -> float:
+    return 100 * (score - 1) / 6
+
+
+def _value_levels(session: Session, account_id: int, now: datetime, manager: int | None) -> ValueLevels:
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Response.contact_id,
+            order_by=(Response.submitted_at.desc(), Response.id.desc()),  # type: ignore[attr-defined,union-attr]
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(Response.value_level, rank)
+        .where(
+            Response.account_id == account_id,
+            Response.contact_id.is_not(None),  # type: ignore[union-attr]
+            Response.value_level.is_not(None),  # type: ignore[union-attr]
+            Response.submitted_at <= now,
+            ~col(Response.anonymous),
+        )
+        .subquery()
+    )
+    statement = (
+        select(ranked.c.value_level, func.count()).where(ranked.c.rank == 1).group_by(ranked.c.value_level)
+    )
+    distribution = dict.fromkeys(VALUE_LEVELS, 0)
+    for level, count in session.exec(statement).all():
+        distribution[int(level)] = int(count)
+    n = sum(distribution.values())
+    mean = sum(level * count for level, count in distribution.items()) / n if n else None
+    return ValueLevels(customer_mean=mean, distribution=distribution, manager=manager)
+
+
+def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int) -> pd.DataFrame:
+    """Per quarter and indicator: mean own score (0-100) and n, grouped in the database."""
+    quarter = quarter_of(Response.submitted_at, session.get_bind().dialect.name).label("quarter")
+    statement = (
+        select(
+            quarter,
+            IndicatorScore.indicator,
+            func.count().label("n"),
+            func.avg(IndicatorScore.score_100).label("mean"),
+        )
+        .join(Response, Response.id == IndicatorScore.response_id)
+        .where(
+            Response.account_id == account_id,
+            Response.submitted_at <= now,
+            IndicatorScore.subject == "own",
+        )
+        .group_by(quarter, IndicatorScore.indicator)
+        .having(func.count() >= min_n)
+        .order_by(quarter, IndicatorScore.indicator)
+    )
+    frame = pd.DataFrame(session.exec(statement).all(), columns=["quarter", "indicator", "n", "mean"])
+    frame["n"] = frame["n"].astype(int)
+    frame["mean"] = frame["mean"].astype(float)
+    return frame
+
+
+def account_view(
+    session: Session, account_id: int, now: datetime, min_n: int = 5, scope: Scope = EVERYTHING
+) -> AccountView:
+    """Everything the account page shows, as of ``now``."""
+    if min_n < 1:
+        raise AccountError(f"the minimum n must be at least 1, not {min_n!r}")
+    account = _account(session, account_id, scope)
+    contacts = _contacts(session, account_id, now)
+    answered = [c for c in contacts if c.answered]
+    coverage = Coverage(
+        contacts=len(contacts),
+        answered=len(answered),
+        influence_total=sum(c.buying_influence for c in contacts),
+        influence_answered=sum(c.buying_influence for c in answered),
+    )
+    indicators = [indicator.code for indicator in load_instrument().indicators]
+    scores = weighted_scores(
+        _latest_scores(session, account_id, now), {c.id: c.buying_influence for c in contacts}, indicators
+    )
+    last = session.exec(
+        select(func.max(Interaction.occurred_at)).where(
+            Interaction.account_id == account_id, Interaction.occurred_at <= now
+        )
+    ).one()
+    return AccountView(
+        id=account.id or 0,
+        name=account.name,
+        external_id=account.external_id,
+        segment=account.segment,
+        industry=account.industry,
+        region=account.region,
+        tier=account.tier,
+        owner=account.owner,
+        manager_value_level=account.manager_value_level,
+        contacts=contacts,
+        coverage=coverage,
+        scores=scores,
+        value=_value_levels(session, account_id, now, account.manager_value_level),
+        last_interaction=last,
+        days_since_last_interaction=None if last is None else (now - last).days,
+        trend=quarterly_trend(session, account_id, now, min_n),
+        min_n=min_n,
+    )

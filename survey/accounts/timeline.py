@@ -1,0 +1,126 @@
+"""One account's journey as events on a time line (seed 004: interaction points are events
+over time): what happened at each touchpoint and how the customer felt about it.
+
+Interactions come from the interaction table; survey results are the responses to them,
+each with the mean of its six own indicator scores (0-100) and the recommendation answer.
+From the interactions we derive the average time between events, the time from the first
+marketing contact to the sale (the first purchase after it) and from that sale to the first
+service event, and the channels the customer is reached through most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+
+import pandas as pd
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.tables import IndicatorScore, Interaction, Response, Touchpoint
+from survey.people.access import Scope
+
+EVERYTHING = Scope.everything()
+# Touchpoint codes that mark the steps the durations measure (survey/instrument/touchpoints.py).
+MARKETING, SALE, SERVICE = "marketing", "purchase", "service"
+EVENT_COLUMNS = ["when", "kind", "touchpoint", "stage", "channel", "value", "score_100", "nps"]
+
+
+class TimelineError(ValueError):
+    """The timeline was refused; the message says why. Nothing was read."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    account_id: int
+    # when, kind ("interaction" or "survey"), touchpoint (name), stage, channel, value (of a
+    # purchase), score_100 (a survey's mean own score), nps; oldest first.
+    events: pd.DataFrame
+    touchpoints: list[str]  # every touchpoint name in journey order (Touchpoint.stage)
+    interactions: int
+    surveys: int
+    mean_days_between: float | None  # between consecutive interactions
+    marketing_to_sale_days: float | None
+    sale_to_service_days: float | None
+    channels: pd.DataFrame  # channel, interactions, share (0-1); most used first
+
+
+def _days(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds() / 86_400
+
+
+def journey_durations(
+    steps: list[tuple[datetime, str]],
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """(first marketing contact, the sale after it, the first service event after that).
+
+    ``steps`` are (time, touchpoint code) in time order. Without a marketing contact the sale
+    is the first purchase, so that the sale-to-service time is still known."""
+    marketing = next((when for when, code in steps if code == MARKETING), None)
+    sale = next(
+        (when for when, code in steps if code == SALE and (marketing is None or when >= marketing)), None
+    )
+    service = next(
+        (when for when, code in steps if code == SERVICE and sale is not None and when >= sale), None
+    )
+    return marketing, sale, service
+
+
+def account_timeline(
+    session: Session, account_id: int, *, scope: Scope = EVERYTHING, now: datetime | None = None
+) -> Timeline:
+    """Every interaction and survey result of one account, up to ``now``."""
+    if not scope.allows(account_id):
+        raise TimelineError(f"account #{account_id} is not among the accounts you may see")
+    touchpoints = session.exec(select(Touchpoint).order_by(Touchpoint.stage, Touchpoint.name)).all()
+    by_id = {t.id: t for t in touchpoints}
+    interaction_rows = session.exec(
+        select(Interaction.occurred_at, Interaction.touchpoint_id, Interaction.channel, Interaction.value)
+        .where(Interaction.account_id == account_id, *([Interaction.occurred_at <= now] if now else []))
+        .order_by(Interaction.occurred_at, Interaction.id)  # type: ignore[arg-type]
+    ).all()
+    # One row per response: the mean of its own indicator scores, averaged in the database.
+    survey_rows = session.exec(
+        select(
+            Response.submitted_at, Response.touchpoint_id, Response.nps, func.avg(IndicatorScore.score_100)
+        )
+        .join(IndicatorScore, (IndicatorScore.response_id == Response.id) & (IndicatorScore.subject == "own"))
+        .where(Response.account_id == account_id, *([Response.submitted_at <= now] if now else []))
+        .group_by(Response.id, Response.submitted_at, Response.touchpoint_id, Response.nps)
+        .order_by(Response.submitted_at)
+    ).all()
+    events = [
+        (when, "interaction", by_id[tp].name, by_id[tp].stage, channel or "—", value, None, None)
+        for when, tp, channel, value in interaction_rows
+    ] + [
+        (when, "survey", by_id[tp].name, by_id[tp].stage, "survey", None, float(score), nps)
+        for when, tp, nps, score in survey_rows
+    ]
+    frame = pd.DataFrame(events, columns=EVENT_COLUMNS).sort_values("when", kind="stable")
+    times = [when for when, *_ in interaction_rows]
+    gaps = [_days(a, b) or 0.0 for a, b in pairwise(times)]
+    marketing, sale, service = journey_durations(
+        [(when, by_id[tp].code) for when, tp, *_ in interaction_rows]
+    )
+    channels = (
+        pd.Series([channel or "—" for _, _, channel, _ in interaction_rows], dtype=str)
+        .value_counts()
+        .rename_axis("channel")
+        .reset_index(name="interactions")
+        .sort_values(["interactions", "channel"], ascending=[False, True], ignore_index=True)
+    )
+    channels["share"] = channels["interactions"] / max(1, len(interaction_rows))
+    return Timeline(
+        account_id=account_id,
+        events=frame.reset_index(drop=True),
+        touchpoints=[t.name for t in touchpoints],
+        interactions=len(interaction_rows),
+        surveys=len(survey_rows),
+        mean_days_between=sum(gaps) / len(gaps) if gaps else None,
+        marketing_to_sale_days=_days(marketing, sale),
+        sale_to_service_days=_days(sale, service),
+        channels=channels,
+    )

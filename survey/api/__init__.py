@@ -1,0 +1,1 @@
+"""The HTTP API served beside the app."""

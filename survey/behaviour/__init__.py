@@ -1,0 +1,1 @@
+"""What accounts do: loyalty from transactional measures and what predicts what."""

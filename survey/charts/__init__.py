@@ -1,0 +1,1 @@
+"""Plotly figures, in one colour-blind-safe palette."""

@@ -1,0 +1,1 @@
+"""Collecting answers: survey links, drafts and the one submit transaction."""

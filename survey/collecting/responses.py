@@ -1,0 +1,382 @@
+"""Answering a survey: validating answers, saving drafts and the one submit transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, text, update
+from sqlmodel import Session, select
+
+from models.tables import (
+    Answer,
+    Competitor,
+    Draft,
+    IndicatorScore,
+    Interaction,
+    Invitation,
+    Response,
+)
+from survey.exports import packs
+from survey.followup import queue as followup
+from survey.instrument.definition import Instrument, load_instrument
+from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
+from survey.reporting import rollups
+
+LEADER_OTHER_KEY = "LEADER_OTHER"
+LEADER_NONE = "none"
+LEADER_OTHER = "other"
+OTHER_NAME_MAX = 200
+
+
+class SurveyError(Exception):
+    """Base of what can go wrong while answering; ``reason`` picks the respondent's message."""
+
+    reason = "error"
+
+
+class AlreadySubmitted(SurveyError):
+    reason = "used"
+
+
+class LinkExpired(SurveyError):
+    reason = "expired"
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str  # the item (or answer key) at fault
+    message: str
+    missing: bool = False  # a required answer that was not given
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class AnswerError(SurveyError):
+    """Answers that cannot be stored; ``problems`` names each item and what is wrong."""
+
+    reason = "answers"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CleanAnswers:
+    scale: dict[str, int]  # agree and 0-10 items
+    leader_competitor_id: int | None
+    leader_other: str | None
+    value_level: int | None
+    moment: str | None
+    comment: str | None
+
+    @property
+    def nps(self) -> int | None:
+        return self.scale.get("NPS")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_answers(
+    instrument: Instrument, answers: Mapping[str, Any], competitor_ids: Iterable[int]
+) -> CleanAnswers:
+    """Check every answer against the instrument; raise ``AnswerError`` naming each problem."""
+    problems: list[Problem] = []
+    known = draft_keys(instrument)
+    problems += [Problem(code, "not a question of this survey") for code in answers if code not in known]
+
+    scale_answers: dict[str, int] = {}
+    extras: dict[str, Any] = {}
+    for item in instrument.items:
+        value = answers.get(item.code)
+        if isinstance(value, str) and not value.strip():
+            value = None
+        if isinstance(value, bool):
+            problems.append(Problem(item.code, f"{value!r} is not an answer"))
+            continue
+        if value is None:
+            if item.required:
+                problems.append(Problem(item.code, "an answer is required", missing=True))
+            continue
+        scale = instrument.scale_for(item)
+        if scale is not None:
+            if not _is_int(value) or not scale.min <= value <= scale.max:
+                message = f"{value!r} is not a whole number from {scale.min} to {scale.max}"
+                problems.append(Problem(item.code, message))
+            else:
+                scale_answers[item.code] = value
+        elif item.kind == "choice":
+            options = item.options or {}
+            # Only plain keys can be options: a list would not even hash, and True would pass as 1.
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or value not in options:
+                allowed = ", ".join(str(key) for key in options)
+                problems.append(Problem(item.code, f"{value!r} is not one of {allowed}"))
+            else:
+                extras[item.code] = value
+        elif item.kind == "text":
+            limit = item.max_length or 0
+            if not isinstance(value, str):
+                problems.append(Problem(item.code, "must be text"))
+            elif limit and len(value) > limit:
+                problems.append(
+                    Problem(item.code, f"{len(value)} characters is more than the {limit} allowed")
+                )
+            else:
+                extras[item.code] = value.strip()
+        elif item.kind == "leader":
+            extras[item.code] = value
+
+    leader_id, leader_other = _leader(
+        extras.get("LEADER"),
+        answers.get(LEADER_OTHER_KEY),
+        set(competitor_ids),
+        problems,
+    )
+    leader_codes = [instrument.leader_item(ind.code).code for ind in instrument.indicators]
+    if leader_id is None and leader_other is None:
+        problems += [
+            Problem(code, "rates the category leader, but no leader was named")
+            for code in leader_codes
+            if code in scale_answers
+        ]
+    if problems:
+        raise AnswerError(problems)
+    return CleanAnswers(
+        scale=scale_answers,
+        leader_competitor_id=leader_id,
+        leader_other=leader_other,
+        value_level=extras.get("VALUE_LEVEL"),
+        moment=extras.get("MOMENT"),
+        comment=extras.get("COMMENT") or None,
+    )
+
+
+def _leader(
+    choice: Any, other_name: Any, competitor_ids: set[int], problems: list[str]
+) -> tuple[int | None, str | None]:
+    """The named category leader: a listed competitor's id, or another provider's name."""
+    if choice in (None, LEADER_NONE):
+        return None, None
+    if choice == LEADER_OTHER:
+        name = other_name.strip() if isinstance(other_name, str) else ""
+        if not name:
+            problems.append(Problem(LEADER_OTHER_KEY, "name the other provider, or choose one from the list"))
+        elif len(name) > OTHER_NAME_MAX:
+            problems.append(
+                Problem(LEADER_OTHER_KEY, f"a provider name is at most {OTHER_NAME_MAX} characters")
+            )
+        else:
+            return None, name
+        return None, None
+    if _is_int(choice) and choice in competitor_ids:
+        return choice, None
+    problems.append(Problem("LEADER", f"{choice!r} is not a provider on the list"))
+    return None, None
+
+
+def draft_keys(instrument: Instrument) -> set[str]:
+    return {item.code for item in instrument.items} | {LEADER_OTHER_KEY}
+
+
+def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -> None:
+    """Write to the invitation only while it is open; this first write also takes the lock."""
+    result = session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation_id,
+            Invitation.completed_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .values(started_at=func.coalesce(Invitation.started_at, now), **values)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    session.rollback()
+    invitation = session.get_one(Invitation, invitation_id)
+    if invitation.completed_at is not None:
+        raise AlreadySubmitted("this survey was already submitted")
+    raise LinkExpired("this survey link has expired")
+
+
+RESPONSE_ORDER_LOCK = 7_303_011  # any constant; names the lock below in pg_locks
+
+
+def _in_id_order(session: Session) -> None:
+    """Make responses commit in the order of their ids.
+
+    Readers that pull "everything after the last id I saw" (the API's cursor) would otherwise
+    skip a response whose transaction drew a lower id but committed later. SQLite has one writer
+    at a time anyway; on PostgreSQL a transaction-scoped advisory lock, taken before the id is
+    drawn and released at commit, gives the same order."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RESPONSE_ORDER_LOCK})
+
+
+def save_draft(
+    session: Session,
+    *,
+    invitation_id: int,
+    answers: Mapping[str, Any],
+    step: int,
+    locale: str,
+    now: datetime,
+) -> None:
+    """Keep the answers given so far, so the respondent can close the page and resume."""
+    invitation = session.get_one(Invitation, invitation_id)
+    keys = draft_keys(load_instrument(invitation.instrument_version))
+    kept = {
+        code: value
+        for code, value in answers.items()
+        if code in keys and (value is None or isinstance(value, (int, str)))
+    }
+    _claim(session, invitation_id, now)
+    draft = session.get(Draft, invitation_id) or Draft(invitation_id=invitation_id, started_at=now)
+    draft.answers = kept
+    draft.step = max(step, 0)
+    draft.locale = locale
+    draft.updated_at = now
+    session.add(draft)
+    session.flush()
+
+
+def submit(
+    session: Session,
+    *,
+    invitation_id: int,
+    answers: Mapping[str, Any],
+    locale: str,
+    now: datetime,
+    anonymous: bool = False,
+) -> int:
+    """Store the response, its answers and scores and use up the link, all in the caller's
+    transaction. Raises before writing anything when the answers or the link are not valid.
+    Returns the new response id."""
+    invitation = session.get_one(Invitation, invitation_id)
+    instrument = load_instrument(invitation.instrument_version)
+    competitor_ids = session.exec(select(Competitor.id)).all()
+    clean = validate_answers(instrument, answers, [cid for cid in competitor_ids if cid is not None])
+    draft = session.get(Draft, invitation_id)
+    started_at = draft.started_at if draft else invitation.opened_at or now
+
+    _claim(session, invitation_id, now, completed_at=now)
+    _in_id_order(session)
+    interaction = session.get_one(Interaction, invitation.interaction_id)
+    response = build_response(
+        invitation=invitation,
+        interaction=interaction,
+        instrument=instrument,
+        clean=clean,
+        locale=instrument.language_for(locale),
+        started_at=started_at,
+        submitted_at=now,
+    )
+    # Asked for on the survey's last page: the answers then never show who gave them.
+    response.anonymous = anonymous
+    answer_rows, score_rows = scored_rows(0, instrument, clean)
+    response.export_pack = packs.pack(response, interaction.occurred_at, clean.scale, score_rows)
+    session.add(response)
+    session.flush()
+    for row in (*answer_rows, *score_rows):
+        row["response_id"] = response.id
+    insert_scored_rows(session, answer_rows, score_rows)
+    rollups.add_response(
+        session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument
+    )
+    followup.flag_response(session, response.id or 0)
+    session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
+    session.flush()
+    return response.id or 0
+
+
+def build_response(
+    *,
+    invitation: Invitation,
+    interaction: Interaction,
+    instrument: Instrument,
+    clean: CleanAnswers,
+    locale: str,
+    started_at: datetime,
+    submitted_at: datetime,
+) -> Response:
+    """The response row of validated answers; ids of where it came from are copied onto it
+    so that dashboards need no joins through the invitation."""
+    return Response(
+        invitation_id=invitation.id or 0,
+        interaction_id=interaction.id or 0,
+        account_id=interaction.account_id,
+        contact_id=invitation.contact_id,
+        touchpoint_id=interaction.touchpoint_id,
+        instrument_version=instrument.version,
+        locale=locale,
+        started_at=started_at,
+        submitted_at=submitted_at,
+        duration_seconds=max(0, int((submitted_at - started_at).total_seconds())),
+        nps=clean.nps,
+        nps_category=nps_category(clean.nps),
+        leader_competitor_id=clean.leader_competitor_id,
+        leader_other=clean.leader_other,
+        value_level=clean.value_level,
+        moment=clean.moment,
+        comment=clean.comment,
+    )
+
+
+def scores_for(instrument: Instrument, clean: CleanAnswers) -> list[IndicatorResult]:
+    has_leader = clean.leader_competitor_id is not None or clean.leader_other is not None
+    leader = score_leader(instrument, clean.scale) if has_leader else []
+    return score_indicators(instrument, clean.scale) + leader
+
+
+def scored_rows(
+    response_id: int, instrument: Instrument, clean: CleanAnswers
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The answer rows and indicator score rows of one response, ready to insert."""
+    answers = [
+        {"response_id": response_id, "item_code": code, "value": value} for code, value in clean.scale.items()
+    ]
+    scores = [
+        {
+            "response_id": response_id,
+            "indicator": result.indicator,
+            "subject": result.subject,
+            "score": result.score,
+            "score_100": result.score_100,
+            "items_answered": result.items_answered,
+        }
+        for result in scores_for(instrument, clean)
+    ]
+    return answers, scores
+
+
+def insert_scored_rows(session: Session, answers: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
+    # Core inserts: building ORM objects for every answer costs far more than the insert.
+    if answers:
+        session.execute(insert(Answer), answers)
+    if scores:
+        session.execute(insert(IndicatorScore), scores)
+
+
+def effective_answers(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers that still apply: ratings of a leader are dropped when the respondent
+    later chose no leader, and an 'other' name when they picked a listed provider."""
+    kept = {code: value for code, value in answers.items() if value is not None}
+    leader = kept.get("LEADER")
+    if leader in (None, LEADER_NONE):
+        for indicator in instrument.indicators:
+            kept.pop(instrument.leader_item(indicator.code).code, None)
+    if leader != LEADER_OTHER:
+        kept.pop(LEADER_OTHER_KEY, None)
+    return kept
+
+
+def unanswered_required(
+    instrument: Instrument, answers: Mapping[str, Any], codes: Iterable[str]
+) -> list[str]:
+    """Codes among ``codes`` of required items that have no answer yet."""
+    return [code for code in codes if instrument.item(code).required and answers.get(code) in (None, "")]

@@ -1,0 +1,1 @@
+"""The follow-up queue: responses that need someone to act, and what was done."""

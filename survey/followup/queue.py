@@ -1,0 +1,454 @@
+"""The follow-up queue: responses that need someone to act on them, and what was done (the closed loop).
+
+A response needs follow-up when
+
+* its recommendation (NPS, 0-10) makes the respondent a **detractor** (0-6),
+* its **moment** was "disappointed" or "frustrated", or
+* one of its own indicator scores (1-7) **dropped** by at least ``threshold`` points against the
+  same contact's previous submitted response.
+
+``flag_response`` runs inside the submit transaction; ``flag_all`` catches up after a bulk load.
+The queue operations validate their input first and raise ``FollowUpError`` before changing
+anything, so a refused operation leaves the follow-up as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import func, insert, literal
+from sqlmodel import Session, select
+
+from models.tables import Account, Contact, FollowUp, IndicatorScore, Response, Touchpoint
+from survey.instrument.definition import load_instrument
+from survey.people.access import EVERYTHING, Scope
+from survey.people.privacy import shown_identity
+
+STATUSES = ("open", "in_progress", "closed")
+REASONS = ("detractor", "moment", "drop")
+MOMENTS_TO_FOLLOW = ("disappointed", "frustrated")
+DETRACTOR_MAX_NPS = 6
+DEFAULT_DROP_THRESHOLD = 1.5
+ASSIGNEE_MAX = 200
+NOTE_MAX = 2000
+DETAIL_MAX = 500
+QUEUE_LIMIT_MAX = 1000
+_CHUNK = 500  # ids per IN (...) list, well below every backend's parameter limit
+_EPSILON = 1e-9  # scores are means of small integers: 5.83 - 4.33 must count as 1.5
+
+
+class FollowUpError(ValueError):
+    """A queue operation was refused; the message says why. Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class ResponseFacts:
+    """What the rules look at for one response."""
+
+    response_id: int
+    account_id: int
+    contact_id: int | None
+    submitted_at: datetime
+    nps: int | None
+    moment: str | None
+    instrument_version: int
+
+
+def _labels(version: int) -> dict[str, str]:
+    try:
+        instrument = load_instrument(version)
+    except Exception:  # an unknown version: fall back to the codes
+        return {}
+    return {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
+
+
+def assess(
+    facts: ResponseFacts,
+    scores: dict[str, float],
+    previous: dict[str, float] | None,
+    threshold: float = DEFAULT_DROP_THRESHOLD,
+) -> tuple[str, str] | None:
+    """``(reasons, detail)`` when the response needs follow-up, else ``None``.
+
+    ``scores`` and ``previous`` map indicator codes to own scores (1-7) of this response
+    and of the same contact's previous response (``None`` when there is none)."""
+    reasons: list[str] = []
+    details: list[str] = []
+    if facts.nps is not None and facts.nps <= DETRACTOR_MAX_NPS:
+        reasons.append("detractor")
+        details.append(f"Recommendation {facts.nps}/10")
+    if facts.moment in MOMENTS_TO_FOLLOW:
+        reasons.append("moment")
+        details.append(f"moment: {facts.moment}")
+    if previous:
+        labels = _labels(facts.instrument_version)
+        # In the instrument's order, whatever order the database returned the scores in.
+        codes = [code for code in labels if code in scores] + sorted(set(scores) - set(labels))
+        drops = [
+            f"{labels.get(code, code)} fell from {previous[code]:.1f} to {scores[code]:.1f}"
+            for code in codes
+            if code in previous and previous[code] - scores[code] >= threshold - _EPSILON
+        ]
+        if drops:
+            reasons.append("drop")
+            details += drops
+    if not reasons:
+        return None
+    detail = "; ".join(details)
+    if len(detail) > DETAIL_MAX:
+        detail = detail[: DETAIL_MAX - 1] + "…"
+    return ",".join(reasons), detail
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _facts_columns() -> tuple[Any, ...]:
+    return (
+        Response.id,
+        Response.account_id,
+        Response.contact_id,
+        Response.submitted_at,
+        Response.nps,
+        Response.moment,
+        Response.instrument_version,
+    )
+
+
+def _assess_many(
+    session: Session, facts: list[ResponseFacts], threshold: float
+) -> list[tuple[ResponseFacts, str, str]]:
+    """The rules over many responses with a handful of queries (not a few per response)."""
+    # The previous response of each contact: all responses of the contacts concerned, in order.
+    contact_ids = sorted({f.contact_id for f in facts if f.contact_id is not None})
+    history: dict[int, list[tuple[datetime, int]]] = {}
+    for chunk in _chunks(contact_ids):
+        rows = session.exec(
+            select(Response.contact_id, Response.submitted_at, Response.id).where(
+                Response.contact_id.in_(chunk)  # type: ignore[union-attr]
+            )
+        ).all()
+        for contact_id, submitted_at, response_id in rows:
+            history.setdefault(contact_id or 0, []).append((submitted_at, response_id or 0))
+    previous_of: dict[int, int] = {}
+    for entries in history.values():
+        entries.sort()
+        for (_, earlier), (_, later) in pairwise(entries):
+            previous_of[later] = earlier
+
+    wanted = sorted(
+        {f.response_id for f in facts}
+        | {previous_of[f.response_id] for f in facts if f.response_id in previous_of}
+    )
+    scores: dict[int, dict[str, float]] = {}
+    for chunk in _chunks(wanted):
+        rows = session.exec(
+            select(IndicatorScore.response_id, IndicatorScore.indicator, IndicatorScore.score).where(
+                IndicatorScore.subject == "own",
+                IndicatorScore.response_id.in_(chunk),  # type: ignore[attr-defined]
+            )
+        ).all()
+        for response_id, indicator, score in rows:
+            scores.setdefault(response_id, {})[indicator] = float(score)
+
+    flagged = []
+    for fact in facts:
+        previous_id = previous_of.get(fact.response_id)
+        previous = scores.get(previous_id, {}) if previous_id is not None else None
+        outcome = assess(fact, scores.get(fact.response_id, {}), previous, threshold)
+        if outcome is not None:
+            flagged.append((fact, *outcome))
+    return flagged
+
+
+def _check_threshold(threshold: float) -> None:
+    if not threshold > 0:
+        raise FollowUpError(f"the drop threshold must be more than 0 points, not {threshold!r}")
+
+
+def flag_response(
+    session: Session, response_id: int, *, threshold: float = DEFAULT_DROP_THRESHOLD
+) -> FollowUp | None:
+    """Open a follow-up for a stored response when a rule applies, in the caller's transaction.
+
+    Returns the new follow-up, the existing one when the response was flagged before, or
+    ``None`` when the response needs no follow-up."""
+    _check_threshold(threshold)
+    existing = session.exec(select(FollowUp).where(FollowUp.response_id == response_id)).first()
+    if existing is not None:
+        return existing
+    row = session.exec(select(*_facts_columns()).where(Response.id == response_id)).first()
+    if row is None:
+        raise FollowUpError(f"there is no response #{response_id}")
+    flagged = _assess_many(session, [ResponseFacts(*row)], threshold)
+    if not flagged:
+        return None
+    fact, reasons, detail = flagged[0]
+    follow_up = FollowUp(
+        response_id=fact.response_id,
+        account_id=fact.account_id,
+        reasons=reasons,
+        detail=detail,
+        status="open",
+        created_at=fact.submitted_at,
+        updated_at=fact.submitted_at,
+    )
+    session.add(follow_up)
+    session.flush()
+    return follow_up
+
+
+def flag_all(session: Session, *, threshold: float = DEFAULT_DROP_THRESHOLD) -> int:
+    """Flag every stored response that has no follow-up yet (after a bulk load); returns how
+    many follow-ups were opened."""
+    _check_threshold(threshold)
+    rows = session.exec(
+        select(*_facts_columns())
+        .outerjoin(FollowUp, FollowUp.response_id == Response.id)
+        .where(FollowUp.id.is_(None))  # type: ignore[union-attr]
+    ).all()
+    flagged = _assess_many(session, [ResponseFacts(*row) for row in rows], threshold)
+    if flagged:
+        session.execute(
+            insert(FollowUp),
+            [
+                {
+                    "response_id": fact.response_id,
+                    "account_id": fact.account_id,
+                    "reasons": reasons,
+                    "detail": detail,
+                    "status": "open",
+                    "assignee": None,
+                    "note": "",
+                    "created_at": fact.submitted_at,
+                    "updated_at": fact.submitted_at,
+                }
+                for fact, reasons, detail in flagged
+            ],
+        )
+    return len(flagged)
+
+
+# --- The queue -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One follow-up with what the team needs to act on it. All text is as stored: escape it."""
+
+    follow_up_id: int
+    response_id: int
+    created: datetime
+    account_id: int
+    account: str
+    contact: str  # the contact's name, or their email when no name is known
+    contact_role: str
+    touchpoint: str
+    submitted: datetime
+    nps: int | None
+    moment: str | None
+    comment: str | None
+    reasons: tuple[str, ...]
+    detail: str
+    status: str
+    assignee: str | None
+    note: str
+    closed: datetime | None
+
+
+def queue(
+    session: Session,
+    *,
+    status: str | None = "open",
+    reason: str | None = None,
+    account_id: int | None = None,
+    limit: int = 200,
+    scope: Scope = EVERYTHING,
+) -> list[QueueRow]:
+    """Follow-ups, newest first; ``None`` for a filter means any."""
+    if status is not None and status not in STATUSES:
+        raise FollowUpError(f"unknown status {status!r} (use one of {', '.join(STATUSES)})")
+    if reason is not None and reason not in REASONS:
+        raise FollowUpError(f"unknown reason {reason!r} (use one of {', '.join(REASONS)})")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= QUEUE_LIMIT_MAX:
+        raise FollowUpError(f"the limit must be a whole number from 1 to {QUEUE_LIMIT_MAX}, not {limit!r}")
+    if account_id is not None and (session.get(Account, account_id) is None or not scope.allows(account_id)):
+        raise FollowUpError(f"there is no account #{account_id}")
+
+    statement = (
+        select(
+            FollowUp,
+            Response,
+            Account.name,
+            Contact.name,
+            Contact.email,
+            Contact.role,
+            Touchpoint.name,
+        )
+        .where(scope.condition(FollowUp.account_id))
+        .join(Response, Response.id == FollowUp.response_id)
+        .join(Account, Account.id == FollowUp.account_id)
+        .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
+        .outerjoin(Contact, Contact.id == Response.contact_id)
+    )
+    if status is not None:
+        statement = statement.where(FollowUp.status == status)
+    if reason is not None:
+        # Reasons are stored comma-separated: match whole entries only.
+        padded = literal(",") + FollowUp.reasons + literal(",")
+        statement = statement.where(padded.like(f"%,{reason},%"))
+    if account_id is not None:
+        statement = statement.where(FollowUp.account_id == account_id)
+    statement = statement.order_by(FollowUp.created_at.desc(), FollowUp.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
+
+    rows = []
+    for follow_up, response, account, name, email, role, touchpoint in session.exec(statement).all():
+        rows.append(
+            QueueRow(
+                follow_up_id=follow_up.id or 0,
+                response_id=response.id or 0,
+                created=follow_up.created_at,
+                account_id=follow_up.account_id,
+                account=account,
+                contact=shown_identity(name, email, response.anonymous),
+                contact_role=role or "",
+                touchpoint=touchpoint,
+                submitted=response.submitted_at,
+                nps=response.nps,
+                moment=response.moment,
+                comment=response.comment,
+                reasons=tuple(part for part in follow_up.reasons.split(",") if part),
+                detail=follow_up.detail,
+                status=follow_up.status,
+                assignee=follow_up.assignee,
+                note=follow_up.note,
+                closed=follow_up.closed_at,
+            )
+        )
+    return rows
+
+
+def status_counts(session: Session, scope: Scope = EVERYTHING) -> dict[str, int]:
+    """How many follow-ups are in each status."""
+    counts = dict.fromkeys(STATUSES, 0)
+    statement = (
+        select(FollowUp.status, func.count())
+        .where(scope.condition(FollowUp.account_id))
+        .group_by(FollowUp.status)
+    )
+    for status, count in session.exec(statement).all():
+        counts[status] = int(count)
+    return counts
+
+
+def _load(session: Session, follow_up_id: Any, scope: Scope) -> FollowUp:
+    if isinstance(follow_up_id, bool) or not isinstance(follow_up_id, int):
+        raise FollowUpError(f"{follow_up_id!r} is not a follow-up id")
+    # Lock the row (PostgreSQL) so that two people acting at once do not overwrite each other.
+    follow_up = session.exec(
+        select(FollowUp)
+        .where(FollowUp.id == follow_up_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    # Out of scope looks exactly like missing: ids of other managers' follow-ups reveal nothing.
+    if follow_up is None or not scope.allows(follow_up.account_id):
+        raise FollowUpError(f"there is no follow-up #{follow_up_id}")
+    return follow_up
+
+
+def _check_now(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise FollowUpError("the time of the change needs a time zone")
+
+
+def _clean_note(note: Any, *, what: str) -> str:
+    text = note.strip() if isinstance(note, str) else ""
+    if not text:
+        raise FollowUpError(f"{what} is empty: say what was done")
+    if len(text) > NOTE_MAX:
+        raise FollowUpError(f"{what} has {len(text)} characters, more than the {NOTE_MAX} allowed")
+    return text
+
+
+def _append(follow_up: FollowUp, now: datetime, entry: str) -> None:
+    """Add a timestamped entry to the note; earlier entries are never overwritten."""
+    line = f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC — {entry}"
+    follow_up.note = f"{follow_up.note}\n{line}" if follow_up.note else line
+
+
+def _save(session: Session, follow_up: FollowUp, now: datetime) -> FollowUp:
+    follow_up.updated_at = now
+    session.add(follow_up)
+    session.flush()
+    return follow_up
+
+
+def assign(
+    session: Session, follow_up_id: int, assignee: str, now: datetime, scope: Scope = EVERYTHING
+) -> FollowUp:
+    """Give the follow-up to someone; it is then in progress."""
+    _check_now(now)
+    name = assignee.strip() if isinstance(assignee, str) else ""
+    if not name:
+        raise FollowUpError("the assignee is empty: name who takes this follow-up")
+    if len(name) > ASSIGNEE_MAX:
+        raise FollowUpError(
+            f"the assignee name has {len(name)} characters, more than the {ASSIGNEE_MAX} allowed"
+        )
+    follow_up = _load(session, follow_up_id, scope)
+    if follow_up.status == "closed":
+        raise FollowUpError(f"follow-up #{follow_up_id} is closed: reopen it before assigning it")
+    _append(follow_up, now, f"assigned to {name}")
+    follow_up.assignee = name
+    follow_up.status = "in_progress"
+    return _save(session, follow_up, now)
+
+
+def add_note(
+    session: Session, follow_up_id: int, note: str, now: datetime, scope: Scope = EVERYTHING
+) -> FollowUp:
+    """Append a timestamped note; what was written before stays."""
+    _check_now(now)
+    text = _clean_note(note, what="the note")
+    follow_up = _load(session, follow_up_id, scope)
+    _append(follow_up, now, text)
+    return _save(session, follow_up, now)
+
+
+def close(
+    session: Session, follow_up_id: int, note: str, now: datetime, scope: Scope = EVERYTHING
+) -> FollowUp:
+    """Close the loop; the closing note (what was done) is required."""
+    _check_now(now)
+    text = _clean_note(note, what="the closing note")
+    follow_up = _load(session, follow_up_id, scope)
+    if follow_up.status == "closed":
+        raise FollowUpError(f"follow-up #{follow_up_id} is already closed")
+    _append(follow_up, now, f"closed: {text}")
+    follow_up.status = "closed"
+    follow_up.closed_at = now
+    return _save(session, follow_up, now)
+
+
+def reopen(
+    session: Session, follow_up_id: int, now: datetime, note: str = "", scope: Scope = EVERYTHING
+) -> FollowUp:
+    """Open a closed follow-up again: in progress when it has an assignee, else open."""
+    _check_now(now)
+    text = note.strip() if isinstance(note, str) else ""
+    if len(text) > NOTE_MAX:
+        raise FollowUpError(f"the note has {len(text)} characters, more than the {NOTE_MAX} allowed")
+    follow_up = _load(session, follow_up_id, scope)
+    if follow_up.status != "closed":
+        raise FollowUpError(f"follow-up #{follow_up_id} is not closed, so it cannot be reopened")
+    _append(follow_up, now, f"reopened: {text}" if text else "reopened")
+    follow_up.status = "in_progress" if follow_up.assignee else "open"
+    follow_up.closed_at = None
+    return _save(session, follow_up, now)

@@ -1,0 +1,1 @@
+"""Reading uploaded tables: CRM exports, benchmark figures and transactional measures."""

@@ -1,0 +1,1 @@
+"""People and access: users, roles, API keys, the audit trail and privacy requests."""

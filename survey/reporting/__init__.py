@@ -1,0 +1,1 @@
+"""Reporting: the figures the pages show, from roll-ups kept at submission."""

@@ -1,0 +1,1 @@
+"""Sending invitations and reminders by email, and where each invitation stands."""

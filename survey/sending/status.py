@@ -1,0 +1,130 @@
+"""Where each invitation stands, and response rates: what the Invitations page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlmodel import Session, col, select
+
+from models.tables import Account, Contact, Delivery, Interaction, Invitation, Response, Touchpoint
+from survey.people.access import EVERYTHING, Scope
+
+STATUSES = ("completed", "started", "opened", "sent", "failed", "created", "expired")
+
+
+def status_of(
+    *,
+    completed: datetime | None,
+    started: datetime | None,
+    opened: datetime | None,
+    expires: datetime,
+    delivery: str | None,
+    now: datetime,
+) -> str:
+    """The furthest step an invitation reached; an unanswered link past its date is expired."""
+    if completed is not None:
+        return "completed"
+    if expires <= now:
+        return "expired"
+    if started is not None:
+        return "started"
+    if opened is not None:
+        return "opened"
+    if delivery in ("sent", "outbox"):
+        return "sent"
+    if delivery == "failed":
+        return "failed"
+    return "created"
+
+
+@dataclass(frozen=True)
+class InvitationReport:
+    invitations: pd.DataFrame  # one row per invitation, newest first
+    by_touchpoint: pd.DataFrame
+    by_account: pd.DataFrame
+    by_manager: pd.DataFrame
+    median_hours_to_response: float | None
+
+
+def _rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    grouped = frame.groupby(by, dropna=False)
+    table = pd.DataFrame(
+        {
+            "invited": grouped.size(),
+            "completed": grouped["status"].apply(lambda s: int((s == "completed").sum())),
+        }
+    )
+    table["response rate"] = table["completed"] / table["invited"]
+    return table.reset_index().sort_values("response rate")
+
+
+def report(
+    session: Session, *, now: datetime, scope: Scope = EVERYTHING, limit: int = 5000
+) -> InvitationReport:
+    """Statuses of the newest ``limit`` invitations the reader may see, and their rates."""
+    rows = session.exec(
+        select(
+            Invitation.id,
+            Invitation.created_at,
+            Invitation.expires_at,
+            Invitation.opened_at,
+            Invitation.started_at,
+            Invitation.completed_at,
+            Delivery.status,
+            Delivery.detail,
+            Delivery.reminded_at,
+            Account.name,
+            Account.owner,
+            Touchpoint.name,
+            Contact.email,
+            Interaction.occurred_at,
+            Response.submitted_at,
+        )
+        .join(Interaction, Interaction.id == Invitation.interaction_id)
+        .join(Account, Account.id == Interaction.account_id)
+        .join(Touchpoint, Touchpoint.id == Interaction.touchpoint_id)
+        .join(Contact, Contact.id == Invitation.contact_id)
+        .outerjoin(Delivery, Delivery.invitation_id == Invitation.id)
+        .outerjoin(Response, Response.invitation_id == Invitation.id)
+        .where(scope.condition(Interaction.account_id))
+        .order_by(col(Invitation.id).desc())
+        .limit(limit)
+    ).all()
+    records = []
+    for row in rows:
+        (iid, created, expires, opened, started, completed, delivery, detail, reminded) = row[:9]
+        account, owner, touchpoint, email, occurred, submitted = row[9:]
+        records.append(
+            {
+                "invitation": iid,
+                "created": created,
+                "account": account,
+                "manager": owner or "—",
+                "touchpoint": touchpoint,
+                "contact": email,
+                "status": status_of(
+                    completed=completed,
+                    started=started,
+                    opened=opened,
+                    expires=expires,
+                    delivery=delivery,
+                    now=now,
+                ),
+                "reminded": reminded is not None,
+                "problem": detail or "",
+                "hours to response": (submitted - occurred).total_seconds() / 3600 if submitted else None,
+            }
+        )
+    columns = ["invitation", "created", "account", "manager", "touchpoint", "contact", "status", "reminded",
+               "problem", "hours to response"]  # fmt: skip
+    frame = pd.DataFrame(records, columns=columns)
+    hours = frame["hours to response"].dropna()
+    return InvitationReport(
+        invitations=frame,
+        by_touchpoint=_rates(frame, "touchpoint"),
+        by_account=_rates(frame, "account"),
+        by_manager=_rates(frame, "manager"),
+        median_hours_to_response=float(hours.median()) if len(hours) else None,
+    )
