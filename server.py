@@ -8,7 +8,7 @@ import streamlit as st
 
 from models.settings import get_settings
 from survey.api.routes import routes
-from survey.startup import prepare_database, seed_demo_if_empty
+from survey.operations.startup import prepare_database, seed_demo_if_empty
 
 # Ready before the first request: a CRM may call the API before anyone opens a page.
 prepare_database()

@@ -78,10 +78,10 @@ from survey.exports import packs
 from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.scoring import nps_category
+from survey.operations.startup import prepare_database
 from survey.reporting import rollups
 from survey.reporting.dashboard import Filters, compute, data_version, filter_options
 from survey.reporting.overview import month_of
-from survey.startup import prepare_database
 
 DEFAULT_RESPONSES = 1_000_000
 MONTHS = demo.MONTHS  # 24

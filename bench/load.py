@@ -71,9 +71,9 @@ from models.db import make_engine
 from models.tables import Interaction, Invitation, Response
 from survey.collecting.invitations import check_link, invite
 from survey.collecting.responses import AlreadySubmitted, save_draft, submit
+from survey.operations.startup import prepare_database
 from survey.people.apikeys import create_key
 from survey.sending.mailer import SECRETS_FILE, _secrets_section
-from survey.startup import prepare_database
 
 ANSWERS = {
     **{f"SAT{i}": 6 for i in range(1, 5)}, **{f"TRU{i}": 5 for i in range(1, 6)},

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 
 from models.db import make_engine, session_scope
 from models.settings import get_settings
+from survey.operations.startup import apply_retention, prepare_database, seed_demo_if_empty
 from survey.people import audit
 from survey.people.access import Scope
 from survey.people.users import SignedIn, SignInError, scope_of, sign_in_by_email, still_active
-from survey.startup import apply_retention, prepare_database, seed_demo_if_empty
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from models.db import default_engine, make_engine
-from survey.startup import prepare_database
+from survey.operations.startup import prepare_database
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -15,8 +15,8 @@ from sqlmodel import Session, func, select
 
 from models.db import make_engine
 from models.tables import Response
-from survey.backup import BackupError, backup, check, restore
 from survey.cli.main import main
+from survey.operations.backup import BackupError, backup, check, restore
 from tests.factories import respond
 
 

@@ -3,7 +3,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from survey.startup import prepare_database
+from survey.operations.startup import prepare_database
 
 
 def test_migrations_build_exactly_the_model(engine):

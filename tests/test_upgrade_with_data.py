@@ -11,7 +11,7 @@ from sqlmodel import Session, SQLModel
 
 from models.db import alembic_config
 from survey.exports import packs
-from survey.startup import prepare_database
+from survey.operations.startup import prepare_database
 
 NOW = datetime(2025, 3, 1, 9, tzinfo=UTC)
 INDICATORS = ("satisfaction", "trust", "control_mutuality", "commitment", "mindset", "word_of_mouth")

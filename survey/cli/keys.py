@@ -14,7 +14,7 @@ def apikey_group() -> None:
 
 def _session():  # noqa: ANN202 - a context manager from models.db
     from models.db import session_scope
-    from survey.startup import prepare_database
+    from survey.operations.startup import prepare_database
 
     prepare_database()
     return session_scope()

@@ -23,7 +23,7 @@ def main() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Upgrade the database schema to the newest version."""
-    from survey.startup import prepare_database
+    from survey.operations.startup import prepare_database
 
     prepare_database()
     click.echo("database schema is up to date")
@@ -35,7 +35,7 @@ def demo_command(seed: int) -> None:
     """Fill an empty database with two years of demo accounts and responses."""
     from models.db import session_scope
     from survey.demo.data import is_empty, seed_demo
-    from survey.startup import prepare_database
+    from survey.operations.startup import prepare_database
 
     prepare_database()
     with session_scope() as session:
@@ -70,7 +70,7 @@ def invite_command(
     """Record an interaction now and print the contact's survey link (last line)."""
     from models.db import session_scope
     from survey.collecting.invitations import InviteError, invite
-    from survey.startup import prepare_database
+    from survey.operations.startup import prepare_database
 
     settings = get_settings()
     prepare_database()
@@ -119,7 +119,7 @@ def import_transactions_command(file: Path) -> None:
     """
     from models.db import session_scope
     from survey.imports.transactions import TransactionImportError, import_transactions
-    from survey.startup import prepare_database
+    from survey.operations.startup import prepare_database
 
     prepare_database()
     try:
@@ -205,9 +205,9 @@ def export_command(
     from survey.exports.names import filters_from_names
     from survey.exports.rows import ExportError, ExportRequest
     from survey.exports.writers import export
+    from survey.operations.startup import prepare_database
     from survey.people import audit
     from survey.people.access import Scope, owner_scope
-    from survey.startup import prepare_database
 
     prepare_database()
 

@@ -29,8 +29,8 @@ def _password_option(prompt: str) -> click.Option:
 
 def _change(change: object) -> None:
     from models.db import session_scope
+    from survey.operations.startup import prepare_database
     from survey.people.users import UserError
-    from survey.startup import prepare_database
 
     prepare_database()
     try:
@@ -119,8 +119,8 @@ def role_command(username: str, role: str) -> None:
 def list_command() -> None:
     """Every user with role, state and last sign-in, one per line."""
     from models.db import session_scope
+    from survey.operations.startup import prepare_database
     from survey.people.users import list_users
-    from survey.startup import prepare_database
 
     prepare_database()
     with session_scope() as session:
@@ -143,8 +143,8 @@ def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
 
     from models.db import session_scope
     from models.tables import Account, Contact
+    from survey.operations.startup import prepare_database
     from survey.people.privacy import PrivacyError, erase_contact
-    from survey.startup import prepare_database
 
     prepare_database()
     with session_scope() as session:
@@ -174,8 +174,8 @@ def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
 def purge_comments_command(months: int | None) -> None:
     """Clear free-text comments older than the retention period (for a daily cron job)."""
     from models.db import session_scope
+    from survey.operations.startup import prepare_database
     from survey.people.privacy import purge_comments
-    from survey.startup import prepare_database
 
     months = months or get_settings().comment_retention_months
     if months < 1:
@@ -193,7 +193,7 @@ def backup_command(out: str) -> None:
     """Copy the live SQLite database consistently, while the app keeps running."""
     from pathlib import Path
 
-    from survey.backup import BackupError, backup
+    from survey.operations.backup import BackupError, backup
 
     try:
         checked = backup(get_settings().database_url, Path(out))
@@ -211,7 +211,7 @@ def restore_command(file: str, yes: bool) -> None:
     """Replace the SQLite database with a checked backup (stop the app first); keeps a .bak."""
     from pathlib import Path
 
-    from survey.backup import BackupError, check, restore
+    from survey.operations.backup import BackupError, check, restore
 
     try:
         checked = check(Path(file))

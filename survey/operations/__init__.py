@@ -1,0 +1,1 @@
+"""Running the app: preparing the database at start, backups and checked restores."""
