@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 SYSTEM_PYTHON ?= python3
 PORT ?= 8501
 
-.PHONY: run test lint browser demo clean
+.PHONY: run test test-future lint browser demo clean
 
 $(VENV)/.app: requirements.txt
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(VENV)/.app
 ## test: install the test tools and a headless Chromium, lint, and run the whole suite
 test: $(VENV)/.dev browser lint
 	$(PYTHON) -m pytest
+
+## test-future: the whole suite with the clock two years ahead, for every process it starts
+test-future: $(VENV)/.dev browser
+	PULSE_TEST_CLOCK_SHIFT_DAYS=730 PYTHONPATH=tests/future_clock $(PYTHON) -m pytest
 
 lint: $(VENV)/.dev
 	$(PYTHON) -m ruff format --check .

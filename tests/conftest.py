@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -130,6 +131,14 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(time_machine: Any, now: datetime) -> datetime:
+    """The clock that pages and commands read, moved to ``now`` and ticking from there: data built
+    from ``now`` reads the same whatever day the tests run."""
+    time_machine.move_to(now, tick=True)
+    return now
 
 
 @pytest.fixture

@@ -156,7 +156,14 @@ def test_a_contact_is_not_surveyed_twice_within_the_rest_period(session):
     assert "within the 30-day rest period" in why
 
 
-def test_from_a_crm_file_and_the_webhook_through_smtp_reminders_go_once(app_db, inbox, monkeypatch, tmp_path):  # noqa: F811
+def test_from_a_crm_file_and_the_webhook_through_smtp_reminders_go_once(
+    app_db,
+    inbox,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+    time_machine,
+):
+    time_machine.move_to(NOW, tick=True)  # the file's interactions are recent at NOW
     monkeypatch.setenv("PULSE_BASE_URL", "http://testserver")
     path = tmp_path / "crm-export.csv"
     path.write_bytes(as_csv(crm_rows(500)))

@@ -146,8 +146,8 @@ def assert_kept_and_told(at: Any, answers: dict[str, Any]) -> None:
     assert at.session_state["answers"] == answers
 
 
-def test_a_full_disk_at_submit_keeps_the_answers_and_stores_them_once_there_is_room(db, disk, now):
-    result, token = make_invitation(db, now)
+def test_a_full_disk_at_submit_keeps_the_answers_and_stores_them_once_there_is_room(db, disk, clock):
+    result, token = make_invitation(db, clock)
     at = walk_to_the_end(open_link(token))
     answer_section(at, {"COMMENT": LONG_COMMENT})  # saved as a draft while there was room
     given = dict(at.session_state["answers"])
@@ -178,8 +178,8 @@ def test_a_full_disk_at_submit_keeps_the_answers_and_stores_them_once_there_is_r
     assert count(db, Response) == 1
 
 
-def test_a_full_disk_when_saving_the_draft_keeps_every_answer_and_saves_them_later(db, disk, now):
-    result, token = make_invitation(db, now)
+def test_a_full_disk_when_saving_the_draft_keeps_every_answer_and_saves_them_later(db, disk, clock):
+    result, token = make_invitation(db, clock)
     at = walk_to_the_end(open_link(token))
     given = dict(at.session_state["answers"])
     before = dump(disk.url)
@@ -217,10 +217,10 @@ def test_a_full_disk_when_saving_the_draft_keeps_every_answer_and_saves_them_lat
     assert db.exec(select(Response.comment)).one() == LONG_COMMENT
 
 
-def test_a_link_opened_on_a_full_disk_still_shows_the_survey(db, disk, now):
+def test_a_link_opened_on_a_full_disk_still_shows_the_survey(db, disk, clock):
     """Noting that the link was opened is a write too: when it fails the respondent still gets the
     survey (not an error about answers they have not given), and their answers go in later."""
-    result, token = make_invitation(db, now)
+    result, token = make_invitation(db, clock)
     disk.fill()
     at = open_link(token)
     assert not at.exception

@@ -65,8 +65,8 @@ def test_a_manager_sees_only_their_invitations(session, now):
     assert list(data.by_manager["manager"]) == ["maria"]
 
 
-def test_the_invitations_page_shows_counts_and_rates(db, now):
-    make_invitation(db, now, email="a@acme.example")
+def test_the_invitations_page_shows_counts_and_rates(db, clock):
+    make_invitation(db, clock, email="a@acme.example")
     at = team_app(db, role="admin").run()
     at.switch_page("pages/invitations.py").run()
     assert not at.exception

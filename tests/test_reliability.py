@@ -335,3 +335,22 @@ def test_cli_missing_file_fails_cleanly(tmp_path):
     assert result.returncode == 1
     assert "no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_total_variance_that_cancels_to_rounding_noise_is_named_not_turned_into_a_huge_alpha():
+    # Pairwise covariances of these answers cancel without Q5 to about 1e-16: the alpha if Q5 is
+    # dropped was -1e16 in one column order and -6e15 in another.
+    frame = pd.DataFrame(
+        {
+            "Q1": [6, 4, 4, 6],
+            "Q2": [6, 5, 6, None],
+            "Q3": [2, 3, None, 2],
+            "Q4": [3, 4, 2, 3],
+            "Q5": [3, 6, 4, 3],
+            "Q6": [4, 6, None, 4],
+        },
+        dtype=float,
+    )
+    for columns in (list(frame.columns), list(reversed(frame.columns))):
+        with pytest.raises(ReliabilityInputError, match="without item Q5 the total score has no variance"):
+            alpha_from_frame(frame[columns])

@@ -40,6 +40,12 @@ class Reliability:
         }
 
 
+def _no_total_variance(cov: np.ndarray) -> bool:
+    """The total score's variance ``sum(C)`` is not positive, or is rounding noise beside the
+    items' own variances (pairwise covariances can cancel to 1e-16), where alpha is undefined."""
+    return bool(cov.sum() <= 1e-9 * np.trace(cov))
+
+
 def _raw_alpha(cov: np.ndarray) -> float:
     k = cov.shape[0]
     return k / (k - 1) * (1.0 - np.trace(cov) / cov.sum())
@@ -120,7 +126,7 @@ def alpha_from_covariance(cov: pd.DataFrame, n: int) -> Reliability:
     """
     items = _check_covariance(cov, n)
     values = cov.to_numpy(dtype=float)
-    if values.sum() <= 0:
+    if _no_total_variance(values):
         raise ReliabilityInputError(
             "the total score has no variance (sum of covariances <= 0): alpha is undefined"
         )
@@ -129,7 +135,7 @@ def alpha_from_covariance(cov: pd.DataFrame, n: int) -> Reliability:
     if len(items) > 2:
         for i, item in enumerate(items):
             rest = np.delete(np.delete(values, i, axis=0), i, axis=1)
-            if rest.sum() <= 0:
+            if _no_total_variance(rest):
                 raise ReliabilityInputError(
                     f"without item {item} the total score has no variance: alpha if dropped is undefined"
                 )
