@@ -263,7 +263,15 @@ def _add_people_commands() -> None:
         backup_command,
         restore_command,
     )
-    for command in (*commands, send_reminders_command, expire_command, import_crm_command):
+    from survey.cli.loop import (
+        loop_metrics_command,
+        process_bounces_command,
+        webhook_group,
+        worker_command,
+    )
+
+    loop_commands = (worker_command, webhook_group, process_bounces_command, loop_metrics_command)
+    for command in (*commands, *loop_commands, send_reminders_command, expire_command, import_crm_command):
         main.add_command(command)
 
 
