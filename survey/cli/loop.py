@@ -37,9 +37,10 @@ def worker_command(once: bool, poll: float | None) -> None:
 
     def report(outcomes: list[Outcome]) -> None:
         for item in outcomes:
-            click.echo(
-                f"#{item.event_id} {item.channel} {item.topic} to {item.target}: {item.status} {item.detail}".rstrip()
+            line = (
+                f"#{item.event_id} {item.channel} {item.topic} to {item.target}: {item.status} {item.detail}"
             )
+            click.echo(line.rstrip())
 
     if once:
         report(run_once(default_engine(), now=datetime.now(UTC)))
