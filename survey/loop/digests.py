@@ -37,7 +37,8 @@ def scope_for(session: Session, user: User) -> Scope:
 
 
 def daily(session: Session, user: User, *, now: datetime, base_url: str) -> Notice | None:
-    """New follow-ups of the last 24 hours the user wanted in the digest; ``None`` when there are none."""
+    """New follow-ups of the 24 hours before ``now`` (the digest time) that the user wanted in the
+    digest; ``None`` when there are none."""
     if not user.email:
         return None
     preference = preference_of(session, user.username)
@@ -49,8 +50,8 @@ def daily(session: Session, user: User, *, now: datetime, base_url: str) -> Noti
         .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
         .where(
             Account.owner == user.username,
-            col(FollowUp.created_at) > now - timedelta(days=1),
-            col(FollowUp.created_at) <= now,
+            col(FollowUp.created_at) >= now - timedelta(days=1),
+            col(FollowUp.created_at) < now,
         )
         .order_by(col(FollowUp.created_at))
     ).all()

@@ -123,7 +123,10 @@ def record_digests(session: Session, *, now: datetime, settings: Settings, sende
         if user.username in wanting_daily:
             key = f"digest.daily:{user.username}:{now.date().isoformat()}"
             if not outbox.exists(session, key):
-                notice = daily(session, user, now=now, base_url=settings.base_url)
+                # The 24 hours up to today's digest time; later ones go into tomorrow's.
+                notice = daily(
+                    session, user, now=_digest_time(now, settings.digest_hour), base_url=settings.base_url
+                )
                 if notice is None:
                     _mark_nothing(session, key, user.email or "", "digest.daily", now)
                 else:

@@ -58,10 +58,18 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = BATCH) -
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # Lock the chosen rows first (skipping those another worker is claiming), then claim
+        # exactly them: inside ``UPDATE … IN (subquery)`` PostgreSQL may run a LIMIT subquery
+        # more than once and claim more rows than asked for.
+        ids = list(session.exec(due.with_for_update(skip_locked=True)).all())
+        if not ids:
+            return []
+        chosen = col(OutboxEvent.id).in_(ids)
+    else:
+        chosen = col(OutboxEvent.id).in_(due.scalar_subquery())
     statement = (
         update(OutboxEvent)
-        .where(col(OutboxEvent.id).in_(due.scalar_subquery()), col(OutboxEvent.status) == "pending", free)
+        .where(chosen, col(OutboxEvent.status) == "pending", free)
         .values(claimed_by=worker, claimed_until=now + LEASE)
         .returning(col(OutboxEvent.id))
     )
