@@ -5,14 +5,15 @@ a mail server that is down loses nothing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models.tables import OutboxEvent
+from models.tables import DeliveryAttempt, OutboxEvent
 
 CHANNELS = ("email", "webhook", "chat")
 STATUSES = ("pending", "sent", "failed", "cancelled")
@@ -88,3 +89,63 @@ def counts(session: Session) -> dict[str, int]:
     for status, count in rows:
         found[status] = int(count)
     return found
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One outbox event as the Deliveries page lists it."""
+
+    id: int
+    created: datetime
+    channel: str
+    topic: str
+    target: str
+    status: str
+    attempts: int
+    next_attempt: datetime | None
+    sent: datetime | None
+    last_error: str
+
+
+def recent(session: Session, *, status: str | None = None, limit: int = 500) -> list[EventRow]:
+    """The newest events, optionally of one status."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"unknown status {status!r} (use one of {', '.join(STATUSES)})")
+    statement = select(OutboxEvent).order_by(col(OutboxEvent.id).desc()).limit(limit)
+    if status is not None:
+        statement = statement.where(OutboxEvent.status == status)
+    return [
+        EventRow(
+            id=event.id or 0,
+            created=event.created_at,
+            channel=event.channel,
+            topic=event.topic,
+            target=event.target,
+            status=event.status,
+            attempts=event.attempts,
+            next_attempt=event.next_attempt_at if event.status == "pending" else None,
+            sent=event.sent_at,
+            last_error=event.last_error,
+        )
+        for event in session.exec(statement).all()
+    ]
+
+
+def attempts_of(session: Session, event_id: int) -> list[DeliveryAttempt]:
+    return list(
+        session.exec(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.event_id == event_id)
+            .order_by(col(DeliveryAttempt.id))
+        ).all()
+    )
+
+
+def retry_failed(session: Session, *, now: datetime) -> int:
+    """Give every failed event another round of tries, from now; returns how many."""
+    result = session.execute(
+        update(OutboxEvent)
+        .where(col(OutboxEvent.status) == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=now, claimed_by=None, claimed_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
