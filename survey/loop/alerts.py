@@ -198,6 +198,8 @@ def followup_opened(session: Session, follow_up: FollowUp, *, now: datetime) -> 
 
 def response_stored(session: Session, response: Response, *, now: datetime) -> None:
     """Tell webhooks subscribed to ``response.created`` (no contact when anonymous)."""
+    if not webhooks.subscribers(session, "response.created"):
+        return  # nobody listens: the submit does no more work than one small query
 
     account = session.get_one(Account, response.account_id)
     touchpoint = session.get_one(Touchpoint, response.touchpoint_id)

@@ -125,6 +125,14 @@ def set_active(session: Session, endpoint_id: int, active: bool) -> WebhookEndpo
     return endpoint
 
 
+def subscribers(session: Session, event_type: str) -> list[int]:
+    """Ids of the active endpoints that subscribed to ``event_type``."""
+    endpoints = session.exec(
+        select(WebhookEndpoint.id, WebhookEndpoint.events).where(col(WebhookEndpoint.active))
+    ).all()
+    return [endpoint_id or 0 for endpoint_id, events in endpoints if event_type in events.split(",")]
+
+
 def publish(
     session: Session, event_type: str, subject_id: int | str, data: dict[str, Any], *, now: datetime
 ) -> int:
@@ -132,13 +140,8 @@ def publish(
     transaction; returns how many. The same event and subject are never recorded twice."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    endpoints = session.exec(
-        select(WebhookEndpoint.id, WebhookEndpoint.events).where(col(WebhookEndpoint.active))
-    ).all()
     recorded = 0
-    for endpoint_id, events in endpoints:
-        if event_type not in events.split(","):
-            continue
+    for endpoint_id in subscribers(session, event_type):
         body = {
             "type": event_type,
             "timestamp": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
