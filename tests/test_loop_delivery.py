@@ -256,3 +256,12 @@ def test_mail_settings_are_read_when_delivering(engine, session, inbox):
     answer(session, detractor_invitation(session).invitation_id)
     outcomes = deliver_due(engine, now=NOW, mail=MailSettings.from_env())
     assert [o.status for o in outcomes if o.channel == "email"] == ["sent"]
+
+
+def test_an_account_name_with_a_line_break_still_alerts_on_one_subject_line(engine, session, inbox):
+    manager(session)
+    answer(session, detractor_invitation(session, account="Acme\r\nBcc: everyone@example.com").invitation_id)
+    run_once(engine, now=NOW)
+    [alert] = alerts_in(inbox)
+    assert alert["Subject"].endswith("Acme Bcc: everyone@example.com needs you (detractor)")
+    assert alert["Bcc"] is None

@@ -46,6 +46,11 @@ class Notice:
     reply_to: str | None = None
 
 
+def _one_line(text: str) -> str:
+    """Header text on one line: names from a CRM may carry line breaks, which a header must not."""
+    return " ".join(text.split())
+
+
 def compose(notice: Notice, sender: str) -> EmailMessage:
     context = {
         "language": notice.language,
@@ -58,11 +63,11 @@ def compose(notice: Notice, sender: str) -> EmailMessage:
         "footer": notice.footer,
     }
     message = EmailMessage()
-    message["Subject"] = notice.subject
-    message["From"] = sender
-    message["To"] = notice.to
+    message["Subject"] = _one_line(notice.subject)
+    message["From"] = _one_line(sender)
+    message["To"] = _one_line(notice.to)
     if notice.reply_to:
-        message["Reply-To"] = notice.reply_to
+        message["Reply-To"] = _one_line(notice.reply_to)
     message["Date"] = formatdate(localtime=False)
     # Fixed now: a retry after a lost acknowledgement carries the same id, which mail systems
     # recognise as the same message.
