@@ -265,3 +265,58 @@ def test_an_account_name_with_a_line_break_still_alerts_on_one_subject_line(engi
     [alert] = alerts_in(inbox)
     assert alert["Subject"].endswith("Acme Bcc: everyone@example.com needs you (detractor)")
     assert alert["Bcc"] is None
+
+
+class ChatHook:
+    """An incoming-webhook URL like Slack's or Teams': records the JSON it gets."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/x"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_chat_channels_hear_about_follow_ups_on_the_accounts_they_follow(engine, session):
+    from survey.loop.chat import add_channel
+
+    slack, teams = ChatHook(), ChatHook()
+    try:
+        add_channel(session, "everyone", slack.url, "slack", now=NOW)
+        add_channel(session, "jonas's team", teams.url, "teams", owner="jonas", now=NOW)
+        session.commit()
+        answer(session, detractor_invitation(session, account="Acme <Tools> & Co").invitation_id)
+        answer(
+            session,
+            detractor_invitation(
+                session, email="bo@beta.example", account="Beta", owner="jonas"
+            ).invitation_id,
+        )
+        run_once(engine, now=NOW)
+    finally:
+        slack.close()
+        teams.close()
+    texts = sorted(message["text"] for message in slack.received)
+    assert len(texts) == 2
+    assert "Acme &lt;Tools&gt; &amp; Co (detractor)" in texts[0]  # Slack markup is escaped
+    [card] = teams.received
+    assert card["type"] == "message"
+    block = card["attachments"][0]["content"]["body"][0]["text"]
+    assert "on Beta (detractor)" in block

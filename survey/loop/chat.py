@@ -75,9 +75,9 @@ def escape_slack(text: str) -> str:
 def body_for(style: str, text: str) -> dict[str, Any]:
     if style == "slack":
         return {"text": escape_slack(text)}
-    # An Adaptive Card; a TextBlock's text is plain text when it carries no markdown syntax,
-    # so it goes as a monospace-free plain block with markdown characters escaped.
-    escaped = "".join(f"\\{ch}" if ch in "\\*_[]()#>`~" else ch for ch in text)
+    # An Adaptive Card. Its TextBlock reads a little Markdown (bold, italic, links): the
+    # characters that start those are escaped, so a customer's comment stays plain text.
+    escaped = "".join(f"\\{ch}" if ch in "\\*_[]`" else ch for ch in text)
     card = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
