@@ -320,3 +320,18 @@ def test_chat_channels_hear_about_follow_ups_on_the_accounts_they_follow(engine,
     assert card["type"] == "message"
     block = card["attachments"][0]["content"]["body"][0]["text"]
     assert "on Beta (detractor)" in block
+
+
+def test_an_event_claimed_by_a_worker_that_died_is_delivered_by_another_after_the_lease(engine, session):
+    from survey.loop.worker import LEASE, claim
+
+    with Receiver() as receiver:
+        receiver.subscribe(session, "response.created", NOW)
+        answer(session, detractor_invitation(session).invitation_id)
+        [claimed] = claim(session, worker="dead-replica", now=NOW)  # claimed, then the process died
+        session.commit()
+        assert deliver_due(engine, now=NOW + timedelta(minutes=1), worker="live-replica") == []
+        [outcome] = deliver_due(engine, now=NOW + LEASE + timedelta(seconds=1), worker="live-replica")
+        assert (outcome.event_id, outcome.status) == (claimed, "sent")
+        assert deliver_due(engine, now=NOW + 2 * LEASE, worker="live-replica") == []
+    assert len(receiver.calls) == 1
