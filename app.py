@@ -22,6 +22,8 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
         "Relationship Pulse": [
             st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
             st.Page("pages/followup.py", title="Follow-up", icon=":material/assignment_late:"),
+            st.Page("pages/loop.py", title="Loop metrics", icon=":material/avg_time:"),
+            st.Page("pages/alerts.py", title="My alerts", icon=":material/notifications:"),
             st.Page("pages/account.py", title="Account", icon=":material/business:"),
             st.Page("pages/dashboard.py", title="Dashboard", icon=":material/insights:"),
             st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
@@ -39,6 +41,8 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
             st.Page("pages/users.py", title="Users", icon=":material/group:"),
             st.Page("pages/privacy.py", title="Privacy", icon=":material/shield_person:"),
             st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
+            st.Page("pages/deliveries.py", title="Deliveries", icon=":material/outbox:"),
+            st.Page("pages/integrations.py", title="Integrations", icon=":material/webhook:"),
         ]
     return sections
 

@@ -36,6 +36,18 @@ class Settings:
     reminder_days: int = 5
     # A contact is not invited again within this many days (survey fatigue).
     fatigue_days: int = 30
+    # Hours until a follow-up is due, per reason: "detractor=24,moment=48,drop=72".
+    sla_hours: str = "detractor=24,moment=48,drop=72"
+    # Who hears when a follow-up goes overdue: sign-in names or email addresses, comma-separated;
+    # empty for every active admin.
+    escalate_to: str = ""
+    # The hour (UTC) from which the daily and (on Mondays) the weekly digests go out.
+    digest_hour: int = 7
+    # Whether the app process also delivers the outbox (``make run``); 0 where a separate
+    # ``python -m survey worker`` does.
+    worker: bool = True
+    # Seconds between the worker's looks at the outbox.
+    worker_poll_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +64,11 @@ class Settings:
             comment_retention_months=int(os.environ.get("PULSE_COMMENT_RETENTION_MONTHS", "0")),
             reminder_days=int(os.environ.get("PULSE_REMINDER_DAYS", "5")),
             fatigue_days=int(os.environ.get("PULSE_FATIGUE_DAYS", "30")),
+            sla_hours=os.environ.get("PULSE_SLA_HOURS") or "detractor=24,moment=48,drop=72",
+            escalate_to=os.environ.get("PULSE_ESCALATE_TO", ""),
+            digest_hour=int(os.environ.get("PULSE_DIGEST_HOUR", "7")),
+            worker=_flag("PULSE_WORKER", default=True),
+            worker_poll_seconds=float(os.environ.get("PULSE_WORKER_POLL_SECONDS", "5")),
         )
 
 

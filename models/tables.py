@@ -195,6 +195,14 @@ class FollowUp(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # The service level: when it should be closed (from its reasons), the first thing done
+    # about it, and when the one escalation went out after it was left open past its due time.
+    due_at: datetime | None = Field(default=None, index=True)
+    first_action_at: datetime | None = None
+    escalated_at: datetime | None = None
+    # "You said, we did": the message sent to the contact when the follow-up was closed.
+    customer_message: str | None = None
+    customer_message_at: datetime | None = None
 
 
 # Roll-ups: running sums kept up to date in the submit transaction, so that dashboards
@@ -433,3 +441,109 @@ class Delivery(SQLModel, table=True):
     # A reminder carries its own link; the first one keeps working too.
     reminder_token_hash: str | None = Field(default=None, unique=True, max_length=64)
     reminded_at: datetime | None = None
+
+
+# Closing the loop: what leaves the app (emails, chat messages, webhook calls) is recorded as an
+# outbox event in the same transaction as its cause, and delivered by the worker
+# (survey/loop/).
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_event_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=10)  # email, webhook, chat
+    topic: str = Field(max_length=40)  # e.g. followup.alert, digest.weekly, followup.created
+    # Where it goes: an email address, a webhook endpoint id or a chat channel id.
+    target: str = Field(max_length=320)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Set for events that must exist once only (a digest per user and week, an alert per follow-up).
+    dedupe_key: str | None = Field(default=None, unique=True, max_length=200)
+    status: str = Field(default="pending", max_length=10)  # pending, sent, failed, cancelled
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    # A worker's claim: nobody else delivers the event until the claim runs out.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = None
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    sent_at: datetime | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """Each try at delivering an outbox event, kept for the Deliveries page."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="outbox_event.id", index=True)
+    at: datetime
+    worker: str = Field(max_length=100)
+    ok: bool
+    detail: str = Field(default="", max_length=500)
+    duration_ms: int = 0
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Another system told about events, with payloads signed per Standard Webhooks."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: str = Field(max_length=300)  # comma-separated event types
+    # The shared signing secret (whsec_...): the receiver verifies with it, so it is kept.
+    secret: str = Field(max_length=100)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatChannel(SQLModel, table=True):
+    """A team's Slack or Microsoft Teams channel, reached through an incoming-webhook URL."""
+
+    __tablename__ = "chat_channel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    url: str = Field(max_length=2000)
+    style: str = Field(max_length=10)  # slack or teams
+    # Only the accounts this account manager owns; empty for every account.
+    owner: str = Field(default="", max_length=200)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """How a user wants to hear about new follow-ups, per reason, and in which language."""
+
+    __tablename__ = "notification_preference"
+
+    username: str = Field(primary_key=True, max_length=100)
+    language: str = Field(default="en", max_length=10)
+    # immediately, digest (the daily digest) or off
+    detractor: str = Field(default="immediately", max_length=12)
+    moment: str = Field(default="immediately", max_length=12)
+    drop: str = Field(default="immediately", max_length=12)
+    weekly_digest: bool = Field(default=True)
+
+
+class OptOut(SQLModel, table=True):
+    """An address that gets no more survey emails: opted out, or bounced for good."""
+
+    __tablename__ = "opt_out"
+
+    email: str = Field(primary_key=True, max_length=320)
+    at: datetime
+    source: str = Field(max_length=20)  # link, one-click, bounce
+    detail: str = Field(default="", max_length=500)
+
+
+class OptOutLink(SQLModel, table=True):
+    """The token behind an email's unsubscribe link; only its hash is stored."""
+
+    __tablename__ = "opt_out_link"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    email: str = Field(max_length=320)
+    created_at: datetime

@@ -20,6 +20,7 @@ from survey.followup.queue import (
     reopen,
     status_counts,
 )
+from survey.followup.replies import draft_for
 
 user = team_page()
 
@@ -46,8 +47,12 @@ def act(action: str, follow_up_id: int, field: str | None = None) -> None:
                 add_note(session, follow_up_id, text, now, scope=scope)
                 message = f"Note added to follow-up #{follow_up_id}."
             elif action == "close":
-                close(session, follow_up_id, text, now, scope=scope)
-                message = f"Follow-up #{follow_up_id} is closed."
+                tell = st.session_state.get(f"tell_{follow_up_id}", False)
+                customer = st.session_state.get(f"reply_{follow_up_id}", "") if tell else None
+                close(session, follow_up_id, text, now, scope=scope, customer_message=customer)
+                message = f"Follow-up #{follow_up_id} is closed." + (
+                    " The contact will get your message within a minute." if tell else ""
+                )
             else:
                 done = reopen(session, follow_up_id, now, note=text, scope=scope)
                 message = f"Follow-up #{follow_up_id} is {STATUS_LABELS[done.status].lower()} again."
@@ -57,6 +62,17 @@ def act(action: str, follow_up_id: int, field: str | None = None) -> None:
     if field:
         st.session_state[field] = ""
     st.session_state[FLASH] = ("success", message)
+
+
+def due_text(row: QueueRow) -> str:
+    if row.due is None:
+        return "no due time"
+    if row.status == "closed":
+        met = row.closed is not None and row.closed <= row.due
+        return f"was due {row.due:%Y-%m-%d %H:%M} UTC ({'closed in time' if met else 'closed late'})"
+    late = " · **overdue**" if row.due <= datetime.now(UTC) else ""
+    escalated = f" · escalated {row.escalated:%Y-%m-%d %H:%M} UTC" if row.escalated else ""
+    return f"due {row.due:%Y-%m-%d %H:%M} UTC{late}{escalated}"
 
 
 def details(row: QueueRow) -> None:
@@ -72,6 +88,7 @@ def details(row: QueueRow) -> None:
                 f"**Why:** {plain(row.detail)}",
                 f"**Status:** {STATUS_LABELS[row.status]}"
                 + (f" · **Assignee:** {plain(row.assignee)}" if row.assignee else ""),
+                f"**Service level:** {due_text(row)}",
             ]
         )
     )
@@ -81,6 +98,9 @@ def details(row: QueueRow) -> None:
     if row.note:
         st.markdown("**Notes**")
         st.text(row.note)
+    if row.customer_message:
+        st.markdown(f"**Told the contact** ({row.customer_message_at:%Y-%m-%d %H:%M} UTC)")
+        st.text(row.customer_message)
 
 
 def actions(row: QueueRow) -> None:
@@ -99,6 +119,17 @@ def actions(row: QueueRow) -> None:
         st.button("Add note", key=f"add_note_{key}", on_click=act, args=("note", key, f"note_{key}"))
     with close_col:
         st.text_area("What was done (required to close)", key=f"closing_{key}", height=80)
+        with session_scope(engine()) as session:
+            draft = draft_for(session, key, reader_scope())
+        if draft.possible:
+            if st.toggle("Tell the contact what was done", key=f"tell_{key}"):
+                if f"reply_{key}" not in st.session_state:
+                    st.session_state[f"reply_{key}"] = draft.text
+                st.text_area(
+                    f"Message to {draft.to} (replace … with what was done)", key=f"reply_{key}", height=160
+                )
+        else:
+            st.caption(f"No message can go to the contact: {plain(draft.why_not)}.")
         st.button(
             "Close", key=f"close_{key}", type="primary", on_click=act, args=("close", key, f"closing_{key}")
         )
@@ -108,7 +139,9 @@ st.title("Follow-up")
 st.caption(
     "Responses that need someone to act: detractors (recommendation 0–6), moments that disappointed or "
     f"frustrated, and indicator scores that fell by {DEFAULT_DROP_THRESHOLD} points or more since the "
-    "contact's previous answer. Assign each one, note what was done, and close the loop."
+    "contact's previous answer. Each is due within its service level (PULSE_SLA_HOURS) and escalated "
+    "once when left open past it. Assign each one, note what was done, close the loop, and tell the "
+    "contact what was done."
 )
 
 scope = reader_scope()
@@ -116,7 +149,13 @@ with session_scope(engine()) as session:
     counts = status_counts(session, scope)
     accounts = {choice.id: choice.name for choice in list_accounts(session, scope)}
 
-status_col, reason_col, account_col = st.columns(3)
+# Links from alert and escalation emails: ?followup=ID opens that one, ?overdue=1 the overdue ones.
+linked = st.query_params.get("followup")
+linked_id = int(linked) if linked and linked.isdigit() else None
+if st.query_params.get("overdue") == "1" and "fu_overdue" not in st.session_state:
+    st.session_state["fu_overdue"] = True
+
+status_col, reason_col, account_col, overdue_col = st.columns([3, 3, 3, 2])
 status = status_col.selectbox(
     "Status",
     [*STATUSES, None],
@@ -136,13 +175,32 @@ account_id = account_col.selectbox(
     key="fu_account",
 )
 
+overdue_only = overdue_col.toggle(
+    "Only overdue", key="fu_overdue", help="Still open past their due time (service level per reason)."
+)
+if linked_id is not None:
+    st.caption(f"Showing follow-up #{linked_id} from the link.")
+
 flash = st.session_state.pop(FLASH, None)
 if flash is not None:
     kind, message = flash
     (st.success if kind == "success" else st.error)(message)
 
 with session_scope(engine()) as session:
-    rows = queue(session, status=status, reason=reason, account_id=account_id, limit=QUEUE_SHOWN, scope=scope)
+    try:
+        rows = queue(
+            session,
+            status=None if linked_id is not None else status,
+            reason=reason,
+            account_id=account_id,
+            limit=QUEUE_SHOWN,
+            scope=scope,
+            overdue_at=datetime.now(UTC) if overdue_only else None,
+            follow_up_id=linked_id,
+        )
+    except FollowUpError as error:
+        st.error(str(error))
+        st.stop()
 
 if not rows:
     st.info("Nothing to follow up with these filters.")
@@ -162,8 +220,9 @@ for row in rows[first : first + PAGE_SIZE]:
     label = (
         f"#{row.follow_up_id} · {row.created:%Y-%m-%d} · {plain(row.account)} · {plain(row.contact)} · "
         f"{reasons} · {STATUS_LABELS[row.status]}"
+        + (" · Overdue" if row.status != "closed" and row.due and row.due <= datetime.now(UTC) else "")
     )
-    with st.expander(label):
+    with st.expander(label, expanded=linked_id is not None):
         details(row)
         if user.can_change:
             actions(row)

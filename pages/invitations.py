@@ -32,6 +32,20 @@ cards[-1].metric(
     border=True,
 )
 
+share = st.columns(2)
+share[0].metric(
+    "Bounce rate",
+    "—" if data.bounce_rate is None else f"{data.bounce_rate:.1%}",
+    help=f"{data.bounced} of {len(frame)} invitations bounced for good (python -m survey process-bounces).",
+    border=True,
+)
+share[1].metric(
+    "Opt-out rate",
+    "—" if data.opt_out_rate is None else f"{data.opt_out_rate:.1%}",
+    help=f"{data.opted_out} of {data.contacts} contacts invited have opted out of survey emails.",
+    border=True,
+)
+
 rate = st.column_config.ProgressColumn("Response rate", format="percent", min_value=0, max_value=1)
 left, middle, right = st.columns(3)
 for column, table, title in (

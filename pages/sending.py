@@ -12,11 +12,12 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import CONTACT_ROLES, Touchpoint
 from pages.common import engine, plain, reader_scope, team_page
-from survey.collecting.invitations import InviteError, invite
+from survey.collecting.invitations import InviteError
 from survey.imports.crm import FIELDS, guess_mapping, import_rows, parse
 from survey.imports.tabular import TableImportError, header_of
 from survey.sending.delivery import send_all, send_invitation
 from survey.sending.mailer import MailSettings
+from survey.sending.rules import record_and_invite
 
 user = team_page()
 scope = reader_scope()
@@ -50,11 +51,13 @@ with one, st.form("send_one", clear_on_submit=False):
     )
     language = right.selectbox("Language", ["en", "de"], format_func={"en": "English", "de": "Deutsch"}.get)
     submitted = st.form_submit_button("Record and send the survey", type="primary")
+outcome = None
+result = None
 if submitted:
     now = datetime.now(UTC)
     try:
         with session_scope(engine()) as session:
-            result = invite(
+            outcome = record_and_invite(
                 session,
                 account_name=account,
                 contact_email=email,
@@ -68,18 +71,28 @@ if submitted:
                 now=now,
                 base_url=settings.base_url,
                 valid_days=settings.link_valid_days,
+                fatigue_days=settings.fatigue_days,
                 allowed=scope,
             )
     except InviteError as refused:
         st.error(f"{refused}. Nothing was recorded.")
     else:
+        result = outcome.invitation
+    if outcome is not None and result is None:
+        st.warning(
+            f"The interaction was recorded, but no survey was sent: {plain(outcome.not_invited or '')}."
+        )
+    elif result is not None:
         with session_scope(engine()) as session:
             sent = send_invitation(session, result.invitation_id, result.link, now=now, mail=mail)
-        outcome = {"sent": "Emailed", "outbox": "Written to the outbox", "failed": "Sending failed"}[
-            sent.status
-        ]
-        (st.error if sent.status == "failed" else st.success)(
-            f"{outcome}: {plain(sent.to)}. {plain(sent.detail)}"
+        said = {
+            "sent": "Emailed",
+            "outbox": "Written to the outbox",
+            "failed": "Sending failed",
+            "skipped": "Not sent",
+        }[sent.status]
+        (st.error if sent.status in ("failed", "skipped") else st.success)(
+            f"{said}: {plain(sent.to)}. {plain(sent.detail)}"
         )
         st.code(result.link, language=None)
 

@@ -25,6 +25,7 @@ from survey.collecting.responses import (
     submit,
     unanswered_required,
 )
+from survey.followup.replies import acted_on_before
 from survey.instrument.definition import Instrument, Item, load_instrument
 
 state = st.session_state
@@ -298,10 +299,19 @@ def _scroll_to_top() -> None:
         )
 
 
+# "You said, we did": the contact was told what was done about their last feedback.
+ACTED_ON = {
+    "en": "Thank you for your last feedback: we acted on it, as your account team wrote to you.",
+    "de": "Danke für Ihre letzte Rückmeldung: Wir haben sie umgesetzt, wie Ihr Betreuungsteam Ihnen schrieb.",
+}
+
+
 def _survey(context: SurveyContext) -> None:
     instrument = load_instrument(context.instrument_version)
     if state.get("invitation_id") != context.invitation_id:
         _start(context, instrument)
+        with session_scope(engine()) as session:
+            state["acted_on"] = acted_on_before(session, context.invitation_id) is not None
     language = state["language"]
 
     title, switch = st.columns([3, 1], vertical_alignment="bottom")
@@ -330,6 +340,8 @@ def _survey(context: SurveyContext) -> None:
     if state.get("resumed"):
         st.info(instrument.text("resumed", language), icon=":material/history:")
         state["resumed"] = False
+    if state.get("acted_on") and state["step"] == 0:
+        st.success(ACTED_ON[language if language in ACTED_ON else "en"], icon=":material/task_alt:")
     steps = len(instrument.sections)
     st.progress(
         state["step"] / steps, text=instrument.text("progress", language, step=state["step"] + 1, steps=steps)

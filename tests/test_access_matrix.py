@@ -28,8 +28,16 @@ TEAM_PAGES = [
     "loyalty",
     "predictors",
     "export",
+    "loop",
+    "alerts",
 ]
-ADMIN_PAGES = {"users": "Users", "privacy": "Privacy", "audit": "Audit log"}
+ADMIN_PAGES = {
+    "users": "Users",
+    "privacy": "Privacy",
+    "audit": "Audit log",
+    "deliveries": "Deliveries",
+    "integrations": "Integrations",
+}
 
 
 @pytest.fixture

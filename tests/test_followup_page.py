@@ -109,3 +109,46 @@ def test_the_filters_narrow_the_queue(db):
     at.selectbox(key="fu_reason").set_value("moment").run()
     assert len(at.expander) == 1
     assert "Bad moment" in at.expander[0].label
+
+
+def test_the_overdue_filter_shows_only_follow_ups_left_open_past_their_due_time(db):
+    respond(db, datetime.now(UTC) - timedelta(days=2), NPS=2)  # a detractor is due within 24 hours
+    result, _ = make_invitation(db, datetime.now(UTC) - timedelta(hours=2), email="new@acme.example")
+    submit(db, invitation_id=result.invitation_id, answers=full_answers() | {"NPS": 1}, locale="en",
+           now=datetime.now(UTC) - timedelta(hours=1))  # fmt: skip
+    db.commit()
+    at = open_page(db)
+    assert len(at.expander) == 2
+    assert ["Overdue" in e.label for e in at.expander] == [False, True]
+    at.toggle(key="fu_overdue").set_value(True).run()
+    [overdue] = at.expander
+    assert "Overdue" in overdue.label
+    assert "**overdue**" in " ".join(m.value for m in overdue.markdown)
+
+
+def test_closing_can_send_the_contact_a_message_and_records_it(db):
+    respond(db, datetime.now(UTC) - timedelta(days=1), NPS=2)
+    key = follow_up(db).id
+    at = open_page(db)
+    at.toggle(key=f"tell_{key}").set_value(True).run()
+    draft = at.text_area(key=f"reply_{key}").value
+    assert draft.startswith("Hello Ana *Lima*,")
+    at.text_area(key=f"closing_{key}").input("Sent a replacement")
+    at.text_area(key=f"reply_{key}").input(draft.replace("…", "A replacement is on its way."))
+    at.button(key=f"close_{key}").click().run()
+    assert not at.exception
+    assert "The contact will get your message" in at.success[0].value
+    closed = follow_up(db)
+    assert closed.status == "closed"
+    assert "A replacement is on its way." in closed.customer_message
+
+
+def test_a_message_with_the_templates_gap_is_refused_and_nothing_changes(db):
+    respond(db, datetime.now(UTC) - timedelta(days=1), NPS=2)
+    key = follow_up(db).id
+    at = open_page(db)
+    at.toggle(key=f"tell_{key}").set_value(True).run()
+    at.text_area(key=f"closing_{key}").input("Sent a replacement")
+    at.button(key=f"close_{key}").click().run()
+    assert "template's gap" in at.error[0].value
+    assert follow_up(db).status == "open"

@@ -38,3 +38,15 @@ def test_an_analyst_cannot_send(db):
     at = open_page(db, "analyst")
     assert "Analysts read" in at.info[0].value
     assert not at.text_input
+
+
+def test_the_form_keeps_the_rest_period_and_says_why_no_survey_went(db, tmp_path):
+    at = fill(open_page(db, "manager", "maria"), "Nordwind GmbH", "jana@nordwind.example")
+    assert at.success[0].value.startswith("Written to the outbox")
+    at = fill(open_page(db, "manager", "maria"), "Nordwind GmbH", "jana@nordwind.example")
+    assert not at.exception
+    assert "no survey was sent: surveyed on" in at.warning[0].value.replace("\\", "")
+    assert "30-day rest period" in at.warning[0].value.replace("\\", "")
+    assert not at.code  # no link
+    assert len(db.exec(select(Invitation)).all()) == 1
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

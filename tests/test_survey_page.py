@@ -7,8 +7,9 @@ import pytest
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import Competitor, Draft, IndicatorScore, Invitation, Response
+from models.tables import Competitor, Draft, FollowUp, IndicatorScore, Invitation, Response
 from survey.collecting.responses import submit
+from survey.followup.queue import close
 from tests.factories import full_answers, make_invitation, team_app
 
 APP = "../app.py"
@@ -254,3 +255,20 @@ def test_a_locked_database_keeps_the_answers_and_asks_to_try_again(db, clock, ap
     db.expire_all()
     saved = db.exec(select(Draft).where(Draft.invitation_id == result.invitation_id)).one()
     assert (saved.answers["SAT1"], saved.answers["SAT2"]) == (6, 5)
+
+
+def test_the_next_survey_says_that_the_last_feedback_was_acted_on(db, clock):
+    first, _ = make_invitation(db, clock - timedelta(days=50))
+    submit(db, invitation_id=first.invitation_id, answers=full_answers() | {"NPS": 2}, locale="en",
+           now=clock - timedelta(days=49))  # fmt: skip
+    db.commit()
+    follow_up = db.exec(select(FollowUp)).one()
+    close(
+        db, follow_up.id, "New driver", clock - timedelta(days=45), customer_message="We changed the driver."
+    )
+    db.commit()
+    _, token = make_invitation(db, clock, touchpoint="service")
+    at = open_link(token)
+    assert "we acted on it" in page_text(at)
+    _, other = make_invitation(db, clock, email="someone@acme.example")
+    assert "we acted on it" not in page_text(open_link(other))

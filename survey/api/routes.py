@@ -24,12 +24,12 @@ from models.tables import CONTACT_ROLES, Contact, Interaction, Invitation
 from survey.collecting.invitations import InviteError, invite_recorded, record_interaction
 from survey.exports.api import responses_page
 from survey.exports.rows import ExportError
-from survey.imports.crm import surveyed_recently
 from survey.people.access import EVERYTHING
 from survey.people.apikeys import check_key
 from survey.reporting.dashboard import Filters
 from survey.sending.delivery import send_invitation
 from survey.sending.mailer import MailSettings
+from survey.sending.rules import not_invited_because
 
 MAX_BODY = 64 * 1024
 # Tries at storing an interaction whose new account or contact another request creates at once.
@@ -142,9 +142,9 @@ def _post_interaction(request: Request, body: bytes) -> JSONResponse:
                     .where(Contact.id == recorded.contact.id)
                     .with_for_update(key_share=True)
                 ).one()
-                last = surveyed_recently(session, recorded.contact, now, settings.fatigue_days)
+                reason = not_invited_because(session, recorded.contact, now, settings.fatigue_days)
                 result = None
-                if last is None:
+                if reason is None:
                     result = invite_recorded(
                         session,
                         recorded,
@@ -172,7 +172,6 @@ def _post_interaction(request: Request, body: bytes) -> JSONResponse:
             if attempt == ATTEMPTS:
                 raise
     if result is None:
-        reason = f"surveyed on {last:%Y-%m-%d}, within the {settings.fatigue_days}-day rest period"
         body = {"interaction_id": interaction_id, "invitation_id": None, "link": None, "status": "recorded"}
         return JSONResponse(body | {"not_invited": reason}, status_code=201)
     # Sent after the interaction is stored: a slow mail server never holds a transaction open.

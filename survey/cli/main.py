@@ -67,16 +67,20 @@ def invite_command(
     valid_days: int | None,
     send: bool,
 ) -> None:
-    """Record an interaction now and print the contact's survey link (last line)."""
+    """Record an interaction now and print the contact's survey link (last line).
+
+    A contact who opted out, bounced, or was surveyed within PULSE_FATIGUE_DAYS is not invited:
+    the interaction is recorded, the reason printed, and the command fails."""
     from models.db import session_scope
-    from survey.collecting.invitations import InviteError, invite
+    from survey.collecting.invitations import InviteError
     from survey.operations.startup import prepare_database
+    from survey.sending.rules import record_and_invite
 
     settings = get_settings()
     prepare_database()
     try:
         with session_scope() as session:
-            result = invite(
+            outcome = record_and_invite(
                 session,
                 account_name=account_name,
                 contact_email=contact_email,
@@ -86,9 +90,15 @@ def invite_command(
                 now=datetime.now(UTC),
                 base_url=settings.base_url,
                 valid_days=valid_days or settings.link_valid_days,
+                fatigue_days=settings.fatigue_days,
             )
     except InviteError as exc:
         raise click.ClickException(str(exc)) from exc
+    result = outcome.invitation
+    if result is None:
+        for line in outcome.created:
+            click.echo(f"created {line}")
+        raise click.ClickException(f"{contact_email} was not invited: {outcome.not_invited}")
     if send:
         from survey.sending.delivery import send_invitation
         from survey.sending.mailer import MailSettings
@@ -253,7 +263,15 @@ def _add_people_commands() -> None:
         backup_command,
         restore_command,
     )
-    for command in (*commands, send_reminders_command, expire_command, import_crm_command):
+    from survey.cli.loop import (
+        loop_metrics_command,
+        process_bounces_command,
+        webhook_group,
+        worker_command,
+    )
+
+    loop_commands = (worker_command, webhook_group, process_bounces_command, loop_metrics_command)
+    for command in (*commands, *loop_commands, send_reminders_command, expire_command, import_crm_command):
         main.add_command(command)
 
 

@@ -23,6 +23,7 @@ from survey.exports import packs
 from survey.followup import queue as followup
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
+from survey.loop import alerts
 from survey.reporting import rollups
 
 LEADER_OTHER_KEY = "LEADER_OTHER"
@@ -289,6 +290,8 @@ def submit(
         session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument
     )
     followup.flag_response(session, response.id or 0)
+    # Webhooks subscribed to new responses are told through the outbox, in this transaction.
+    alerts.response_stored(session, response, now=now)
     session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
     session.flush()
     return response.id or 0

@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, literal
 from sqlmodel import Session, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Response, Touchpoint
+from survey.followup import sla
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
 from survey.people.privacy import shown_identity
@@ -198,9 +199,14 @@ def flag_response(
         status="open",
         created_at=fact.submitted_at,
         updated_at=fact.submitted_at,
+        due_at=sla.due_at(fact.submitted_at, reasons),
     )
     session.add(follow_up)
     session.flush()
+    # The owner's alert, chat messages and webhook calls go in this same transaction.
+    from survey.loop.alerts import followup_opened
+
+    followup_opened(session, follow_up, now=fact.submitted_at)
     return follow_up
 
 
@@ -214,6 +220,7 @@ def flag_all(session: Session, *, threshold: float = DEFAULT_DROP_THRESHOLD) -> 
         .where(FollowUp.id.is_(None))  # type: ignore[union-attr]
     ).all()
     flagged = _assess_many(session, [ResponseFacts(*row) for row in rows], threshold)
+    hours = sla.configured_hours()
     if flagged:
         session.execute(
             insert(FollowUp),
@@ -228,6 +235,7 @@ def flag_all(session: Session, *, threshold: float = DEFAULT_DROP_THRESHOLD) -> 
                     "note": "",
                     "created_at": fact.submitted_at,
                     "updated_at": fact.submitted_at,
+                    "due_at": sla.due_at(fact.submitted_at, reasons, hours),
                 }
                 for fact, reasons, detail in flagged
             ],
@@ -260,6 +268,12 @@ class QueueRow:
     assignee: str | None
     note: str
     closed: datetime | None
+    due: datetime | None = None
+    overdue: bool = False
+    escalated: datetime | None = None
+    customer_message: str | None = None
+    customer_message_at: datetime | None = None
+    anonymous: bool = False
 
 
 def queue(
@@ -270,8 +284,12 @@ def queue(
     account_id: int | None = None,
     limit: int = 200,
     scope: Scope = EVERYTHING,
+    overdue_at: datetime | None = None,
+    follow_up_id: int | None = None,
 ) -> list[QueueRow]:
-    """Follow-ups, newest first; ``None`` for a filter means any."""
+    """Follow-ups, newest first; ``None`` for a filter means any. With ``overdue_at`` only the
+    follow-ups still open past their due time at that moment; rows say whether they are overdue
+    at ``overdue_at`` (or never, without it)."""
     if status is not None and status not in STATUSES:
         raise FollowUpError(f"unknown status {status!r} (use one of {', '.join(STATUSES)})")
     if reason is not None and reason not in REASONS:
@@ -305,6 +323,10 @@ def queue(
         statement = statement.where(padded.like(f"%,{reason},%"))
     if account_id is not None:
         statement = statement.where(FollowUp.account_id == account_id)
+    if follow_up_id is not None:
+        statement = statement.where(FollowUp.id == follow_up_id)
+    if overdue_at is not None:
+        statement = statement.where(FollowUp.status != "closed", FollowUp.due_at <= overdue_at)  # type: ignore[operator]
     statement = statement.order_by(FollowUp.created_at.desc(), FollowUp.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
 
     rows = []
@@ -329,6 +351,12 @@ def queue(
                 assignee=follow_up.assignee,
                 note=follow_up.note,
                 closed=follow_up.closed_at,
+                due=follow_up.due_at,
+                overdue=overdue_at is not None and sla.is_overdue(follow_up, overdue_at),
+                escalated=follow_up.escalated_at,
+                customer_message=follow_up.customer_message,
+                customer_message_at=follow_up.customer_message_at,
+                anonymous=response.anonymous,
             )
         )
     return rows
@@ -385,6 +413,9 @@ def _append(follow_up: FollowUp, now: datetime, entry: str) -> None:
 
 def _save(session: Session, follow_up: FollowUp, now: datetime) -> FollowUp:
     follow_up.updated_at = now
+    # Assigning, a note or closing: the first of them is the first action, for the loop metrics.
+    if follow_up.first_action_at is None:
+        follow_up.first_action_at = now
     session.add(follow_up)
     session.flush()
     return follow_up
@@ -423,18 +454,45 @@ def add_note(
 
 
 def close(
-    session: Session, follow_up_id: int, note: str, now: datetime, scope: Scope = EVERYTHING
+    session: Session,
+    follow_up_id: int,
+    note: str,
+    now: datetime,
+    scope: Scope = EVERYTHING,
+    *,
+    customer_message: str | None = None,
 ) -> FollowUp:
-    """Close the loop; the closing note (what was done) is required."""
+    """Close the loop; the closing note (what was done) is required. With ``customer_message``
+    the contact is also sent that message from the account owner ("you said, we did"), which is
+    refused for anonymous responses, erased or opted-out contacts before anything changes."""
+    from survey.followup import replies
+    from survey.loop import webhooks
+
     _check_now(now)
     text = _clean_note(note, what="the closing note")
     follow_up = _load(session, follow_up_id, scope)
     if follow_up.status == "closed":
         raise FollowUpError(f"follow-up #{follow_up_id} is already closed")
+    reply = None
+    if customer_message is not None:
+        reply = replies.prepare(session, follow_up, customer_message)
     _append(follow_up, now, f"closed: {text}")
     follow_up.status = "closed"
     follow_up.closed_at = now
-    return _save(session, follow_up, now)
+    if reply is not None:
+        replies.queue(session, follow_up, reply, now=now)
+        _append(follow_up, now, f"message sent to the contact: {reply.text}")
+    saved = _save(session, follow_up, now)
+    data = {
+        "follow_up_id": saved.id,
+        "response_id": saved.response_id,
+        "account_id": saved.account_id,
+        "closed_at": now.isoformat(),
+        "note": text,
+        "customer_told": reply is not None,
+    }
+    webhooks.publish(session, "followup.closed", f"{saved.id}@{now.isoformat()}", data, now=now)
+    return saved
 
 
 def reopen(

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from models.tables import CONTACT_ROLES, Contact, Interaction, Invitation
+from models.tables import CONTACT_ROLES, Interaction
 from survey.collecting.invitations import InviteError, invite_recorded, record_interaction
 from survey.imports.tabular import RowProblem, TableImportError, read_table
 from survey.instrument.touchpoints import find_touchpoint
+from survey.sending.rules import not_invited_because, surveyed_recently
+
+__all__ = ["FIELDS", "CrmRow", "ImportResult", "guess_mapping", "import_rows", "parse", "surveyed_recently"]
 
 # Our fields, and whether a file must have them.
 FIELDS: dict[str, bool] = {
@@ -172,20 +175,6 @@ class ImportResult:
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # row, email, why
 
 
-def surveyed_recently(
-    session: Session, contact: Contact, now: datetime, fatigue_days: int
-) -> datetime | None:
-    """When this contact was last invited, if within the fatigue window."""
-    latest = session.exec(
-        select(Invitation.created_at)
-        .where(
-            Invitation.contact_id == contact.id, Invitation.created_at > now - timedelta(days=fatigue_days)
-        )
-        .order_by(col(Invitation.created_at).desc())
-    ).first()
-    return latest
-
-
 def import_rows(
     session: Session,
     rows: list[CrmRow],
@@ -236,9 +225,8 @@ def import_rows(
                 (row.row, row.contact_email, f"the interaction is older than {invite_within_days} days")
             )
             continue
-        last = surveyed_recently(session, recorded.contact, now, fatigue_days)
-        if last is not None:
-            reason = f"surveyed on {last:%Y-%m-%d}, within the {fatigue_days}-day rest period"
+        reason = not_invited_because(session, recorded.contact, now, fatigue_days)
+        if reason is not None:
             result.skipped.append((row.row, row.contact_email, reason))
             continue
         invited = invite_recorded(session, recorded, now=now, base_url=base_url, valid_days=valid_days)

@@ -35,12 +35,25 @@ class IndicatorSummary:
     n: int
     previous_100: float | None
     previous_n: int
+    # Standard deviations of the 0-100 scores, for the interval of the change.
+    sd_100: float | None = None
+    previous_sd_100: float | None = None
 
     @property
     def change(self) -> float | None:
         if self.score_100 is None or self.previous_100 is None:
             return None
         return self.score_100 - self.previous_100
+
+    @property
+    def change_interval(self) -> tuple[float, float] | None:
+        """95% interval of the change, normal approximation with unpooled variances (as the
+        module's other intervals)."""
+        change = self.change
+        if change is None or self.sd_100 is None or self.previous_sd_100 is None:
+            return None
+        half = Z95 * math.sqrt(self.sd_100**2 / self.n + self.previous_sd_100**2 / self.previous_n)
+        return change - half, change + half
 
 
 def indicator_summary(
@@ -57,6 +70,8 @@ def indicator_summary(
             func.count(case((recent, 1))),
             func.avg(case((older, IndicatorScore.score_100))),
             func.count(case((older, 1))),
+            func.avg(case((recent, IndicatorScore.score_100 * IndicatorScore.score_100))),
+            func.avg(case((older, IndicatorScore.score_100 * IndicatorScore.score_100))),
         )
         .join(Response, Response.id == IndicatorScore.response_id)
         .where(
@@ -68,17 +83,27 @@ def indicator_summary(
     )
     rows = {row[0]: row for row in session.exec(statement).all()}
     summaries = []
-    for code, (_, mean, n, previous, previous_n) in rows.items():
+    for code, (_, mean, n, previous, previous_n, mean_sq, previous_sq) in rows.items():
+        shown = n >= min_n and mean is not None
+        previous_shown = previous_n >= min_n and previous is not None
         summaries.append(
             IndicatorSummary(
                 indicator=code,
-                score_100=float(mean) if n >= min_n and mean is not None else None,
+                score_100=float(mean) if shown else None,
                 n=int(n),
-                previous_100=float(previous) if previous_n >= min_n and previous is not None else None,
+                previous_100=float(previous) if previous_shown else None,
                 previous_n=int(previous_n),
+                sd_100=_sd(mean, mean_sq, n) if shown else None,
+                previous_sd_100=_sd(previous, previous_sq, previous_n) if previous_shown else None,
             )
         )
     return summaries
+
+
+def _sd(mean: float, mean_sq: float, n: int) -> float:
+    """Sample standard deviation from the mean and the mean of squares of ``n`` values."""
+    variance = (float(mean_sq) - float(mean) ** 2) * n / max(n - 1, 1)
+    return math.sqrt(max(variance, 0.0))
 
 
 def monthly_trend(

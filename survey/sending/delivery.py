@@ -9,25 +9,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, delete, select
 
-from models.tables import Account, Contact, Delivery, Draft, Interaction, Invitation, Touchpoint
+from models.settings import get_settings
+from models.tables import Account, Contact, Delivery, Draft, Interaction, Invitation, OptOut, Touchpoint
 from survey.collecting.tokens import hash_token, new_token, survey_link
 from survey.sending.mailer import Letter, MailSettings, SendFailed, compose, deliver
+from survey.sending.optout import new_link, opted_out
 
 
 @dataclass(frozen=True)
 class Sent:
     invitation_id: int
     to: str
-    status: str  # sent, outbox, failed
+    status: str  # sent, outbox, failed, skipped (on the opt-out list)
     detail: str = ""
 
 
-def _letter(session: Session, invitation: Invitation, kind: str, link: str) -> Letter:
+def _letter(
+    session: Session,
+    invitation: Invitation,
+    kind: str,
+    link: str,
+    *,
+    now: datetime,
+    base_url: str | None = None,
+) -> Letter:
     interaction = session.get_one(Interaction, invitation.interaction_id)
     contact = session.get_one(Contact, invitation.contact_id)
+    base = base_url or get_settings().base_url
     return Letter(
         kind=kind,
         language=contact.language,
@@ -38,6 +49,7 @@ def _letter(session: Session, invitation: Invitation, kind: str, link: str) -> L
         occurred_at=interaction.occurred_at,
         expires_at=invitation.expires_at,
         link=link,
+        unsubscribe=new_link(session, contact.email, base_url=base, now=now),
     )
 
 
@@ -53,7 +65,22 @@ def send_invitation(
 ) -> Sent:
     """Email the invitation's link (the caller has it: only its hash is stored)."""
     invitation = session.get_one(Invitation, invitation_id)
-    letter = _letter(session, invitation, "invitation", link)
+    contact = session.get_one(Contact, invitation.contact_id)
+    refused = opted_out(session, contact.email)
+    if refused is not None:
+        # Opted out (or bounced) after the invitation was made: nothing goes out.
+        delivery = session.get(Delivery, invitation_id) or Delivery(
+            invitation_id=invitation_id, status="skipped"
+        )
+        delivery.status, delivery.detail = (
+            "skipped",
+            f"{contact.email} is on the opt-out list ({refused.source})",
+        )
+        session.add(delivery)
+        session.commit()
+        return Sent(invitation_id, contact.email, "skipped", delivery.detail)
+    letter = _letter(session, invitation, "invitation", link, now=now)
+    session.flush()
     status, detail = _deliver(letter, mail)
     delivery = session.get(Delivery, invitation_id) or Delivery(invitation_id=invitation_id, status=status)
     delivery.status, delivery.detail = status, detail
@@ -80,6 +107,10 @@ def send_reminders(
             col(Delivery.status).in_(("sent", "outbox")),
             col(Delivery.reminded_at).is_(None),
             col(Delivery.sent_at) <= now - timedelta(days=after_days),
+            # Nobody on the opt-out list is reminded.
+            col(Invitation.contact_id).not_in(
+                select(Contact.id).join(OptOut, OptOut.email == func.lower(Contact.email))
+            ),
         )
         .order_by(Invitation.id)
     ).all()
@@ -95,9 +126,11 @@ def send_reminders(
         if not claimed:
             continue  # another run reminded this one a moment ago
         invitation = session.get_one(Invitation, invitation_id)
-        status, detail = _deliver(
-            _letter(session, invitation, "reminder", survey_link(base_url, token)), mail
+        letter = _letter(
+            session, invitation, "reminder", survey_link(base_url, token), now=now, base_url=base_url
         )
+        session.commit()  # the unsubscribe link's token, before the message carrying it leaves
+        status, detail = _deliver(letter, mail)
         if status == "failed":
             delivery = session.get_one(Delivery, invitation_id)
             delivery.detail = f"reminder failed: {detail}"[:500]

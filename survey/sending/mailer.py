@@ -36,6 +36,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "button": "Answer the survey",
             "valid": "The link is personal and works until {expires}.",
             "closing": "Thank you!",
+            "unsubscribe": "No more survey emails to this address? Unsubscribe:",
         },
         "de": {
             "subject": "{account}: Wie war {touchpoint} am {date}?",
@@ -45,6 +46,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "button": "Zur Umfrage",
             "valid": "Der Link ist persönlich und gilt bis {expires}.",
             "closing": "Vielen Dank!",
+            "unsubscribe": "Keine Umfrage-E-Mails mehr an diese Adresse? Abmelden:",
         },
     },
     "reminder": {
@@ -56,6 +58,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "button": "Answer the survey",
             "valid": "The link is personal and works until {expires}.",
             "closing": "Thank you!",
+            "unsubscribe": "No more survey emails to this address? Unsubscribe:",
         },
         "de": {
             "subject": "Erinnerung — {account}: Wie war {touchpoint} am {date}?",
@@ -65,6 +68,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "button": "Zur Umfrage",
             "valid": "Der Link ist persönlich und gilt bis {expires}.",
             "closing": "Vielen Dank!",
+            "unsubscribe": "Keine Umfrage-E-Mails mehr an diese Adresse? Abmelden:",
         },
     },
 }
@@ -121,6 +125,8 @@ class Letter:
     occurred_at: datetime
     expires_at: datetime
     link: str
+    # The personal unsubscribe link (RFC 8058 one-click and a visible link), when there is one.
+    unsubscribe: str | None = None
 
 
 def compose(letter: Letter, sender: str) -> EmailMessage:
@@ -135,7 +141,7 @@ def compose(letter: Letter, sender: str) -> EmailMessage:
         "name": letter.name or letter.to,
     }
     phrases = {key: text.format(**values) for key, text in texts[language].items()}
-    context = {"t": phrases, "link": letter.link, "language": language}
+    context = {"t": phrases, "link": letter.link, "language": language, "unsubscribe": letter.unsubscribe}
     message = EmailMessage()
     message["Subject"] = phrases["subject"]
     message["From"] = sender
@@ -143,6 +149,9 @@ def compose(letter: Letter, sender: str) -> EmailMessage:
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="relationship-pulse")
     message["Content-Language"] = language
+    if letter.unsubscribe:
+        message["List-Unsubscribe"] = f"<{letter.unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(_env.get_template("invitation.txt.j2").render(context))
     message.add_alternative(_env.get_template("invitation.html.j2").render(context), subtype="html")
     return message

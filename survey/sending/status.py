@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.tables import Account, Contact, Delivery, Interaction, Invitation, Response, Touchpoint
+from models.tables import Account, Contact, Delivery, Interaction, Invitation, OptOut, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope
 
-STATUSES = ("completed", "started", "opened", "sent", "failed", "created", "expired")
+STATUSES = ("completed", "started", "opened", "sent", "failed", "bounced", "not sent", "created", "expired")
 
 
 def status_of(
@@ -26,6 +27,8 @@ def status_of(
     """The furthest step an invitation reached; an unanswered link past its date is expired."""
     if completed is not None:
         return "completed"
+    if delivery == "bounced":
+        return "bounced"
     if expires <= now:
         return "expired"
     if started is not None:
@@ -36,6 +39,10 @@ def status_of(
         return "sent"
     if delivery == "failed":
         return "failed"
+    if delivery == "bounced":
+        return "bounced"
+    if delivery == "skipped":
+        return "not sent"
     return "created"
 
 
@@ -46,6 +53,19 @@ class InvitationReport:
     by_account: pd.DataFrame
     by_manager: pd.DataFrame
     median_hours_to_response: float | None
+    # Of the invitations shown: the share that bounced, and the share of contacts invited who
+    # have since opted out (with the counts they come from).
+    bounced: int = 0
+    opted_out: int = 0
+    contacts: int = 0
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return self.bounced / len(self.invitations) if len(self.invitations) else None
+
+    @property
+    def opt_out_rate(self) -> float | None:
+        return self.opted_out / self.contacts if self.contacts else None
 
 
 def _rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -81,6 +101,7 @@ def report(
             Contact.email,
             Interaction.occurred_at,
             Response.submitted_at,
+            OptOut.email,
         )
         .join(Interaction, Interaction.id == Invitation.interaction_id)
         .join(Account, Account.id == Interaction.account_id)
@@ -88,6 +109,7 @@ def report(
         .join(Contact, Contact.id == Invitation.contact_id)
         .outerjoin(Delivery, Delivery.invitation_id == Invitation.id)
         .outerjoin(Response, Response.invitation_id == Invitation.id)
+        .outerjoin(OptOut, OptOut.email == func.lower(Contact.email))
         .where(scope.condition(Interaction.account_id))
         .order_by(col(Invitation.id).desc())
         .limit(limit)
@@ -95,7 +117,7 @@ def report(
     records = []
     for row in rows:
         (iid, created, expires, opened, started, completed, delivery, detail, reminded) = row[:9]
-        account, owner, touchpoint, email, occurred, submitted = row[9:]
+        account, owner, touchpoint, email, occurred, submitted, opted_out = row[9:]
         records.append(
             {
                 "invitation": iid,
@@ -115,11 +137,13 @@ def report(
                 "reminded": reminded is not None,
                 "problem": detail or "",
                 "hours to response": (submitted - occurred).total_seconds() / 3600 if submitted else None,
+                "opted out": opted_out is not None,
             }
         )
     columns = ["invitation", "created", "account", "manager", "touchpoint", "contact", "status", "reminded",
                "problem", "hours to response"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=columns)
+    frame = pd.DataFrame(records, columns=[*columns, "opted out"])
+    contacts = frame.drop_duplicates("contact")
     hours = frame["hours to response"].dropna()
     return InvitationReport(
         invitations=frame,
@@ -127,4 +151,7 @@ def report(
         by_account=_rates(frame, "account"),
         by_manager=_rates(frame, "manager"),
         median_hours_to_response=float(hours.median()) if len(hours) else None,
+        bounced=int((frame["status"] == "bounced").sum()),
+        opted_out=int(contacts["opted out"].sum()),
+        contacts=len(contacts),
     )
