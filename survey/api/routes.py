@@ -27,7 +27,7 @@ from survey.exports.rows import ExportError
 from survey.imports.crm import surveyed_recently
 from survey.people.access import EVERYTHING
 from survey.people.apikeys import check_key
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 from survey.sending.delivery import send_invitation
 from survey.sending.mailer import MailSettings
 

@@ -23,7 +23,7 @@ from survey.exports import packs
 from survey.followup import queue as followup
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
-from survey.reporting import rollups
+from survey.reporting import aggregates
 
 LEADER_OTHER_KEY = "LEADER_OTHER"
 LEADER_NONE = "none"
@@ -285,9 +285,7 @@ def submit(
     for row in (*answer_rows, *score_rows):
         row["response_id"] = response.id
     insert_scored_rows(session, answer_rows, score_rows)
-    rollups.add_response(
-        session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument
-    )
+    aggregates.add_response(session, response.id or 0)
     followup.flag_response(session, response.id or 0)
     session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
     session.flush()
