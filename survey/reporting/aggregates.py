@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import combinations_with_replacement
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, bindparam, case, delete, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, case, delete, func, literal, select, true, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -100,25 +101,10 @@ AGGREGATES = (
 )
 
 
-def _indicator_map() -> Any:
-    """(version, item code, indicator) of every scale item of every instrument version, as a
-    small inline table (portable SQL)."""
-    rows = [
-        select(
-            literal(version).label("version"),
-            literal(item.code).label("code"),
-            literal(item.indicator).label("indicator"),
-        )
-        for version in available_versions()
-        for item in load_instrument(version).items
-        if item.indicator
-    ]
-    return union_all(*rows).cte("indicator_of")
-
-
 def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any], list[Any]]:
     """The raw rows of ``measure``: a statement to add columns to, its key columns by name
-    and its sum expressions (in ``SUMS[measure]`` order)."""
+    and its sum expressions (in ``SUMS[measure]`` order). Pairs are answers read two at a
+    time (``pair_definition``): their keys are the answers' keys."""
     keys: dict[str, Any] = {
         "version": Response.instrument_version,
         "month": month_of(Response.submitted_at, dialect),
@@ -151,34 +137,83 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
             func.sum(IndicatorScore.score * IndicatorScore.score),
         ]
         return base, keys, sums
-    if measure == "answers":
-        base = base.join(Answer, Answer.response_id == Response.id)
-        keys["item_code"] = Answer.item_code
-        return base, keys, [func.sum(case((Answer.value == point, 1), else_=0)) for point in range(11)]
-    # Pairs of items within one scale, each pair once (a <= b), an item with itself included.
-    indicator_of = _indicator_map()
-    first_map, second_map = indicator_of.alias("first_map"), indicator_of.alias("second_map")
-    first, second = Answer.__table__.alias("first"), Answer.__table__.alias("second")  # type: ignore[attr-defined]
-    base = (
-        base.join(first, first.c.response_id == Response.id)
-        .join(
-            first_map,
-            and_(first_map.c.code == first.c.item_code, first_map.c.version == Response.instrument_version),
+    base = base.join(Answer, Answer.response_id == Response.id)
+    keys["item_code"] = Answer.item_code
+    return base, keys, [func.sum(case((Answer.value == point, 1), else_=0)) for point in range(11)]
+
+
+def scale_pairs(version: int) -> list[tuple[str, str]]:
+    """Item pairs within each scale of an instrument version (an item with itself included),
+    each once, sorted by code."""
+    instrument = load_instrument(version)
+    pairs = []
+    for indicator in instrument.indicators:
+        codes = sorted(item.code for item in instrument.indicator_items(indicator.code))
+        pairs += list(combinations_with_replacement(codes, 2))
+    return pairs
+
+
+def pair_definition(keys: Sequence[str], dialect: str, conditions: Sequence[Any] = ()) -> Select[Any]:
+    """Sums over responses answering both items of each scale pair, by ``keys`` (which end
+    in ``item_a``, ``item_b`` somewhere): per instrument version, each response's answers
+    become one row (a column per item), summed by the other keys in one pass, then one row
+    per pair is read off. ``a + 0*b`` is NULL unless both were answered, so SUM and COUNT
+    see a pair only where both items have an answer."""
+    base, columns, _ = source("answers", dialect)
+    outer = [name for name in keys if name not in ("item_a", "item_b")]
+    parts = []
+    for version in available_versions():
+        pairs = scale_pairs(version)
+        items = sorted({code for pair in pairs for code in pair})
+        answer_of = {
+            code: func.max(case((Answer.item_code == code, Answer.value))).label(f"i_{index}")
+            for index, code in enumerate(items)
+        }
+        grouped = [columns[name] for name in outer]
+        per_response = (
+            base.with_only_columns(
+                *(column.label(name) for column, name in zip(grouped, outer, strict=True)),
+                *answer_of.values(),
+            )
+            .where(Response.instrument_version == version, *conditions)
+            .group_by(Response.id, *grouped)
+            .subquery(f"answers_v{version}")
         )
-        .join(
-            second_map,
-            and_(
-                second_map.c.version == first_map.c.version,
-                second_map.c.indicator == first_map.c.indicator,
-                second_map.c.code >= first_map.c.code,
-            ),
+        value = {code: per_response.c[f"i_{index}"] for index, code in enumerate(items)}
+        sums = []
+        for index, (first, second) in enumerate(pairs):
+            a, b = value[first], value[second]
+            both = 0 * a * b
+            sums += [
+                func.count(a * b).label(f"n_{index}"),
+                func.sum(a + both).label(f"a_{index}"),
+                func.sum(b + both).label(f"b_{index}"),
+                func.sum(a * b).label(f"ab_{index}"),
+                func.sum(a * a + both).label(f"aa_{index}"),
+                func.sum(b * b + both).label(f"bb_{index}"),
+            ]
+        wide = (
+            select(*(per_response.c[name] for name in outer), *sums)
+            .group_by(*(per_response.c[name] for name in outer))
+            .cte(f"pairs_v{version}")
         )
-        .join(second, and_(second.c.response_id == Response.id, second.c.item_code == second_map.c.code))
-    )
-    keys |= {"item_a": first.c.item_code, "item_b": second.c.item_code}
-    a, b = first.c.value, second.c.value
-    sums = [func.count(), func.sum(a), func.sum(b), func.sum(a * b), func.sum(a * a), func.sum(b * b)]
-    return base, keys, sums
+        for index, (first, second) in enumerate(pairs):
+            chosen = {name: wide.c[name] for name in outer} | {
+                "item_a": literal(first),
+                "item_b": literal(second),
+            }
+            parts.append(
+                select(
+                    *(chosen[name].label(name) for name in keys),
+                    *(
+                        wide.c[f"{prefix}_{index}"].label(name)
+                        for prefix, name in zip(("n", "a", "b", "ab", "aa", "bb"), PAIR_SUMS, strict=True)
+                    ),
+                ).where(wide.c[f"n_{index}"] > 0)
+            )
+    everything = union_all(*parts).subquery("pairs")
+    # WHERE true: SQLite would otherwise read an upsert's ON CONFLICT as a join's ON.
+    return select(*everything.c).where(true())
 
 
 def definition(
@@ -186,6 +221,8 @@ def definition(
 ) -> Select[Any]:
     """``measure`` summed by ``keys`` over the raw rows meeting ``conditions``: the one
     definition behind every aggregate."""
+    if measure == "pairs":
+        return pair_definition(keys, dialect, conditions)
     base, columns, sums = source(measure, dialect)
     chosen = [columns[name] for name in keys]
     return (
