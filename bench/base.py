@@ -1,6 +1,6 @@
 """The synthetic base every benchmark measures: N responses shaped like the demo data.
 
-    from bench.base import build            (python -m bench.dashboard --keep builds one to keep)
+    .venv/bin/python -m bench.base --out FILE [--responses N] [--accounts A] [--manager-accounts M]
 
 ``build`` migrates a database, generates N responses with numpy from the demo's latent model
 (24 months, 3-6 contacts per account, the 7 default touchpoints, every indicator item
@@ -437,7 +437,7 @@ def bulk_insert(
             for row in rows:
                 copy.write_row(row)
     else:
-        raise SystemExit(f"bench.dashboard: no bulk loader for {dialect}; use SQLite or PostgreSQL")
+        raise SystemExit(f"bench.base: no bulk loader for {dialect}; use SQLite or PostgreSQL")
 
 
 def timestamps(us: np.ndarray, dialect: str) -> list[str]:
