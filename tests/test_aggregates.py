@@ -204,3 +204,21 @@ def test_the_cache_takes_in_a_new_response_without_reading_everything_again(sess
     for name in keys:
         assert after.keys[name].tolist() == fresh.keys[name].tolist()
     assert after.sums["total_sq"] == pytest.approx(fresh.sums["total_sq"])
+
+
+def test_every_period_of_one_scope_shares_one_read(session, varied, now, monkeypatch):
+    keys = ["version", "month", "indicator", "subject"]
+    calls: list[Filters] = []
+    original = aggregates.read
+
+    def spy(session, measure, keys, filters, **kwargs):
+        calls.append(filters)
+        return original(session, measure, keys, filters, **kwargs)
+
+    monkeypatch.setattr(aggregates, "read", spy)
+    everything = cache.read(session, "scores", keys, Filters(account_ids=(1,)))
+    recent = cache.read(session, "scores", keys, Filters(account_ids=(1,), start="2026-08", end="2026-11"))
+    assert [(f.start, f.end) for f in calls] == [(None, None)]
+    inside = (everything.keys["month"] >= "2026-08") & (everything.keys["month"] <= "2026-11")
+    assert recent.keys["month"].tolist() == everything.keys["month"][inside].tolist()
+    assert 0 < len(recent) < len(everything)

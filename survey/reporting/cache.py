@@ -58,7 +58,14 @@ def read(
     *,
     skip: frozenset[str] = frozenset(),
 ) -> Cells:
-    """``aggregates.read``, kept and brought up to date incrementally."""
+    """``aggregates.read``, kept and brought up to date incrementally. When the cells are
+    keyed by month, the period is applied to the kept cells, so that every period of one
+    scope (the overview's and the dashboard's) shares one read."""
+    if "month" in keys and (filters.start or filters.end):
+        cells = read(session, measure, keys, replace(filters, start=None, end=None), skip=skip)
+        months = cells.keys["month"]
+        inside = (months >= (filters.start or "")) & (months <= (filters.end or "9999-99"))
+        return cells.where(inside)
     # The trend grain does not change what is read.
     key = (str(session.get_bind().url), measure, tuple(keys), replace(filters, grain="month"), skip)
     newest = newest_response_id(session)
