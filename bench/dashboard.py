@@ -1,990 +1,76 @@
-"""Benchmark: the dashboard's roll-up path against reading every score into pandas.
+"""Benchmark: what the Dashboard and the Overview compute, per reader's scope, against pandas.
 
-    .venv/bin/python -m bench.dashboard [--responses N]      (or: python bench/dashboard.py)
+    .venv/bin/python -m bench.dashboard [--db FILE] [--responses N] [--accounts A]
+                                        [--manager-accounts M] [--cases base,segment,...]
 
-1. Builds, in a spawned child process (so that the measuring process never holds the
-   generated arrays), a fresh database of N synthetic responses shaped like the demo data:
-   about 200 accounts in 5 segments, 3-6 contacts each, the 7 default touchpoints, 24 months,
-   every indicator item answered on 1-7 (3% skipped), NPS, ratings of a named category leader
-   and the matching indicator scores, plus one interaction and one invitation per response.
-   Rows go in with DBAPI ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) in one transaction.
-   The roll-ups are then filled by ``rollups.rebuild``; when that takes longer than
-   ``--rebuild-limit`` seconds it is cancelled and the same roll-up rows are computed from
-   the generated arrays with numpy instead (and the output says so).
-   The database is a temporary SQLite file, deleted at the end, or the one ``DATABASE_URL``
-   names, which must not hold any accounts or responses yet (it is left filled). With
-   ``--reuse`` the child only upgrades the database ``DATABASE_URL`` names.
-2. Times, warm, what the dashboard page computes when a response has arrived since its
-   cached result (``filter_options``, ``data_version`` and ``survey.reporting.dashboard.compute``), for
-   the whole base and for one segment over the last 12 months (one unmeasured call, then the
-   median of ``--runs``), and then the naive
-   baseline: every indicator score with its month and segment read into pandas with
-   ``pd.read_sql`` and grouped by month, indicator and subject.
-3. Reads the peak RSS of this process after the dashboard timings, before the baseline runs.
+The base is the synthetic one of ``bench.base`` (its aggregates filled by the product's own
+rebuild): ``--db FILE`` measures that SQLite file, building it there first when it does not
+exist (and keeping it); without ``--db`` a temporary file is built and deleted. Cases:
 
-Progress and details go to stderr; the last line on stdout is
-``dashboard_ms=<median> naive_ms=<median> ratio=<naive/dashboard> peak_rss_mb=<peak>``.
+* ``base``: the whole base, the last 12 months; ``segment``: its largest segment;
+* ``account``: one account (the first); ``manager``: the accounts ``alex.morgan`` owns, as
+  the page narrows the filters to a manager's scope (``--manager-accounts 2000`` on a base of
+  5,000 accounts names this case ``manager-2000``).
+
+Per case and page (``dashboard``: ``survey.reporting.dashboard.compute`` after the filter
+options and cache key the page reads; ``overview``: ``survey.reporting.overview.overview``):
+
+* ``compute_ms``: median of warm runs that read the aggregates from the database (the
+  process's aggregate cache emptied before each run; the database's own pages warm);
+* ``cached_ms``: median when nothing arrived since the last read (the cache answers);
+* ``after_new_response_ms``: one new response is submitted through the survey's own submit
+  transaction (an invitation in scope, answered and committed), then the first compute is
+  timed, with the cache as the previous read left it; median over ``--new-responses`` rounds;
+* ``naive_ms``: every indicator score in scope read into pandas with ``pd.read_sql`` and
+  grouped by month, indicator and subject; ``ratio`` = naive_ms / compute_ms;
+* ``peak_rss_mb``: this process's peak after the case's timings, before its naive runs.
+
+Progress goes to stderr; stdout gets one line per case and page:
+``case=… page=… compute_ms=… cached_ms=… after_new_response_ms=… naive_ms=… ratio=… peak_rss_mb=…``.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import multiprocessing
-import os
-import pstats
-import resource
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 # Run as a file (``python bench/dashboard.py``) the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, event, func, insert, inspect, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
+from bench.base import ACCOUNTS, DEFAULT_RESPONSES, build, existing, log, peak_rss_mb
 from models.db import make_engine
 from models.settings import get_settings
-from models.tables import (
-    Account,
-    Competitor,
-    Contact,
-    IndicatorScore,
-    ItemRollup,
-    PairRollup,
-    Response,
-    ScoreRollup,
-    Touchpoint,
-)
-from survey.collecting.responses import LEADER_OTHER, LEADER_OTHER_KEY, scores_for, validate_answers
-from survey.demo import data as demo
-from survey.exports import packs
-from survey.imports.benchmarks import import_benchmarks
+from models.tables import Account, Contact, IndicatorScore, Response
+from survey.collecting.invitations import invite
+from survey.collecting.responses import submit
 from survey.instrument.definition import Instrument, load_instrument
-from survey.instrument.scoring import nps_category
-from survey.operations.startup import prepare_database
-from survey.reporting import rollups
-from survey.reporting.dashboard import Filters, compute, data_version, filter_options
-from survey.reporting.overview import month_of
-
-DEFAULT_RESPONSES = 1_000_000
-MONTHS = demo.MONTHS  # 24
-ACCOUNTS = 200
-# The demo's four segments and a fifth: (industry, trend per month in scale points).
-SEGMENTS = {**demo.SEGMENTS, "Public sector": ("Government and utilities", -0.02)}
-ROLES = ("decision_maker", "buyer", "influencer", "user")  # contact number 0, 1, 2, 3+
-CHANNELS = ("email", "phone", "on site", "video call")
-MOMENTS = ("delighted", "as_expected", "disappointed", "frustrated")
-OTHER_LEADER = "Stratos Group"
-MISSING = -1  # an item left unanswered, in the int8 answer matrices
-CHUNK = 50_000  # responses per batch of inserts
-SPOT_CHECKS = 300  # responses re-scored with survey.collecting.responses / survey.instrument.scoring
-PERIOD_MONTHS = 12  # the dashboard period timed: the last 12 months
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def timed(label: str, laps: dict[str, float] | None = None) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - started
-    if laps is not None:
-        laps[label] = laps.get(label, 0.0) + elapsed
-    else:
-        log(f"{label}: {elapsed:.1f} s")
-
-
-def peak_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def normalised_url(url: str) -> str:
-    # Like the tests: a bare postgresql:// URL means psycopg 3, the driver installed here.
-    return (
-        url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-    )
-
-
-# --------------------------------------------------------------------------------------
-# Synthetic data
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Synthetic:
-    """Every generated value, one array entry per response (sorted by submission time)."""
-
-    month_labels: list[str]
-    segment_names: list[str]
-    account_rows: list[dict[str, Any]]
-    account_segment: np.ndarray  # per account: index into segment_names
-    contact_rows: list[dict[str, Any]]
-    contact_account: np.ndarray  # per contact: index into account_rows
-    contact_role: np.ndarray  # per contact: index into ROLES
-    contact_de: np.ndarray  # per contact: answers in German
-    tp_ids: np.ndarray  # touchpoint ids, in the order of tp indices below
-    competitor_ids: np.ndarray  # [0, id of each listed competitor]: index 0 is "other"
-    item_codes: list[str]  # columns of ``items``: indicator items in instrument order
-    leader_codes: list[str]  # columns of ``leader``: one rating item per indicator
-    # per response
-    month: np.ndarray
-    submitted_us: np.ndarray  # microseconds since the epoch, UTC
-    account: np.ndarray
-    contact: np.ndarray
-    touchpoint: np.ndarray  # index into tp_ids
-    duration: np.ndarray  # seconds from start to submission
-    waited_us: np.ndarray  # from the invitation being sent to the start
-    lead_us: np.ndarray  # from the interaction to the invitation
-    channel: np.ndarray
-    value: np.ndarray  # the interaction's value (NaN: none)
-    items: np.ndarray  # (n, items) stored answers 1-7, MISSING when skipped
-    nps: np.ndarray
-    leader_kind: np.ndarray  # 0 none, 1 a listed competitor, 2 another provider
-    leader_slot: np.ndarray  # index into competitor_ids (0 unless listed)
-    leader: np.ndarray  # (n, indicators) ratings 1-7, MISSING without a leader
-    value_level: np.ndarray  # MISSING: not answered
-    moment: np.ndarray  # index into MOMENTS, MISSING: not answered
-    comment: np.ndarray  # index into comment_texts, MISSING: none
-    comment_texts: list[str]
-    own_score: np.ndarray  # (n, indicators) mean of keyed answers, NaN when too few answered
-    own_answered: np.ndarray  # (n, indicators)
-
-    @property
-    def n(self) -> int:
-        return len(self.month)
-
-
-def month_starts(anchor: date, months: int) -> list[date]:
-    """First days of the ``months`` months before ``anchor``'s month, and of that month."""
-    base = anchor.year * 12 + anchor.month - 1
-    return [date((base - k) // 12, (base - k) % 12 + 1, 1) for k in range(months, -1, -1)]
-
-
-def _epoch_us(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
-
-
-def _rounded(values: np.ndarray, low: int, high: int) -> np.ndarray:
-    # np.rint rounds half to even, like Python's round() in the demo.
-    return np.clip(np.rint(values), low, high).astype(np.int8)
-
-
-def generate(
-    n: int,
-    seed: int,
-    instrument: Instrument,
-    tp_ids: dict[str, int],
-    competitor_ids: dict[str, int],
-    anchor: date,
-) -> Synthetic:
-    """N responses from the demo's latent model, vectorised with numpy."""
-    rng = np.random.default_rng(seed)
-    scale = instrument.agree_scale
-    low, high = scale.min, scale.max
-    segment_names = list(SEGMENTS)
-    starts = month_starts(anchor, MONTHS)
-    month_labels = [f"{day:%Y-%m}" for day in starts[:-1]]
-    created = datetime(starts[0].year, starts[0].month, starts[0].day, tzinfo=UTC)
-
-    # Accounts: unique names from the demo's parts, the declining account first.
-    combos = [f"{first} {second}" for first in demo.FIRST for second in demo.SECOND]
-    combos.remove(demo.DECLINING_ACCOUNT)
-    names = [demo.DECLINING_ACCOUNT] + [combos[i] for i in rng.permutation(len(combos))[: ACCOUNTS - 1]]
-    account_rows, account_segment, account_tier = [], [], []
-    for index, name in enumerate(names):
-        segment = index % len(segment_names)
-        region = demo.REGIONS[int(rng.integers(len(demo.REGIONS)))]
-        tier = "Strategic" if index == 0 else demo.TIERS[int(rng.integers(len(demo.TIERS)))]
-        account_rows.append(
-            {
-                "id": index + 1,
-                "name": name,
-                "external_id": f"CRM-{1000 + index}",
-                "segment": segment_names[segment],
-                "industry": SEGMENTS[segment_names[segment]][0],
-                "region": region,
-                "tier": tier,
-                "owner": demo.OWNERS[index % len(demo.OWNERS)],
-                "manager_value_level": int(rng.integers(1, 5)),
-                "created_at": created,
-            }
-        )
-        account_segment.append(segment)
-        account_tier.append(tier)
-    account_level = 4.9 + rng.normal(0, 0.45, ACCOUNTS)
-
-    contact_rows, contact_account, contact_role, contact_de = [], [], [], []
-    first_contact = np.zeros(ACCOUNTS, dtype=np.int64)
-    contact_count = rng.integers(3, 7, ACCOUNTS)
-    for index, row in enumerate(account_rows):
-        first_contact[index] = len(contact_rows)
-        domain = row["name"].lower().replace(" ", "") + ".example"
-        for number in range(int(contact_count[index])):
-            role = min(number, len(ROLES) - 1)
-            given, family = str(rng.choice(demo.GIVEN)), str(rng.choice(demo.FAMILY))
-            influence = demo.ROLE_INFLUENCE[ROLES[role]] + rng.normal(0, 0.08)
-            contact_rows.append(
-                {
-                    "id": len(contact_rows) + 1,
-                    "account_id": row["id"],
-                    "name": f"{given} {family}",
-                    "email": f"{given}.{family}.{number}@{domain}".lower(),
-                    "role": ROLES[role],
-                    "buying_influence": round(min(1.0, max(0.05, influence)), 2),
-                    "language": "de" if row["region"] == "DACH" else "en",
-                    "created_at": created,
-                }
-            )
-            contact_account.append(index)
-            contact_role.append(role)
-            contact_de.append(row["region"] == "DACH")
-    contact_effect = rng.normal(0, 0.4, len(contact_rows))
-
-    # When and where: a little growth over the months, busier tiers answer more often.
-    month_weights = 1 + 0.015 * np.arange(MONTHS)
-    month = np.sort(rng.choice(MONTHS, n, p=month_weights / month_weights.sum())).astype(np.int16)
-    bounds = np.array([_epoch_us(day) for day in starts], dtype=np.int64)
-    offsets = (rng.random(n) * (bounds[month + 1] - bounds[month])).astype(np.int64)
-    submitted_us = bounds[month] + offsets
-    order = np.argsort(submitted_us, kind="stable")
-    month, submitted_us = month[order], submitted_us[order]  # ids follow submission time
-
-    tier_weights = np.array([demo.INTERACTIONS_PER_MONTH[tier] for tier in account_tier])
-    account = rng.choice(ACCOUNTS, n, p=tier_weights / tier_weights.sum()).astype(np.int32)
-    contact = (first_contact[account] + (rng.random(n) * contact_count[account]).astype(np.int64)).astype(
-        np.int32
-    )
-    tp_codes = [code for code in demo.TOUCHPOINT_WEIGHTS if code in tp_ids]
-    tp_weights = np.array([demo.TOUCHPOINT_WEIGHTS[code] for code in tp_codes], dtype=float)
-    touchpoint = rng.choice(len(tp_codes), n, p=tp_weights / tp_weights.sum()).astype(np.int8)
-    tp_effect = np.array([demo.TOUCHPOINT_EFFECTS[code] for code in tp_codes])
-    trend = np.array([SEGMENTS[name][1] for name in segment_names])
-
-    level = (
-        account_level[account]
-        + contact_effect[contact]
-        + tp_effect[touchpoint]
-        + trend[np.asarray(account_segment)[account]] * month
-        + rng.normal(0, 0.55, n)
-    )
-    months_left = MONTHS - month
-    declining = (account == 0) & (months_left <= demo.DECLINE_MONTHS)
-    level += np.where(declining, demo.DECLINE_PER_MONTH * (demo.DECLINE_MONTHS - months_left + 1), 0.0)
-
-    # Answers: items of one indicator share a latent value; 3% of statements are skipped.
-    indicators = list(instrument.indicators)
-    columns = [item for indicator in indicators for item in instrument.indicator_items(indicator.code)]
-    owner = np.array([[i.code for i in indicators].index(item.indicator) for item in columns])
-    reverse = np.array([item.reverse for item in columns])
-    latent = level[:, None] + np.array(demo.INDICATOR_OFFSETS) + rng.normal(0, 0.45, (n, len(indicators)))
-    answer = _rounded(latent[:, owner] + rng.normal(0, 0.75, (n, len(columns))), low, high)
-    items = np.where(reverse, low + high - answer, answer).astype(np.int8)
-    items[rng.random((n, len(columns))) < 0.03] = MISSING
-    wom = latent[:, [i.code for i in indicators].index("word_of_mouth")]
-    nps = _rounded((wom - 1) / 6 * 10 + 1.6 + rng.normal(0, 1.1, n), 0, 10)
-
-    # The category leader: a listed competitor (80%), another provider (4%) or none.
-    pick = rng.random(n)
-    weights = np.array(demo.COMPETITOR_WEIGHTS)
-    listed = rng.choice(len(weights), n, p=weights / weights.sum())
-    leader_kind = np.where(pick < 0.8, 1, np.where(pick < 0.84, 2, 0)).astype(np.int8)
-    leader_slot = np.where(leader_kind == 1, listed + 1, 0).astype(np.int8)
-    general = np.array([0.0] + [demo.COMPETITORS[name][0] for name in demo.COMPETITORS] + [4.5])
-    offset = np.array(
-        [(0.0,) * len(indicators)]
-        + [demo.COMPETITORS[name][1] for name in demo.COMPETITORS]
-        + [(0.0,) * len(indicators)]
-    )
-    profile = np.where(leader_kind == 2, len(general) - 1, leader_slot)
-    leader = _rounded(
-        general[profile][:, None] + offset[profile] + rng.normal(0, 0.9, (n, len(indicators))), low, high
-    )
-    leader[leader_kind == 0] = MISSING
-
-    value_level = np.where(
-        rng.random(n) < 0.7, _rounded((level - 2.5) * 0.9 + rng.normal(0, 0.7, n), 0, 4), MISSING
-    ).astype(np.int8)
-    feel = latent[:, [i.code for i in indicators].index("satisfaction")]
-    mood = np.select([feel > 6.0, feel < 2.8, feel < 3.8], [0, 3, 2], 1)
-    moment = np.where(rng.random(n) < 0.75, mood, MISSING).astype(np.int8)
-    comment_texts = [text for mood_name in ("low", "mid", "high") for text in demo.COMMENTS[mood_name]]
-    tone = np.select([feel < 3.8, feel > 5.6], [0, 2], 1)
-    comment = np.where(rng.random(n) < 0.2, tone * 3 + rng.integers(0, 3, n), MISSING).astype(np.int8)
-
-    # Scores as survey.instrument.scoring computes them: mean of the keyed answers when enough are given.
-    keyed = np.where(reverse, low + high - items, items).astype(np.float64)
-    answered = items != MISSING
-    own_score = np.full((n, len(indicators)), np.nan)
-    own_answered = np.zeros((n, len(indicators)), dtype=np.int8)
-    share = instrument.min_share
-    for index in range(len(indicators)):
-        wanted = owner == index
-        count = answered[:, wanted].sum(axis=1)
-        total = np.where(answered[:, wanted], keyed[:, wanted], 0).sum(axis=1)
-        enough = count * share.denominator >= share.numerator * int(wanted.sum())
-        own_score[:, index] = np.where(enough, total / np.maximum(count, 1), np.nan)
-        own_answered[:, index] = count
-
-    hour = 3_600_000_000
-    duration = rng.integers(80, 421, n).astype(np.int32)
-    waited_us = np.minimum(rng.exponential(40, n), 13 * 24).astype(np.float64) * hour
-    lead_us = rng.uniform(1, 30, n) * hour
-    channel = rng.integers(0, len(CHANNELS), n).astype(np.int8)
-    money = np.isin(touchpoint, [tp_codes.index(code) for code in ("purchase", "renewal")])
-    value = np.where(money, np.round(rng.lognormal(9, 1, n), 2), np.nan)
-
-    return Synthetic(
-        month_labels=month_labels,
-        segment_names=segment_names,
-        account_rows=account_rows,
-        account_segment=np.asarray(account_segment, dtype=np.int64),
-        contact_rows=contact_rows,
-        contact_account=np.asarray(contact_account, dtype=np.int64),
-        contact_role=np.asarray(contact_role, dtype=np.int64),
-        contact_de=np.asarray(contact_de, dtype=bool),
-        tp_ids=np.array([tp_ids[code] for code in tp_codes], dtype=np.int64),
-        competitor_ids=np.array([0] + [competitor_ids[name] for name in demo.COMPETITORS], dtype=np.int64),
-        item_codes=[item.code for item in columns],
-        leader_codes=[instrument.leader_item(indicator.code).code for indicator in indicators],
-        month=month,
-        submitted_us=submitted_us,
-        account=account,
-        contact=contact,
-        touchpoint=touchpoint,
-        duration=duration,
-        waited_us=waited_us.astype(np.int64),
-        lead_us=lead_us.astype(np.int64),
-        channel=channel,
-        value=value,
-        items=items,
-        nps=nps,
-        leader_kind=leader_kind,
-        leader_slot=leader_slot,
-        leader=leader,
-        value_level=value_level,
-        moment=moment,
-        comment=comment,
-        comment_texts=comment_texts,
-        own_score=own_score,
-        own_answered=own_answered,
-    )
-
-
-def answers_of(data: Synthetic, row: int) -> dict[str, Any]:
-    """One response's answers as the survey page would submit them."""
-    answers: dict[str, Any] = {
-        code: int(value) for code, value in zip(data.item_codes, data.items[row], strict=True) if value >= 0
-    }
-    answers["NPS"] = int(data.nps[row])
-    if data.leader_kind[row] == 1:
-        answers["LEADER"] = int(data.competitor_ids[data.leader_slot[row]])
-    elif data.leader_kind[row] == 2:
-        answers["LEADER"], answers[LEADER_OTHER_KEY] = LEADER_OTHER, OTHER_LEADER
-    if data.leader_kind[row]:
-        answers |= {code: int(v) for code, v in zip(data.leader_codes, data.leader[row], strict=True)}
-    if data.value_level[row] >= 0:
-        answers["VALUE_LEVEL"] = int(data.value_level[row])
-    if data.moment[row] >= 0:
-        answers["MOMENT"] = MOMENTS[data.moment[row]]
-    if data.comment[row] >= 0:
-        answers["COMMENT"] = data.comment_texts[data.comment[row]]
-    return answers
-
-
-def spot_check(data: Synthetic, instrument: Instrument, seed: int) -> None:
-    """Re-score a sample with the app's own validation and scoring: the numbers must agree."""
-    rng = np.random.default_rng(seed + 1)
-    listed = [int(cid) for cid in data.competitor_ids[1:]]
-    indicators = [indicator.code for indicator in instrument.indicators]
-    for row in rng.choice(data.n, min(SPOT_CHECKS, data.n), replace=False):
-        clean = validate_answers(instrument, answers_of(data, int(row)), listed)
-        expected = {
-            (r.indicator, r.subject): (r.score, r.score_100, r.items_answered)
-            for r in scores_for(instrument, clean)
-        }
-        ours = {}
-        for index, code in enumerate(indicators):
-            if not np.isnan(data.own_score[row, index]):
-                score = float(data.own_score[row, index])
-                ours[code, "own"] = (score, 100.0 * (score - 1) / 6, int(data.own_answered[row, index]))
-            if data.leader_kind[row]:
-                value = float(data.leader[row, index])
-                ours[code, "leader"] = (value, 100.0 * (value - 1) / 6, 1)
-        if ours != expected or nps_category(clean.nps) != nps_categories(data.nps[[row]])[0]:
-            raise AssertionError(f"response {row}: generated scores {ours} differ from the app's {expected}")
-    log(f"spot check: {min(SPOT_CHECKS, data.n)} responses re-scored by survey.instrument.scoring, identical")
-
-
-def nps_categories(nps: np.ndarray) -> np.ndarray:
-    return np.where(nps >= 9, "promoter", np.where(nps >= 7, "passive", "detractor")).astype(object)
-
-
-# --------------------------------------------------------------------------------------
-# Bulk inserts
-# --------------------------------------------------------------------------------------
-
-
-def bulk_insert(
-    dbapi_connection: Any, dialect: str, table: str, columns: Sequence[str], rows: Iterable[tuple]
-) -> None:
-    """Rows (tuples in ``columns`` order) in the caller's open transaction."""
-    names = ", ".join(columns)
-    if dialect == "sqlite":
-        cursor = dbapi_connection.cursor()
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
-        cursor.close()
-    elif dialect == "postgresql":
-        with dbapi_connection.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        raise SystemExit(f"bench.dashboard: no bulk loader for {dialect}; use SQLite or PostgreSQL")
-
-
-def timestamps(us: np.ndarray, dialect: str) -> list[str]:
-    """UTC timestamps as stored: SQLAlchemy writes SQLite DATETIME as text without offset."""
-    text_form = np.strings.replace(np.datetime_as_string(us.astype("datetime64[us]"), unit="us"), "T", " ")
-    if dialect == "postgresql":
-        text_form = np.strings.add(text_form, "+00")
-    return text_form.tolist()
-
-
-def optional(values: np.ndarray, present: np.ndarray, lookup: Sequence[Any] | None = None) -> list[Any]:
-    """A column with None where ``present`` is false (values mapped through ``lookup``)."""
-    if lookup is not None:
-        mapped = np.array(list(lookup), dtype=object)[np.where(present, values, 0)]
-    else:
-        mapped = values.astype(object)
-    return np.where(present, mapped, None).tolist()
-
-
-def insert_chunk(
-    dbapi_connection: Any,
-    dialect: str,
-    data: Synthetic,
-    instrument: Instrument,
-    rows: slice,
-    laps: dict[str, float],
-) -> None:
-    """Interactions, invitations, responses, answers and scores of responses ``rows``."""
-    ids = np.arange(rows.start, rows.stop, dtype=np.int64) + 1  # one interaction and invitation each
-    id_list = ids.tolist()
-    account = data.account[rows]
-    contact = data.contact[rows]
-    submitted = data.submitted_us[rows]
-    started = submitted - data.duration[rows].astype(np.int64) * 1_000_000
-    sent = started - data.waited_us[rows]
-    occurred = sent - data.lead_us[rows]
-    account_ids = (account + 1).tolist()
-    contact_ids = (contact + 1).tolist()
-    touchpoint_ids = data.tp_ids[data.touchpoint[rows]].tolist()
-    n = len(id_list)
-    with timed("generate rows", laps):
-        occurred_at, sent_at = timestamps(occurred, dialect), timestamps(sent, dialect)
-        expires_at = timestamps(sent + 14 * 24 * 3_600_000_000, dialect)
-        started_at, submitted_at = timestamps(started, dialect), timestamps(submitted, dialect)
-        value = data.value[rows]
-        interactions = list(
-            zip(
-                id_list,
-                account_ids,
-                contact_ids,
-                touchpoint_ids,
-                occurred_at,
-                np.array(CHANNELS, dtype=object)[data.channel[rows]].tolist(),
-                optional(value, ~np.isnan(value)),
-                occurred_at,
-                strict=True,
-            )
-        )
-        tokens = np.frombuffer(np.random.default_rng(rows.start).bytes(32 * n), dtype="S32")
-        invitations = list(
-            zip(
-                id_list,
-                id_list,
-                contact_ids,
-                [token.hex() for token in tokens],
-                [instrument.version] * n,
-                sent_at,
-                expires_at,
-                sent_at,
-                started_at,
-                started_at,
-                submitted_at,
-                strict=True,
-            )
-        )
-        kind = data.leader_kind[rows]
-        export_packs = packed(data, instrument, rows, ids, touchpoint_ids, occurred, submitted)
-        locales = np.where(data.contact_de[contact], "de", "en").astype(object).tolist()
-        responses = list(
-            zip(
-                id_list,
-                id_list,
-                id_list,
-                account_ids,
-                contact_ids,
-                touchpoint_ids,
-                [instrument.version] * n,
-                locales,
-                started_at,
-                submitted_at,
-                data.duration[rows].tolist(),
-                data.nps[rows].tolist(),
-                nps_categories(data.nps[rows]).tolist(),
-                optional(data.competitor_ids[data.leader_slot[rows]], kind == 1),
-                optional(kind, kind == 2, [OTHER_LEADER] * 3),
-                optional(data.value_level[rows], data.value_level[rows] >= 0),
-                optional(data.moment[rows], data.moment[rows] >= 0, MOMENTS),
-                optional(data.comment[rows], data.comment[rows] >= 0, data.comment_texts),
-                export_packs,
-                strict=True,
-            )
-        )
-    with timed("insert interactions", laps):
-        columns = ("id", "account_id", "contact_id", "touchpoint_id", "occurred_at", "channel", "value")
-        bulk_insert(dbapi_connection, dialect, "interaction", (*columns, "created_at"), interactions)
-    with timed("insert invitations", laps):
-        columns = ("id", "interaction_id", "contact_id", "token_hash", "instrument_version", "created_at")
-        columns += ("expires_at", "sent_at", "opened_at", "started_at", "completed_at")
-        bulk_insert(dbapi_connection, dialect, "invitation", columns, invitations)
-    with timed("insert responses", laps):
-        columns = ("id", "invitation_id", "interaction_id", "account_id", "contact_id", "touchpoint_id")
-        columns += ("instrument_version", "locale", "started_at", "submitted_at", "duration_seconds", "nps")
-        columns += (
-            "nps_category",
-            "leader_competitor_id",
-            "leader_other",
-            "value_level",
-            "moment",
-            "comment",
-            "export_pack",
-        )
-        bulk_insert(dbapi_connection, dialect, "response", columns, responses)
-    del interactions, invitations, responses
-
-    # Answers in the order the submit transaction writes them: items, NPS, leader ratings.
-    with timed("generate rows", laps):
-        values = np.concatenate([data.items[rows], data.nps[rows][:, None], data.leader[rows]], axis=1)
-        codes = np.array([*data.item_codes, "NPS", *data.leader_codes], dtype=object)
-        given = (values != MISSING).ravel()
-        answers = list(
-            zip(
-                np.repeat(ids, values.shape[1])[given].tolist(),
-                np.tile(codes, n)[given].tolist(),
-                values.ravel()[given].tolist(),
-                strict=True,
-            )
-        )
-    with timed("insert answers", laps):
-        bulk_insert(dbapi_connection, dialect, "answer", ("response_id", "item_code", "value"), answers)
-    del answers
-
-    # Scores: our six indicators, then the six ratings of the named leader.
-    with timed("generate rows", laps):
-        indicators = [indicator.code for indicator in instrument.indicators]
-        score = leader_and_own_scores(data, rows)
-        answered = np.concatenate([data.own_answered[rows], np.ones_like(data.own_answered[rows])], axis=1)
-        present = (~np.isnan(score)).ravel()
-        width = score.shape[1]
-        flat = score.ravel()[present]
-        scores = list(
-            zip(
-                np.repeat(ids, width)[present].tolist(),
-                np.tile(np.array(indicators * 2, dtype=object), n)[present].tolist(),
-                np.tile(np.array(["own"] * 6 + ["leader"] * 6, dtype=object), n)[present].tolist(),
-                flat.tolist(),
-                (100.0 * (flat - 1) / 6).tolist(),
-                answered.ravel()[present].tolist(),
-                strict=True,
-            )
-        )
-    with timed("insert scores", laps):
-        columns = ("response_id", "indicator", "subject", "score", "score_100", "items_answered")
-        bulk_insert(dbapi_connection, dialect, "indicator_score", columns, scores)
-
-
-def leader_and_own_scores(data: Synthetic, rows: slice) -> np.ndarray:
-    """(responses x 12): our six indicator scores, then the named leader's; NaN when none."""
-    rated = data.leader[rows].astype(np.float64)
-    return np.concatenate(
-        [data.own_score[rows], np.where(data.leader_kind[rows, None] > 0, rated, np.nan)], axis=1
-    )
-
-
-def packed(
-    data: Synthetic,
-    instrument: Instrument,
-    rows: slice,
-    ids: np.ndarray,
-    touchpoint_ids: list[int],
-    occurred: np.ndarray,
-    submitted: np.ndarray,
-) -> list[bytes]:
-    """The packs the submit transaction would store (``survey.exports.packs``)."""
-    layout = packs.layout(instrument.version)
-    records = np.zeros(len(ids), dtype=layout.record)
-    facts = records["facts"]
-    kind = data.leader_kind[rows]
-    facts["interaction_id"] = ids
-    facts["touchpoint_id"] = touchpoint_ids
-    facts["contact_id"] = data.contact[rows] + 1
-    facts["leader_competitor_id"] = np.where(
-        kind == 1, data.competitor_ids[data.leader_slot[rows]], packs.NONE
-    )
-    facts["occurred_at"], facts["submitted_at"] = occurred, submitted
-    facts["duration_seconds"] = data.duration[rows]
-    facts["instrument_version"] = instrument.version
-    facts["nps"], facts["value_level"] = data.nps[rows], data.value_level[rows]
-    facts["locale"] = np.where(data.contact_de[data.contact[rows]], b"de", b"en")
-    moments = np.array([b"", *(moment.encode() for moment in MOMENTS)])
-    facts["moment"] = moments[data.moment[rows] + 1]  # MISSING (-1) becomes b""
-
-    values = np.concatenate([data.items[rows], data.nps[rows][:, None], data.leader[rows]], axis=1)
-    column = {code: index for index, code in enumerate([*data.item_codes, "NPS", *data.leader_codes])}
-    for place, code in enumerate(layout.items):
-        if code in column:
-            given = values[:, column[code]]
-            records["answers"][:, place] = np.where(given == MISSING, packs.NOT_ANSWERED, given)
-        else:
-            records["answers"][:, place] = packs.NOT_ANSWERED
-    low = leader_and_own_scores(data, rows)
-    records["low"], records["high"] = low, 100.0 * (low - 1) / 6
-    raw, size = records.tobytes(), layout.record.itemsize
-    return [raw[i * size : (i + 1) * size] for i in range(len(ids))]
-
-
-# --------------------------------------------------------------------------------------
-# Roll-ups from the arrays (the fallback when rebuild() is too slow)
-# --------------------------------------------------------------------------------------
-
-
-def numpy_rollups(data: Synthetic, instrument: Instrument) -> dict[str, pd.DataFrame]:
-    """The rows ``rollups.rebuild`` would write, computed from the generated arrays."""
-    segments, touchpoints, roles = len(data.segment_names), len(data.tp_ids), len(ROLES)
-    indicators = [indicator.code for indicator in instrument.indicators]
-    segment = data.account_segment[data.account]
-    role = data.contact_role[data.contact]
-    cell = ((data.month.astype(np.int64) * segments + segment) * touchpoints + data.touchpoint) * roles + role
-    cells = MONTHS * segments * touchpoints * roles
-
-    def decode(index: np.ndarray) -> dict[str, Any]:
-        index, role_index = np.divmod(index, roles)
-        index, tp_index = np.divmod(index, touchpoints)
-        month_index, segment_index = np.divmod(index, segments)
-        return {
-            "month": np.array(data.month_labels, dtype=object)[month_index],
-            "segment": np.array(data.segment_names, dtype=object)[segment_index],
-            "touchpoint_id": data.tp_ids[tp_index],
-            "role": np.array(ROLES, dtype=object)[role_index],
-        }
-
-    frames = []
-    width = len(indicators)
-    slots = len(data.competitor_ids)
-    for subject, score, slot in (
-        ("own", data.own_score, np.zeros(data.n, dtype=np.int64)),
-        (
-            "leader",
-            np.where(data.leader_kind[:, None] > 0, data.leader.astype(np.float64), np.nan),
-            data.leader_slot,
-        ),
-    ):
-        key = ((cell[:, None] * width + np.arange(width)) * slots + slot.astype(np.int64)[:, None])[
-            ~np.isnan(score)
-        ]
-        value = score[~np.isnan(score)]
-        size = cells * width * slots
-        count = np.bincount(key, minlength=size)
-        total = np.bincount(key, weights=value, minlength=size)
-        total_sq = np.bincount(key, weights=value * value, minlength=size)
-        used = np.nonzero(count)[0]
-        rest, slot_index = np.divmod(used, slots)
-        rest, indicator_index = np.divmod(rest, width)
-        frames.append(
-            pd.DataFrame(
-                decode(rest)
-                | {
-                    "indicator": np.array(indicators, dtype=object)[indicator_index],
-                    "subject": subject,
-                    "competitor_id": data.competitor_ids[slot_index],
-                    "n": count[used],
-                    "total": total[used],
-                    "total_sq": total_sq[used],
-                }
-            )
-        )
-    scores = pd.concat(frames, ignore_index=True)
-
-    values = np.concatenate([data.items, data.nps[:, None], data.leader], axis=1).astype(np.int64)
-    codes = np.array([*data.item_codes, "NPS", *data.leader_codes], dtype=object)
-    given = values != MISSING
-    key = ((cell[:, None] * len(codes) + np.arange(len(codes))) * len(rollups.COUNTERS) + values)[given]
-    counts = np.bincount(key, minlength=cells * len(codes) * len(rollups.COUNTERS)).reshape(
-        -1, len(rollups.COUNTERS)
-    )
-    used = np.nonzero(counts.sum(axis=1))[0]
-    rest, code_index = np.divmod(used, len(codes))
-    items = pd.DataFrame(decode(rest) | {"item_code": codes[code_index]})
-    items[list(rollups.COUNTERS)] = counts[used]
-
-    column = {code: index for index, code in enumerate(data.item_codes)}
-    group = data.month.astype(np.int64) * segments + segment
-    pair_frames = []
-    for first, second in rollups.indicator_pairs(instrument):
-        a = data.items[:, column[first]].astype(np.float64)
-        b = data.items[:, column[second]].astype(np.float64)
-        both = (a != MISSING) & (b != MISSING)
-        a, b, where = a[both], b[both], group[both]
-        size = MONTHS * segments
-        count = np.bincount(where, minlength=size)
-        used = np.nonzero(count)[0]
-        sums = {
-            name: np.bincount(where, weights=weights, minlength=size)[used]
-            for name, weights in (
-                ("sum_a", a),
-                ("sum_b", b),
-                ("sum_ab", a * b),
-                ("sum_aa", a * a),
-                ("sum_bb", b * b),
-            )
-        }
-        month_index, segment_index = np.divmod(used, segments)
-        pair_frames.append(
-            pd.DataFrame(
-                {
-                    "month": np.array(data.month_labels, dtype=object)[month_index],
-                    "segment": np.array(data.segment_names, dtype=object)[segment_index],
-                    "item_a": first,
-                    "item_b": second,
-                    "n": count[used],
-                }
-                | sums
-            )
-        )
-    pairs = pd.concat(pair_frames, ignore_index=True)
-    frames = {"score_rollup": scores, "item_rollup": items, "pair_rollup": pairs}
-    # The narrower roll-ups: the wide ones summed over the keys each leaves out.
-    for narrow, (wide, keys, condition) in rollups.NARROW.items():
-        source = frames[wide.__tablename__]
-        if condition is not None:  # our own scores only
-            source = source[source["subject"] == "own"]
-        sums = list(rollups.COUNTERS if wide is ItemRollup else rollups.SCORE_SUMS)
-        frames[narrow.__tablename__] = source.groupby(list(keys), as_index=False)[sums].sum()
-    return frames
-
-
-ROLLUP_TABLES = {
-    model.__tablename__: model
-    for model in (ScoreRollup, ItemRollup, PairRollup, *rollups.NARROW)  # type: ignore[attr-defined]
-}
-
-
-def insert_rollups(engine: Engine, frames: dict[str, pd.DataFrame]) -> None:
-    with engine.begin() as connection:
-        for table, frame in frames.items():
-            columns = [column.name for column in ROLLUP_TABLES[table].__table__.columns]  # type: ignore[attr-defined]
-            rows = zip(*(frame[name].tolist() for name in columns), strict=True)
-            bulk_insert(connection.connection.dbapi_connection, engine.dialect.name, table, columns, rows)
-
-
-def compare_rollups(engine: Engine, frames: dict[str, pd.DataFrame]) -> None:
-    """The numpy roll-ups must equal what rebuild() wrote (sums of floats up to rounding)."""
-    with engine.connect() as connection:
-        for table, expected in frames.items():
-            model = ROLLUP_TABLES[table]
-            keys = [column.name for column in model.__table__.primary_key.columns]  # type: ignore[attr-defined]
-            stored = pd.read_sql(select(model.__table__), connection)  # type: ignore[attr-defined]
-            merged = stored.merge(expected, on=keys, how="outer", suffixes=("_db", "_np"), indicator=True)
-            if not (merged["_merge"] == "both").all():
-                raise AssertionError(
-                    f"{table}: {int((merged['_merge'] != 'both').sum())} rows differ in their keys"
-                )
-            for name in (c for c in expected.columns if c not in keys):
-                if not np.allclose(
-                    merged[f"{name}_db"].astype(float), merged[f"{name}_np"].astype(float), rtol=1e-9
-                ):
-                    raise AssertionError(f"{table}.{name}: numpy roll-up differs from rebuild()")
-            log(f"check: {table} from numpy equals rebuild() ({len(stored)} rows)")
-
-
-# --------------------------------------------------------------------------------------
-# Building the database (in a spawned child process)
-# --------------------------------------------------------------------------------------
-
-
-def holds_data(url: str) -> bool:
-    engine = make_engine(url)
-    try:
-        names = set(inspect(engine).get_table_names())
-        with engine.connect() as connection:
-            return any(
-                connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
-                for table in ("response", "account")
-                if table in names
-            )
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def cancel_after(engine_connection: Any, dialect: str, seconds: float | None) -> Iterator[threading.Event]:
-    """Interrupt the statement running on the connection once ``seconds`` have passed."""
-    fired = threading.Event()
-    if seconds is None:
-        yield fired
-        return
-    raw = engine_connection.connection.dbapi_connection
-    stop: Callable[[], Any] = (
-        raw.interrupt if dialect == "sqlite" else getattr(raw, "cancel_safe", raw.cancel)
-    )
-
-    def fire() -> None:
-        fired.set()
-        stop()
-
-    timer = threading.Timer(seconds, fire)
-    timer.start()
-    try:
-        yield fired
-    finally:
-        timer.cancel()
-
-
-def build(url: str, n: int, seed: int, rollup_mode: str, rebuild_limit: float) -> dict[str, Any]:
-    """Migrate, generate, insert and fill the roll-ups; returns what the timings need."""
-    started = time.perf_counter()
-    engine = make_engine(url)
-    dialect = engine.dialect.name
-    instrument = load_instrument()
-    with timed("migrate (prepare_database)"):
-        prepare_database(engine)
-    anchor = datetime.now(UTC).date()
-    with Session(engine) as session:
-        tp_ids = {code: tp_id for code, tp_id in session.execute(select(Touchpoint.code, Touchpoint.id))}
-        existing = {name: cid for name, cid in session.execute(select(Competitor.name, Competitor.id))}
-        for name in demo.COMPETITORS:
-            if name not in existing:
-                competitor = Competitor(name=name)
-                session.add(competitor)
-                session.flush()
-                existing[name] = competitor.id
-        session.commit()
-
-    with timed(f"generate {n:,} responses with numpy"):
-        data = generate(n, seed, instrument, tp_ids, existing, anchor)
-    spot_check(data, instrument, seed)
-
-    laps: dict[str, float] = {}
-    load_started = time.perf_counter()
-    with engine.connect() as connection:
-        if dialect == "sqlite":
-            # For the load only: no fsync, a big page cache. The file stays in WAL mode.
-            connection.exec_driver_sql("PRAGMA synchronous=OFF")
-            connection.exec_driver_sql("PRAGMA cache_size=-1048576")
-        connection.execute(insert(Account), data.account_rows)
-        connection.execute(insert(Contact), data.contact_rows)
-        raw = connection.connection.dbapi_connection
-        for start in range(0, n, CHUNK):
-            insert_chunk(raw, dialect, data, instrument, slice(start, min(n, start + CHUNK)), laps)
-            if (start // CHUNK) % 5 == 4:
-                log(f"  {min(n, start + CHUNK):,} responses in, {time.perf_counter() - load_started:.0f} s")
-        if dialect == "postgresql":
-            for table in ("account", "contact", "interaction", "invitation", "response"):
-                connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                )
-        with timed("commit", laps):
-            connection.commit()
-        if dialect == "sqlite":  # back to what every other connection of the app has
-            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-            connection.exec_driver_sql("PRAGMA cache_size=-2000")
-    answers = int((data.items != MISSING).sum() + n + (data.leader != MISSING).sum())
-    scores = int((~np.isnan(data.own_score)).sum() + (data.leader != MISSING).sum())
-    for label, seconds in laps.items():
-        log(f"  {label}: {seconds:.1f} s")
-    log(
-        f"load: {n:,} responses, interactions and invitations, {answers:,} answers, {scores:,} scores "
-        f"in one transaction: {time.perf_counter() - load_started:.1f} s"
-    )
-
-    with Session(engine) as session:
-        figures = demo.DEMO_BENCHMARKS.format(last=anchor.year - 1, this=anchor.year)
-        import_benchmarks(session, figures.encode("utf-8"))
-        session.commit()
-
-    rollup_note = ""
-    rebuilt = False
-    if rollup_mode in ("auto", "rebuild"):
-        limit = rebuild_limit if rollup_mode == "auto" else None
-        rebuild_started = time.perf_counter()
-        with Session(engine) as session:
-            with cancel_after(session.connection(), dialect, limit) as cancelled:
-                try:
-                    rollups.rebuild(session)
-                except DBAPIError:
-                    if not cancelled.is_set():
-                        raise
-            if cancelled.is_set():
-                session.rollback()
-                rollup_note = f"rollups.rebuild() cancelled after {limit:.0f} s (too slow)"
-            else:
-                session.commit()
-                rebuilt = True
-                rollup_note = f"rollups.rebuild(): {time.perf_counter() - rebuild_started:.1f} s"
-        log(rollup_note)
-    if not rebuilt:
-        with timed("numpy roll-ups: compute"):
-            frames = numpy_rollups(data, instrument)
-        with timed("numpy roll-ups: insert"):
-            insert_rollups(engine, frames)
-        how = "roll-up rows computed from the generated arrays with numpy and inserted directly"
-        rollup_note = f"{rollup_note}; {how}" if rollup_note else how
-        log(rollup_note)
-    else:
-        frames = numpy_rollups(data, instrument)
-        compare_rollups(engine, frames)
-
-    if dialect == "sqlite":
-        with timed("WAL checkpoint"), engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        log(f"database file: {Path(make_url(url).database or '').stat().st_size / 2**30:.2f} GiB")
-    engine.dispose()
-    log(f"build total: {time.perf_counter() - started:.1f} s")
-    last = len(data.month_labels)
-    segment_sizes = np.bincount(data.account_segment[data.account], minlength=len(data.segment_names))
-    return {
-        "start": data.month_labels[last - PERIOD_MONTHS],
-        "end": data.month_labels[-1],
-        # The filtered case: the segment with the most responses.
-        "segment": data.segment_names[int(np.argmax(segment_sizes))],
-        "rollups": rollup_note,
-    }
-
-
-# --------------------------------------------------------------------------------------
-# Measuring
-# --------------------------------------------------------------------------------------
+from survey.people.access import EVERYTHING, Scope, owner_scope, restrict_filters
+from survey.reporting import cache, dashboard, overview
+from survey.reporting.filters import Filters, month_of
+
+MANAGER = "alex.morgan"
+CASES = ("base", "segment", "account", "manager")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    filters: Filters  # the dashboard's, already narrowed to the reader's scope
+    scope: Scope  # the overview's
+    account_id: int  # where a new response goes
 
 
 def time_ms(call: Callable[[], Any]) -> float:
@@ -993,203 +79,189 @@ def time_ms(call: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def dashboard_call(engine: Engine, filters: Filters, instrument: Instrument, min_n: int) -> Callable[[], Any]:
+def dashboard_call(engine: Engine, case: Case, instrument: Instrument, min_n: int) -> Callable[[], Any]:
     def call() -> Any:
-        # What pages/dashboard.py runs when a response has arrived since its cached result:
-        # the filter options and the cache key, then every figure, each in its own session.
+        # What pages/dashboard.py runs when its page cache misses: the filter options and the
+        # cache key, then every figure.
         with Session(engine) as session:
-            filter_options(session)
-            data_version(session)
-        with Session(engine) as session:
-            return compute(session, filters, instrument, min_n)
+            dashboard.filter_options(session)
+            dashboard.data_version(session)
+            return dashboard.compute(session, case.filters, instrument, min_n)
 
     return call
 
 
-def profile_compute(engine: Engine, call: Callable[[], Any]) -> None:
-    """cProfile one warm call, and the time of each SQL statement it runs."""
-    statements: list[tuple[float, str]] = []
+def overview_call(engine: Engine, case: Case, min_n: int) -> Callable[[], Any]:
+    def call() -> Any:
+        with Session(engine) as session:
+            return overview.overview(session, now=datetime.now(UTC), min_n=min_n, scope=case.scope)
 
-    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(((time.perf_counter() - conn.info.pop("bench_started")) * 1000, statement))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    call()
-    profiler.disable()
-    event.remove(engine, "before_cursor_execute", before)
-    event.remove(engine, "after_cursor_execute", after)
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    # The project's own functions first (the library plumbing under them hides them otherwise).
-    stats.sort_stats("cumulative").print_stats(r"/survey/", 25)
-    stats.sort_stats("tottime").print_stats(15)
-    log("profile of one warm compute() call (whole base):\n" + out.getvalue().strip())
-    log("SQL statements of that call (execute only, rows fetched afterwards):")
-    for elapsed, statement in statements:
-        log(f"  {elapsed:7.1f} ms  {' '.join(statement.split())[:150]}")
+    return call
 
 
-def naive_baseline(engine: Engine, runs: int, budget: float) -> list[float]:
-    """Every indicator score with its month and segment into pandas, grouped there."""
+def new_response(engine: Engine, account_id: int, number: int) -> int:
+    """One response to an account, through the survey's own invitation and submit."""
+    instrument = load_instrument()
+    answers: dict[str, Any] = {item.code: 5 for item in instrument.items if item.indicator}
+    answers |= {"NPS": 8, "LEADER": "none"}
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        account = session.get_one(Account, account_id)
+        result = invite(
+            session,
+            account_name=account.name,
+            contact_email=f"bench.{now:%Y%m%d%H%M%S}.{number}@example.com",
+            touchpoint="delivery",
+            now=now,
+            base_url="http://localhost",
+            valid_days=14,
+        )
+        session.commit()
+        response_id = submit(
+            session, invitation_id=result.invitation_id, answers=answers, locale="en", now=now
+        )
+        session.commit()
+    return response_id
+
+
+def naive(engine: Engine, case: Case) -> float:
+    """Every indicator score in scope into pandas, grouped there."""
     month = month_of(Response.submitted_at, engine.dialect.name).label("month")
     statement = (
         select(month, Account.segment, IndicatorScore.indicator, IndicatorScore.subject, IndicatorScore.score)
         .join(Response, Response.id == IndicatorScore.response_id)
         .join(Account, Account.id == Response.account_id)
+        .outerjoin(Contact, Contact.id == Response.contact_id)
     )
+    if case.filters.account_ids:
+        statement = statement.where(Response.account_id.in_(case.filters.account_ids))
+    if case.filters.segments:
+        statement = statement.where(Account.segment.in_(case.filters.segments))
 
     def call() -> None:
         with engine.connect() as connection:
             frame = pd.read_sql(statement, connection)
-        # Subject too: our own scores and the leader's must not be averaged together.
+        frame = frame[(frame["month"] >= case.filters.start) & (frame["month"] <= case.filters.end)]
         frame.groupby(["month", "indicator", "subject"])["score"].agg(["count", "mean", "std"])
 
-    times: list[float] = []
-    for run in range(runs):
-        times.append(time_ms(call))
-        log(f"naive run {run + 1}: {times[-1]:.0f} ms (peak RSS so far {peak_rss_mb():.0f} MB)")
-        if times[-1] / 1000 > budget and run + 1 < runs:
-            log(f"naive runs take over {budget:.0f} s each: stopping after {run + 1} run(s)")
-            break
-    return times
+    return time_ms(call)
 
 
-def existing(url: str) -> dict[str, Any]:
-    """What ``build`` reports, read back from a database it filled earlier."""
-    engine = make_engine(url)
-    prepare_database(engine)  # newer migrations, e.g. roll-ups added since the build
+def cases(
+    engine: Engine, built: dict[str, Any], wanted: Sequence[str], manager_accounts: int | None
+) -> list[Case]:
+    period = Filters(start=built["start"], end=built["end"])
     with Session(engine) as session:
-        end = session.execute(select(func.max(ScoreRollup.month))).scalar_one()
-        sizes = session.execute(
-            select(ScoreRollup.segment, func.sum(ScoreRollup.n))
-            .where(ScoreRollup.subject == "own")
-            .group_by(ScoreRollup.segment)
-        ).all()
-        responses = session.execute(select(func.count()).select_from(Response)).scalar_one()
-    engine.dispose()
-    # The same period and segment as ``build`` picks: the last PERIOD_MONTHS, the largest segment.
-    start = str(pd.Period(end, "M") - (PERIOD_MONTHS - 1))
-    segment = max(sizes, key=lambda row: row[1])[0]
-    log(f"reused: {responses:,} responses")
-    return {"start": start, "end": end, "segment": segment, "rollups": "as built by the earlier run"}
-
-
-def run(args: argparse.Namespace, folder: Path) -> tuple[dict[str, float], float, float]:
-    """Build, then measure; returns the dashboard medians, the naive median and the peak RSS."""
-    if args.reuse:
-        if not os.environ.get("DATABASE_URL"):
-            raise SystemExit("bench.dashboard: --reuse measures the database DATABASE_URL names; set it")
-        url = normalised_url(os.environ["DATABASE_URL"])
-        log("database: DATABASE_URL, reused as it is (built by an earlier run)")
-    elif os.environ.get("DATABASE_URL"):
-        url = normalised_url(os.environ["DATABASE_URL"])
-        if holds_data(url):
-            raise SystemExit(
-                "bench.dashboard: the database DATABASE_URL names already holds accounts or responses; "
-                "it fills only an empty one. Unset DATABASE_URL to use a temporary SQLite file."
-            )
-        log(f"database: DATABASE_URL ({make_url(url).render_as_string(hide_password=True)}), left filled")
-    else:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        log(f"database: temporary SQLite file {Path(folder) / 'bench.db'}" + (" (kept)" if args.keep else ""))
-
-    # A child builds (or upgrades) the database: this process never holds the generated
-    # arrays, nor what a migration or the first follow-up scan of a reused database reads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        if args.reuse:
-            built = pool.submit(existing, url).result()
-        else:
-            built = pool.submit(
-                build, url, args.responses, args.seed, args.rollups, args.rebuild_limit
-            ).result()
-
-    engine = make_engine(url)
-    instrument = load_instrument()
-    min_n = get_settings().min_n
-    cases = {
-        "whole base": Filters(start=built["start"], end=built["end"]),
-        f"segment {built['segment']}": Filters(
-            start=built["start"], end=built["end"], segments=(built["segment"],)
+        first = session.execute(select(Account.id).order_by(Account.id).limit(1)).scalar_one()
+        manager = owner_scope(session, MANAGER)
+    found = {
+        "base": Case("base", period, EVERYTHING, first),
+        "segment": Case(
+            "segment", Filters(**{**period.__dict__, "segments": (built["segment"],)}), EVERYTHING, first
+        ),
+        "account": Case(
+            "account",
+            Filters(**{**period.__dict__, "account_ids": (first,)}),
+            Scope.of_accounts([first]),
+            first,
         ),
     }
-    log(f"dashboard period {built['start']} to {built['end']}, min_n {min_n}, quarters")
-    log(f"peak RSS before the first dashboard call: {peak_rss_mb():.0f} MB")
-    medians = {}
-    for name, filters in cases.items():
-        call = dashboard_call(engine, filters, instrument, min_n)
-        log(f"{name}: warm-up {time_ms(call):.1f} ms")
-        runs = [time_ms(call) for _ in range(args.runs)]
-        medians[name] = statistics.median(runs)
-        log(f"{name}: median {medians[name]:.1f} ms of {args.runs} ({', '.join(f'{t:.0f}' for t in runs)})")
-    with Session(engine) as session:
-        page = [time_ms(lambda: (filter_options(session), data_version(session))) for _ in range(5)]
-    log(
-        "filter_options() + data_version() alone, which the page runs on every rerun: "
-        f"median {statistics.median(page):.1f} ms"
+    manager_filters = restrict_filters(period, manager)
+    if manager_filters is None:
+        raise SystemExit(f"bench.dashboard: {MANAGER} owns no account in this base")
+    name = f"manager-{manager_accounts}" if manager_accounts else "manager"
+    found["manager"] = Case(name, manager_filters, manager, min(manager.account_ids or [first]))
+    return [found[name] for name in wanted]
+
+
+def measure(
+    engine: Engine, case: Case, page: str, runs: int, rounds: int, counter: list[int]
+) -> dict[str, float]:
+    instrument = load_instrument()
+    min_n = get_settings().min_n
+    call = (
+        dashboard_call(engine, case, instrument, min_n)
+        if page == "dashboard"
+        else overview_call(engine, case, min_n)
     )
-    peak = peak_rss_mb()
-    log(f"peak RSS of the dashboard path: {peak:.0f} MB")
-    if args.profile:
-        profile_compute(engine, dashboard_call(engine, cases["whole base"], instrument, min_n))
-
-    naive = statistics.median(naive_baseline(engine, args.naive_runs, args.naive_budget))
-    log(f"naive baseline: median {naive:.0f} ms; peak RSS after it {peak_rss_mb():.0f} MB")
-    log(f"roll-ups: {built['rollups']}")
-    engine.dispose()
-
-    return medians, naive, peak
+    cache.clear()
+    log(f"{case.name} {page}: first call {time_ms(call):.0f} ms")
+    cold = []
+    for _ in range(runs):
+        cache.clear()
+        cold.append(time_ms(call))
+    cached = [time_ms(call) for _ in range(runs)]
+    after = []
+    for _ in range(rounds):
+        counter[0] += 1
+        new_response(engine, case.account_id, counter[0])
+        after.append(time_ms(call))
+        time_ms(call)
+    log(
+        f"{case.name} {page}: compute {', '.join(f'{t:.0f}' for t in cold)} ms; "
+        f"cached {', '.join(f'{t:.1f}' for t in cached)}; "
+        f"after a new response {', '.join(f'{t:.0f}' for t in after)}"
+    )
+    return {
+        "compute_ms": statistics.median(cold),
+        "cached_ms": statistics.median(cached),
+        "after_new_response_ms": statistics.median(after),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--responses", type=int, default=DEFAULT_RESPONSES, help="how many (default 1,000,000)"
+        "--db", type=Path, help="the base's SQLite file (built there when missing, then kept)"
     )
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--runs", type=int, default=7, help="measured dashboard runs per case (at least 5)")
-    parser.add_argument("--naive-runs", type=int, default=3, help="naive baseline runs (default 3)")
-    parser.add_argument(
-        "--naive-budget",
-        type=float,
-        default=180,
-        help="seconds: a naive run longer than this is not repeated",
-    )
-    parser.add_argument(
-        "--rollups",
-        choices=("auto", "rebuild", "numpy"),
-        default="auto",
-        help="auto: rollups.rebuild(), cancelled after --rebuild-limit in favour of numpy",
-    )
-    parser.add_argument("--rebuild-limit", type=float, default=300, help="seconds (default 300)")
-    parser.add_argument("--profile", action="store_true", help="cProfile one warm compute() call")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary SQLite file")
-    parser.add_argument(
-        "--reuse", action="store_true", help="measure the database DATABASE_URL names as it is (no build)"
-    )
+    parser.add_argument("--responses", type=int, default=DEFAULT_RESPONSES)
+    parser.add_argument("--accounts", type=int, default=ACCOUNTS)
+    parser.add_argument("--manager-accounts", type=int, default=None)
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
+    parser.add_argument("--runs", type=int, default=7, help="warm runs per measure (at least 5)")
+    parser.add_argument("--new-responses", type=int, default=5, help="rounds of one new response each")
+    parser.add_argument("--naive-runs", type=int, default=3)
     args = parser.parse_args(argv)
-    if args.responses < 1 or args.runs < 5 or args.naive_runs < 1:
-        parser.error("--responses must be positive, --runs at least 5, --naive-runs at least 1")
+    wanted = [name.strip() for name in args.cases.split(",") if name.strip()]
+    if any(name not in CASES for name in wanted) or args.runs < 5 or args.new_responses < 1:
+        parser.error(f"--cases takes {', '.join(CASES)}; --runs at least 5; --new-responses at least 1")
 
-    folder = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
+    folder = None
+    if args.db is None:
+        folder = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
+        path = folder / "bench.db"
+    else:
+        path = args.db.resolve()
+    url = f"sqlite:///{path}"
     try:
-        medians, naive, peak = run(args, folder)
-    finally:
-        if args.keep and not os.environ.get("DATABASE_URL"):
-            log(f"kept {folder}")
+        if path.exists():
+            built = existing(url)
         else:
+            built = build(url, args.responses, accounts=args.accounts, manager_accounts=args.manager_accounts)
+        engine = make_engine(url)
+        counter = [0]
+        lines = []
+        for case in cases(engine, built, wanted, args.manager_accounts):
+            figures = {
+                page: measure(engine, case, page, args.runs, args.new_responses, counter)
+                for page in ("dashboard", "overview")
+            }
+            peak = peak_rss_mb()
+            baseline = statistics.median(naive(engine, case) for _ in range(args.naive_runs))
+            log(f"{case.name}: naive {baseline:.0f} ms; peak RSS after it {peak_rss_mb():.0f} MB")
+            for page, values in figures.items():
+                line = (
+                    f"case={case.name} page={page} compute_ms={values['compute_ms']:.1f} "
+                    f"cached_ms={values['cached_ms']:.1f} "
+                    f"after_new_response_ms={values['after_new_response_ms']:.1f} naive_ms={baseline:.0f} "
+                    f"ratio={baseline / values['compute_ms']:.1f} peak_rss_mb={peak:.0f}"
+                )
+                lines.append(line)
+                print(line, flush=True)
+        engine.dispose()
+    finally:
+        if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-
-    # dashboard_ms is the larger of the two cases' medians (whole base, one segment).
-    dashboard = max(medians.values())
-    ratio = naive / dashboard
-    print(f"dashboard_ms={dashboard:.1f} naive_ms={naive:.1f} ratio={ratio:.1f} peak_rss_mb={peak:.0f}")
 
 
 if __name__ == "__main__":

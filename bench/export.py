@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.export [--responses N]      (or: python bench/export.py)
 
-1. Builds N synthetic responses with ``bench.dashboard.build`` (the same base as the dashboard
+1. Builds N synthetic responses with ``bench.base.build`` (the same base as the dashboard
    benchmark: answers, scores, accounts, contacts), in a spawned child process. With ``--keep``
    the temporary SQLite file is kept; ``DATABASE_URL=sqlite:///that/file --reuse`` measures it
    again without rebuilding (a 1M base takes about 4 minutes to build here).
@@ -34,7 +34,7 @@ from typing import Any
 # Run as a file (``python bench/export.py``) the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dashboard import DEFAULT_RESPONSES, build, holds_data, log, normalised_url, peak_rss_mb
+from bench.base import DEFAULT_RESPONSES, build, holds_data, log, normalised_url, peak_rss_mb
 
 FORMATS = ("csv", "parquet", "sav")
 
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             url = normalised_url(os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'bench.db'}")
             if os.environ.get("DATABASE_URL") and holds_data(url):
                 raise SystemExit("bench.export: DATABASE_URL already holds data; use --reuse to measure it")
-            in_fresh_process(build, url, args.responses, args.seed, "numpy", 0)
+            in_fresh_process(build, url, args.responses, args.seed)
         timings: dict[str, float] = {}
         peaks: list[float] = []
         rows = 0

@@ -1,6 +1,6 @@
 """How long "What predicts what" takes on a large base, against reading every score into pandas.
 
-Builds a synthetic SQLite database with ``bench.dashboard``'s generator (``--responses``,
+Builds a synthetic SQLite database with ``bench.base``'s generator (``--responses``,
 default 200,000 over two years), adds one row of transactional measures per account and
 quarter, then times the score aggregation ``survey.behaviour.predictors.period_scores`` (summed per
 period in the database) against a naive reader that loads every own score with its response
@@ -28,7 +28,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
-from bench.dashboard import build, log, peak_rss_mb
+from bench.base import build, log, peak_rss_mb
 from models.db import make_engine
 from models.tables import Account, TransactionMeasure
 from survey.behaviour import predictors
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="pulse-bench-predictors-"))
     try:
         url = f"sqlite:///{folder / 'bench.db'}"
-        build(url, args.responses, args.seed, "numpy", 0)
+        build(url, args.responses, args.seed)
         engine = make_engine(url)
         log(f"transactional measures: {add_measures(engine, args.seed):,} account-quarters")
         timed_reads(engine, 1, predictors.period_scores)  # warm the page cache once for both

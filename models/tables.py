@@ -205,30 +205,31 @@ class FollowUp(SQLModel, table=True):
     customer_message_at: datetime | None = None
 
 
-# Roll-ups: running sums kept up to date in the submit transaction, so that dashboards
-# aggregate a few thousand rows instead of every response. ``segment`` and ``role`` are
-# copied from the account and the contact at submission time.
+# Aggregates ("roll-ups"): running sums kept up to date in the submit transaction, so that
+# reports sum a few thousand rows instead of every response. Each table is defined once, as a
+# query over the raw tables (survey/reporting/aggregates.py). ``version`` is the instrument
+# version (answers to different versions never pool); ``segment`` and ``role`` are copied from
+# the account and the contact at submission time. Keys are in the order reports group by and,
+# on SQLite, rows are stored in key order (WITHOUT ROWID): grouped sums come off the table
+# without a sort.
+ROLLUP_TABLE_ARGS = {"sqlite_with_rowid": False}
 
 
 class ScoreRollup(SQLModel, table=True):
-    __tablename__ = "score_rollup"
-    # Covering, in the order the dashboard groups by: SQLite sums without sorting.
-    __table_args__ = (
-        Index(
-            "ix_score_rollup_by_month",
-            "month", "indicator", "subject", "competitor_id", "segment", "touchpoint_id", "role",
-            "n", "total", "total_sq",
-        ),
-    )  # fmt: skip
+    """Score sums by month, segment, touchpoint and role: touchpoint and role filters."""
 
+    __tablename__ = "score_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)  # YYYY-MM
-    segment: str = Field(primary_key=True, max_length=100)
-    touchpoint_id: int = Field(primary_key=True)
-    role: str = Field(primary_key=True, max_length=30)
     indicator: str = Field(primary_key=True, max_length=30)
     subject: str = Field(primary_key=True, max_length=10)  # own or leader
     # The named leader; 0 for our own scores and for a leader not on the list.
     competitor_id: int = Field(primary_key=True)
+    segment: str = Field(primary_key=True, max_length=100)
+    touchpoint_id: int = Field(primary_key=True)
+    role: str = Field(primary_key=True, max_length=30)
     n: int
     total: float
     total_sq: float
@@ -239,19 +240,14 @@ class ItemRollup(SQLModel, table=True):
     (0-10 covers both scales), which keeps the table small enough to scan quickly."""
 
     __tablename__ = "item_rollup"
-    __table_args__ = (
-        Index(
-            "ix_item_rollup_by_month",
-            "month", "item_code", "segment", "touchpoint_id", "role",
-            "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10",
-        ),
-    )  # fmt: skip
+    __table_args__ = ROLLUP_TABLE_ARGS
 
+    version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
+    item_code: str = Field(primary_key=True, max_length=30)
     segment: str = Field(primary_key=True, max_length=100)
     touchpoint_id: int = Field(primary_key=True)
     role: str = Field(primary_key=True, max_length=30)
-    item_code: str = Field(primary_key=True, max_length=30)
     c0: int = 0
     c1: int = 0
     c2: int = 0
@@ -266,14 +262,16 @@ class ItemRollup(SQLModel, table=True):
 
 
 class PairRollup(SQLModel, table=True):
-    """Sums over responses that answered both items: enough for a pairwise covariance."""
+    """Sums over responses that answered both items of a scale: a pairwise covariance."""
 
     __tablename__ = "pair_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
+    version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
-    segment: str = Field(primary_key=True, max_length=100)
     item_a: str = Field(primary_key=True, max_length=30)
     item_b: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
     n: int
     sum_a: float
     sum_b: float
@@ -354,21 +352,17 @@ class TransactionMeasure(SQLModel, table=True):
     imported_at: datetime = Field(default_factory=utcnow)
 
 
-# Narrower roll-ups: the same sums with fewer keys, kept beside the ones above. An
-# unfiltered or segment-filtered dashboard reads a few hundred rows from them instead of
-# grouping tens of thousands of cells; touchpoint, role and account filters still need the
-# wide ones. Each is the wide roll-up summed over the keys it leaves out. Their keys are in
-# the order the dashboard groups by, segment last, and on SQLite the rows are stored in key
-# order (WITHOUT ROWID): the grouped sums come straight off the table, with no sort.
-NARROW_TABLE_ARGS = {"sqlite_with_rowid": False}
+# Narrower aggregates: the same sums with fewer keys. An unfiltered or segment-filtered
+# report reads a few hundred rows from them.
 
 
 class ScoreSegmentRollup(SQLModel, table=True):
     """Score sums by month, indicator, subject, named leader and segment (all touchpoints and roles)."""
 
     __tablename__ = "score_segment_rollup"
-    __table_args__ = NARROW_TABLE_ARGS
+    __table_args__ = ROLLUP_TABLE_ARGS
 
+    version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
     indicator: str = Field(primary_key=True, max_length=30)
     subject: str = Field(primary_key=True, max_length=10)
@@ -383,8 +377,9 @@ class OwnTouchpointRollup(SQLModel, table=True):
     """Our own score sums by month, touchpoint, indicator and segment (all roles)."""
 
     __tablename__ = "own_touchpoint_rollup"
-    __table_args__ = NARROW_TABLE_ARGS
+    __table_args__ = ROLLUP_TABLE_ARGS
 
+    version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
     touchpoint_id: int = Field(primary_key=True)
     indicator: str = Field(primary_key=True, max_length=30)
@@ -398,8 +393,9 @@ class ItemSegmentRollup(SQLModel, table=True):
     """Answer counts by month, item and segment (all touchpoints and roles)."""
 
     __tablename__ = "item_segment_rollup"
-    __table_args__ = NARROW_TABLE_ARGS
+    __table_args__ = ROLLUP_TABLE_ARGS
 
+    version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
     item_code: str = Field(primary_key=True, max_length=30)
     segment: str = Field(primary_key=True, max_length=100)
@@ -414,6 +410,89 @@ class ItemSegmentRollup(SQLModel, table=True):
     c8: int = 0
     c9: int = 0
     c10: int = 0
+
+
+# Account-keyed aggregates: one account, a manager's accounts or any chosen set read the
+# rows of those accounts (the account id leads the key) and sum them.
+
+
+class AccountScoreRollup(SQLModel, table=True):
+    """Score sums per account by month, indicator, subject, named leader and segment."""
+
+    __tablename__ = "account_score_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    account_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    indicator: str = Field(primary_key=True, max_length=30)
+    subject: str = Field(primary_key=True, max_length=10)
+    competitor_id: int = Field(primary_key=True)
+    segment: str = Field(primary_key=True, max_length=100)
+    n: int
+    total: float
+    total_sq: float
+
+
+class AccountTouchpointRollup(SQLModel, table=True):
+    """Our own score sums per account by month, touchpoint, indicator and segment."""
+
+    __tablename__ = "account_touchpoint_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    account_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    touchpoint_id: int = Field(primary_key=True)
+    indicator: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
+    n: int
+    total: float
+    total_sq: float
+
+
+class AccountItemRollup(SQLModel, table=True):
+    """Answer counts per account by month, item and segment."""
+
+    __tablename__ = "account_item_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    account_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    item_code: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
+    c0: int = 0
+    c1: int = 0
+    c2: int = 0
+    c3: int = 0
+    c4: int = 0
+    c5: int = 0
+    c6: int = 0
+    c7: int = 0
+    c8: int = 0
+    c9: int = 0
+    c10: int = 0
+
+
+class AccountPairRollup(SQLModel, table=True):
+    """Pair sums per account by month and segment (reliability of one account's scales)."""
+
+    __tablename__ = "account_pair_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    account_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    item_a: str = Field(primary_key=True, max_length=30)
+    item_b: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
+    n: int
+    sum_a: float
+    sum_b: float
+    sum_ab: float
+    sum_aa: float
+    sum_bb: float
 
 
 class ApiKey(SQLModel, table=True):

@@ -2,13 +2,19 @@
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import select
 
 from models.db import session_scope
 from models.tables import Benchmark
 from pages.common import engine, team_page
-from survey.imports.benchmarks import COLUMNS, BenchmarkImportError, import_benchmarks, parse_benchmarks
+from survey.imports.benchmarks import (
+    COLUMNS,
+    BenchmarkImportError,
+    import_benchmarks,
+    parse_benchmarks,
+    stored_benchmarks,
+)
 from survey.instrument.definition import load_instrument
+from survey.reporting.intervals import mean_interval
 
 user = team_page()
 
@@ -17,6 +23,16 @@ TEMPLATE = (
     "industry,B2B services average,trust,2026,3.72,1-5,1240,0.77,Name of the study 2026\n"
     "competitor,Competitor A,satisfaction,2026-Q2,68,0-100,310,18,Competitor A annual report\n"
 )
+
+
+def _interval(figure: Benchmark) -> str:
+    """The published figure's 95% interval on 0-100, when it states its n and sd."""
+    if not figure.n or figure.sd is None or figure.n < 2:
+        return "—"
+    low, high = mean_interval(
+        figure.value_100, figure.sd * 100 / (figure.scale_max - figure.scale_min), figure.n
+    )
+    return f"{low:.1f}–{high:.1f}"
 
 
 def _table(figures: list[Benchmark]) -> pd.DataFrame:
@@ -29,6 +45,7 @@ def _table(figures: list[Benchmark]) -> pd.DataFrame:
             "Value": [f.value for f in figures],
             "Scale": [f"{f.scale_min:g}-{f.scale_max:g}" for f in figures],
             "On 0-100": [round(f.value_100, 1) for f in figures],
+            "95% CI (0-100)": [_interval(f) for f in figures],
             "n": [f.n for f in figures],
             "sd": [f.sd for f in figures],
             "Source": [f.source for f in figures],
@@ -73,7 +90,7 @@ if upload is not None:
 
 st.subheader("Figures on file")
 with session_scope(engine()) as session:
-    stored = session.exec(select(Benchmark).order_by(Benchmark.indicator, Benchmark.period_start)).all()
+    stored = stored_benchmarks(session)
 if not stored:
     st.info("No benchmark figures yet.")
 else:

@@ -1,4 +1,4 @@
-"""What the pages share: the cached engine, first-start preparation, safe text and who is
+"""What the pages share: the process's one engine, first-start preparation, safe text and who is
 signed in."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 from sqlalchemy import Engine
 
-from models.db import make_engine, session_scope
+from models.db import default_engine, session_scope
 from models.settings import get_settings
 from survey.operations.startup import apply_retention, prepare_database, seed_demo_if_empty
 from survey.people import audit
@@ -19,22 +19,20 @@ from survey.people.users import SignedIn, SignInError, scope_of, sign_in_by_emai
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
-@st.cache_resource(show_spinner=False)
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
-
-
 def engine() -> Engine:
-    """The process-wide engine for the configured database."""
-    return _engine_for(get_settings().database_url)
+    """The process-wide engine (``models.db.default_engine``): the pages and the HTTP API of
+    one server process share it, its connection pool and its SQLite writer gate."""
+    return default_engine()
 
 
 @st.cache_resource(show_spinner="Preparing the database…")
 def _prepared(url: str, demo: bool, retention_months: int) -> bool:
-    prepare_database(_engine_for(url))
+    # ``url`` keys the cache: preparation runs once per process and database.
+    del url
+    prepare_database(engine())
     if demo:
-        seed_demo_if_empty(_engine_for(url))
-    apply_retention(_engine_for(url), retention_months, datetime.now(UTC))
+        seed_demo_if_empty(engine())
+    apply_retention(engine(), retention_months, datetime.now(UTC))
     return True
 
 

@@ -12,14 +12,8 @@ from pages.filters import filter_bar
 from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
 from survey.people.access import restrict_filters
-from survey.reporting.dashboard import (
-    DashboardData,
-    Filters,
-    account_movers,
-    compute,
-    data_version,
-    filter_options,
-)
+from survey.reporting.dashboard import DashboardData, account_movers, compute, data_version, filter_options
+from survey.reporting.filters import Filters
 
 user = team_page()
 
@@ -50,7 +44,7 @@ if options["first_month"] is None:
     st.info("No responses yet. Send a survey with `python -m survey invite --help`, or load the demo data.")
     st.stop()
 
-filters = filter_bar(options, recent_months=12, grain=True)
+filters = filter_bar(options, recent_months=12, grain=True, version=True)
 visible = restrict_filters(filters, scope)
 if visible is None:
     st.info("Nothing to show: you own none of these accounts. An admin assigns accounts to their owners.")
@@ -62,6 +56,7 @@ st.caption(
     f"{data.responses} responses from {filters.start} to {filters.end}. Scores run from 0 to 100. "
     f"Figures from fewer than {settings.min_n} responses are not shown. "
     "Every chart's menu can download it as a PNG."
+    + (f" Instrument version {data.version}." if len(options["versions"]) > 1 else "")
 )
 if data.responses == 0:
     st.warning("No responses match these filters.")
@@ -211,8 +206,7 @@ else:
 st.header("Reliability of each scale")
 st.caption(
     "Cronbach's alpha with its 95% interval, from pairwise covariances of the reverse-keyed answers. "
-    "Period, segment and account filters apply; touchpoint and role filters do not, unless an "
-    "account is chosen."
+    "Period, segment and account filters apply; touchpoint and role filters do not."
 )
 if data.reliability.empty:
     st.info("Not enough answers to estimate reliability.")

@@ -2,12 +2,18 @@
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import select
 
 from models.db import session_scope
-from models.tables import CONTACT_ROLES, Account, Contact, ContactErasure
+from models.tables import CONTACT_ROLES
 from pages.common import engine, reader_scope, team_page, visible_accounts
-from survey.accounts.directory import LANGUAGES, DirectoryError, update_account, update_contacts
+from survey.accounts.directory import (
+    LANGUAGES,
+    DirectoryError,
+    account_in_scope,
+    named_contacts,
+    update_account,
+    update_contacts,
+)
 
 user = team_page()
 scope = reader_scope()
@@ -15,13 +21,8 @@ st.title("Accounts and contacts")
 choices = visible_accounts(scope)
 account_id = st.selectbox("Account", list(choices), format_func=choices.get, key="directory_account")
 with session_scope(engine()) as session:
-    account = session.get_one(Account, account_id)
-    erased = set(session.exec(select(ContactErasure.contact_id)).all())
-    contacts = [
-        c
-        for c in session.exec(select(Contact).where(Contact.account_id == account_id)).all()
-        if c.id not in erased
-    ]
+    account = account_in_scope(session, account_id, scope)
+    contacts = named_contacts(session, account_id, scope)
 
 with st.form("account_form"):
     left, right = st.columns(2)

@@ -7,12 +7,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 
 
-def filter_bar(options: dict[str, Any], *, recent_months: int | None, grain: bool) -> Filters:
+def filter_bar(
+    options: dict[str, Any], *, recent_months: int | None, grain: bool, version: bool = False
+) -> Filters:
     """Draw the filters and return them. ``recent_months`` preselects that many last months
-    (``None``: the whole history); ``grain`` offers month or quarter for trends."""
+    (``None``: the whole history); ``grain`` offers month or quarter for trends; ``version``
+    offers the instrument versions answered, when there is more than one."""
     months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
     first_shown = 0 if recent_months is None else max(0, len(months) - recent_months)
     with st.container(border=True):
@@ -51,6 +54,18 @@ def filter_bar(options: dict[str, Any], *, recent_months: int | None, grain: boo
             key="accounts",
             placeholder="All accounts",
         )
+    versions = (options.get("versions") or []) if version else []
+    chosen_version = (
+        st.selectbox(
+            "Instrument version",
+            versions[::-1],
+            format_func=lambda number: f"Version {number}",
+            key="version",
+            help="Answers to different versions of the questionnaire are never pooled.",
+        )
+        if len(versions) > 1
+        else None
+    )
     return Filters(
         start=start,
         end=end,
@@ -59,4 +74,5 @@ def filter_bar(options: dict[str, Any], *, recent_months: int | None, grain: boo
         roles=tuple(roles),
         account_ids=tuple(accounts),
         grain=chosen_grain or "quarter",
+        version=chosen_version,
     )

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import streamlit as st
-from sqlmodel import select
 
 from models.db import session_scope
 from models.settings import get_settings
-from models.tables import Contact, ContactErasure
 from pages.common import engine, require_admin
+from survey.accounts.directory import named_contacts
 from survey.accounts.profile import list_accounts
 from survey.people.privacy import PrivacyError, erase_contact, purge_comments, retention_cutoff
 
@@ -35,11 +34,8 @@ account_id = st.selectbox(
 )
 if account_id is not None:
     with session_scope(engine()) as session:
-        erased = set(session.exec(select(ContactErasure.contact_id)).all())
         contacts = {
-            c.id: f"{c.name} <{c.email}>" if c.name else c.email
-            for c in session.exec(select(Contact).where(Contact.account_id == account_id)).all()
-            if c.id not in erased
+            c.id: f"{c.name} <{c.email}>" if c.name else c.email for c in named_contacts(session, account_id)
         }
     contact_id = st.selectbox(
         "Contact", list(contacts), format_func=contacts.get, index=None, key="erase_contact"

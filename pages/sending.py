@@ -6,15 +6,15 @@ from datetime import UTC, datetime, time
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import select
 
 from models.db import session_scope
 from models.settings import get_settings
-from models.tables import CONTACT_ROLES, Touchpoint
+from models.tables import CONTACT_ROLES
 from pages.common import engine, plain, reader_scope, team_page
 from survey.collecting.invitations import InviteError
 from survey.imports.crm import FIELDS, guess_mapping, import_rows, parse
 from survey.imports.tabular import TableImportError, header_of
+from survey.instrument.touchpoints import touchpoint_names
 from survey.sending.delivery import send_all, send_invitation
 from survey.sending.mailer import MailSettings
 from survey.sending.rules import record_and_invite
@@ -34,9 +34,7 @@ st.caption(
 )
 
 with session_scope(engine()) as session:
-    touchpoints = dict(
-        session.exec(select(Touchpoint.code, Touchpoint.name).order_by(Touchpoint.stage)).all()
-    )
+    touchpoints = touchpoint_names(session)
 
 one, many = st.tabs(["One interaction", "Import from a CRM"])
 with one, st.form("send_one", clear_on_submit=False):

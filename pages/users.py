@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import select
 
 from models.db import session_scope
-from models.tables import USER_ROLES, Account
+from models.tables import USER_ROLES
 from pages.common import engine, require_admin
+from survey.accounts.profile import account_owners
 from survey.people.users import UserError, add_user, list_users, set_active, set_password, set_role
 
 ROLE_HELP = {
@@ -27,7 +27,7 @@ if flash:
 
 with session_scope(engine()) as session:
     users = list_users(session)
-    owners = set(session.exec(select(Account.owner).distinct()).all())
+    owners = account_owners(session)
 
 st.dataframe(
     pd.DataFrame(

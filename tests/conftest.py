@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel
 
 from models.db import default_engine, make_engine
 from survey.operations.startup import prepare_database
+from survey.reporting import cache as report_cache
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -36,10 +37,12 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     st.cache_data.clear()
     st.cache_resource.clear()
     default_engine.cache_clear()
+    report_cache.clear()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
     default_engine.cache_clear()
+    report_cache.clear()
 
 
 @pytest.fixture(scope="session")

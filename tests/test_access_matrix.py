@@ -12,7 +12,7 @@ from survey.accounts.profile import AccountError, account_view, set_manager_valu
 from survey.followup.queue import FollowUpError, assign, close
 from survey.people.access import restrict_filters
 from survey.people.users import scope_of
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 from tests.factories import full_answers, make_user, respond, team_app
 
 TEAM_PAGES = [

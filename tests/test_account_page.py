@@ -121,5 +121,9 @@ def test_the_trend_chart_shows_quarters_with_enough_responses(db, acme):
     trust = next(trace for trace in figure["data"] if trace["name"] == "Trust")
     assert [trace["name"] for trace in figure["data"]][:2] == ["Satisfaction", "Trust"]
     assert trust["x"][0] == "2025-Q2"
-    assert values(trust["customdata"])[0] == 5
+    n, low, high = trust["customdata"][0]
+    assert n == 5
+    # Everyone answered alike: the interval has no width, and is drawn as error bars.
+    assert (low, high) == pytest.approx((50.0, 50.0))
+    assert values(trust["error_y"]["array"])[0] == pytest.approx(0.0)
     assert values(trust["y"])[0] == pytest.approx(50.0)

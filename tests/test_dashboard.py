@@ -12,7 +12,8 @@ from sqlmodel import select
 from models.tables import Account, Answer, Competitor, Contact, Touchpoint
 from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import load_instrument
-from survey.reporting.dashboard import Filters, account_movers, compute, movers, nps_interval, period_of
+from survey.reporting.dashboard import account_movers, compute, movers
+from survey.reporting.filters import Filters, period_of
 from survey.reporting.reliability import alpha_from_frame
 from tests.factories import full_answers, respond
 
@@ -132,13 +133,6 @@ def test_gaps_compare_with_the_published_figure_and_the_rated_leader(session, re
     assert published.theirs == pytest.approx(62.5)
 
 
-def test_nps_interval_is_the_adjusted_wald():
-    low, high = nps_interval(promoters=50, detractors=20, n=100)
-    n, pro, det = 103, 50.75 / 103, 20.75 / 103
-    margin = 1.959964 * np.sqrt((pro + det - (pro - det) ** 2) / n)
-    assert (low, high) == pytest.approx((100 * (pro - det - margin), 100 * (pro - det + margin)))
-
-
 def test_movers_find_the_group_that_fell_most():
     cells = pd.DataFrame(
         [
@@ -240,3 +234,42 @@ def test_a_segment_filter_narrows_every_figure_to_that_segment(session, segmente
     assert retail.responses == 14
     assert everything.responses == 40
     assert retail.heat_map["n"].sum() < everything.heat_map["n"].sum()
+
+
+def test_a_month_reads_the_same_with_the_same_interval_on_overview_and_dashboard(session, segmented, now):
+    from survey.reporting.overview import overview
+
+    on_overview = overview(session, now=now, min_n=2).trend.set_index(["month", "indicator"])
+    on_dashboard = compute(session, Filters(grain="month"), INSTRUMENT, min_n=2).trend
+    own = on_dashboard[on_dashboard["subject"] == "own"].set_index(["period", "indicator"])
+    assert len(on_overview) == len(own) > 10
+    for (month, indicator), row in on_overview.iterrows():
+        other = own.loc[(month, indicator)]
+        assert (row["n"], row["mean"], row["low"], row["high"]) == pytest.approx(
+            (other["n"], other["mean"], other["low"], other["high"])
+        )
+    # And the interval is Student t on that month's raw scores.
+    month, indicator = on_overview.index[-1]
+    scores = pd.read_sql(
+        "select r.submitted_at, s.score_100 from indicator_score s join response r on r.id = s.response_id "
+        f"where s.indicator = '{indicator}' and s.subject = 'own'",
+        session.connection(),
+    )
+    values = scores[pd.to_datetime(scores["submitted_at"]).dt.strftime("%Y-%m") == month]["score_100"]
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    assert (on_overview.iloc[-1]["low"], on_overview.iloc[-1]["high"]) == pytest.approx((low, high))
+
+
+def test_the_overview_cards_and_nps_come_from_the_same_aggregates(session, segmented, now):
+    from survey.reporting.overview import overview
+
+    data = overview(session, now=now, min_n=2)
+    window = Filters(start=data.window[0], end=data.window[1])
+    nps = compute(session, replace(window, grain="quarter"), INSTRUMENT, min_n=1)
+    assert data.nps.n == nps.responses
+    trust = compute(session, window, INSTRUMENT, min_n=2).profile
+    trust = trust[(trust["subject"] == "own") & (trust["indicator"] == "trust")].iloc[0]
+    card = data.indicators["trust"]
+    assert (card.n, card.score_100, card.low, card.high) == pytest.approx(
+        (trust["n"], trust["mean"], trust["low"], trust["high"])
+    )

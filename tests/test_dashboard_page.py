@@ -100,6 +100,8 @@ def test_a_benchmark_file_is_checked_then_imported(db):
     next(b for b in at.button if b.label.startswith("Import")).click().run()
     assert "1 added, 0 updated" in at.success[-1].value
     assert db.exec(select(func.count()).select_from(Benchmark)).one() == 1
+    # 3.5 on 1-5 is 62.5 on 0-100, sd 0.8 is 20: 62.5 ± qt(0.975, 899) * 20 / sqrt(900).
+    assert at.dataframe[-1].value["95% CI (0-100)"].tolist() == ["61.2–63.8"]
 
 
 def test_a_bad_benchmark_file_is_refused_row_by_row(db):

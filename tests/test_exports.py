@@ -29,7 +29,7 @@ from survey.exports.safety import neutralise, neutralise_array
 from survey.exports.writers import export
 from survey.instrument.definition import load_instrument
 from survey.people.access import Scope, owner_scope
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 from tests.factories import full_answers, respond
 
 HOSTILE_COMMENT = '=HYPERLINK("http://evil.example","click") and more'

@@ -10,7 +10,7 @@ from models.tables import Account, Response
 from survey.exports.api import PAGE_MAX, decode_cursor, encode_cursor, responses_page
 from survey.exports.rows import ExportError
 from survey.people.access import owner_scope
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 from tests.factories import full_answers, respond
 
 

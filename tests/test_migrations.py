@@ -30,32 +30,33 @@ def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(sqlite_url):
     engine.dispose()
 
 
-def test_the_narrower_roll_ups_are_filled_from_the_wide_ones_on_upgrade(engine, now):
+def test_aggregates_from_before_the_version_key_are_rebuilt_at_the_next_start(engine, now):
     from alembic import command
-    from alembic.script import ScriptDirectory
     from sqlmodel import Session, select
 
     from models.db import alembic_config
-    from models.tables import ItemSegmentRollup, OwnTouchpointRollup, ScoreSegmentRollup
+    from survey.reporting.aggregates import AGGREGATES
     from tests.factories import respond
 
     with Session(engine) as session:
         respond(session, now, touchpoint="sales")
         respond(session, now, email="bo@acme.example", touchpoint="service")
 
-    def narrow_rows() -> dict[str, list[tuple]]:
+    def rows() -> dict[str, list[tuple]]:
         with Session(engine) as session:
             return {
-                model.__tablename__: sorted(
-                    tuple(row) for row in session.exec(select(*model.__table__.columns))
+                aggregate.name: sorted(
+                    tuple(row) for row in session.exec(select(*aggregate.model.__table__.columns))
                 )
-                for model in (ScoreSegmentRollup, OwnTouchpointRollup, ItemSegmentRollup)
+                for aggregate in AGGREGATES
             }
 
-    kept_at_submission = narrow_rows()
+    kept_at_submission = rows()
     config = alembic_config(engine)
-    before = ScriptDirectory.from_config(config).get_revision("0007").down_revision
-    command.downgrade(config, before)  # the tables are gone, the wide roll-ups stay
+    command.downgrade(config, "0010")
     command.upgrade(config, "head")
-    assert narrow_rows() == kept_at_submission
+    assert all(not table for table in rows().values())  # new tables start empty
+    prepare_database(engine)
+    assert rows() == kept_at_submission
     assert len(kept_at_submission["own_touchpoint_rollup"]) == 12  # 6 indicators x 2 touchpoints
+    assert len(kept_at_submission["account_touchpoint_rollup"]) == 12

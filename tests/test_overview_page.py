@@ -65,3 +65,26 @@ def test_names_from_the_crm_are_shown_as_text_not_markup(db):
     respond(db, when, account="**Bold** [click](http://evil.example)")
     at = team_app(db, timeout=30).run()
     assert at.table[0].value["Account"][0] == r"\*\*Bold\*\* \[click\]\(http\://evil\.example\)"
+
+
+def test_a_figure_reads_the_same_with_the_same_interval_on_overview_and_dashboard(db):
+    from scipy import stats
+
+    from tests.factories import answers_at
+
+    when = datetime.now(UTC) - timedelta(days=1)
+    levels = (3, 4, 5, 6, 7)
+    for number, level in enumerate(levels):
+        respond(db, when, answers_at({"trust": level}), email=f"p{number}@acme.example")
+    overview = team_app(db, timeout=30).run()
+    dashboard = overview.switch_page("pages/dashboard.py").run()
+    on_overview = next(m for m in overview.metric if m.label == "Trust")
+    on_dashboard = next(m for m in dashboard.metric if m.label == "Trust")
+    assert on_overview.value == on_dashboard.value == "67"
+    values = [(level - 1) * 100 / 6 for level in levels]
+    low, high = stats.t.interval(0.95, 4, loc=np.mean(values), scale=stats.sem(values))
+    shown = f"95% CI {low:.0f}–{high:.0f}"
+    assert shown in on_overview.proto.help
+    assert shown in on_dashboard.proto.help
+    assert "n = 5" in on_overview.proto.help
+    assert "n = 5" in on_dashboard.proto.help

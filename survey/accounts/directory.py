@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from models.tables import CONTACT_ROLES, Account, Contact
+from models.tables import CONTACT_ROLES, Account, Contact, ContactErasure
 from survey.people.access import EVERYTHING, Scope
 
 LANGUAGES = ("en", "de")
@@ -20,6 +20,28 @@ class DirectoryError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+def named_contacts(session: Session, account_id: int, scope: Scope = EVERYTHING) -> list[Contact]:
+    """The account's contacts whose personal data was not erased, in the order they were added;
+    none for an account outside ``scope``."""
+    erased = select(ContactErasure.contact_id)
+    statement = (
+        select(Contact)
+        .where(
+            Contact.account_id == account_id, Contact.id.not_in(erased), scope.condition(Contact.account_id)
+        )  # type: ignore[union-attr]
+        .order_by(Contact.id)  # type: ignore[arg-type]
+    )
+    return list(session.exec(statement).all())
+
+
+def account_in_scope(session: Session, account_id: int, scope: Scope = EVERYTHING) -> Account:
+    """The account, or a ``DirectoryError`` as if it did not exist when it is outside ``scope``."""
+    account = session.get(Account, account_id)
+    if account is None or not scope.allows(account_id):
+        raise DirectoryError([f"there is no account #{account_id}"])
+    return account
 
 
 def update_account(

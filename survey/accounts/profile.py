@@ -31,6 +31,8 @@ from sqlmodel import Session, col, select
 from models.tables import Account, Contact, IndicatorScore, Interaction, Response
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
+from survey.reporting import dashboard
+from survey.reporting.filters import Filters
 
 # Seed 002: how the customer perceives the value we provide.
 VALUE_LEVELS = {
@@ -149,6 +151,11 @@ def list_accounts(session: Session, scope: Scope = EVERYTHING) -> list[AccountCh
         AccountChoice(id=id_ or 0, name=name, segment=segment, owner=owner)
         for id_, name, segment, owner in rows
     ]
+
+
+def account_owners(session: Session) -> set[str]:
+    """The user names that own at least one account."""
+    return {owner for owner in session.exec(select(Account.owner).distinct()).all() if owner}
 
 
 def _account(session: Session, account_id: int, scope: Scope) -> Account:
@@ -298,29 +305,17 @@ def _value_levels(session: Session, account_id: int, now: datetime, manager: int
 
 
 def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int) -> pd.DataFrame:
-    """Per quarter and indicator: mean own score (0-100) and n, grouped in the database."""
-    quarter = quarter_of(Response.submitted_at, session.get_bind().dialect.name).label("quarter")
-    statement = (
-        select(
-            quarter,
-            IndicatorScore.indicator,
-            func.count().label("n"),
-            func.avg(IndicatorScore.score_100).label("mean"),
-        )
-        .join(Response, Response.id == IndicatorScore.response_id)
-        .where(
-            Response.account_id == account_id,
-            Response.submitted_at <= now,
-            IndicatorScore.subject == "own",
-        )
-        .group_by(quarter, IndicatorScore.indicator)
-        .having(func.count() >= min_n)
-        .order_by(quarter, IndicatorScore.indicator)
-    )
-    frame = pd.DataFrame(session.exec(statement).all(), columns=["quarter", "indicator", "n", "mean"])
-    frame["n"] = frame["n"].astype(int)
-    frame["mean"] = frame["mean"].astype(float)
-    return frame
+    """Per quarter and indicator: mean own score (0-100) with its 95% interval and n, from
+    the account's aggregates up to the month of ``now``, computed as the dashboard does."""
+    filters = Filters(account_ids=(account_id,), end=f"{now:%Y-%m}", grain="quarter")
+    columns = ["quarter", "indicator", "n", "mean", "low", "high"]
+    version = dashboard.shown_version(session, filters)
+    if version is None:
+        return pd.DataFrame(columns=columns)
+    cells = dashboard.score_cells(session, filters, version).scores
+    own = cells.where(cells.keys["subject"] == "own")
+    trend = dashboard.trend(own, "quarter", min_n).rename(columns={"period": "quarter"})
+    return trend[columns].sort_values(["quarter", "indicator"]).reset_index(drop=True)
 
 
 def account_view(

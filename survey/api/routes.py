@@ -26,7 +26,7 @@ from survey.exports.api import responses_page
 from survey.exports.rows import ExportError
 from survey.people.access import EVERYTHING
 from survey.people.apikeys import check_key
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 from survey.sending.delivery import send_invitation
 from survey.sending.mailer import MailSettings
 from survey.sending.rules import not_invited_because

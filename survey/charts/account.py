@@ -21,10 +21,11 @@ def quarter_range(first: str, last: str) -> list[str]:
 
 
 def account_trend(trend: pd.DataFrame, labels: Mapping[str, str], min_n: int) -> go.Figure:
-    """One line per indicator: the account's quarterly mean score (0-100).
+    """One line per indicator: the account's quarterly mean score (0-100), its 95% interval
+    as error bars.
 
-    ``trend`` has the columns quarter, indicator, n and mean; quarters missing from it (too
-    few responses) are left as gaps rather than joined across."""
+    ``trend`` has the columns quarter, indicator, n, mean, low and high; quarters missing from
+    it (too few responses) are left as gaps rather than joined across."""
     quarters = quarter_range(min(trend["quarter"]), max(trend["quarter"])) if not trend.empty else []
     figure = go.Figure()
     codes = list(labels) + sorted(set(trend["indicator"]) - set(labels)) if not trend.empty else list(labels)
@@ -40,9 +41,17 @@ def account_trend(trend: pd.DataFrame, labels: Mapping[str, str], min_n: int) ->
                 name=labels.get(code, code),
                 line={"color": PALETTE[index % len(PALETTE)], "width": 2},
                 marker={"size": 6},
-                customdata=data["n"].tolist(),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (data["high"] - data["mean"]).tolist(),
+                    "arrayminus": (data["mean"] - data["low"]).tolist(),
+                    "thickness": 1,
+                },
+                customdata=list(zip(data["n"], data["low"], data["high"], strict=True)),
                 hovertemplate=f"{labels.get(code, code)}, "
-                "%{x}: %{y:.0f} (n = %{customdata})<extra></extra>",
+                "%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
+                "n = %{customdata[0]})<extra></extra>",
                 connectgaps=False,
             )
         )

@@ -24,7 +24,7 @@ from survey.followup import queue as followup
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
 from survey.loop import alerts
-from survey.reporting import rollups
+from survey.reporting import aggregates
 
 LEADER_OTHER_KEY = "LEADER_OTHER"
 LEADER_NONE = "none"
@@ -286,9 +286,7 @@ def submit(
     for row in (*answer_rows, *score_rows):
         row["response_id"] = response.id
     insert_scored_rows(session, answer_rows, score_rows)
-    rollups.add_response(
-        session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument
-    )
+    aggregates.add_response(session, response.id or 0)
     followup.flag_response(session, response.id or 0)
     # Webhooks subscribed to new responses are told through the outbox, in this transaction.
     alerts.response_stored(session, response, now=now)

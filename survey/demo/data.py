@@ -40,7 +40,7 @@ from survey.followup import queue as followup
 from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.touchpoints import ensure_touchpoints
-from survey.reporting import rollups
+from survey.reporting import aggregates
 
 MONTHS = 24
 SEGMENTS = {
@@ -438,7 +438,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                 counts["responses"] += 1
     insert_scored_rows(session, answer_rows, score_rows)
     behaviour_demo.add_transactions(session, behaviour, tiers, commitment_seen, start=start, now=now)
-    rollups.rebuild(session)
+    aggregates.rebuild(session)
     packs.fill_missing(session)
     figures = DEMO_BENCHMARKS.format(last=now.year - 1, this=now.year)
     import_benchmarks(session, figures.encode("utf-8"))

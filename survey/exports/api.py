@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from survey.exports.rows import ChunkReader, ExportError, ExportRequest
 from survey.people.access import Scope
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 
 PAGE_DEFAULT = 500
 PAGE_MAX = 5000

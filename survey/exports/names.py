@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from models.tables import Account, Touchpoint
 from survey.exports.rows import ExportError, month_start
-from survey.reporting.dashboard import Filters
+from survey.reporting.filters import Filters
 
 
 def filters_from_names(

@@ -32,8 +32,7 @@ from survey.exports import fetch, packs
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
 from survey.instrument.scoring import nps_category
 from survey.people.access import Scope
-from survey.reporting.dashboard import Filters, where_dimensions
-from survey.reporting.rollups import UNKNOWN_ROLE
+from survey.reporting.filters import UNKNOWN_ROLE, Filters, where_dimensions
 
 DEFAULT_CHUNK = 20_000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -128,6 +128,11 @@ def _parse_row(number: int, cells: dict[str, str], instrument: Instrument) -> Be
     )
 
 
+def stored_benchmarks(session: Session) -> list[Benchmark]:
+    """Every imported figure, by indicator and period."""
+    return list(session.exec(select(Benchmark).order_by(Benchmark.indicator, Benchmark.period_start)).all())
+
+
 def parse_benchmarks(data: bytes, instrument: Instrument | None = None) -> list[Benchmark]:
     """Validate a benchmark CSV completely; raise ``BenchmarkImportError`` naming each problem."""
     instrument = instrument or load_instrument()

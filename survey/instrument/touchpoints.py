@@ -26,6 +26,11 @@ def ensure_touchpoints(session: Session) -> None:
     session.flush()
 
 
+def touchpoint_names(session: Session) -> dict[str, str]:
+    """Touchpoint code to name, in journey order."""
+    return dict(session.exec(select(Touchpoint.code, Touchpoint.name).order_by(Touchpoint.stage)).all())
+
+
 def find_touchpoint(session: Session, name_or_code: str) -> Touchpoint | None:
     wanted = name_or_code.strip().lower()
     for touchpoint in session.exec(select(Touchpoint)).all():

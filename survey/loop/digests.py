@@ -3,8 +3,9 @@
 * **Daily** — to each user who chose "in the daily digest" for a reason: the follow-ups opened on
   their accounts in the last 24 hours for those reasons.
 * **Weekly** — to each manager about their own accounts only, and to each admin about the whole
-  base: every indicator over the last 90 days with its change against the 90 before and the
-  change's 95% interval and n (``survey.reporting.overview.indicator_summary``), the response
+  base: every indicator over the overview's last three calendar months with its change against the
+  three before and the
+  change's 95% interval and n (``survey.reporting.overview.overview``), the response
   rate of the last 28 days, new detractors of the week, open and overdue follow-ups, and accounts
   not heard from in 90 days. Compact tables, which read well in every mail client, in the user's
   language.
@@ -25,7 +26,7 @@ from survey.loop.messages import Notice, Table
 from survey.loop.preferences import mode_for, preference_of
 from survey.loop.texts import DAY_FORMATS, reasons_label, text
 from survey.people.access import EVERYTHING, Scope, owner_scope
-from survey.reporting.overview import indicator_summary
+from survey.reporting.overview import overview
 from survey.sending.status import report
 
 QUIET_DAYS = 90
@@ -104,9 +105,7 @@ def weekly(session: Session, user: User, *, now: datetime, min_n: int, base_url:
         else text(language, "weekly_subject_mine", count=len(scope.account_ids or ()))
     )
     labels = {i.code: i.label.get(language) or i.label["en"] for i in load_instrument().indicators}
-    summaries = {
-        s.indicator: s for s in indicator_summary(session, now=now, days=90, min_n=min_n, scope=scope)
-    }
+    summaries = overview(session, now=now, min_n=min_n, scope=scope).indicators
     indicator_rows = []
     for code, label in labels.items():
         summary = summaries.get(code)

@@ -8,12 +8,12 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from models.db import session_scope, upgrade_schema
-from models.tables import FollowUp, Response, ScoreRollup
+from models.tables import FollowUp, Response, ScoreSegmentRollup
 from survey.demo.data import DemoSummary, is_empty, seed_demo
 from survey.exports import packs
 from survey.followup import queue as followup
 from survey.instrument.touchpoints import ensure_touchpoints
-from survey.reporting import rollups
+from survey.reporting import aggregates
 
 
 def prepare_database(engine: Engine | None = None) -> None:
@@ -24,8 +24,8 @@ def prepare_database(engine: Engine | None = None) -> None:
         # Responses stored before the roll-ups and follow-ups existed (or bulk-loaded) are
         # summed and assessed once here.
         if session.exec(select(Response.id).limit(1)).first() is not None:
-            if session.exec(select(ScoreRollup.n).limit(1)).first() is None:
-                rollups.rebuild(session)
+            if session.exec(select(ScoreSegmentRollup.n).limit(1)).first() is None:
+                aggregates.rebuild(session)
             if session.exec(select(FollowUp.id).limit(1)).first() is None:
                 followup.flag_all(session)
             packs.fill_missing(session)

@@ -1,211 +1,73 @@
-"""What the dashboard shows, computed from the roll-ups.
+"""What the dashboard shows, computed from the aggregates.
 
-Every function takes the same ``Filters``. Without an account filter the figures come from
-the roll-up tables: the narrower ones (a few hundred rows) unless a touchpoint or contact
-role is chosen, the wide ones (a few thousand) when one is. With an account filter the same
-sums are read from that account's raw rows, which are few. The sums are grouped with numpy
-(``survey.reporting.sums``) and become pandas frames only as finished figures.
+Every function takes the same ``Filters``. Each figure's sums are read from the smallest
+aggregate that can answer (``survey.reporting.aggregates``), through the incremental cache
+(``survey.reporting.cache``), grouped with numpy (``survey.reporting.cells``), and become
+pandas frames only as finished figures, with their intervals from
+``survey.reporting.intervals``. Only one instrument version is shown at a time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, and_, case, func, literal, or_
-from sqlalchemy import select as rows_select
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models.tables import (
-    Account,
-    Answer,
-    Benchmark,
-    Competitor,
-    Contact,
-    IndicatorScore,
-    ItemRollup,
-    ItemSegmentRollup,
-    OwnTouchpointRollup,
-    PairRollup,
-    Response,
-    ScoreRollup,
-    ScoreSegmentRollup,
-    Touchpoint,
-)
-from survey.instrument.definition import Instrument
+from models.tables import Account, Benchmark, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
+from survey.instrument.definition import Instrument, load_instrument
+from survey.reporting import cache
+from survey.reporting.aggregates import COUNTERS
+from survey.reporting.cells import Cells
+from survey.reporting.filters import Filters, Grain, period_of, periods_of
 from survey.reporting.gaps import Gap, gaps
-from survey.reporting.overview import month_of
+from survey.reporting.intervals import NpsFigure, mean_from_sums, nps_interval
 from survey.reporting.reliability import ReliabilityInputError, alpha_from_covariance
-from survey.reporting.rollups import COUNTERS, UNKNOWN_ROLE, indicator_pairs, pair_sum_columns, score_sums
-from survey.reporting.sums import SUM_COLUMNS, Sums, describe, summary
 
-Grain = Literal["month", "quarter"]
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The dashboard's filters; empty tuples mean 'all'. Months are ``YYYY-MM``, inclusive."""
-
-    start: str | None = None
-    end: str | None = None
-    segments: tuple[str, ...] = ()
-    touchpoint_ids: tuple[int, ...] = ()
-    roles: tuple[str, ...] = ()
-    account_ids: tuple[int, ...] = ()
-    grain: Grain = "quarter"
-
-    @property
-    def uses_raw_rows(self) -> bool:
-        return bool(self.account_ids)
-
-    @property
-    def uses_narrow_rollups(self) -> bool:
-        """Only period and segment filters: the narrower roll-ups hold every figure."""
-        return not (self.account_ids or self.touchpoint_ids or self.roles)
+SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
+TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
+SCORES = ["month", "indicator", "subject", "competitor_id"]
+OWN_BY_SEGMENT = ["month", "segment", "indicator"]
+OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
+# Reliability needs pairs of answers, kept by month and segment (and account) only.
+PAIRS_SKIP = frozenset({"touchpoint_id", "role"})
 
 
-def period_of(month: pd.Series, grain: Grain) -> pd.Series:
-    """``YYYY-MM`` to the month itself or its quarter, ``YYYY-Qn``."""
-    if grain == "month":
-        return month
-    quarter = (month.str[5:7].astype(int) - 1) // 3 + 1
-    return month.str[:4] + "-Q" + quarter.astype(str)
+def one_version(cells: Cells, version: int) -> Cells:
+    """The cells of one instrument version, without the version key."""
+    kept = cells.where(cells.keys["version"] == version)
+    return Cells({k: v for k, v in kept.keys.items() if k != "version"}, kept.sums)
 
 
-def _where_cells(statement: Select[Any], model: Any, filters: Filters, dims: bool = True) -> Select[Any]:
-    if filters.start:
-        statement = statement.where(model.month >= filters.start)
-    if filters.end:
-        statement = statement.where(model.month <= filters.end)
-    if filters.segments:
-        statement = statement.where(model.segment.in_(filters.segments))
-    if dims and filters.touchpoint_ids:
-        statement = statement.where(model.touchpoint_id.in_(filters.touchpoint_ids))
-    if dims and filters.roles:
-        statement = statement.where(model.role.in_(filters.roles))
-    return statement
-
-
-def where_dimensions(statement: Select[Any], filters: Filters, role: Any) -> Select[Any]:
-    """The account, segment, touchpoint and role filters on responses joined to their
-    account; ``role`` is the contact's role column (missing roles already filled in)."""
-    if filters.account_ids:
-        statement = statement.where(Response.account_id.in_(filters.account_ids))
-    if filters.segments:
-        statement = statement.where(Account.segment.in_(filters.segments))
-    if filters.touchpoint_ids:
-        statement = statement.where(Response.touchpoint_id.in_(filters.touchpoint_ids))
-    if filters.roles:
-        statement = statement.where(role.in_(filters.roles))
-    return statement
-
-
-def _raw_base(session: Session, filters: Filters) -> tuple[Select[Any], Any, Any]:
-    """Responses (of the chosen accounts, if any) with the roll-ups' key columns."""
-    month = month_of(Response.submitted_at, session.get_bind().dialect.name)
-    role = func.coalesce(Contact.role, literal(UNKNOWN_ROLE))
-    # A plain SQLAlchemy select: its narrowed copies must still return whole rows.
-    statement = (
-        rows_select(Response.id)
-        .join(Account, Account.id == Response.account_id)
-        .outerjoin(Contact, Contact.id == Response.contact_id)
-    )
-    statement = where_dimensions(statement, filters, role)
-    if filters.start:
-        statement = statement.where(month >= filters.start)
-    if filters.end:
-        statement = statement.where(month <= filters.end)
-    return statement, month, role
-
-
-def _rows(session: Session, statement: Select[Any]) -> list[Any]:
-    # Core rows on the session's connection: the ORM's result processing would cost about
-    # as much as the query itself.
-    return list(session.connection().execute(statement).all())
+def shown_version(session: Session, filters: Filters) -> int | None:
+    """The instrument version the figures are computed on: the chosen one, or the newest with
+    responses under the filters (``None`` when there are none)."""
+    if filters.version is not None:
+        return filters.version
+    # The same read as the score figures', so that it costs nothing more.
+    cells = cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None))
+    return int(cells.keys["version"].max()) if len(cells) else None
 
 
 @dataclass(frozen=True)
 class ScoreCells:
     """The score sums behind every score figure, in the three shapes the figures use."""
 
-    scores: Sums  # month, indicator, subject, competitor_id: trend, profile, gaps
-    own_by_segment: Sums  # month, segment, indicator: segment falls
-    own_by_touchpoint: Sums  # month, touchpoint_id, indicator: heat map, touchpoint falls
+    scores: Cells  # month, indicator, subject, competitor_id: trend, profile, gaps
+    own_by_segment: Cells  # month, segment, indicator: segment falls
+    own_by_touchpoint: Cells  # month, touchpoint_id, indicator: heat map, touchpoint falls
 
 
-SCORES = ["month", "indicator", "subject", "competitor_id"]
-OWN_BY_SEGMENT = ["month", "segment", "indicator"]
-OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
-SCORE_KEYS = ["month", "segment", "touchpoint_id", "indicator", "subject", "competitor_id"]
-
-
-def _grouped(session: Session, model: Any, keys: list[str], filters: Filters, own: bool = False) -> Sums:
-    """Sums of a narrower roll-up grouped by ``keys`` in the database (a few hundred rows)."""
-    columns = [getattr(model, name) for name in keys]
-    statement = _where_cells(
-        select(*columns, *(func.sum(getattr(model, name)) for name in SUM_COLUMNS)),
-        model,
-        filters,
-        dims=False,
-    ).group_by(*columns)
-    if own:
-        statement = statement.where(model.subject == "own")
-    return Sums.from_rows(_rows(session, statement), keys)
-
-
-def score_cells(session: Session, filters: Filters) -> ScoreCells:
-    """Sums of indicator scores for the filters, from the narrowest source that can answer."""
-    if filters.uses_narrow_rollups:
-        return ScoreCells(
-            _grouped(session, ScoreSegmentRollup, SCORES, filters),
-            _grouped(session, ScoreSegmentRollup, OWN_BY_SEGMENT, filters, own=True),
-            _grouped(session, OwnTouchpointRollup, OWN_BY_TOUCHPOINT, filters),
-        )
-    if filters.uses_raw_rows:
-        base, month, _ = _raw_base(session, filters)
-        competitor = case(
-            (IndicatorScore.subject == "leader", func.coalesce(Response.leader_competitor_id, 0)), else_=0
-        )
-        keys = (
-            month,
-            Account.segment,
-            Response.touchpoint_id,
-            IndicatorScore.indicator,
-            IndicatorScore.subject,
-            competitor,
-        )
-        wide = (
-            base.with_only_columns(*keys, *score_sums())
-            .join(IndicatorScore, IndicatorScore.response_id == Response.id)
-            .group_by(*keys)
-        )
-    else:
-        wide = _where_cells(
-            select(
-                ScoreRollup.month,
-                ScoreRollup.segment,
-                ScoreRollup.touchpoint_id,
-                ScoreRollup.indicator,
-                ScoreRollup.subject,
-                ScoreRollup.competitor_id,
-                *(func.sum(getattr(ScoreRollup, name)) for name in SUM_COLUMNS),
-            ),
-            ScoreRollup,
-            filters,
-        ).group_by(  # the order of ix_score_rollup_by_month, so that no sort is needed
-            ScoreRollup.month,
-            ScoreRollup.indicator,
-            ScoreRollup.subject,
-            ScoreRollup.competitor_id,
-            ScoreRollup.segment,
-            ScoreRollup.touchpoint_id,
-        )
-    cells = Sums.from_rows(_rows(session, wide), SCORE_KEYS)
+def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
+    """Sums of indicator scores for the filters, of one instrument version."""
+    cells = one_version(cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None)), version)
     own = cells.where(cells.keys["subject"] == "own")
-    return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), own.group(OWN_BY_TOUCHPOINT))
+    touchpoints = one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
+    return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), touchpoints)
 
 
 @dataclass(frozen=True)
@@ -217,62 +79,57 @@ class ItemCounts:
     counts: np.ndarray  # one row per month and item, one column per answer 0..10
 
 
-def item_counts(session: Session, filters: Filters) -> ItemCounts:
+def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
     """How often each answer was given to each item, by month."""
-    if filters.uses_raw_rows:
-        base, month, _ = _raw_base(session, filters)
-        counters = [func.sum(case((Answer.value == point, 1), else_=0)) for point in range(len(COUNTERS))]
-        statement = (
-            base.with_only_columns(month, Answer.item_code, *counters)
-            .join(Answer, Answer.response_id == Response.id)
-            .group_by(month, Answer.item_code)
-        )
-    else:
-        model: Any = ItemSegmentRollup if filters.uses_narrow_rollups else ItemRollup
-        sums = [func.sum(getattr(model, name)) for name in COUNTERS]
-        statement = _where_cells(
-            select(model.month, model.item_code, *sums), model, filters, dims=model is ItemRollup
-        ).group_by(model.month, model.item_code)
-    rows = _rows(session, statement)
+    cells = one_version(cache.read(session, "answers", ["version", "month", "item_code"], filters), version)
     return ItemCounts(
-        month=np.array([row[0] for row in rows], dtype=object),
-        item_code=np.array([row[1] for row in rows], dtype=object),
-        counts=np.array([row[2:] for row in rows], dtype=np.int64).reshape(len(rows), len(COUNTERS)),
+        month=cells.keys["month"].astype(object),
+        item_code=cells.keys["item_code"].astype(object),
+        counts=np.column_stack([cells.sums[name] for name in COUNTERS]).astype(np.int64)
+        if len(cells)
+        else np.zeros((0, len(COUNTERS)), dtype=np.int64),
     )
 
 
 PAIR_COLUMNS = ["item_a", "item_b", "n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb"]
 
 
-def pair_sums(session: Session, filters: Filters, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+def pair_sums(session: Session, filters: Filters, version: int) -> dict[str, np.ndarray]:
     """Sums over responses answering both items of each pair (for pairwise covariances),
-    as arrays named like ``PAIR_COLUMNS``.
-
-    The pair roll-up is kept by month and segment only; touchpoint and role filters are
-    applied by reading raw answers when an account is chosen, and otherwise not at all.
-    """
-    if filters.uses_raw_rows:
-        base, _, _ = _raw_base(session, filters)
-        first, second = Answer.__table__.alias("first"), Answer.__table__.alias("second")  # type: ignore[attr-defined]
-        wanted = [and_(first.c.item_code == a, second.c.item_code == b) for a, b in pairs]
-        statement = (
-            base.with_only_columns(*pair_sum_columns(first, second))
-            .join(first, first.c.response_id == Response.id)
-            .join(second, second.c.response_id == Response.id)
-            .where(or_(*wanted))
-            .group_by(first.c.item_code, second.c.item_code)
-        )
-    else:
-        sums = [func.sum(getattr(PairRollup, name)) for name in PAIR_COLUMNS[2:]]
-        statement = _where_cells(
-            select(PairRollup.item_a, PairRollup.item_b, *sums), PairRollup, filters, dims=False
-        ).group_by(PairRollup.item_a, PairRollup.item_b)
-    columns = list(zip(*_rows(session, statement), strict=True)) or [()] * len(PAIR_COLUMNS)
-    types = [object, object, np.int64] + [np.float64] * 5
+    as arrays named like ``PAIR_COLUMNS``. Touchpoint and role filters do not apply."""
+    cells = one_version(
+        cache.read(session, "pairs", ["version", "item_a", "item_b"], filters, skip=PAIRS_SKIP), version
+    )
     return {
-        name: np.array(values, dtype=kind)
-        for name, values, kind in zip(PAIR_COLUMNS, columns, types, strict=True)
+        "item_a": cells.keys["item_a"].astype(object),
+        "item_b": cells.keys["item_b"].astype(object),
+        "n": cells.n,
+    } | {name: cells.sums[name] for name in PAIR_COLUMNS[3:]}
+
+
+def describe(cells: Cells, min_n: int) -> dict[str, np.ndarray]:
+    """Per cell: n, mean, sd and the t-based 95% interval on 0-100, and whether n < ``min_n``."""
+    figures = mean_from_sums(cells.n, cells.sums["total"], cells.sums["total_sq"])
+    return {
+        "n": cells.n,
+        "mean": figures.mean,
+        "sd": figures.sd,
+        "low": figures.low,
+        "high": figures.high,
+        "suppressed": cells.n < min_n,
     }
+
+
+def summary(cells: Cells, by: list[str], min_n: int, *, keep_small: bool = False) -> pd.DataFrame:
+    """``by``, n, mean, sd, low, high per group of ``by``; groups under ``min_n`` left out
+    (or, with ``keep_small``, kept with a ``suppressed`` column)."""
+    grouped = cells.group(by)
+    figures = describe(grouped, min_n)
+    suppressed = figures.pop("suppressed")
+    columns = {name: grouped.keys[name] for name in by} | figures
+    if keep_small:
+        return pd.DataFrame(columns | {"suppressed": suppressed})
+    return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
 
 
 def covariance(pairs: dict[str, np.ndarray], items: list[str]) -> np.ndarray:
@@ -289,16 +146,7 @@ def covariance(pairs: dict[str, np.ndarray], items: list[str]) -> np.ndarray:
     return matrix
 
 
-def periods_of(months: np.ndarray, grain: Grain) -> np.ndarray:
-    """``YYYY-MM`` labels to months or quarters (``YYYY-Qn``), as ``period_of`` does."""
-    if grain == "month" or not len(months):
-        return months
-    distinct, inverse = np.unique(months, return_inverse=True)
-    labels = [f"{month[:4]}-Q{(int(month[5:7]) - 1) // 3 + 1}" for month in distinct]
-    return np.array(labels)[inverse]
-
-
-def trend(cells: Sums, grain: Grain, min_n: int) -> pd.DataFrame:
+def trend(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
     """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one)."""
     if not len(cells):
         return pd.DataFrame(
@@ -309,7 +157,7 @@ def trend(cells: Sums, grain: Grain, min_n: int) -> pd.DataFrame:
     return summary(by_period, ["period", "indicator", "subject", "competitor_id"], min_n)
 
 
-def profile(cells: Sums, min_n: int) -> pd.DataFrame:
+def profile(cells: Cells, min_n: int) -> pd.DataFrame:
     """Each indicator over the whole filtered period, for us and each named leader."""
     if not len(cells):
         return pd.DataFrame(
@@ -318,7 +166,7 @@ def profile(cells: Sums, min_n: int) -> pd.DataFrame:
     return summary(cells, ["indicator", "subject", "competitor_id"], min_n)
 
 
-def heat_map(own: Sums, min_n: int) -> pd.DataFrame:
+def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
     """Touchpoint x indicator mean (0-100) of our own scores; small cells left empty."""
     if not len(own):
         return pd.DataFrame(columns=["touchpoint_id", "indicator", "n", "mean"])
@@ -334,14 +182,14 @@ def heat_map(own: Sums, min_n: int) -> pd.DataFrame:
     )
 
 
-def movers(cells: Sums | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
+def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
     """Where each indicator moved most between the last two periods, per ``by`` group
     (segment or touchpoint), largest falls first; groups with too few responses are left out.
 
     ``cells``: score sums with month, ``by`` and indicator keys; of a subject key, if any,
     only our own scores count."""
     columns = [by, "indicator", "before", "after", "change", "n_before", "n_after", "period"]
-    own = Sums.from_frame(cells) if isinstance(cells, pd.DataFrame) else cells
+    own = Cells.from_frame(cells) if isinstance(cells, pd.DataFrame) else cells
     if "subject" in own.keys:
         own = own.where(own.keys["subject"] == "own")
     if not len(own):
@@ -382,32 +230,22 @@ def movers(cells: Sums | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
-    """Like ``movers`` per account. Read from raw rows of the last two periods only, so it is
+    """Like ``movers`` per account, from the account-keyed aggregates of the last two periods;
     computed on request rather than with the rest of the dashboard."""
-    months = session.exec(
-        _where_cells(select(ScoreRollup.month).distinct(), ScoreRollup, filters).order_by(
-            ScoreRollup.month.desc()
-        )
-    ).all()
-    if not months:
-        return pd.DataFrame(
-            columns=["account_id", "indicator", "before", "after", "change", "n_before", "n_after"]
-        )
-    periods = sorted(set(period_of(pd.Series(months), filters.grain)))[-2:]
-    first_month = min(m for m in months if period_of(pd.Series([m]), filters.grain).iloc[0] in periods)
-    narrowed = Filters(**{**filters.__dict__, "start": max(first_month, filters.start or first_month)})
-    base, month, _ = _raw_base(session, narrowed)
-    keys = (month, Response.account_id, IndicatorScore.indicator)
-    statement = (
-        base.with_only_columns(
-            *keys,
-            *score_sums(),
-        )
-        .join(IndicatorScore, IndicatorScore.response_id == Response.id)
-        .where(IndicatorScore.subject == "own")
-        .group_by(*keys)
-    )
-    cells = Sums.from_rows(_rows(session, statement), ["month", "account_id", "indicator"])
+    columns = ["account_id", "indicator", "before", "after", "change", "n_before", "n_after"]
+    version = shown_version(session, filters)
+    months = cache.read(session, "own_scores", ["version", "month"], filters)
+    if version is None or not len(months):
+        return pd.DataFrame(columns=columns)
+    month_list = sorted(one_version(months, version).keys["month"].tolist())
+    if not month_list:
+        return pd.DataFrame(columns=columns)
+    periods = period_of(pd.Series(month_list), filters.grain)
+    recent = sorted(set(periods))[-2:]
+    first_month = min(m for m, p in zip(month_list, periods, strict=True) if p in recent)
+    narrowed = replace(filters, start=max(first_month, filters.start or first_month))
+    keys = ["version", "month", "account_id", "indicator"]
+    cells = one_version(cache.read(session, "own_scores", keys, narrowed), version)
     return movers(cells, "account_id", filters.grain, min_n).drop(columns="period")
 
 
@@ -436,34 +274,31 @@ def nps_by_period(counts: ItemCounts, grain: Grain, min_n: int) -> pd.DataFrame:
     periods, inverse = np.unique(periods_of(counts.month[rows].astype(str), grain), return_inverse=True)
     totals = np.zeros((len(periods), len(COUNTERS)), dtype=np.int64)
     np.add.at(totals, inverse, counts.counts[rows])
-    promoters, passives = totals[:, 9] + totals[:, 10], totals[:, 7] + totals[:, 8]
-    detractors = totals[:, :7].sum(axis=1)
-    n = promoters + passives + detractors
-    kept = n >= min_n
-    promoters, passives, detractors, n = promoters[kept], passives[kept], detractors[kept], n[kept]
-    bounds = [nps_interval(*values) for values in zip(promoters, detractors, n, strict=True)]
+    figures = [nps_of(row) for row in totals]
+    kept = [figure.n >= min_n for figure in figures]
+    shown = [figure for figure, keep in zip(figures, kept, strict=True) if keep]
     return pd.DataFrame(
         {
-            "period": periods[kept],
-            "promoters": promoters,
-            "passives": passives,
-            "detractors": detractors,
-            "n": n,
-            "nps": 100 * (promoters - detractors) / n,
-            "low": np.array([low for low, _ in bounds], dtype=np.float64),
-            "high": np.array([high for _, high in bounds], dtype=np.float64),
-        }
+            "period": periods[np.array(kept, dtype=bool)],
+            "promoters": np.array([f.promoters for f in shown], dtype=np.int64),
+            "passives": np.array([f.passives for f in shown], dtype=np.int64),
+            "detractors": np.array([f.detractors for f in shown], dtype=np.int64),
+            "n": np.array([f.n for f in shown], dtype=np.int64),
+            "nps": np.array([f.nps for f in shown], dtype=np.float64),
+            "low": np.array([f.low for f in shown], dtype=np.float64),
+            "high": np.array([f.high for f in shown], dtype=np.float64),
+        },
+        columns=columns,
     )
 
 
-def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float]:
-    """Adjusted-Wald 95% interval for NPS: add 3/4 to promoters and detractors, 3 to n."""
-    n_adj = n + 3
-    p_pro, p_det = (promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj
-    nps = p_pro - p_det
-    variance = (p_pro + p_det - nps**2) / n_adj
-    margin = 1.959964 * np.sqrt(variance)
-    return float(100 * max(-1.0, nps - margin)), float(100 * min(1.0, nps + margin))
+def nps_of(counts: np.ndarray) -> NpsFigure:
+    """NPS and its interval from how often each answer 0..10 was given."""
+    return nps_interval(
+        promoters=int(counts[9] + counts[10]),
+        passives=int(counts[7] + counts[8]),
+        detractors=int(counts[:7].sum()),
+    )
 
 
 def benchmarks(session: Session, filters: Filters) -> pd.DataFrame:
@@ -523,19 +358,22 @@ def data_version(session: Session) -> tuple[int, int, str]:
 
 
 def filter_options(session: Session) -> dict[str, Any]:
-    """What the filters can offer: months with data, segments, touchpoints, roles, accounts."""
-    # From the small roll-up: min and max together make SQLite scan a table whole.
+    """What the filters can offer: months with data, segments, touchpoints, roles, accounts,
+    and the instrument versions answered (newest last)."""
+    # From the small aggregate: min and max together make SQLite scan a table whole.
     months = session.exec(
         select(func.min(ScoreSegmentRollup.month), func.max(ScoreSegmentRollup.month))
     ).one()
+    versions = session.exec(select(ScoreSegmentRollup.version).distinct()).all()
     return {
         "first_month": months[0],
         "last_month": months[1],
+        "versions": sorted(int(version) for version in versions),
         "segments": sorted({s for s in session.exec(select(Account.segment).distinct()).all() if s}),
         "touchpoints": dict(
             session.exec(select(Touchpoint.id, Touchpoint.name).order_by(Touchpoint.stage)).all()
         ),
-        # From contacts, not the roll-up: a distinct over the roll-up scans it whole.
+        # From contacts, not the aggregates: a distinct over an aggregate scans it whole.
         "roles": sorted({role for role in session.exec(select(Contact.role).distinct()).all() if role}),
         "accounts": dict(session.exec(select(Account.id, Account.name).order_by(Account.name)).all()),
         "competitors": dict(session.exec(select(Competitor.id, Competitor.name)).all()),
@@ -547,6 +385,7 @@ class DashboardData:
     """Everything the dashboard page draws, for one set of filters."""
 
     responses: int
+    version: int  # the instrument version every figure is computed on
     trend: pd.DataFrame
     profile: pd.DataFrame
     heat_map: pd.DataFrame
@@ -560,10 +399,15 @@ class DashboardData:
 
 
 def compute(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> DashboardData:
-    """Run every query and computation of the dashboard once."""
+    """Run every query and computation of the dashboard once, on one instrument version
+    (``shown_version``; ``instrument`` is replaced by that version's when it differs)."""
+    version = shown_version(session, filters) or 0  # 0: no responses, every figure empty
+    if version and instrument.version != version:
+        instrument = load_instrument(version)
+    filters = replace(filters, version=version)
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
-    cells = score_cells(session, filters)
-    counts = item_counts(session, filters)
+    cells = score_cells(session, filters, version)
+    counts = item_counts(session, filters, version)
     overall = profile(cells.scores, min_n)
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     leaders = overall[(overall["subject"] == "leader") & (overall["competitor_id"] > 0)]
@@ -580,6 +424,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     scale = instrument.agree_scale
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
+        version=version,
         trend=trend(cells.scores, filters.grain, min_n),
         profile=overall,
         heat_map=heat_map(cells.own_by_touchpoint, min_n),
@@ -596,8 +441,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
 def reliability_table(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> pd.DataFrame:
     """Cronbach's alpha with its 95% interval per indicator, from pairwise covariances
     of reverse-keyed answers (as R psych ``alpha()`` computes raw alpha)."""
-    pairs = indicator_pairs(instrument)
-    sums = pair_sums(session, filters, pairs)
+    sums = pair_sums(session, filters, filters.version or 0)
     rows = []
     for indicator in instrument.indicators:
         items = instrument.indicator_items(indicator.code)

@@ -1,37 +1,35 @@
-"""Aggregates for the overview: computed in the database, never by loading every response.
+"""The overview's figures, from the same aggregates, cache and functions as the dashboard.
 
-Confidence intervals use the normal approximation on the aggregated mean and standard
-deviation (mean ± 1.96·sd/√n); figures from fewer than ``min_n`` responses are dropped.
+The cards compare the last ``WINDOW_MONTHS`` calendar months (the current one included) with
+the same number of months before; the trend is monthly. Every figure is the dashboard's own
+computation on the reader's scope (``dashboard.summary``, ``dashboard.trend``,
+``dashboard.nps_of``), so a month reads the same, with the same interval, on both pages.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, func
+from sqlalchemy import and_, func
 from sqlmodel import Session, select
 
 from models.tables import Account, IndicatorScore, Response, Touchpoint
-from survey.people.access import EVERYTHING, Scope
+from survey.people.access import EVERYTHING, Scope, restrict_filters
+from survey.reporting import dashboard
+from survey.reporting.filters import Filters
+from survey.reporting.intervals import NpsFigure, difference_interval, nps_interval
 
-Z95 = 1.959964
-
-
-def month_of(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str]:
-    """``YYYY-MM`` of a timestamp, in the database's own dialect."""
-    if dialect == "sqlite":
-        return func.strftime("%Y-%m", column)
-    # timestamptz: take the month in UTC, whatever the session's time zone.
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+WINDOW_MONTHS = 3
 
 
 @dataclass(frozen=True)
 class IndicatorSummary:
     indicator: str
     score_100: float | None  # None when suppressed
+    low: float | None
+    high: float | None
     n: int
     previous_100: float | None
     previous_n: int
@@ -47,125 +45,76 @@ class IndicatorSummary:
 
     @property
     def change_interval(self) -> tuple[float, float] | None:
-        """95% interval of the change, normal approximation with unpooled variances (as the
-        module's other intervals)."""
-        change = self.change
-        if change is None or self.sd_100 is None or self.previous_sd_100 is None:
+        """95% interval of the change against the months before (Welch, from both summaries)."""
+        if self.score_100 is None or self.previous_100 is None:
             return None
-        half = Z95 * math.sqrt(self.sd_100**2 / self.n + self.previous_sd_100**2 / self.previous_n)
-        return change - half, change + half
-
-
-def indicator_summary(
-    session: Session, *, now: datetime, days: int, min_n: int, scope: Scope = EVERYTHING
-) -> list[IndicatorSummary]:
-    """Mean 0-100 score per indicator over the last ``days`` and the ``days`` before."""
-    start, previous_start = now - timedelta(days=days), now - timedelta(days=2 * days)
-    recent = Response.submitted_at >= start
-    older = and_(Response.submitted_at >= previous_start, Response.submitted_at < start)
-    statement = (
-        select(
-            IndicatorScore.indicator,
-            func.avg(case((recent, IndicatorScore.score_100))),
-            func.count(case((recent, 1))),
-            func.avg(case((older, IndicatorScore.score_100))),
-            func.count(case((older, 1))),
-            func.avg(case((recent, IndicatorScore.score_100 * IndicatorScore.score_100))),
-            func.avg(case((older, IndicatorScore.score_100 * IndicatorScore.score_100))),
+        if self.sd_100 is None or self.previous_sd_100 is None:
+            return None
+        return difference_interval(
+            self.score_100, self.sd_100, self.n, self.previous_100, self.previous_sd_100, self.previous_n
         )
-        .join(Response, Response.id == IndicatorScore.response_id)
-        .where(
-            IndicatorScore.subject == "own",
-            Response.submitted_at >= previous_start,
-            scope.condition(Response.account_id),
-        )
-        .group_by(IndicatorScore.indicator)
-    )
-    rows = {row[0]: row for row in session.exec(statement).all()}
-    summaries = []
-    for code, (_, mean, n, previous, previous_n, mean_sq, previous_sq) in rows.items():
-        shown = n >= min_n and mean is not None
-        previous_shown = previous_n >= min_n and previous is not None
-        summaries.append(
-            IndicatorSummary(
-                indicator=code,
-                score_100=float(mean) if shown else None,
-                n=int(n),
-                previous_100=float(previous) if previous_shown else None,
-                previous_n=int(previous_n),
-                sd_100=_sd(mean, mean_sq, n) if shown else None,
-                previous_sd_100=_sd(previous, previous_sq, previous_n) if previous_shown else None,
-            )
-        )
-    return summaries
-
-
-def _sd(mean: float, mean_sq: float, n: int) -> float:
-    """Sample standard deviation from the mean and the mean of squares of ``n`` values."""
-    variance = (float(mean_sq) - float(mean) ** 2) * n / max(n - 1, 1)
-    return math.sqrt(max(variance, 0.0))
-
-
-def monthly_trend(
-    session: Session, *, min_n: int, subject: str = "own", scope: Scope = EVERYTHING
-) -> pd.DataFrame:
-    """Per month and indicator: mean 0-100 score, its 95% interval and n."""
-    dialect = session.get_bind().dialect.name
-    month = month_of(Response.submitted_at, dialect).label("month")
-    statement = (
-        select(
-            month,
-            IndicatorScore.indicator,
-            func.count().label("n"),
-            func.avg(IndicatorScore.score_100).label("mean"),
-            func.avg(IndicatorScore.score_100 * IndicatorScore.score_100).label("mean_sq"),
-        )
-        .join(Response, Response.id == IndicatorScore.response_id)
-        .where(IndicatorScore.subject == subject, scope.condition(Response.account_id))
-        .group_by(month, IndicatorScore.indicator)
-        .order_by(month)
-    )
-    frame = pd.DataFrame(
-        session.exec(statement).all(), columns=["month", "indicator", "n", "mean", "mean_sq"]
-    )
-    frame = frame[frame["n"] >= min_n].copy()
-    n = frame["n"].astype(float)
-    variance = (frame["mean_sq"].astype(float) - frame["mean"].astype(float) ** 2) * n / (n - 1).clip(lower=1)
-    half_width = Z95 * variance.clip(lower=0).map(math.sqrt) / n.map(math.sqrt)
-    frame["mean"] = frame["mean"].astype(float)
-    frame["low"] = frame["mean"] - half_width
-    frame["high"] = frame["mean"] + half_width
-    return frame.drop(columns="mean_sq").reset_index(drop=True)
 
 
 @dataclass(frozen=True)
-class NpsSummary:
-    nps: float | None  # -100..100, None when suppressed
-    promoters: int
-    passives: int
-    detractors: int
-
-    @property
-    def n(self) -> int:
-        return self.promoters + self.passives + self.detractors
+class OverviewData:
+    version: int
+    window: tuple[str, str]  # first and last month of the cards' window
+    previous: tuple[str, str]  # the months they are compared with
+    indicators: dict[str, IndicatorSummary]
+    nps: NpsFigure
+    trend: pd.DataFrame  # month, indicator, n, mean, sd, low, high (0-100); small months left out
 
 
-def nps_summary(session: Session, *, since: datetime, min_n: int, scope: Scope = EVERYTHING) -> NpsSummary:
-    """Net promoter score: % promoters (9-10) minus % detractors (0-6)."""
-    statement = (
-        select(Response.nps_category, func.count())
-        .where(
-            Response.submitted_at >= since,
-            Response.nps_category.is_not(None),  # type: ignore[union-attr]
-            scope.condition(Response.account_id),
+def months_back(month: str, count: int) -> str:
+    """The ``YYYY-MM`` ``count`` months before ``month``."""
+    year, number = int(month[:4]), int(month[5:7])
+    index = year * 12 + number - 1 - count
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVERYTHING) -> OverviewData:
+    """Indicator cards, NPS and the monthly trend of our own scores, for the reader's scope."""
+    end = f"{now:%Y-%m}"
+    start = months_back(end, WINDOW_MONTHS - 1)
+    previous = (months_back(start, WINDOW_MONTHS), months_back(start, 1))
+    filters = restrict_filters(Filters(grain="month", end=end), scope)
+    empty = OverviewData(0, (start, end), previous, {}, nps_interval(0, 0, 0), pd.DataFrame())
+    if filters is None:
+        return empty
+    version = dashboard.shown_version(session, filters)
+    if version is None:
+        return empty
+    filters = replace(filters, version=version)
+    cells = dashboard.score_cells(session, filters, version).scores
+    own = cells.where(cells.keys["subject"] == "own")
+    months = own.keys["month"]
+
+    def window(first: str, last: str) -> pd.DataFrame:
+        chosen = own.where((months >= first) & (months <= last))
+        return dashboard.summary(chosen, ["indicator"], min_n, keep_small=True).set_index("indicator")
+
+    recent, before = window(start, end), window(*previous)
+    indicators = {}
+    for code, row in recent.iterrows():
+        shown = not row["suppressed"]
+        earlier = before.loc[code] if code in before.index else None
+        indicators[str(code)] = IndicatorSummary(
+            indicator=str(code),
+            score_100=float(row["mean"]) if shown else None,
+            low=float(row["low"]) if shown else None,
+            high=float(row["high"]) if shown else None,
+            n=int(row["n"]),
+            previous_100=None if earlier is None or earlier["suppressed"] else float(earlier["mean"]),
+            previous_n=0 if earlier is None else int(earlier["n"]),
+            sd_100=float(row["sd"]) if shown else None,
+            previous_sd_100=None if earlier is None or earlier["suppressed"] else float(earlier["sd"]),
         )
-        .group_by(Response.nps_category)
-    )
-    counts = {category: int(count) for category, count in session.exec(statement).all()}
-    promoters, passives, detractors = (counts.get(k, 0) for k in ("promoter", "passive", "detractor"))
-    total = promoters + passives + detractors
-    score = 100.0 * (promoters - detractors) / total if total >= min_n else None
-    return NpsSummary(score, promoters, passives, detractors)
+    counts = dashboard.item_counts(session, replace(filters, start=start), version)
+    nps_counts = counts.counts[counts.item_code == "NPS"].sum(axis=0)
+    nps = dashboard.nps_of(nps_counts) if len(nps_counts) else nps_interval(0, 0, 0)
+    trend = dashboard.trend(own, "month", min_n).rename(columns={"period": "month"})
+    trend = trend.drop(columns=["subject", "competitor_id"])
+    return OverviewData(version, (start, end), previous, indicators, nps, trend.reset_index(drop=True))
 
 
 def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYTHING) -> pd.DataFrame:

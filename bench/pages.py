@@ -1,0 +1,209 @@
+"""Benchmark: every team page in a real browser, on a built base, as an admin and as a manager.
+
+    .venv/bin/python -m bench.pages --db FILE [--manager alex.morgan] [--port N]
+
+``FILE`` is a base ``bench.base`` built (``python -m bench.base --out FILE``). The benchmark
+adds two users to it when missing (``bench-admin``, an admin, and the manager, who owns
+accounts in the base), starts the real server (``streamlit run server.py``) on it, and in
+headless Chromium (Debian's ``/usr/bin/chromium`` through Playwright) signs in as each and
+opens every page of the menu in turn. Before each page one new response is submitted
+through the survey's own submit transaction (to an account the manager owns), so every
+timing is the first open after a new response. A page is timed from the click on its menu
+entry until the app's script has run (``data-test-script-state`` back to ``notRunning``
+after having run) and nothing on the page is stale (``data-stale``) or spinning
+(``stSpinner``) for ``SETTLE_MS`` (not counted).
+
+Progress goes to stderr; stdout gets one line per page and role:
+``page=<title> role=<admin|manager> open_ms=… target_ms=2000 ok=<yes|no>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+# Run as a file (``python bench/pages.py``) the project root is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from playwright.sync_api import Page, sync_playwright
+from sqlmodel import Session
+
+from bench.base import log
+from bench.dashboard import new_response
+from models.db import make_engine
+from survey.people.access import owner_scope
+from survey.people.users import UserError, add_user
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+PASSWORD = "bench password 123"
+ADMIN = "bench-admin"
+SETTLE_MS = 300
+TARGET_MS = 2000
+# Every page of the menu a role sees (app.py), in menu order.
+TEAM_PAGES = (
+    "Overview",
+    "Follow-up",
+    "Account",
+    "Dashboard",
+    "Benchmarks",
+    "Account timeline",
+    "Loyalty",
+    "What predicts what",
+    "Send surveys",
+    "Accounts and contacts",
+    "Invitations",
+    "Export",
+)
+ADMIN_PAGES = ("Users", "Privacy", "Audit log")
+
+# True once the script has run since ``window.__pulseArmed`` and the page then stayed
+# settled (not running, nothing stale, no spinner) for SETTLE_MS.
+SETTLED_JS = """
+(settleMs) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app) return false;
+  const running = app.getAttribute("data-test-script-state") !== "notRunning";
+  if (running) window.__pulseRan = true;
+  const busy = running || document.querySelector("[data-stale='true'], [data-testid='stSpinner']");
+  const now = performance.now();
+  if (busy || !(window.__pulseRan || now - window.__pulseArmed > 1500)) {
+    window.__pulseCalm = null;
+    return false;
+  }
+  window.__pulseCalm = window.__pulseCalm || now;
+  return now - window.__pulseCalm >= settleMs;
+}
+"""
+ARM_JS = """
+() => {
+  window.__pulseRan = false; window.__pulseCalm = null; window.__pulseArmed = performance.now();
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    if (app.getAttribute("data-test-script-state") !== "notRunning") window.__pulseRan = true;
+  }).observe(app, {attributes: true});
+}
+"""
+
+
+def ensure_users(url: str, manager: str) -> int:
+    """The admin and the manager exist with ``PASSWORD``; returns an account the manager owns."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for name, role in ((ADMIN, "admin"), (manager, "manager")):
+            try:
+                add_user(session, name, role=role, password=PASSWORD, actor="bench")
+                session.commit()
+            except UserError:
+                session.rollback()  # already there
+        owned = owner_scope(session, manager).account_ids or frozenset()
+    engine.dispose()
+    if not owned:
+        raise SystemExit(f"bench.pages: {manager} owns no account in this base")
+    return min(owned)
+
+
+@contextmanager
+def server(url: str, port: int) -> Iterator[str]:
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "PULSE_DEMO_DATA": "0",
+        "PULSE_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("bench.pages: the server did not start")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_settled(page: Page, timeout_ms: int = 600_000) -> None:
+    page.wait_for_function(SETTLED_JS, arg=SETTLE_MS, polling=25, timeout=timeout_ms)
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(base)
+    page.get_by_label("User name").wait_for(timeout=600_000)
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    started = time.perf_counter()
+    page.evaluate(ARM_JS)
+    page.get_by_role("button", name="Sign in").click()
+    wait_settled(page)
+    log(f"{username}: signed in, landing page settled after {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def open_page(page: Page, title: str) -> float:
+    nav = page.locator("[data-testid='stSidebarNav']")
+    link = nav.locator("a", has_text=title).first
+    more = nav.get_by_role("button", name=re.compile(r"View \d+ more"))
+    if not link.is_visible() and more.count():
+        more.first.click()  # a long menu shows its first entries only
+    page.evaluate(ARM_JS)
+    started = time.perf_counter()
+    link.click()
+    wait_settled(page)
+    return (time.perf_counter() - started) * 1000 - SETTLE_MS
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, required=True, help="a base built by bench.base (SQLite)")
+    parser.add_argument("--manager", default="alex.morgan")
+    parser.add_argument("--port", type=int, default=8631)
+    args = parser.parse_args(argv)
+    if not args.db.exists():
+        parser.error(f"{args.db} does not exist: build it with python -m bench.base --out {args.db}")
+    url = f"sqlite:///{args.db.resolve()}"
+    account_id = ensure_users(url, args.manager)
+    writer = make_engine(url)
+    number = 0
+    with server(url, args.port) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for role, username in (("admin", ADMIN), ("manager", args.manager)):
+            context = browser.new_context(viewport={"width": 1440, "height": 1000})
+            page = context.new_page()
+            sign_in(page, base, username)
+            titles = TEAM_PAGES + (ADMIN_PAGES if role == "admin" else ())
+            # The landing page first: open another page, then come back to it.
+            for title in (*titles[1:], titles[0]):
+                number += 1
+                new_response(writer, account_id, number)
+                elapsed = open_page(page, title)
+                ok = "yes" if elapsed < TARGET_MS else "no"
+                name = title.replace(" ", "_")
+                print(
+                    f"page={name} role={role} open_ms={elapsed:.0f} target_ms={TARGET_MS} ok={ok}", flush=True
+                )
+            context.close()
+        browser.close()
+    writer.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""Aggregates: every sum a report reads, each defined once as a query over the raw tables.
+
+A *measure* says what is summed (indicator scores, answer counts, item pairs) and ``definition``
+writes it as one ``SELECT keys, sums … GROUP BY keys`` over responses joined to their account
+and contact. Each aggregate table (``AGGREGATES``) is that measure grouped by the table's keys,
+and the one definition serves three uses:
+
+* **the increment at submission** (``add_response``): the definition restricted to the new
+  response (``WHERE response.id = :id``), upserted into every table in the caller's
+  transaction;
+* **the rebuild** (``rebuild``): the definition over every response, inserted whole (a narrower
+  table is the rebuilt wider one of the same measure summed over the keys it leaves out);
+* **filtered reads** (``read``): a report asks for a measure by a few keys under ``Filters``;
+  the smallest table holding those keys and the filters' dimensions answers, or, for the
+  few combinations no table holds (a contact role together with chosen accounts), the same
+  definition over the raw rows in scope. ``ids`` restricts a read to responses in an id
+  range, which is how a cached result takes in new responses (``survey.reporting.cache``).
+
+Every key set starts with the instrument version: answers to different versions never pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import combinations_with_replacement
+from typing import Any, Literal
+
+from sqlalchemy import Select, bindparam, case, delete, func, literal, select, true, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from models.tables import (
+    Account,
+    AccountItemRollup,
+    AccountPairRollup,
+    AccountScoreRollup,
+    AccountTouchpointRollup,
+    Answer,
+    Contact,
+    IndicatorScore,
+    ItemRollup,
+    ItemSegmentRollup,
+    OwnTouchpointRollup,
+    PairRollup,
+    Response,
+    ScoreRollup,
+    ScoreSegmentRollup,
+)
+from survey.instrument.definition import available_versions, load_instrument
+from survey.reporting.cells import Cells
+from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_of, role_of, where
+
+Measure = Literal["scores", "own_scores", "answers", "pairs"]
+SCORE_SUMS = ("n", "total", "total_sq")
+COUNTERS = tuple(f"c{point}" for point in range(11))  # answers 0..10
+PAIR_SUMS = ("n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb")
+SUMS: dict[str, tuple[str, ...]] = {
+    "scores": SCORE_SUMS,
+    "own_scores": SCORE_SUMS,
+    "answers": COUNTERS,
+    "pairs": PAIR_SUMS,
+}
+__all__ = ["AGGREGATES", "UNKNOWN_ROLE", "Aggregate", "add_response", "definition", "read", "rebuild"]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A table holding ``measure`` summed by its primary-key columns."""
+
+    model: Any
+    measure: Measure
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.model.__table__.primary_key.columns)
+
+    @property
+    def sums(self) -> tuple[str, ...]:
+        return SUMS[self.measure]
+
+    @property
+    def name(self) -> str:
+        return str(self.model.__tablename__)
+
+
+# Smallest first within each measure: a read takes the first that holds what it needs; the
+# rebuild fills them in this order from the end, so a narrower one is summed from a wider one.
+AGGREGATES = (
+    Aggregate(ScoreSegmentRollup, "scores"),
+    Aggregate(AccountScoreRollup, "scores"),
+    Aggregate(ScoreRollup, "scores"),
+    Aggregate(OwnTouchpointRollup, "own_scores"),
+    Aggregate(AccountTouchpointRollup, "own_scores"),
+    Aggregate(ItemSegmentRollup, "answers"),
+    Aggregate(AccountItemRollup, "answers"),
+    Aggregate(ItemRollup, "answers"),
+    Aggregate(PairRollup, "pairs"),
+    Aggregate(AccountPairRollup, "pairs"),
+)
+
+
+def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any], list[Any]]:
+    """The raw rows of ``measure``: a statement to add columns to, its key columns by name
+    and its sum expressions (in ``SUMS[measure]`` order). Pairs are answers read two at a
+    time (``pair_definition``): their keys are the answers' keys."""
+    keys: dict[str, Any] = {
+        "version": Response.instrument_version,
+        "month": month_of(Response.submitted_at, dialect),
+        "account_id": Response.account_id,
+        "segment": Account.segment,
+        "touchpoint_id": Response.touchpoint_id,
+        "role": role_of(),
+    }
+    base = (
+        select(Response.id)
+        .select_from(Response)
+        .join(Account, Account.id == Response.account_id)
+        .outerjoin(Contact, Contact.id == Response.contact_id)
+    )
+    if measure in ("scores", "own_scores"):
+        base = base.join(IndicatorScore, IndicatorScore.response_id == Response.id)
+        if measure == "own_scores":
+            base = base.where(IndicatorScore.subject == "own")
+        keys |= {
+            "indicator": IndicatorScore.indicator,
+            "subject": IndicatorScore.subject,
+            "competitor_id": case(
+                (IndicatorScore.subject == "leader", func.coalesce(Response.leader_competitor_id, 0)),
+                else_=0,
+            ),
+        }
+        sums = [
+            func.count(),
+            func.sum(IndicatorScore.score),
+            func.sum(IndicatorScore.score * IndicatorScore.score),
+        ]
+        return base, keys, sums
+    base = base.join(Answer, Answer.response_id == Response.id)
+    keys["item_code"] = Answer.item_code
+    return base, keys, [func.sum(case((Answer.value == point, 1), else_=0)) for point in range(11)]
+
+
+def scale_pairs(version: int) -> list[tuple[str, str]]:
+    """Item pairs within each scale of an instrument version (an item with itself included),
+    each once, sorted by code."""
+    instrument = load_instrument(version)
+    pairs = []
+    for indicator in instrument.indicators:
+        codes = sorted(item.code for item in instrument.indicator_items(indicator.code))
+        pairs += list(combinations_with_replacement(codes, 2))
+    return pairs
+
+
+def pair_definition(keys: Sequence[str], dialect: str, conditions: Sequence[Any] = ()) -> Select[Any]:
+    """Sums over responses answering both items of each scale pair, by ``keys`` (which end
+    in ``item_a``, ``item_b`` somewhere): per instrument version, each response's answers
+    become one row (a column per item), summed by the other keys in one pass, then one row
+    per pair is read off. ``a + 0*b`` is NULL unless both were answered, so SUM and COUNT
+    see a pair only where both items have an answer."""
+    base, columns, _ = source("answers", dialect)
+    outer = [name for name in keys if name not in ("item_a", "item_b")]
+    parts = []
+    for version in available_versions():
+        pairs = scale_pairs(version)
+        items = sorted({code for pair in pairs for code in pair})
+        answer_of = {
+            code: func.max(case((Answer.item_code == code, Answer.value))).label(f"i_{index}")
+            for index, code in enumerate(items)
+        }
+        grouped = [columns[name] for name in outer]
+        per_response = (
+            base.with_only_columns(
+                *(column.label(name) for column, name in zip(grouped, outer, strict=True)),
+                *answer_of.values(),
+            )
+            .where(Response.instrument_version == version, *conditions)
+            .group_by(Response.id, *grouped)
+            .subquery(f"answers_v{version}")
+        )
+        value = {code: per_response.c[f"i_{index}"] for index, code in enumerate(items)}
+        sums = []
+        for index, (first, second) in enumerate(pairs):
+            a, b = value[first], value[second]
+            both = 0 * a * b
+            sums += [
+                func.count(a * b).label(f"n_{index}"),
+                func.sum(a + both).label(f"a_{index}"),
+                func.sum(b + both).label(f"b_{index}"),
+                func.sum(a * b).label(f"ab_{index}"),
+                func.sum(a * a + both).label(f"aa_{index}"),
+                func.sum(b * b + both).label(f"bb_{index}"),
+            ]
+        wide = (
+            select(*(per_response.c[name] for name in outer), *sums)
+            .group_by(*(per_response.c[name] for name in outer))
+            .cte(f"pairs_v{version}")
+        )
+        for index, (first, second) in enumerate(pairs):
+            chosen = {name: wide.c[name] for name in outer} | {
+                "item_a": literal(first),
+                "item_b": literal(second),
+            }
+            parts.append(
+                select(
+                    *(chosen[name].label(name) for name in keys),
+                    *(
+                        wide.c[f"{prefix}_{index}"].label(name)
+                        for prefix, name in zip(("n", "a", "b", "ab", "aa", "bb"), PAIR_SUMS, strict=True)
+                    ),
+                ).where(wide.c[f"n_{index}"] > 0)
+            )
+    everything = union_all(*parts).subquery("pairs")
+    # WHERE true: SQLite would otherwise read an upsert's ON CONFLICT as a join's ON.
+    return select(*everything.c).where(true())
+
+
+def definition(
+    measure: Measure, keys: Sequence[str], dialect: str, conditions: Sequence[Any] = ()
+) -> Select[Any]:
+    """``measure`` summed by ``keys`` over the raw rows meeting ``conditions``: the one
+    definition behind every aggregate."""
+    if measure == "pairs":
+        return pair_definition(keys, dialect, conditions)
+    base, columns, sums = source(measure, dialect)
+    chosen = [columns[name] for name in keys]
+    return (
+        base.with_only_columns(
+            *(column.label(name) for column, name in zip(chosen, keys, strict=True)),
+            *(expression.label(name) for expression, name in zip(sums, SUMS[measure], strict=True)),
+        )
+        .where(*conditions)
+        .group_by(*chosen)
+    )
+
+
+def raw_conditions(measure: Measure, filters: Filters, dialect: str, *, skip: frozenset[str]) -> list[Any]:
+    """``filters`` on the raw rows of ``measure``."""
+    _, columns, _ = source(measure, dialect)
+    return where(filters, columns.__getitem__, skip=skip)
+
+
+@cache
+def _increment(aggregate: Aggregate, dialect: str) -> Any:
+    # Built once per table: constructing the statement costs more than running it.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = aggregate.model.__table__
+    columns = [*aggregate.keys, *aggregate.sums]
+    query = definition(aggregate.measure, aggregate.keys, dialect, [Response.id == bindparam("response_id")])
+    statement = insert(table).from_select(columns, query)
+    return statement.on_conflict_do_update(
+        index_elements=list(aggregate.keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in aggregate.sums},
+    )
+
+
+def add_response(session: Session, response_id: int) -> None:
+    """Add one freshly stored response (its scores and answers already flushed) to every
+    aggregate, in the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    for aggregate in AGGREGATES:
+        connection.execute(_increment(aggregate, dialect), {"response_id": response_id})
+
+
+def rebuild(session: Session) -> None:
+    """Recompute every aggregate from responses, answers and scores, in the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    filled: list[Aggregate] = []
+    for aggregate in reversed(AGGREGATES):
+        session.execute(delete(aggregate.model))
+        table = aggregate.model.__table__
+        columns = [*aggregate.keys, *aggregate.sums]
+        wider = _wider(aggregate, filled)
+        if wider is None:
+            query = definition(aggregate.measure, aggregate.keys, dialect)
+        else:  # the same sums, grouped by fewer keys
+            query = _regrouped(wider, aggregate.keys, aggregate.measure, [])
+        session.execute(table.insert().from_select(columns, query))
+        filled.append(aggregate)
+    session.flush()
+
+
+def _holds(candidate: Aggregate, measure: Measure, keys: set[str]) -> bool:
+    """Whether ``candidate`` holds ``measure`` by every one of ``keys`` (our own scores can
+    come from all scores, keyed by subject)."""
+    same = candidate.measure == measure or (measure == "own_scores" and candidate.measure == "scores")
+    return same and keys <= set(candidate.keys)
+
+
+def _wider(aggregate: Aggregate, candidates: Sequence[Aggregate]) -> Aggregate | None:
+    keys = set(aggregate.keys)
+    return next((c for c in candidates if _holds(c, aggregate.measure, keys)), None)
+
+
+def _regrouped(
+    aggregate: Aggregate, keys: Sequence[str], measure: Measure, conditions: Sequence[Any]
+) -> Select[Any]:
+    table = aggregate.model.__table__
+    statement = select(
+        *(table.c[name] for name in keys), *(func.sum(table.c[name]).label(name) for name in SUMS[measure])
+    ).where(*conditions)
+    if measure == "own_scores" and aggregate.measure == "scores":
+        statement = statement.where(table.c.subject == "own")
+    return statement.group_by(*(table.c[name] for name in keys))
+
+
+def source_for(
+    measure: Measure, keys: Sequence[str], filters: Filters, *, skip: frozenset[str] = frozenset()
+) -> Aggregate | None:
+    """The smallest aggregate that holds ``keys`` and can apply ``filters``; ``None`` when only
+    the raw rows can."""
+    needed = set(keys) | {"version", "month"} | (filters.dimensions - skip)
+    return next((a for a in AGGREGATES if _holds(a, measure, needed)), None)
+
+
+def read(
+    session: Session,
+    measure: Measure,
+    keys: Sequence[str],
+    filters: Filters,
+    *,
+    skip: frozenset[str] = frozenset(),
+    ids: tuple[int, int] | None = None,
+) -> Cells:
+    """``measure`` summed by ``keys`` under ``filters`` (leaving out the dimensions in
+    ``skip``), from the smallest aggregate that can answer. With ``ids`` (low, high], only
+    responses in that id range count, read through the definition."""
+    dialect = session.get_bind().dialect.name
+    aggregate = None if ids is not None else source_for(measure, keys, filters, skip=skip)
+    if aggregate is None:
+        conditions = raw_conditions(measure, filters, dialect, skip=skip)
+        if ids is not None:
+            conditions += [Response.id > ids[0], Response.id <= ids[1]]
+        statement = definition(measure, keys, dialect, conditions)
+    else:
+        table = aggregate.model.__table__
+        statement = _regrouped(aggregate, keys, measure, where(filters, table.c.__getitem__, skip=skip))
+    # Core rows on the session's connection: the ORM's result processing would cost about as
+    # much as the query itself.
+    rows = list(session.connection().execute(statement).all())
+    return Cells.from_rows(rows, keys, SUMS[measure])

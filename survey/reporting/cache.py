@@ -1,0 +1,98 @@
+"""Aggregate reads kept in memory and brought up to date with only what arrived since.
+
+A report's cells (``aggregates.read``) are kept per database, measure, keys and filters
+together with the newest response id they include. When responses arrive, the next read
+adds just those responses, read through the same aggregate definition restricted to their
+ids, instead of reading the aggregates again: a new response costs the next reader a few
+milliseconds, whoever they are and whatever their filters.
+
+Responses commit in the order of their ids (``survey.collecting.responses``), so "every
+response up to id N" is a consistent state: a first read is kept only when the newest id
+was the same before and after it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from models.tables import Response
+from survey.reporting import aggregates
+from survey.reporting.cells import Cells
+from survey.reporting.filters import Filters
+
+MAX_ENTRIES = 256
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Entry:
+    upto: int  # the newest response id included
+    cells: Cells
+
+
+_entries: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
+_lock = threading.Lock()
+
+
+def clear() -> None:
+    """Forget every kept read (tests; after a rebuild of the aggregates)."""
+    with _lock:
+        _entries.clear()
+
+
+def newest_response_id(session: Session) -> int:
+    return int(session.connection().execute(select(func.max(Response.id))).scalar() or 0)
+
+
+def read(
+    session: Session,
+    measure: aggregates.Measure,
+    keys: Sequence[str],
+    filters: Filters,
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> Cells:
+    """``aggregates.read``, kept and brought up to date incrementally. When the cells are
+    keyed by month, the period is applied to the kept cells, so that every period of one
+    scope (the overview's and the dashboard's) shares one read."""
+    if "month" in keys and (filters.start or filters.end):
+        cells = read(session, measure, keys, replace(filters, start=None, end=None), skip=skip)
+        months = cells.keys["month"]
+        inside = (months >= (filters.start or "")) & (months <= (filters.end or "9999-99"))
+        return cells.where(inside)
+    # The trend grain does not change what is read.
+    key = (str(session.get_bind().url), measure, tuple(keys), replace(filters, grain="month"), skip)
+    newest = newest_response_id(session)
+    with _lock:
+        entry = _entries.get(key)
+        if entry is not None:
+            _entries.move_to_end(key)
+    if entry is not None and entry.upto == newest:
+        return entry.cells
+    if entry is not None and entry.upto < newest:
+        arrived = aggregates.read(session, measure, keys, filters, skip=skip, ids=(entry.upto, newest))
+        cells = entry.cells.plus(arrived)
+        _keep(key, _Entry(newest, cells))
+        return cells
+    for _ in range(_ATTEMPTS):
+        cells = aggregates.read(session, measure, keys, filters, skip=skip)
+        after = newest_response_id(session)
+        if after == newest:
+            _keep(key, _Entry(newest, cells))
+            return cells
+        newest = after
+    return cells  # responses kept arriving: correct for this read, not kept
+
+
+def _keep(key: tuple[object, ...], entry: _Entry) -> None:
+    with _lock:
+        _entries[key] = entry
+        _entries.move_to_end(key)
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)

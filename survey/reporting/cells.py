@@ -1,0 +1,92 @@
+"""Cells: sums keyed by a few columns, as read from an aggregate, grouped with numpy.
+
+Reports group a few hundred to a few thousand aggregate cells a dozen ways. A pandas group-by
+costs about a millisecond however small its frame; numpy sorts and sums the same cells in
+tens of microseconds. Groups come out sorted by their keys, in the order pandas sorts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _column(values: Sequence[Any]) -> np.ndarray:
+    # Strings become fixed-width unicode, which numpy sorts without calling Python.
+    return np.array(values) if len(values) else np.array([], dtype=object)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Sums (``sums``) per combination of ``keys``: equal-length arrays by name."""
+
+    keys: dict[str, np.ndarray]
+    sums: dict[str, np.ndarray]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]], keys: Sequence[str], sums: Sequence[str]) -> Cells:
+        """Rows of key values followed by the sums, as a query returns them."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * (len(keys) + len(sums))
+        width = len(keys)
+        return cls(
+            keys={name: _column(column) for name, column in zip(keys, columns, strict=False)},
+            sums={
+                name: np.array(column, dtype=np.float64)
+                for name, column in zip(sums, columns[width:], strict=True)
+            },
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, sums: Sequence[str] = ("n", "total", "total_sq")) -> Cells:
+        """A frame with the ``sums`` columns and any key columns."""
+        return cls(
+            keys={name: frame[name].to_numpy() for name in frame.columns if name not in sums},
+            sums={name: frame[name].to_numpy(dtype=np.float64) for name in sums},
+        )
+
+    def __len__(self) -> int:
+        return len(next(iter(self.sums.values()))) if self.sums else 0
+
+    @property
+    def n(self) -> np.ndarray:
+        return self.sums["n"].astype(np.int64)
+
+    def where(self, mask: np.ndarray) -> Cells:
+        return Cells(
+            {name: values[mask] for name, values in self.keys.items()},
+            {name: values[mask] for name, values in self.sums.items()},
+        )
+
+    def with_key(self, name: str, values: np.ndarray) -> Cells:
+        return Cells(self.keys | {name: values}, self.sums)
+
+    def plus(self, other: Cells) -> Cells:
+        """These cells and ``other`` (same keys and sums) summed per key."""
+        if not len(other):
+            return self
+        if not len(self):
+            return other
+        keys = {name: np.concatenate([self.keys[name], other.keys[name]]) for name in self.keys}
+        sums = {name: np.concatenate([self.sums[name], other.sums[name]]) for name in self.sums}
+        return Cells(keys, sums).group(list(self.keys))
+
+    def group(self, by: Sequence[str]) -> Cells:
+        """Summed per distinct combination of ``by``, sorted by ``by`` (like pandas ``groupby``)."""
+        if not len(self):
+            return Cells({name: self.keys[name][:0] for name in by}, self.sums)
+        uniques, codes = zip(*(np.unique(self.keys[name], return_inverse=True) for name in by), strict=True)
+        shape = tuple(len(values) for values in uniques)
+        cells, inverse = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
+        positions = np.unravel_index(cells, shape)
+        size = len(cells)
+        return Cells(
+            {name: values[at] for name, values, at in zip(by, uniques, positions, strict=True)},
+            {
+                name: np.bincount(inverse, weights=values, minlength=size)
+                for name, values in self.sums.items()
+            },
+        )

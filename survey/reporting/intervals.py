@@ -1,0 +1,111 @@
+"""The two intervals every page shows: a mean's and a net promoter score's.
+
+Every figure with an interval on the Overview, Dashboard, Account and Benchmarks pages comes
+from these two functions, so one month's score reads the same wherever it appears.
+
+* ``mean_interval``: the Student-t 95% interval of a mean, ``mean ± t(0.975, n-1)·sd/√n``,
+  as R's ``t.test(x)$conf.int`` gives it; ``mean_from_sums`` first turns running sums
+  (n, Σx, Σx²) of scores on 1-7 into mean and sd on 0-100.
+* ``nps_interval``: NPS with the adjusted-Wald 95% interval (Rocks 2016, "Confidence
+  intervals for the Net Promoter Score"): add 3/4 to the promoter and detractor counts and
+  3 to n, then ``p - q ± z·√((p + q - (p - q)²)/n)``, clipped to -100..100.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+Z95 = float(stats.norm.ppf(0.975))
+
+
+def to_100(score: Any) -> Any:
+    """A score on the 1-7 scale as 0-100: ``100·(score - 1)/6``."""
+    return (score - 1) * 100 / 6
+
+
+@dataclass(frozen=True)
+class MeanFigures:
+    """Per cell: n, mean, sd and the 95% interval (arrays, or scalars for one figure)."""
+
+    n: Any
+    mean: Any
+    sd: Any
+    low: Any
+    high: Any
+
+
+def mean_interval(mean: Any, sd: Any, n: Any) -> tuple[Any, Any]:
+    """Student-t 95% interval of a mean (scalars or arrays); NaN where n < 2."""
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = np.where(n > 1, stats.t.ppf(0.975, np.clip(n - 1, 1, None)) * sd / np.sqrt(n), np.nan)
+    return mean - half, mean + half
+
+
+def difference_interval(
+    mean: float, sd: float, n: int, other_mean: float, other_sd: float, other_n: int
+) -> tuple[float, float] | None:
+    """Welch 95% interval of ``mean - other_mean`` from two independent groups' summaries (the
+    Welch-Satterthwaite degrees of freedom, as ``scipy.stats.ttest_ind_from_stats(...,
+    equal_var=False)``); None where either group has fewer than two values."""
+    if n < 2 or other_n < 2:
+        return None
+    first, second = sd**2 / n, other_sd**2 / other_n
+    spread = first + second
+    difference = mean - other_mean
+    if spread == 0:
+        return difference, difference
+    df = spread**2 / (first**2 / (n - 1) + second**2 / (other_n - 1))
+    half = float(stats.t.ppf(0.975, df)) * float(np.sqrt(spread))
+    return difference - half, difference + half
+
+
+def mean_from_sums(n: Any, total: Any, total_sq: Any) -> MeanFigures:
+    """Mean, sd (ddof 1) and t interval on 0-100 from n, Σscore and Σscore² on 1-7."""
+    count = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.asarray(total, dtype=np.float64) / count
+        variance = np.where(
+            count > 1, (np.asarray(total_sq, dtype=np.float64) - count * mean**2) / (count - 1), np.nan
+        ).clip(min=0)
+    sd = np.sqrt(variance) * 100 / 6
+    mean_100 = to_100(mean)
+    low, high = mean_interval(mean_100, sd, count)
+    return MeanFigures(n=np.asarray(n), mean=mean_100, sd=sd, low=low, high=high)
+
+
+@dataclass(frozen=True)
+class NpsFigure:
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None  # -100..100; None without answers
+    low: float | None
+    high: float | None
+
+    @property
+    def n(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+
+def nps_interval(promoters: int, passives: int, detractors: int) -> NpsFigure:
+    """NPS (% promoters - % detractors) with its adjusted-Wald 95% interval."""
+    n = promoters + passives + detractors
+    if n == 0:
+        return NpsFigure(promoters, passives, detractors, None, None, None)
+    n_adj = n + 3
+    p_pro, p_det = (promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj
+    adjusted = p_pro - p_det
+    margin = Z95 * float(np.sqrt((p_pro + p_det - adjusted**2) / n_adj))
+    return NpsFigure(
+        promoters,
+        passives,
+        detractors,
+        100 * (promoters - detractors) / n,
+        100 * max(-1.0, adjusted - margin),
+        100 * min(1.0, adjusted + margin),
+    )

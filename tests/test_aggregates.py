@@ -1,0 +1,224 @@
+"""Aggregates kept at submission equal the rebuild, and both equal their one definition
+over the raw rows; reads answer every scope from aggregates; the cache takes in new responses."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, update
+from sqlmodel import select
+
+from models.tables import Account, Competitor, Response
+from survey.people.access import Scope, restrict_filters
+from survey.reporting import aggregates, cache, dashboard
+from survey.reporting.filters import Filters
+from tests.factories import full_answers, respond
+
+
+def snapshot(session) -> dict[str, set]:
+    def rows(model):
+        return {
+            tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+            for row in session.exec(select(*model.__table__.columns)).all()
+        }
+
+    return {aggregate.name: rows(aggregate.model) for aggregate in aggregates.AGGREGATES}
+
+
+@pytest.fixture
+def varied(session, now):
+    """Nine responses over several months, two accounts, two touchpoints, four contacts,
+    with and without a leader."""
+    competitor = Competitor(name="Brightline Partners")
+    session.add(competitor)
+    session.commit()
+    variants = [
+        full_answers(),
+        full_answers()
+        | {"SAT1": 1, "TRU5": None, "MIN1": None, "LEADER": competitor.id, "LEADER_OTHER": None},
+        full_answers() | {"LEADER": "none", "CL_SAT": None, "CL_TRU": None, "NPS": 3},
+    ]
+    for number, answers in enumerate(variants * 3):
+        respond(
+            session,
+            now - timedelta(days=40 * number),
+            answers,
+            account=("Acme Tools", "Bolt Works")[number % 2],
+            email=f"c{number % 4}@acme.example",
+            touchpoint=("sales", "service")[number % 2],
+        )
+
+
+def test_aggregates_kept_at_submission_equal_a_rebuild(session, varied):
+    incremental = snapshot(session)
+    assert all(len(rows) > 3 for rows in incremental.values())
+    aggregates.rebuild(session)
+    session.commit()
+    assert snapshot(session) == incremental
+
+
+@pytest.mark.parametrize("aggregate", aggregates.AGGREGATES, ids=lambda a: a.name)
+def test_each_aggregate_is_its_definition_over_the_raw_rows(session, varied, aggregate):
+    dialect = session.get_bind().dialect.name
+    raw = (
+        session.connection().execute(aggregates.definition(aggregate.measure, aggregate.keys, dialect)).all()
+    )
+    stored = session.exec(
+        select(*(aggregate.model.__table__.c[name] for name in (*aggregate.keys, *aggregate.sums)))
+    ).all()
+
+    def normal(rows):
+        return sorted(tuple(round(float(v), 9) if isinstance(v, float) else v for v in row) for row in rows)
+
+    assert normal(stored) == normal(raw)
+
+
+def test_one_response_is_summed_once(session, now):
+    respond(session, now)
+    cells = aggregates.read(session, "scores", ["version", "month", "indicator", "subject"], Filters())
+    trust = (cells.keys["indicator"] == "trust") & (cells.keys["subject"] == "own")
+    assert cells.keys["version"][trust].tolist() == [1]
+    assert cells.keys["month"][trust].tolist() == ["2026-11"]
+    assert (cells.n[trust][0], cells.sums["total"][trust][0], cells.sums["total_sq"][trust][0]) == (
+        1,
+        5.0,
+        25.0,
+    )
+    pairs = aggregates.read(session, "pairs", ["item_a", "item_b"], Filters())
+    at = (pairs.keys["item_a"] == "SAT1") & (pairs.keys["item_b"] == "SAT4")
+    assert [pairs.sums[name][at][0] for name in ("n", "sum_a", "sum_b", "sum_ab")] == [1, 6, 2, 12]
+
+
+@pytest.mark.parametrize(
+    ("filters", "table"),
+    [
+        (Filters(), "score_segment_rollup"),
+        (Filters(segments=("Retail",)), "score_segment_rollup"),
+        (Filters(touchpoint_ids=(1,)), "score_rollup"),
+        (Filters(roles=("user",)), "score_rollup"),
+        (Filters(account_ids=(1,)), "account_score_rollup"),
+        (Filters(account_ids=(1, 2), segments=("Retail",)), "account_score_rollup"),
+        (Filters(account_ids=(1,), roles=("user",)), None),  # the definition over raw rows
+    ],
+)
+def test_every_scope_reads_the_smallest_aggregate_that_can_answer(filters, table):
+    keys = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
+    chosen = aggregates.source_for("scores", keys, filters)
+    assert (chosen.name if chosen else None) == table
+
+
+def test_own_scores_by_account_and_touchpoint_come_from_their_aggregate():
+    chosen = aggregates.source_for(
+        "own_scores", ["version", "month", "touchpoint_id"], Filters(account_ids=(3,))
+    )
+    assert chosen is not None
+    assert chosen.name == "account_touchpoint_rollup"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(start="2026-05", end="2026-10"),
+        Filters(touchpoint_ids=(2,)),
+        Filters(roles=("user",)),
+        Filters(account_ids=(1,)),
+        Filters(account_ids=(2,), touchpoint_ids=(2,)),
+        Filters(account_ids=(1, 2), roles=("user",)),
+    ],
+)
+@pytest.mark.parametrize("measure", ["scores", "own_scores", "answers", "pairs"])
+def test_a_read_from_aggregates_equals_the_definition_over_the_raw_rows(session, varied, measure, filters):
+    keys = ["version", "month", "item_code"] if measure == "answers" else ["version", "month"]
+    if measure in ("scores", "own_scores"):
+        keys += ["indicator", "subject"] if measure == "scores" else ["indicator"]
+    if measure == "pairs":
+        keys += ["item_a", "item_b"]
+    if filters.touchpoint_ids:  # the touchpoint account 2 was surveyed at
+        service = session.exec(select(Response.touchpoint_id).where(Response.account_id == 2)).first()
+        filters = replace(filters, touchpoint_ids=(service,))
+    newest = session.exec(select(func.max(Response.id))).one()
+    stored = aggregates.read(session, measure, keys, filters).group(keys)
+    raw = aggregates.read(session, measure, keys, filters, ids=(0, newest)).group(keys)
+    assert len(stored) == len(raw) > 0
+    for name in keys:
+        assert stored.keys[name].tolist() == raw.keys[name].tolist()
+    for name, values in stored.sums.items():
+        assert values == pytest.approx(raw.sums[name])
+
+
+def test_a_manager_scope_sums_only_their_accounts(session, varied):
+    acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    filters = restrict_filters(Filters(), Scope.of_accounts([acme]))
+    cells = aggregates.read(session, "scores", ["version"], filters)
+    acme_scores = session.exec(
+        select(func.count()).select_from(Response).where(Response.account_id == acme)
+    ).one()
+    everyone = aggregates.read(session, "scores", ["version"], Filters())
+    assert 0 < cells.n.sum() < everyone.n.sum()
+    assert acme_scores == 5
+
+
+def test_a_later_instrument_version_never_pools_with_the_first(session, varied):
+    newest = session.exec(select(func.max(Response.id))).one()
+    session.exec(update(Response).where(Response.id == newest).values(instrument_version=2))
+    aggregates.rebuild(session)
+    session.commit()
+    cells = aggregates.read(session, "own_scores", ["version", "indicator"], Filters())
+    assert sorted(set(cells.keys["version"].tolist())) == [1, 2]
+    trust = cells.keys["indicator"] == "trust"
+    assert dict(zip(cells.keys["version"][trust].tolist(), cells.n[trust].tolist(), strict=True)) == {
+        1: 8,
+        2: 1,
+    }
+    first = dashboard.score_cells(session, Filters(version=1), 1).scores
+    own_trust = (first.keys["indicator"] == "trust") & (first.keys["subject"] == "own")
+    assert first.n[own_trust].sum() == 8
+    assert dashboard.shown_version(session, Filters()) == 2
+
+
+@pytest.mark.parametrize(
+    "filters", [Filters(), Filters(account_ids=(1,)), Filters(account_ids=(1,), roles=("user",))], ids=str
+)
+def test_the_cache_takes_in_a_new_response_without_reading_everything_again(session, varied, now, filters):
+    keys = ["version", "month", "indicator", "subject"]
+    before = cache.read(session, "scores", keys, filters)
+    respond(session, now, account="Acme Tools", email="c1@acme.example")
+    reads: list[tuple] = []
+    original = aggregates.read
+
+    def spy(*args, **kwargs):
+        reads.append(kwargs.get("ids"))
+        return original(*args, **kwargs)
+
+    aggregates.read = spy
+    try:
+        after = cache.read(session, "scores", keys, filters)
+    finally:
+        aggregates.read = original
+    newest = session.exec(select(func.max(Response.id))).one()
+    assert reads == [(newest - 1, newest)]  # only the new response was read
+    fresh = aggregates.read(session, "scores", keys, filters).group(keys)
+    after = after.group(keys)
+    assert after.n.sum() == fresh.n.sum() > before.n.sum()
+    for name in keys:
+        assert after.keys[name].tolist() == fresh.keys[name].tolist()
+    assert after.sums["total_sq"] == pytest.approx(fresh.sums["total_sq"])
+
+
+def test_every_period_of_one_scope_shares_one_read(session, varied, now, monkeypatch):
+    keys = ["version", "month", "indicator", "subject"]
+    calls: list[Filters] = []
+    original = aggregates.read
+
+    def spy(session, measure, keys, filters, **kwargs):
+        calls.append(filters)
+        return original(session, measure, keys, filters, **kwargs)
+
+    monkeypatch.setattr(aggregates, "read", spy)
+    everything = cache.read(session, "scores", keys, Filters(account_ids=(1,)))
+    recent = cache.read(session, "scores", keys, Filters(account_ids=(1,), start="2026-08", end="2026-11"))
+    assert [(f.start, f.end) for f in calls] == [(None, None)]
+    inside = (everything.keys["month"] >= "2026-08") & (everything.keys["month"] <= "2026-11")
+    assert recent.keys["month"].tolist() == everything.keys["month"][inside].tolist()
+    assert 0 < len(recent) < len(everything)
