@@ -8,6 +8,7 @@ from models.db import session_scope
 from pages.common import engine, plain, reader_scope, team_page
 from survey.accounts.profile import list_accounts
 from survey.followup.queue import (
+    ACCOUNT_REASONS,
     DEFAULT_DROP_THRESHOLD,
     REASONS,
     STATUSES,
@@ -27,7 +28,15 @@ FLASH = "followup_flash"
 QUEUE_SHOWN = 200
 PAGE_SIZE = 20  # every follow-up on the page carries its own widgets: keep a page light
 STATUS_LABELS = {"open": "Open", "in_progress": "In progress", "closed": "Closed"}
-REASON_LABELS = {"detractor": "Detractor", "moment": "Bad moment", "drop": "Sharp drop"}
+REASON_LABELS = {
+    "detractor": "Detractor",
+    "moment": "Bad moment",
+    "drop": "Sharp drop",
+    # Follow-ups about a whole account (survey/accounts/warnings.py).
+    "decline": "Account declining",
+    "flagged_contacts": "Several contacts flagged",
+    "silent_decision_maker": "Decision maker silent",
+}
 
 st.set_page_config(layout="wide")
 
@@ -67,7 +76,9 @@ def details(row: QueueRow) -> None:
             [
                 f"**Account:** {plain(row.account)}",
                 f"**Contact:** {plain(row.contact)}" + (f" ({plain(role)})" if role else ""),
-                f"**Touchpoint:** {plain(row.touchpoint)}, answered {row.submitted:%Y-%m-%d %H:%M} UTC",
+                f"**Touchpoint:** {plain(row.touchpoint)}, answered {row.submitted:%Y-%m-%d %H:%M} UTC"
+                if row.kind == "response"
+                else f"**About the whole account**, opened {row.created:%Y-%m-%d %H:%M} UTC",
                 f"**Recommendation:** {nps} · **Moment:** {plain((row.moment or '—').replace('_', ' '))}",
                 f"**Why:** {plain(row.detail)}",
                 f"**Status:** {STATUS_LABELS[row.status]}"
@@ -125,7 +136,7 @@ status = status_col.selectbox(
 )
 reason = reason_col.selectbox(
     "Reason",
-    [None, *REASONS],
+    [None, *REASONS, *ACCOUNT_REASONS],
     format_func=lambda r: "Any" if r is None else REASON_LABELS[r],
     key="fu_reason",
 )
