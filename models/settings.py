@@ -36,6 +36,8 @@ class Settings:
     reminder_days: int = 5
     # A contact is not invited again within this many days (survey fatigue).
     fatigue_days: int = 30
+    # A decision maker without an answer for this many days raises an account follow-up.
+    silent_decision_maker_days: int = 120
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
             comment_retention_months=int(os.environ.get("PULSE_COMMENT_RETENTION_MONTHS", "0")),
             reminder_days=int(os.environ.get("PULSE_REMINDER_DAYS", "5")),
             fatigue_days=int(os.environ.get("PULSE_FATIGUE_DAYS", "30")),
+            silent_decision_maker_days=int(os.environ.get("PULSE_SILENT_DECISION_MAKER_DAYS", "120")),
         )
 
 

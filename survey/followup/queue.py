@@ -209,6 +209,10 @@ def flag_response(
     )
     session.add(follow_up)
     session.flush()
+    # Several contacts of one account flagged within weeks: the account needs someone too.
+    from survey.accounts.warnings import warn_flagged_contacts
+
+    warn_flagged_contacts(session, fact.account_id, fact.submitted_at)
     return follow_up
 
 
