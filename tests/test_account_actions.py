@@ -163,14 +163,17 @@ def test_the_command_line_adds_and_lists_actions(sqlite_url, now):
     assert "recorded action #1: Training at Acme Tools on 2026-11-05" in added.stdout
     bad = run("action", "add", "--account", "Acme Tools", "--type", "training", "--date", "5.11.2026",
               "--owner", "maria", url=sqlite_url)  # fmt: skip
-    assert bad.returncode != 0 and "is not a day such as 2026-11-20" in bad.stderr
+    assert bad.returncode != 0
+    assert "is not a day such as 2026-11-20" in bad.stderr
     missing = run("action", "add", "--account", "Nobody", "--type", "training", "--date", "2026-11-05",
                   "--owner", "maria", url=sqlite_url)  # fmt: skip
-    assert missing.returncode != 0 and "there is no account named 'Nobody'" in missing.stderr
+    assert missing.returncode != 0
+    assert "there is no account named 'Nobody'" in missing.stderr
     listed = run("action", "list", "--account", "Acme Tools", url=sqlite_url)
     assert "2026-11-05 Acme Tools: Training by maria — Portal training" in listed.stdout
     checked = run("check-accounts", url=sqlite_url)
-    assert checked.returncode == 0 and "account follow-up(s) opened" in checked.stdout
+    assert checked.returncode == 0
+    assert "account follow-up(s) opened" in checked.stdout
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(AccountAction)).one() == 1
     engine.dispose()

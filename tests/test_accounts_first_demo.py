@@ -67,10 +67,9 @@ def test_what_works_recovers_the_built_in_effect_of_business_reviews(demo):
         effects = what_works(session, NOW)
     review = effect(effects, "business_review", "commitment")
     estimate = review.estimate
-    assert estimate is not None and estimate.n >= 15
-    print(
-        f"business review → commitment: {estimate.value:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}] n={estimate.n}"
-    )
+    assert estimate is not None
+    assert estimate.n >= 15
+    print(f"review → commitment {estimate.value:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}]")
     assert estimate.low <= REVIEW_EFFECT_100 <= estimate.high
     assert estimate.low > 0  # and it is told apart from no effect
     assert "rose more after a business review" in review.sentence
@@ -81,10 +80,9 @@ def test_an_action_without_a_built_in_effect_has_an_interval_containing_zero(dem
     with Session(demo) as session:
         effects = what_works(session, NOW)
     estimate = effect(effects, action, "commitment").estimate
-    assert estimate is not None and estimate.n >= 5
-    print(
-        f"{action} → commitment: {estimate.value:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}] n={estimate.n}"
-    )
+    assert estimate is not None
+    assert estimate.n >= 5
+    print(f"{action} → commitment {estimate.value:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}]")
     assert estimate.low <= 0 <= estimate.high
 
 

@@ -56,7 +56,9 @@ def test_the_mean_interval_matches_scipy_and_pingouin():
 def test_one_value_has_no_interval_and_none_has_no_mean():
     assert mean_interval([]) is None
     single = mean_interval([3.0])
-    assert single.value == 3.0 and math.isnan(single.low) and single.n == 1
+    assert single.value == 3.0
+    assert math.isnan(single.low)
+    assert single.n == 1
 
 
 def test_shrinkage_borrows_more_from_the_segment_the_fewer_the_answers():
