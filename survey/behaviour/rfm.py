@@ -1,8 +1,9 @@
 """Recency, frequency and monetary segments from the transactional measures (seed 004).
 
 For one period each account gets three scores of 1-3 against the *whole base* (every
-account with a row for that period), by tertile of its rank: **recency** from the days since
-the most recent purchase (fewer is better; never bought scores 1), **frequency** from the
+account with a row for that period), by tertile of its rank from worst to best: **recency**
+from the days since the most recent purchase (fewer is better; never bought ranks worst),
+**frequency** from the
 sales transactions, **monetary** from the monetary volume. The segment follows from R and F,
 with M breaking the tie between loyal and needs-attention accounts:
 
@@ -20,6 +21,8 @@ base as everyone's; only the accounts in scope leave here.
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 from sqlmodel import Session, select
@@ -40,13 +43,12 @@ def latest_period(session: Session) -> str | None:
 
 
 def _tertile(values: pd.Series, *, higher_is_better: bool) -> pd.Series:
-    """1-3 by rank (ties share the average rank); missing values score 1."""
-    ranked = values.rank(method="average", ascending=higher_is_better, pct=True)
-    scores = pd.Series(1, index=values.index, dtype=int)
-    scores[ranked > 1 / 3] = 2
-    scores[ranked > 2 / 3] = 3
-    scores[values.isna()] = 1
-    return scores
+    """1-3 by rank from worst to best, ``1 + floor(3 (rank - 1) / n)`` (ties share their average rank);
+    a missing value ranks worst."""
+    goodness = (values if higher_is_better else -values).fillna(-math.inf)
+    ranks = goodness.rank(method="average", ascending=True)
+    n = len(values)
+    return pd.Series([1 + int(3 * (rank - 1) / n) for rank in ranks], index=values.index, dtype=int)
 
 
 def segment_of(r: int, f: int, m: int) -> str:
