@@ -51,6 +51,7 @@ frame = pd.DataFrame(
         for e in effects
     ]
 )
+frame[["estimate", "low", "high"]] = frame[["estimate", "low", "high"]].astype(float)  # None -> NaN
 if frame["n"].sum() == 0:
     st.info(
         f"No action has {WINDOW_DAYS} days of answers before and after it yet. Log actions on the Account "
