@@ -18,8 +18,8 @@ def book(db) -> None:
         now - timedelta(days=3),
         answers_at(NPS=2, COMMENT="Delivery was **late** [again](http://evil.example)"),
     )
-    respond(db, now - timedelta(days=2), answers_at(NPS=9, COMMENT="Lovely onboarding"), email="bo@acme.example",
-            touchpoint="onboarding")  # fmt: skip
+    lovely = answers_at(NPS=9, COMMENT="Lovely onboarding")
+    respond(db, now - timedelta(days=2), lovely, email="bo@acme.example", touchpoint="onboarding")
     respond(db, now - timedelta(days=1), answers_at(COMMENT="Globex is late too"), account="Globex",
             email="gus@globex.example")  # fmt: skip
     secret, _ = make_invitation(db, now, email="cy@acme.example")
