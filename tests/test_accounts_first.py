@@ -261,3 +261,17 @@ def test_rfm_rules():
     assert segment_of(3, 3, 1) == "Champions"
     assert segment_of(2, 3, 1) == "Needs attention"
     assert segment_of(2, 2, 2) == "Loyal"
+
+
+def test_the_response_export_carries_each_comments_tags(session, commented, tmp_path):
+    import pandas as pd
+
+    from survey.exports.writers import export
+
+    out = tmp_path / "responses.csv"
+    export(session, "csv", out)
+    frame = pd.read_csv(out).set_index("COMMENT")
+    assert frame.loc["The delivery was LATE again.", "comment_tags"] == "Delivery"
+    assert frame.loc["Great training, thanks", "comment_tags"] == "Training"
+    # The anonymous comment was removed from sight elsewhere; in the export it is tagged but unnamed.
+    assert pd.isna(frame.loc["late late late", "contact_name"])
