@@ -99,6 +99,11 @@ def actions(row: QueueRow) -> None:
     if row.status == "closed":
         st.text_input("Why reopen? (optional)", key=f"reopen_note_{key}")
         st.button("Reopen", key=f"reopen_{key}", on_click=act, args=("reopen", key, f"reopen_note_{key}"))
+        # What was done, into the account's action log ("What works" compares before and after).
+        if st.button("Log what was done as an action", key=f"log_action_{key}", icon=":material/science:"):
+            st.session_state["account"] = row.account_id
+            st.session_state["action_follow_up"] = key
+            st.switch_page("pages/account.py")
         return
     assign_col, note_col, close_col = st.columns(3)
     with assign_col:
