@@ -93,3 +93,28 @@ def test_account_follow_ups_refuse_unknown_reasons_and_accounts(session, now):
     with pytest.raises(FollowUpError, match="there is no account #999"):
         open_account_follow_up(session, 999, "decline", "", now)
     assert account_follow_ups(session) == []
+
+
+def test_two_flagged_answers_stored_at_once_open_one_account_follow_up(engine, session, now):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sqlmodel import Session
+
+    from survey.collecting.responses import submit
+    from tests.factories import make_invitation
+
+    invitations = [
+        make_invitation(session, now, email=f"p{n}@acme.example")[0].invitation_id for n in range(4)
+    ]
+    barrier = Barrier(len(invitations))
+
+    def answer(invitation_id: int) -> None:
+        with Session(engine) as own:
+            barrier.wait()
+            submit(own, invitation_id=invitation_id, answers=DETRACTOR, locale="en", now=now)
+            own.commit()
+
+    with ThreadPoolExecutor(len(invitations)) as pool:
+        list(pool.map(answer, invitations))
+    assert len(account_follow_ups(session, "flagged_contacts")) == 1

@@ -389,8 +389,10 @@ def open_account_follow_up(
         raise FollowUpError(f"unknown account reason {reason!r} (use one of {', '.join(ACCOUNT_REASONS)})")
     if session.get(Account, account_id) is None:
         raise FollowUpError(f"there is no account #{account_id}")
-    # Lock the account (PostgreSQL) so two checks at once cannot both open one.
-    session.exec(select(Account.id).where(Account.id == account_id).with_for_update()).one()
+    # Two checks of one account take turns (PostgreSQL), so they cannot both open one. NO KEY
+    # UPDATE: a response just stored in this transaction holds a KEY SHARE lock on the account,
+    # which a plain FOR UPDATE in another submit would wait for, and deadlock.
+    session.exec(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True)).one()
     existing = session.exec(
         select(FollowUp.id).where(
             FollowUp.account_id == account_id,
