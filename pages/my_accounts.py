@@ -8,6 +8,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from survey.accounts.health import COMPONENT_LABELS, PERIOD_DAYS, WEIGHTS, account_health, health_frame
+from survey.accounts.values import disagreements, level_label
 from survey.accounts.warnings import check_accounts
 from survey.behaviour.rfm import RFM_SEGMENTS
 from survey.exports.frames import frame_csv, frame_xlsx
@@ -145,6 +146,29 @@ if user.can_change:
         help="Opens one follow-up per account and reason: declining beyond uncertainty, two or more contacts "
         "flagged within 30 days, a decision maker gone quiet. This also runs daily (check-accounts).",
     )
+
+st.subheader("Value level: where the account manager and the customer disagree")
+with session_scope(engine()) as session:
+    gaps = disagreements(session, now, scope)
+if gaps:
+    st.caption(
+        "Accounts where the account manager's value level (0–4) and the customer's (the mean of each "
+        "contact's latest answer) are one level or more apart, the largest gap first."
+    )
+    st.dataframe(
+        {
+            "Account": [g.account for g in gaps],
+            "Owner": [g.owner for g in gaps],
+            "Account manager": [level_label(g.manager) for g in gaps],
+            "Customer": [level_label(g.customer_mean) for g in gaps],
+            "Contacts (n)": [g.customer_n for g in gaps],
+            "Gap": [round(g.gap, 1) for g in gaps],
+            "Assessed": ["—" if g.assessed_at is None else f"{g.assessed_at:%Y-%m-%d}" for g in gaps],
+        },
+        hide_index=True,
+    )
+else:
+    st.caption("No account where the account manager and the customer are a level or more apart.")
 
 names = dict(zip(shown["account_id"], shown["Account"], strict=True))
 choice = st.selectbox("Open an account", list(names), format_func=names.get, key="ma_open")

@@ -104,3 +104,16 @@ def test_the_export_is_the_table_with_formulas_defused(db):
 def test_a_manager_without_accounts_is_told_so(db):
     at = open_page(db, username="newbie")
     assert "You own no accounts yet." in at.info[0].value
+
+
+def test_value_level_disagreements_are_listed(db):
+    book(db)
+    acme = db.exec(select(Account).where(Account.name == "Acme Tools")).one()
+    acme.manager_value_level = 0  # the customers answered level 3 (the factory's answers)
+    db.add(acme)
+    db.commit()
+    at = open_page(db)
+    gaps = next(f.value for f in at.dataframe if "Gap" in f.value.columns)
+    assert list(gaps["Account"]) == ["Acme Tools"]
+    assert list(gaps["Gap"]) == [-3.0]
+    assert list(gaps["Customer"]) == ["3.0 · Value added"]
