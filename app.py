@@ -21,6 +21,7 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
     sections = {
         "Relationship Pulse": [
             st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+            st.Page("pages/my_accounts.py", title="My accounts", icon=":material/format_list_numbered:"),
             st.Page("pages/followup.py", title="Follow-up", icon=":material/assignment_late:"),
             st.Page("pages/loop.py", title="Loop metrics", icon=":material/avg_time:"),
             st.Page("pages/alerts.py", title="My alerts", icon=":material/notifications:"),
@@ -30,6 +31,8 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
             st.Page("pages/timeline.py", title="Account timeline", icon=":material/timeline:"),
             st.Page("pages/loyalty.py", title="Loyalty", icon=":material/loyalty:"),
             st.Page("pages/predictors.py", title="What predicts what", icon=":material/query_stats:"),
+            st.Page("pages/what_works.py", title="What works", icon=":material/science:"),
+            st.Page("pages/comments.py", title="Comments", icon=":material/forum:"),
             st.Page("pages/sending.py", title="Send surveys", icon=":material/send:"),
             st.Page("pages/directory.py", title="Accounts and contacts", icon=":material/contacts:"),
             st.Page("pages/invitations.py", title="Invitations", icon=":material/outgoing_mail:"),

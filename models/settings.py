@@ -48,6 +48,8 @@ class Settings:
     worker: bool = True
     # Seconds between the worker's looks at the outbox.
     worker_poll_seconds: float = 5.0
+    # A decision maker without an answer for this many days raises an account follow-up.
+    silent_decision_maker_days: int = 120
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             digest_hour=int(os.environ.get("PULSE_DIGEST_HOUR", "7")),
             worker=_flag("PULSE_WORKER", default=True),
             worker_poll_seconds=float(os.environ.get("PULSE_WORKER_POLL_SECONDS", "5")),
+            silent_decision_maker_days=int(os.environ.get("PULSE_SILENT_DECISION_MAKER_DAYS", "120")),
         )
 
 

@@ -184,9 +184,13 @@ class FollowUp(SQLModel, table=True):
     __tablename__ = "follow_up"
 
     id: int | None = Field(default=None, primary_key=True)
-    response_id: int = Field(foreign_key="response.id", unique=True)
+    # None for a follow-up about a whole account (kind "account"), which no single response raised.
+    response_id: int | None = Field(default=None, foreign_key="response.id", unique=True)
     account_id: int = Field(foreign_key="account.id", index=True)
-    # Comma-separated: detractor, moment, drop.
+    # "response": one response needs action; "account": the account as a whole does.
+    kind: str = Field(default="response", max_length=20, index=True)
+    # Comma-separated: detractor, moment, drop (responses); decline, flagged_contacts,
+    # silent_decision_maker (accounts).
     reasons: str = Field(max_length=100)
     detail: str = Field(default="", max_length=500)
     status: str = Field(default="open", max_length=20, index=True)  # open, in_progress, closed
@@ -626,3 +630,49 @@ class OptOutLink(SQLModel, table=True):
     token_hash: str = Field(primary_key=True, max_length=64)
     email: str = Field(max_length=320)
     created_at: datetime
+
+
+# Accounts first: what the company did, the manager's value level over time, comment tags.
+
+
+class AccountAction(SQLModel, table=True):
+    """Something the company did for an account (a business review, a fix delivered, ...),
+    so that "What works" can compare the account's indicators before and after."""
+
+    __tablename__ = "account_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    kind: str = Field(max_length=40, index=True)  # see survey/accounts/actions.py ACTION_TYPES
+    occurred_on: date = Field(index=True)
+    owner: str = Field(max_length=200)  # who did it
+    note: str = Field(default="", max_length=2000)
+    # The follow-up whose closing this action answered, if any.
+    follow_up_id: int | None = Field(default=None, foreign_key="follow_up.id", index=True)
+    recorded_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ValueAssessment(SQLModel, table=True):
+    """One account manager's assessment of the relationship level 0-4 (seed 002), kept with
+    its date and author; ``Account.manager_value_level`` holds the latest one."""
+
+    __tablename__ = "value_assessment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    level: int | None = Field(default=None, ge=0, le=4)  # None: the level was cleared
+    assessed_at: datetime = Field(index=True)
+    author: str = Field(max_length=100)
+
+
+class CommentTagRule(SQLModel, table=True):
+    """An admin's keyword rule: a comment containing any of the keywords carries the tag."""
+
+    __tablename__ = "comment_tag_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tag: str = Field(unique=True, max_length=60)
+    keywords: str = Field(max_length=1000)  # comma-separated, matched case-insensitively as words
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)

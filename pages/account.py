@@ -1,7 +1,7 @@
 """One account: contacts and who answered, the influence-weighted scores, the relationship level
 as the customer and as the account manager see it, and the quarterly trend."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
@@ -9,14 +9,22 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page, visible_accounts
+from survey.accounts.actions import ACTION_TYPES, ActionError, closed_follow_ups, list_actions, record_action
+from survey.accounts.people import QUIET_DAYS, people
 from survey.accounts.profile import (
     VALUE_LEVEL_MEANINGS,
     VALUE_LEVELS,
     AccountError,
     account_view,
-    set_manager_value_level,
+)
+from survey.accounts.values import (
+    assess_value_level,
+    assessment_history,
+    customer_levels_by_quarter,
+    level_label,
 )
 from survey.charts.account import account_trend
+from survey.charts.accounts import value_levels_over_time
 from survey.instrument.definition import load_instrument
 
 user = team_page()
@@ -37,7 +45,9 @@ def save_manager_level(account_id: int, key: str) -> None:
     level = st.session_state.get(key)
     try:
         with session_scope(engine()) as session:
-            set_manager_value_level(session, account_id, level, scope=reader_scope())
+            assess_value_level(
+                session, account_id, level, author=user.username, now=datetime.now(UTC), scope=reader_scope()
+            )
     except AccountError as error:
         st.session_state[FLASH] = ("error", str(error))
         return
@@ -184,3 +194,134 @@ if view.trend.empty:
     st.info(f"No quarter has {settings.min_n} or more responses from this account yet.")
 else:
     st.plotly_chart(account_trend(view.trend, labels, settings.min_n), width="stretch")
+
+
+# --- Accounts first: people, value-level history, the action log --------------------------
+
+
+def people_section(account_id: int) -> None:
+    """Each contact's own relationship strength: who is warm and who has gone quiet."""
+    st.subheader("People in the account")
+    st.caption(
+        "Each contact's strength is the mean of their latest answer's six indicators (0–100); the trend "
+        f"compares it with their answer before. Gone quiet: no answer for more than {QUIET_DAYS} days. "
+        "Answers given anonymously are not attributed to anyone here."
+    )
+    with session_scope(engine()) as session:
+        rows = people(session, account_id, now, scope=scope)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Name": [p.name or p.email for p in rows],
+                "Role": [p.role.replace("_", " ") for p in rows],
+                "Buying influence": [p.buying_influence for p in rows],
+                "Strength (0-100)": [None if p.strength is None else round(p.strength) for p in rows],
+                "Trend": [None if p.trend is None else round(p.trend) for p in rows],
+                "Last answered": [
+                    "—" if p.last_answered is None else f"{p.last_answered:%Y-%m-%d}" for p in rows
+                ],
+                "Answers": [p.responses for p in rows],
+                "Status": [p.status for p in rows],
+            }
+        ),
+        hide_index=True,
+        key="people_table",
+    )
+
+
+def value_history_section(account_id: int) -> None:
+    """The manager's assessments with date and author, and the customer's level over time."""
+    st.subheader("Value level over time")
+    with session_scope(engine()) as session:
+        history = assessment_history(session, account_id, scope=scope)
+        customer = customer_levels_by_quarter(session, account_id, now)
+    manager = pd.DataFrame(
+        {"at": [h.assessed_at for h in history], "level": [h.level for h in history]}
+    ).dropna(subset=["level"])
+    if customer.empty and manager.empty:
+        st.info("No value level yet, from the customer or the account manager.")
+    else:
+        st.plotly_chart(value_levels_over_time(customer, manager), width="stretch", key="value_chart")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Assessed": [f"{h.assessed_at:%Y-%m-%d %H:%M}" for h in history],
+                "Account manager's level": [
+                    level_label(h.level) if h.level is not None else "cleared" for h in history
+                ],
+                "By": [h.author for h in history],
+            }
+        ),
+        hide_index=True,
+        key="value_history_table",
+    )
+
+
+def save_action(account_id: int) -> None:
+    state = st.session_state
+    try:
+        with session_scope(engine()) as session:
+            record_action(
+                session,
+                account_id=account_id,
+                kind=state.get("action_kind", ""),
+                occurred_on=state.get("action_date") or date.today(),
+                owner=state.get("action_owner", ""),
+                note=state.get("action_note", ""),
+                follow_up_id=state.get("action_follow_up"),
+                recorded_by=user.username,
+                now=datetime.now(UTC),
+                scope=reader_scope(),
+            )
+    except ActionError as error:
+        state[FLASH] = ("error", f"{error}. Nothing was recorded.")
+        return
+    state[FLASH] = ("success", f"Recorded: {ACTION_TYPES[state['action_kind']]} on {state['action_date']}.")
+
+
+def action_log_section(account_id: int) -> None:
+    """What we did for this account; "What works" compares before and after."""
+    st.subheader("What we did")
+    with session_scope(engine()) as session:
+        actions = list_actions(session, account_id=account_id, scope=scope)
+        closed = dict(closed_follow_ups(session, account_id, scope=scope))
+    if actions:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Date": [f"{a.occurred_on:%Y-%m-%d}" for a in actions],
+                    "Action": [a.label for a in actions],
+                    "Owner": [a.owner for a in actions],
+                    "Note": [a.note for a in actions],
+                    "Follow-up": ["" if a.follow_up_id is None else f"#{a.follow_up_id}" for a in actions],
+                }
+            ),
+            hide_index=True,
+            key="actions_table",
+        )
+    else:
+        st.info("No actions logged for this account yet.")
+    st.page_link(
+        "pages/what_works.py", label="Which actions are followed by better scores", icon=":material/science:"
+    )
+    if not user.can_change:
+        return
+    with st.form("action_form", clear_on_submit=True):
+        st.markdown("**Log an action**")
+        cols = st.columns(3)
+        cols[0].selectbox("Type", list(ACTION_TYPES), format_func=ACTION_TYPES.get, key="action_kind")
+        cols[1].date_input("Date", value=now.date(), max_value=now.date(), key="action_date")
+        cols[2].text_input("Owner", value=user.username, key="action_owner")
+        st.text_area("Note", key="action_note", height=80)
+        st.selectbox(
+            "Answers a closed follow-up (optional)",
+            [None, *closed],
+            format_func=lambda f: "—" if f is None else closed[f],
+            key="action_follow_up",
+        )
+        st.form_submit_button("Log action", on_click=save_action, args=(account_id,))
+
+
+people_section(account_id)
+value_history_section(account_id)
+action_log_section(account_id)

@@ -8,6 +8,7 @@ from models.db import session_scope
 from pages.common import engine, plain, reader_scope, team_page
 from survey.accounts.profile import list_accounts
 from survey.followup.queue import (
+    ACCOUNT_REASONS,
     DEFAULT_DROP_THRESHOLD,
     REASONS,
     STATUSES,
@@ -28,7 +29,15 @@ FLASH = "followup_flash"
 QUEUE_SHOWN = 200
 PAGE_SIZE = 20  # every follow-up on the page carries its own widgets: keep a page light
 STATUS_LABELS = {"open": "Open", "in_progress": "In progress", "closed": "Closed"}
-REASON_LABELS = {"detractor": "Detractor", "moment": "Bad moment", "drop": "Sharp drop"}
+REASON_LABELS = {
+    "detractor": "Detractor",
+    "moment": "Bad moment",
+    "drop": "Sharp drop",
+    # Follow-ups about a whole account (survey/accounts/warnings.py).
+    "decline": "Account declining",
+    "flagged_contacts": "Several contacts flagged",
+    "silent_decision_maker": "Decision maker silent",
+}
 
 st.set_page_config(layout="wide")
 
@@ -83,7 +92,9 @@ def details(row: QueueRow) -> None:
             [
                 f"**Account:** {plain(row.account)}",
                 f"**Contact:** {plain(row.contact)}" + (f" ({plain(role)})" if role else ""),
-                f"**Touchpoint:** {plain(row.touchpoint)}, answered {row.submitted:%Y-%m-%d %H:%M} UTC",
+                f"**Touchpoint:** {plain(row.touchpoint)}, answered {row.submitted:%Y-%m-%d %H:%M} UTC"
+                if row.kind == "response"
+                else f"**About the whole account**, opened {row.created:%Y-%m-%d %H:%M} UTC",
                 f"**Recommendation:** {nps} · **Moment:** {plain((row.moment or '—').replace('_', ' '))}",
                 f"**Why:** {plain(row.detail)}",
                 f"**Status:** {STATUS_LABELS[row.status]}"
@@ -108,6 +119,11 @@ def actions(row: QueueRow) -> None:
     if row.status == "closed":
         st.text_input("Why reopen? (optional)", key=f"reopen_note_{key}")
         st.button("Reopen", key=f"reopen_{key}", on_click=act, args=("reopen", key, f"reopen_note_{key}"))
+        # What was done, into the account's action log ("What works" compares before and after).
+        if st.button("Log what was done as an action", key=f"log_action_{key}", icon=":material/science:"):
+            st.session_state["account"] = row.account_id
+            st.session_state["action_follow_up"] = key
+            st.switch_page("pages/account.py")
         return
     assign_col, note_col, close_col = st.columns(3)
     with assign_col:
@@ -164,7 +180,7 @@ status = status_col.selectbox(
 )
 reason = reason_col.selectbox(
     "Reason",
-    [None, *REASONS],
+    [None, *REASONS, *ACCOUNT_REASONS],
     format_func=lambda r: "Any" if r is None else REASON_LABELS[r],
     key="fu_reason",
 )

@@ -30,6 +30,9 @@ TEAM_PAGES = [
     "export",
     "loop",
     "alerts",
+    "my_accounts",
+    "what_works",
+    "comments",
 ]
 ADMIN_PAGES = {
     "users": "Users",
@@ -120,8 +123,10 @@ def test_a_manager_sees_only_their_accounts_on_every_page(db, books):
 
     queue = open_page(db, "manager", "followup", username="maria")
     labels = [e.label for e in queue.expander]
-    assert len(labels) == 5
+    # Five response follow-ups, and one for the account: five of its contacts were flagged at once.
+    assert len(labels) == 6
     assert all("Acme Tools" in label for label in labels)
+    assert sum("Several contacts flagged" in label for label in labels) == 1
 
     timeline = open_page(db, "manager", "timeline", username="maria")
     assert timeline.selectbox(key="timeline_pick").options == ["Acme Tools"]

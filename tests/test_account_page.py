@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
@@ -127,3 +128,62 @@ def test_the_trend_chart_shows_quarters_with_enough_responses(db, acme):
     assert (low, high) == pytest.approx((50.0, 50.0))
     assert values(trust["error_y"]["array"])[0] == pytest.approx(0.0)
     assert values(trust["y"])[0] == pytest.approx(50.0)
+
+
+# --- People, value-level history and the action log -------------------------------------------
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has ``column``."""
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+
+
+def test_people_in_the_account_show_each_contacts_strength(db, acme):
+    at = open_page(db)
+    people = table_with(at, "Strength (0-100)")
+    assert list(people["Name"]) == ["Ana Lima", "Cy Young", "Ben [Okafor](http://evil.example)"]
+    assert list(people["Status"]) == ["steady", "never answered", "steady"]
+    assert people["Strength (0-100)"].iloc[1] is None or pd.isna(people["Strength (0-100)"].iloc[1])
+
+
+def test_the_managers_level_is_kept_with_its_author_in_the_history(db, acme):
+    at = open_page(db)
+    for level in (2, 4):
+        at.selectbox(key=f"manager_level_{acme}").set_value(level)
+        at.button(key=f"save_manager_level_{acme}").click().run()
+    history = table_with(at, "Account manager's level")
+    assert list(history["Account manager's level"]) == [
+        "4.0 · Total cost of ownership",
+        "2.0 · Features & benefits",
+    ]
+    assert list(history["By"]) == ["admin", "admin"]
+
+
+def test_an_action_is_logged_from_the_account_page(db, acme):
+    at = open_page(db)
+    assert "No actions logged for this account yet." in [i.value for i in at.info]
+    at.selectbox(key="action_kind").set_value("business_review")
+    at.text_area(key="action_note").input("QBR: <b>renewal</b> plans")
+    at.button[[b.label for b in at.button].index("Log action")].click().run()
+    assert not at.exception
+    assert "Recorded: Business review" in at.success[0].value
+    table = table_with(at, "Action")
+    assert list(table["Action"]) == ["Business review"]
+    assert list(table["Note"]) == ["QBR: <b>renewal</b> plans"]
+    assert list(table["Owner"]) == ["admin"]
+
+
+def test_a_bad_action_is_named_and_records_nothing(db, acme):
+    from models.tables import AccountAction
+
+    at = open_page(db)
+    at.text_input(key="action_owner").input("   ")
+    at.button[[b.label for b in at.button].index("Log action")].click().run()
+    assert "the owner is empty. Nothing was recorded." in at.error[0].value
+    assert db.exec(select(AccountAction)).all() == []
+
+
+def test_an_analyst_cannot_log_actions(db, acme):
+    at = team_app(db, role="analyst").run()
+    at.switch_page("pages/account.py").run()
+    assert "Log action" not in [b.label for b in at.button]

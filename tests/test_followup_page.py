@@ -152,3 +152,24 @@ def test_a_message_with_the_templates_gap_is_refused_and_nothing_changes(db):
     at.button(key=f"close_{key}").click().run()
     assert "template's gap" in at.error[0].value
     assert follow_up(db).status == "open"
+
+
+def test_a_closed_follow_up_leads_to_logging_what_was_done_as_an_action(db):
+    from models.tables import AccountAction
+    from survey.followup.queue import close
+
+    respond(db, datetime.now(UTC) - timedelta(days=1), NPS=2)
+    key = follow_up(db).id
+    close(db, key, "Sent a technician.", datetime.now(UTC))
+    db.commit()
+    at = open_page(db)
+    at.selectbox(key="fu_status").set_value("closed").run()
+    at.button(key=f"log_action_{key}").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Account"
+    assert at.selectbox(key="action_follow_up").value == key
+    # AppTest forgets a page switched to from inside the script on its next run; a browser stays.
+    at.switch_page("pages/account.py")
+    at.button[[b.label for b in at.button].index("Log action")].click().run()
+    assert "Recorded: Executive visit" in at.success[0].value
+    assert db.exec(select(AccountAction.follow_up_id)).all() == [key]

@@ -218,6 +218,13 @@ def _contacts(session: Session, account_id: int, now: datetime) -> list[ContactR
 
 def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tuple[int, str, float]]:
     """(contact, indicator, score 1-7) of each contact's most recent own score per indicator."""
+    return latest_scores_by_account(session, Scope.of_accounts([account_id]), now).get(account_id, [])
+
+
+def latest_scores_by_account(
+    session: Session, scope: Scope, now: datetime
+) -> dict[int, list[tuple[int, str, float]]]:
+    """``_latest_scores`` of every account in ``scope`` at once, by account."""
     rank = (
         func.row_number()
         .over(
@@ -227,10 +234,10 @@ def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tup
         .label("rank")
     )
     ranked = (
-        select(Response.contact_id, IndicatorScore.indicator, IndicatorScore.score, rank)
+        select(Response.account_id, Response.contact_id, IndicatorScore.indicator, IndicatorScore.score, rank)
         .join(Response, Response.id == IndicatorScore.response_id)
         .where(
-            Response.account_id == account_id,
+            scope.condition(Response.account_id),
             Response.contact_id.is_not(None),  # type: ignore[union-attr]
             Response.submitted_at <= now,
             ~col(Response.anonymous),
@@ -238,10 +245,13 @@ def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tup
         )
         .subquery()
     )
-    statement = select(ranked.c.contact_id, ranked.c.indicator, ranked.c.score).where(ranked.c.rank == 1)
-    return [
-        (int(contact), indicator, float(score)) for contact, indicator, score in session.exec(statement).all()
-    ]
+    statement = select(ranked.c.account_id, ranked.c.contact_id, ranked.c.indicator, ranked.c.score).where(
+        ranked.c.rank == 1
+    )
+    result: dict[int, list[tuple[int, str, float]]] = {}
+    for account, contact, indicator, score in session.exec(statement).all():
+        result.setdefault(int(account), []).append((int(contact), indicator, float(score)))
+    return result
 
 
 def weighted_scores(

@@ -7,6 +7,7 @@ off the event loop. Keys see every account: they belong to systems, not to peopl
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as date_type
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from models.db import default_engine, session_scope
 from models.settings import get_settings
-from models.tables import CONTACT_ROLES, Contact, Interaction, Invitation
+from models.tables import CONTACT_ROLES, Account, Contact, Interaction, Invitation
 from survey.collecting.invitations import InviteError, invite_recorded, record_interaction
 from survey.exports.api import responses_page
 from survey.exports.rows import ExportError
@@ -48,6 +49,27 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     external_id: str | None = Field(default=None, min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
+
+
+class AccountRef(BaseModel):
+    """An existing account, by its id, its CRM id or its name (the first one given)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    id: int | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def resolve(self, session: Session) -> int:
+        from survey.accounts.actions import ActionError
+
+        if self.id is not None:
+            return self.id
+        for column, value in ((Account.external_id, self.external_id), (Account.name, self.name)):
+            if value is not None:
+                found = session.exec(select(Account.id).where(column == value)).first()
+                if found is not None:
+                    return int(found)
+        raise ActionError("no account matches account.id, account.external_id or account.name")
 
 
 class InteractionIn(BaseModel):
@@ -229,8 +251,77 @@ def get_responses(request: Request) -> JSONResponse:
         return JSONResponse(page.as_json_dict())
 
 
+# --- The action log (survey/accounts/actions.py) -----------------------------------------
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    account: AccountRef
+    type: str = Field(min_length=1, max_length=40)
+    date: date_type
+    owner: str = Field(min_length=1, max_length=200)
+    note: str = Field(default="", max_length=2000)
+    follow_up_id: int | None = None
+
+
+async def post_action(request: Request) -> JSONResponse:
+    body = await request.body()
+    return await run_in_threadpool(_post_action, request, body)
+
+
+def _post_action(request: Request, body: bytes) -> JSONResponse:
+    """Record an action in an account's log (a CRM reporting a business review, say)."""
+    from survey.accounts.actions import ActionError, list_actions, record_action
+
+    with session_scope(_engine(request)) as session:
+        if not _authorised(request, session):
+            return _unauthorised()
+    if len(body) > MAX_BODY:
+        return JSONResponse({"error": f"the body is larger than {MAX_BODY} bytes"}, status_code=413)
+    try:
+        data = ActionIn.model_validate_json(body)
+    except ValidationError as error:
+        return JSONResponse({"error": "the body is not valid", "problems": _problems(error)}, status_code=422)
+    try:
+        with session_scope(_engine(request)) as session:
+            account_id = data.account.resolve(session)
+            action = record_action(
+                session,
+                account_id=account_id,
+                kind=data.type,
+                occurred_on=data.date,
+                owner=data.owner,
+                note=data.note,
+                follow_up_id=data.follow_up_id,
+                recorded_by="api",
+                now=datetime.now(UTC),
+            )
+            row = next(r for r in list_actions(session, account_id=account_id) if r.id == action.id)
+            result = row.as_json()
+    except ActionError as error:
+        problem = {"field": "body", "problem": str(error)}
+        return JSONResponse({"error": "the action was not recorded", "problems": [problem]}, status_code=422)
+    return JSONResponse(result, status_code=201)
+
+
+def get_actions(request: Request) -> JSONResponse:
+    """The action log, newest first; ``?account=ID`` for one account."""
+    from survey.accounts.actions import list_actions
+
+    with session_scope(_engine(request)) as session:
+        if not _authorised(request, session):
+            return _unauthorised()
+        account = request.query_params.get("account")
+        if account is not None and not account.isdigit():
+            return JSONResponse({"error": "account must be an account id (a whole number)"}, status_code=400)
+        rows = list_actions(session, account_id=None if account is None else int(account))
+        return JSONResponse({"actions": [row.as_json() for row in rows]})
+
+
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/api/v1/actions", post_action, methods=["POST"]),
+    Route("/api/v1/actions", get_actions, methods=["GET"]),
     Route("/api/v1/interactions", post_interaction, methods=["POST"]),
     Route("/api/v1/responses", get_responses, methods=["GET"]),
 ]

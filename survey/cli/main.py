@@ -276,3 +276,13 @@ def _add_people_commands() -> None:
 
 
 _add_people_commands()
+
+
+def _add_account_commands() -> None:
+    from survey.cli.accounts import action_group, check_accounts_command
+
+    main.add_command(action_group)
+    main.add_command(check_accounts_command)
+
+
+_add_account_commands()

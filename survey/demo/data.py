@@ -25,6 +25,7 @@ from models.tables import (
     Invitation,
     Touchpoint,
 )
+from survey.accounts.warnings import check_accounts
 from survey.collecting.responses import (
     LEADER_OTHER,
     LEADER_OTHER_KEY,
@@ -34,6 +35,7 @@ from survey.collecting.responses import (
     validate_answers,
 )
 from survey.collecting.tokens import hash_token, new_token
+from survey.demo import actions as actions_demo
 from survey.demo import behaviour as behaviour_demo
 from survey.exports import packs
 from survey.followup import queue as followup
@@ -314,6 +316,8 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
     start = now - timedelta(days=30.44 * MONTHS)
     # A separate random stream for the behaviour: the main stream draws the same numbers as before.
     behaviour = np.random.default_rng(seed + 1000)
+    acting = np.random.default_rng(seed + 2000)  # the action log's own stream
+    planned_actions: list[actions_demo.PlannedAction] = []
     commitment_swings: dict[tuple[int, str], float] = {}
     commitment_seen: dict[tuple[int, str], list[float]] = {}
     tiers: dict[int, str] = {}
@@ -339,6 +343,12 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
         session.add(account)
         session.flush()
         tiers[account.id or 0] = account.tier
+        planned = (
+            []
+            if name == DECLINING_ACCOUNT
+            else actions_demo.plan(acting, account.id or 0, account.owner, start, now)
+        )
+        planned_actions += planned
         account_level = 4.9 + rng.normal(0, 0.45)
 
         contacts = []
@@ -426,7 +436,11 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                     level,
                     competitors,
                     answered_at,
-                    {"commitment": commitment_swings[key]},
+                    {"commitment": commitment_swings[key]}
+                    | {
+                        code: shift + (commitment_swings[key] if code == "commitment" else 0.0)
+                        for code, shift in actions_demo.shifts(planned, answered_at).items()
+                    },
                 )
                 answer_rows += rows[0]
                 score_rows += rows[1]
@@ -442,8 +456,10 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
     packs.fill_missing(session)
     figures = DEMO_BENCHMARKS.format(last=now.year - 1, this=now.year)
     import_benchmarks(session, figures.encode("utf-8"))
+    actions_demo.store(session, planned_actions, now)
     followup.flag_all(session)
     _work_the_queue(session, now)
+    check_accounts(session, now)
     return DemoSummary(accounts=accounts, **counts)
 
 

@@ -111,6 +111,7 @@ def context_columns() -> list[Column]:
         Column("duration_seconds", "Time taken to answer (seconds)", "int"),
         Column("follow_up_status", "Follow-up status", "text"),
         Column("follow_up_note", "Follow-up notes", "text"),
+        Column("comment_tags", "Comment tags (the admin's keyword rules), separated by '; '", "text"),
     ]
 
 

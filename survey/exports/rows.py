@@ -28,6 +28,7 @@ from models.tables import (
     Response,
     Touchpoint,
 )
+from survey.comments.tags import TagRule, list_rules, tags_of
 from survey.exports import fetch, packs
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
 from survey.instrument.scoring import nps_category
@@ -222,6 +223,7 @@ class ChunkReader:
             name.removesuffix("_score") for name in self._score_names if name.endswith("_score")
         ]
         self._lookups: _Lookups | None = None
+        self._tag_rules: list[TagRule] | None = None
 
     def _type(self, column: Column) -> pa.DataType:
         if (column.item_code and column.kind == "int") or column.name == "value":
@@ -254,6 +256,14 @@ class ChunkReader:
             data = tuple(built[int(ids[i])] if pack is None else pack for i, pack in enumerate(data))
         return _Chunk(fetched, ids, packs.unpack(data, ids))
 
+    def _comment_tags(self, comments: tuple) -> pa.Array:
+        """Each comment's tags from the keyword rules (survey/comments/tags.py), empty where none."""
+        if self._tag_rules is None:
+            self._tag_rules = list_rules(self.session)
+        if not self._tag_rules:
+            return pa.nulls(len(comments), pa.string())
+        return pa.array([("; ".join(tags_of(c, self._tag_rules)) or None) for c in comments], pa.string())
+
     def _context(self, chunk: _Chunk) -> dict[str, pa.Array]:
         if self._lookups is None:
             self._lookups = _Lookups(self.session)
@@ -285,6 +295,7 @@ class ChunkReader:
             "duration_seconds": pa.array(facts["duration_seconds"]),
             "follow_up_status": status,
             "follow_up_note": note,
+            "comment_tags": self._comment_tags(fetched.values["COMMENT"]),
             "NPS": _optional(nps, ITEM_TYPE),
             "nps_category": NPS_CATEGORIES.take(pa.array(nps.astype(np.int64), mask=nps == packs.NONE)),
             "LEADER": pc.coalesce(competitor, fetched.text("leader_other")),

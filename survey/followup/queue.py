@@ -8,6 +8,10 @@ A response needs follow-up when
   same contact's previous submitted response.
 
 ``flag_response`` runs inside the submit transaction; ``flag_all`` catches up after a bulk load.
+
+A follow-up of kind ``account`` is about a whole account rather than one response (see
+``survey/accounts/warnings.py`` for when one opens): it has no response, and
+``open_account_follow_up`` keeps it to one open follow-up per account and reason.
 The queue operations validate their input first and raise ``FollowUpError`` before changing
 anything, so a refused operation leaves the follow-up as it was.
 """
@@ -31,6 +35,10 @@ from survey.people.privacy import shown_identity
 
 STATUSES = ("open", "in_progress", "closed")
 REASONS = ("detractor", "moment", "drop")
+KINDS = ("response", "account")
+# Why a whole account needs someone: its weighted indicators fell beyond their uncertainty, two or
+# more of its contacts were flagged within 30 days, or a decision maker has gone quiet.
+ACCOUNT_REASONS = ("decline", "flagged_contacts", "silent_decision_maker")
 MOMENTS_TO_FOLLOW = ("disappointed", "frustrated")
 DETRACTOR_MAX_NPS = 6
 DEFAULT_DROP_THRESHOLD = 1.5
@@ -207,6 +215,10 @@ def flag_response(
     from survey.loop.alerts import followup_opened
 
     followup_opened(session, follow_up, now=fact.submitted_at)
+    # Several contacts of one account flagged within weeks: the account needs someone too.
+    from survey.accounts.warnings import warn_flagged_contacts
+
+    warn_flagged_contacts(session, fact.account_id, fact.submitted_at)
     return follow_up
 
 
@@ -251,7 +263,7 @@ class QueueRow:
     """One follow-up with what the team needs to act on it. All text is as stored: escape it."""
 
     follow_up_id: int
-    response_id: int
+    response_id: int | None
     created: datetime
     account_id: int
     account: str
@@ -274,6 +286,9 @@ class QueueRow:
     customer_message: str | None = None
     customer_message_at: datetime | None = None
     anonymous: bool = False
+    # "account" rows have no response: no response id, contact, touchpoint or answers; their
+    # ``submitted`` is when the follow-up opened.
+    kind: str = "response"
 
 
 def queue(
@@ -292,8 +307,9 @@ def queue(
     at ``overdue_at`` (or never, without it)."""
     if status is not None and status not in STATUSES:
         raise FollowUpError(f"unknown status {status!r} (use one of {', '.join(STATUSES)})")
-    if reason is not None and reason not in REASONS:
-        raise FollowUpError(f"unknown reason {reason!r} (use one of {', '.join(REASONS)})")
+    if reason is not None and reason not in (*REASONS, *ACCOUNT_REASONS):
+        known = ", ".join((*REASONS, *ACCOUNT_REASONS))
+        raise FollowUpError(f"unknown reason {reason!r} (use one of {known})")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= QUEUE_LIMIT_MAX:
         raise FollowUpError(f"the limit must be a whole number from 1 to {QUEUE_LIMIT_MAX}, not {limit!r}")
     if account_id is not None and (session.get(Account, account_id) is None or not scope.allows(account_id)):
@@ -310,9 +326,9 @@ def queue(
             Touchpoint.name,
         )
         .where(scope.condition(FollowUp.account_id))
-        .join(Response, Response.id == FollowUp.response_id)
+        .outerjoin(Response, Response.id == FollowUp.response_id)
         .join(Account, Account.id == FollowUp.account_id)
-        .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
+        .outerjoin(Touchpoint, Touchpoint.id == Response.touchpoint_id)
         .outerjoin(Contact, Contact.id == Response.contact_id)
     )
     if status is not None:
@@ -331,6 +347,9 @@ def queue(
 
     rows = []
     for follow_up, response, account, name, email, role, touchpoint in session.exec(statement).all():
+        if response is None:  # a follow-up about the whole account
+            rows.append(_account_row(follow_up, account))
+            continue
         rows.append(
             QueueRow(
                 follow_up_id=follow_up.id or 0,
@@ -360,6 +379,76 @@ def queue(
             )
         )
     return rows
+
+
+def _account_row(follow_up: FollowUp, account: str) -> QueueRow:
+    return QueueRow(
+        follow_up_id=follow_up.id or 0,
+        response_id=None,
+        created=follow_up.created_at,
+        account_id=follow_up.account_id,
+        account=account,
+        contact="the whole account",
+        contact_role="",
+        touchpoint="all touchpoints",
+        submitted=follow_up.created_at,
+        nps=None,
+        moment=None,
+        comment=None,
+        reasons=tuple(part for part in follow_up.reasons.split(",") if part),
+        detail=follow_up.detail,
+        status=follow_up.status,
+        assignee=follow_up.assignee,
+        note=follow_up.note,
+        closed=follow_up.closed_at,
+        kind="account",
+    )
+
+
+def open_account_follow_up(
+    session: Session, account_id: int, reason: str, detail: str, now: datetime
+) -> FollowUp | None:
+    """Open one follow-up of kind ``account`` for ``reason``, in the caller's transaction.
+
+    ``None`` when the account already has one for that reason that is not closed: an account
+    gets one follow-up per reason while it is being handled, however many responses add to it."""
+    _check_now(now)
+    if reason not in ACCOUNT_REASONS:
+        raise FollowUpError(f"unknown account reason {reason!r} (use one of {', '.join(ACCOUNT_REASONS)})")
+    if session.get(Account, account_id) is None:
+        raise FollowUpError(f"there is no account #{account_id}")
+    # Two checks of one account take turns (PostgreSQL), so they cannot both open one. NO KEY
+    # UPDATE: a response just stored in this transaction holds a KEY SHARE lock on the account,
+    # which a plain FOR UPDATE in another submit would wait for, and deadlock.
+    session.exec(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True)).one()
+    existing = session.exec(
+        select(FollowUp.id).where(
+            FollowUp.account_id == account_id,
+            FollowUp.kind == "account",
+            FollowUp.reasons == reason,
+            FollowUp.status != "closed",
+        )
+    ).first()
+    if existing is not None:
+        return None
+    text = detail if len(detail) <= DETAIL_MAX else detail[: DETAIL_MAX - 1] + "…"
+    follow_up = FollowUp(
+        response_id=None,
+        account_id=account_id,
+        kind="account",
+        reasons=reason,
+        detail=text,
+        status="open",
+        created_at=now,
+        updated_at=now,
+        due_at=sla.due_at(now, reason),
+    )
+    session.add(follow_up)
+    session.flush()
+    from survey.loop.alerts import followup_opened
+
+    followup_opened(session, follow_up, now=now)
+    return follow_up
 
 
 def status_counts(session: Session, scope: Scope = EVERYTHING) -> dict[str, int]:

@@ -15,7 +15,15 @@ from sqlmodel import Session, col
 
 from models.tables import FollowUp
 
-DEFAULT_HOURS = {"detractor": 24, "moment": 48, "drop": 72}
+DEFAULT_HOURS = {
+    "detractor": 24,
+    "moment": 48,
+    "drop": 72,
+    # A whole account: several flagged contacts, a fall beyond its uncertainty, a silent decision maker.
+    "flagged_contacts": 48,
+    "decline": 72,
+    "silent_decision_maker": 168,
+}
 
 
 class SlaError(ValueError):
@@ -24,16 +32,15 @@ class SlaError(ValueError):
 
 def parse_hours(text: str) -> dict[str, int]:
     """``detractor=24,moment=48,drop=72`` as a mapping; reasons left out keep their default."""
-    from survey.followup.queue import REASONS
+    from survey.followup.queue import ACCOUNT_REASONS, REASONS
 
     hours = dict(DEFAULT_HOURS)
     for part in (p.strip() for p in text.split(",") if p.strip()):
         reason, _, value = part.partition("=")
         reason = reason.strip()
-        if reason not in REASONS:
-            raise SlaError(
-                f"PULSE_SLA_HOURS: unknown reason {reason!r} in {part!r} (use {', '.join(REASONS)})"
-            )
+        if reason not in (*REASONS, *ACCOUNT_REASONS):
+            known = ", ".join((*REASONS, *ACCOUNT_REASONS))
+            raise SlaError(f"PULSE_SLA_HOURS: unknown reason {reason!r} in {part!r} (use {known})")
         try:
             number = int(value)
         except ValueError:

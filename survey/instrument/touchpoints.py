@@ -37,3 +37,11 @@ def find_touchpoint(session: Session, name_or_code: str) -> Touchpoint | None:
         if wanted in (touchpoint.code.lower(), touchpoint.name.lower()):
             return touchpoint
     return None
+
+
+def touchpoint_names_by_id(session: Session) -> dict[int, str]:
+    """Every touchpoint's name by id, in journey order, for a picker."""
+    rows = session.exec(
+        select(Touchpoint.id, Touchpoint.name).order_by(Touchpoint.stage, Touchpoint.id)
+    ).all()
+    return {int(id_ or 0): name for id_, name in rows}

@@ -20,13 +20,15 @@ from survey.loop.texts import DATE_FORMATS, reasons_label, text
 from survey.people.privacy import shown_identity
 from survey.sending.mailer import MailSettings
 
+WHOLE_ACCOUNT = "the whole account"
+
 
 @dataclass(frozen=True)
 class FollowUpFacts:
     """One follow-up as the alert, the chat message and the webhook describe it."""
 
     follow_up_id: int
-    response_id: int
+    response_id: int | None  # None for a follow-up of the whole account
     account_id: int
     account: str
     owner: str
@@ -45,8 +47,28 @@ class FollowUpFacts:
 
 
 def facts_of(session: Session, follow_up: FollowUp) -> FollowUpFacts:
-    response = session.get_one(Response, follow_up.response_id)
     account = session.get_one(Account, follow_up.account_id)
+    if follow_up.response_id is None:  # the whole account: no contact, touchpoint or answers
+        return FollowUpFacts(
+            follow_up_id=follow_up.id or 0,
+            response_id=None,
+            account_id=account.id or 0,
+            account=account.name,
+            owner=account.owner,
+            contact=None,
+            contact_email=None,
+            touchpoint=WHOLE_ACCOUNT,
+            submitted_at=follow_up.created_at,
+            nps=None,
+            moment=None,
+            reasons=follow_up.reasons,
+            detail=follow_up.detail,
+            comment=None,
+            due_at=follow_up.due_at,
+            scores={},
+            instrument_version=0,
+        )
+    response = session.get_one(Response, follow_up.response_id)
     touchpoint = session.get_one(Touchpoint, response.touchpoint_id)
     contact = session.get(Contact, response.contact_id) if response.contact_id else None
     scores = session.exec(

@@ -40,9 +40,16 @@ def save(
     return preference
 
 
+# An account-level follow-up is told as the response reason it is most like: an account whose
+# indicators fell, or whose decision maker went quiet, as a drop; several flagged contacts as a
+# detractor.
+ACCOUNT_REASON_AS = {"decline": "drop", "flagged_contacts": "detractor", "silent_decision_maker": "drop"}
+
+
 def mode_for(preference: NotificationPreference, reasons: str) -> str:
     """How to tell about a follow-up with these reasons: the most urgent choice among them."""
-    chosen = {getattr(preference, r) for r in reasons.split(",") if r in REASONS}
+    wanted = (ACCOUNT_REASON_AS.get(r, r) for r in reasons.split(","))
+    chosen = {getattr(preference, r) for r in wanted if r in REASONS}
     for mode in MODES:
         if mode in chosen:
             return mode

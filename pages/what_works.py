@@ -1,0 +1,91 @@
+"""What works: for each kind of action we log, how the accounts' indicators changed after it
+compared with similar accounts that had no such action in the same weeks."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from models.db import session_scope
+from pages.common import engine, reader_scope, team_page
+from survey.accounts.actions import ACTION_TYPES
+from survey.accounts.whatworks import WINDOW_DAYS, what_works
+from survey.charts.accounts import effects_forest
+from survey.charts.common import PNG_CONFIG
+from survey.instrument.definition import load_instrument
+
+user = team_page()
+st.set_page_config(layout="wide")
+scope = reader_scope()
+labels = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}
+
+st.title("What works")
+st.write(
+    f"For each logged action, the account's mean score in the {WINDOW_DAYS} days after it minus the "
+    f"{WINDOW_DAYS} days before, compared with the same change at similar accounts (same segment) that had "
+    "no such action in those weeks: a difference-in-differences, in points on 0–100, with its 95% interval "
+    "and the number of accounts behind it."
+)
+st.warning(
+    "This shows an **association, not proof**. Actions are not handed out at random — a review may be "
+    "booked because a relationship was slipping — and anything else that happened in those weeks is in "
+    "the difference too. Read an interval that excludes zero as a lead worth following, not a verdict.",
+    icon=":material/info:",
+)
+
+with session_scope(engine()) as session:
+    effects = what_works(session, datetime.now(UTC), scope)
+
+frame = pd.DataFrame(
+    [
+        {
+            "action": e.action,
+            "indicator": e.indicator,
+            "estimate": None if e.estimate is None else e.estimate.value,
+            "low": None if e.estimate is None or e.estimate.n < 2 else e.estimate.low,
+            "high": None if e.estimate is None or e.estimate.n < 2 else e.estimate.high,
+            "n": 0 if e.estimate is None else e.estimate.n,
+            "actions": e.actions,
+            "sentence": e.sentence,
+        }
+        for e in effects
+    ]
+)
+frame[["estimate", "low", "high"]] = frame[["estimate", "low", "high"]].astype(float)  # None -> NaN
+if frame["n"].sum() == 0:
+    st.info(
+        f"No action has {WINDOW_DAYS} days of answers before and after it yet. Log actions on the Account "
+        "page, with `python -m survey action add` or through the API."
+    )
+    st.stop()
+
+kind = st.selectbox(
+    "Action",
+    [k for k in ACTION_TYPES if frame.loc[frame["action"] == k, "n"].sum() > 0],
+    format_func=ACTION_TYPES.get,
+    key="ww_action",
+)
+chosen = frame[frame["action"] == kind]
+st.plotly_chart(
+    effects_forest(chosen, labels, f"After a {ACTION_TYPES[kind].lower()}, against similar accounts"),
+    width="stretch",
+    config=PNG_CONFIG,
+)
+for sentence in chosen["sentence"]:
+    st.text(sentence)
+
+st.subheader("Every action and indicator")
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Action": [ACTION_TYPES[a] for a in frame["action"]],
+            "Indicator": [labels.get(i, i) for i in frame["indicator"]],
+            "Difference (points)": frame["estimate"].round(1),
+            "95% low": frame["low"].round(1),
+            "95% high": frame["high"].round(1),
+            "Accounts (n)": frame["n"],
+            "Actions": frame["actions"],
+        }
+    ),
+    hide_index=True,
+)

@@ -1,0 +1,142 @@
+"""The relationship level 0-4 over time (seed 002): the account manager's assessments, kept
+with their date and author instead of overwritten, next to the level the customer reports.
+
+The customer's level of an account at a moment is the mean of each contact's latest answer
+(``survey/accounts/profile.py``); over time it is the mean of the answers given per quarter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.tables import Account, Response, ValueAssessment
+from survey.accounts.profile import (
+    VALUE_LEVELS,
+    AccountError,
+    _value_levels,
+    quarter_of,
+    set_manager_value_level,
+)
+from survey.people.access import EVERYTHING, Scope
+
+DISAGREEMENT_AT = 1.0  # levels apart before a disagreement is listed
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: int | None
+    assessed_at: datetime
+    author: str
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    account_id: int
+    account: str
+    owner: str
+    manager: int
+    customer_mean: float
+    customer_n: int
+    assessed_at: datetime | None
+
+    @property
+    def gap(self) -> float:
+        """The manager's level minus the customer's: above zero, the manager sees more value."""
+        return self.manager - self.customer_mean
+
+
+def assess_value_level(
+    session: Session,
+    account_id: int,
+    level: int | None,
+    *,
+    author: str,
+    now: datetime,
+    scope: Scope = EVERYTHING,
+) -> ValueAssessment:
+    """Record the account manager's level (``None`` clears it) as a new, dated entry."""
+    if not isinstance(author, str) or not author.strip():
+        raise AccountError("the author of the assessment is empty")
+    account = set_manager_value_level(session, account_id, level, scope=scope)
+    entry = ValueAssessment(account_id=account.id or 0, level=level, assessed_at=now, author=author.strip())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def assessment_history(session: Session, account_id: int, scope: Scope = EVERYTHING) -> list[Assessment]:
+    """Every assessment of the account, newest first."""
+    if not scope.allows(account_id):
+        raise AccountError(f"there is no account #{account_id}")
+    rows = session.exec(
+        select(ValueAssessment.level, ValueAssessment.assessed_at, ValueAssessment.author)
+        .where(ValueAssessment.account_id == account_id)
+        .order_by(ValueAssessment.assessed_at.desc(), ValueAssessment.id.desc())  # type: ignore[attr-defined,union-attr]
+    ).all()
+    return [Assessment(level, at, author) for level, at, author in rows]
+
+
+def customer_levels_by_quarter(session: Session, account_id: int, now: datetime) -> pd.DataFrame:
+    """quarter, mean level (0-4) and n of the levels customers reported, per quarter."""
+    quarter = quarter_of(Response.submitted_at, session.get_bind().dialect.name).label("quarter")
+    rows = session.exec(
+        select(quarter, func.avg(Response.value_level), func.count(Response.value_level))
+        .where(
+            Response.account_id == account_id,
+            Response.value_level.is_not(None),  # type: ignore[union-attr]
+            Response.submitted_at <= now,
+        )
+        .group_by(quarter)
+        .order_by(quarter)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["quarter", "mean", "n"])
+    return frame.astype({"mean": float, "n": int})
+
+
+def disagreements(
+    session: Session, now: datetime, scope: Scope = EVERYTHING, at_least: float = DISAGREEMENT_AT
+) -> list[Disagreement]:
+    """Accounts where the manager's level and the customer's differ by ``at_least`` levels,
+    largest gap first."""
+    accounts = session.exec(
+        select(Account.id, Account.name, Account.owner, Account.manager_value_level).where(
+            scope.condition(Account.id),
+            Account.manager_value_level.is_not(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    latest = dict(
+        session.exec(
+            select(ValueAssessment.account_id, func.max(ValueAssessment.assessed_at)).group_by(
+                ValueAssessment.account_id
+            )
+        ).all()
+    )
+    found = []
+    for account_id, name, owner, manager in accounts:
+        customer = _value_levels(session, account_id or 0, now, manager)
+        if customer.customer_mean is None or manager is None:
+            continue
+        if abs(manager - customer.customer_mean) >= at_least - 1e-9:
+            found.append(
+                Disagreement(
+                    account_id=account_id or 0,
+                    account=name,
+                    owner=owner,
+                    manager=manager,
+                    customer_mean=customer.customer_mean,
+                    customer_n=customer.customer_n,
+                    assessed_at=latest.get(account_id),
+                )
+            )
+    return sorted(found, key=lambda d: (-abs(d.gap), d.account))
+
+
+def level_label(level: float | None) -> str:
+    if level is None:
+        return "—"
+    return f"{level:.1f} · {VALUE_LEVELS[min(4, max(0, int(level + 0.5)))]}"

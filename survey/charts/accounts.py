@@ -1,0 +1,87 @@
+"""Charts of the accounts-first pages: what works, comment tags over time, value levels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from survey.charts.common import PALETTE, _layout
+
+
+def effects_forest(effects: pd.DataFrame, labels: Mapping[str, str], title: str) -> go.Figure:
+    """Each action's difference-in-differences per indicator as a dot with its 95% interval.
+
+    ``effects``: indicator, estimate, low, high, n (rows without an interval are left out)."""
+    drawn = effects.dropna(subset=["low", "high"])
+    names = [labels.get(code, code) for code in drawn["indicator"]]
+    figure = go.Figure(
+        go.Scatter(
+            x=drawn["estimate"].astype(float),
+            y=names,
+            mode="markers",
+            marker={"size": 11, "color": PALETTE[0]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (drawn["high"] - drawn["estimate"]).astype(float),
+                "arrayminus": (drawn["estimate"] - drawn["low"]).astype(float),
+            },
+            customdata=drawn[["n", "low", "high"]].astype(float),
+            hovertemplate="%{y}: %{x:+.1f} points (95% CI %{customdata[1]:+.1f} to %{customdata[2]:+.1f}, "
+            "n = %{customdata[0]:.0f} accounts)<extra></extra>",
+            showlegend=False,
+        )
+    )
+    figure.add_vline(x=0, line={"color": "#777777", "width": 1})
+    figure.update_xaxes(title_text="Change after the action minus similar accounts' change (points, 0-100)")
+    figure.update_yaxes(categoryorder="array", categoryarray=names[::-1])
+    return _layout(figure, title, 140 + 34 * max(1, len(names)))
+
+
+def tags_over_time(counts: pd.DataFrame) -> go.Figure:
+    """Comments per month and tag (``month``, ``tag``, ``comments``) as lines."""
+    figure = go.Figure()
+    for index, (tag, data) in enumerate(counts.groupby("tag", sort=True)):
+        figure.add_trace(
+            go.Scatter(
+                x=data["month"],
+                y=data["comments"],
+                mode="lines+markers",
+                name=str(tag),
+                line={"color": PALETTE[index % len(PALETTE)]},
+            )
+        )
+    figure.update_yaxes(title_text="Comments", rangemode="tozero")
+    return _layout(figure, "Comments by tag over time")
+
+
+def value_levels_over_time(customer: pd.DataFrame, manager: pd.DataFrame) -> go.Figure:
+    """The customer's mean level per quarter (``quarter``, ``mean``, ``n``) and the manager's
+    assessments as steps (``at``, ``level``)."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=customer["quarter"],
+            y=customer["mean"],
+            mode="lines+markers",
+            name="Customer (mean of answers)",
+            line={"color": PALETTE[0]},
+            customdata=customer[["n"]],
+            hovertemplate="%{x}: %{y:.1f} (n = %{customdata[0]})<extra></extra>",
+        )
+    )
+    if not manager.empty:
+        quarters = [f"{at.year}-Q{(at.month - 1) // 3 + 1}" for at in manager["at"]]
+        figure.add_trace(
+            go.Scatter(
+                x=quarters,
+                y=manager["level"],
+                mode="markers",
+                name="Account manager's assessment",
+                marker={"color": PALETTE[1], "size": 12, "symbol": "diamond"},
+            )
+        )
+    figure.update_yaxes(range=[-0.2, 4.2], title_text="Value level (0-4)", dtick=1)
+    return _layout(figure, "Value level over time")

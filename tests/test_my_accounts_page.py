@@ -1,0 +1,119 @@
+"""My accounts, through AppTest: ranked worst first, each row saying why, a manager's own only."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+from streamlit.testing.v1 import AppTest
+
+from models.tables import Account, FollowUp
+from survey.accounts.health import account_health, health_frame
+from survey.exports.frames import frame_csv
+from tests.factories import answers_at, respond, team_app
+
+ALL = ("satisfaction", "trust", "control_mutuality", "commitment", "mindset", "word_of_mouth")
+
+
+def book(db) -> None:
+    """Acme (maria's) fell from 7 to 2 on every indicator; Globex (maria's) and Initech (tom's) hold."""
+    now = datetime.now(UTC)
+    for number in range(4):
+        respond(db, now - timedelta(days=200 + number), answers_at(dict.fromkeys(ALL, 7)),
+                email=f"old{number}@acme.example")  # fmt: skip
+        respond(db, now - timedelta(days=10 + number), answers_at(dict.fromkeys(ALL, 2), NPS=8),
+                email=f"new{number}@acme.example")  # fmt: skip
+        for account in ("Globex", "Initech"):
+            for days in (200, 10):
+                respond(db, now - timedelta(days=days + number), answers_at(dict.fromkeys(ALL, 6), NPS=9),
+                        account=account, email=f"p{number}.{days}@{account.lower()}.example")  # fmt: skip
+    for account in db.exec(select(Account)).all():
+        account.owner = "tom" if account.name == "Initech" else "maria"
+        db.add(account)
+    db.commit()
+
+
+def open_page(db, role="manager", username="maria") -> AppTest:
+    at = team_app(db, role=role, username=username).run()
+    at.switch_page("pages/my_accounts.py").run()
+    assert not at.exception
+    return at
+
+
+def table(at: AppTest):
+    return next(frame.value for frame in at.dataframe if "Health" in frame.value.columns)
+
+
+def test_a_manager_sees_their_accounts_worst_first_with_the_reason(db):
+    book(db)
+    at = open_page(db)
+    assert at.title[0].value == "My accounts"
+    rows = table(at)
+    assert list(rows["Account"]) == ["Acme Tools", "Globex"]  # Initech is tom's
+    assert rows["Health"].iloc[0] < rows["Health"].iloc[1]
+    reasons = rows["What pulls it down"].iloc[0]
+    assert "Fell 83 points against its own baseline — beyond its uncertainty" in reasons
+    first_card = at.metric[0]
+    assert first_card.label == "Acme Tools"
+    assert any("Fell 83 points" in m.value for m in at.markdown)
+
+
+def test_filters_and_sorting_change_the_table(db):
+    book(db)
+    at = open_page(db)
+    at.toggle(key="ma_declining").set_value(True).run()
+    assert list(table(at)["Account"]) == ["Acme Tools"]
+    at.toggle(key="ma_declining").set_value(False)
+    at.text_input(key="ma_search").input("glob").run()
+    assert list(table(at)["Account"]) == ["Globex"]
+    at.text_input(key="ma_search").input("").run()
+    at.selectbox(key="ma_sort").set_value("Account")
+    at.toggle(key="ma_desc").set_value(True).run()
+    assert list(table(at)["Account"]) == ["Globex", "Acme Tools"]
+
+
+def test_the_check_opens_one_decline_follow_up_and_not_twice(db):
+    book(db)
+    at = open_page(db)
+    at.button(key="ma_check").click().run()
+    assert "account follow-up(s) opened" in at.success[0].value
+    at.button(key="ma_check").click().run()
+    assert at.success[0].value == "No new account warnings."
+    reasons = db.exec(select(FollowUp.reasons).where(FollowUp.kind == "account")).all()
+    assert reasons.count("decline") == 1
+
+
+def test_an_analyst_sees_every_account_but_runs_no_check(db):
+    book(db)
+    at = open_page(db, role="analyst", username="ann")
+    assert at.title[0].value == "Accounts by health"
+    assert set(table(at)["Account"]) == {"Acme Tools", "Globex", "Initech"}
+    assert not [b for b in at.button if b.label == "Check for account warnings now"]
+
+
+def test_the_export_is_the_table_with_formulas_defused(db):
+    book(db)
+    globex = db.exec(select(Account).where(Account.name == "Globex")).one()
+    globex.name = "=cmd|' /C calc'!A0"
+    db.add(globex)
+    db.commit()
+    rows = account_health(db, datetime.now(UTC))
+    csv = frame_csv(health_frame(rows)).decode("utf-8-sig")
+    assert "'=cmd" in csv
+    assert csv.splitlines()[0].startswith("Account,Health,What pulls it down")
+
+
+def test_a_manager_without_accounts_is_told_so(db):
+    at = open_page(db, username="newbie")
+    assert "You own no accounts yet." in at.info[0].value
+
+
+def test_value_level_disagreements_are_listed(db):
+    book(db)
+    acme = db.exec(select(Account).where(Account.name == "Acme Tools")).one()
+    acme.manager_value_level = 0  # the customers answered level 3 (the factory's answers)
+    db.add(acme)
+    db.commit()
+    at = open_page(db)
+    gaps = next(f.value for f in at.dataframe if "Gap" in f.value.columns)
+    assert list(gaps["Account"]) == ["Acme Tools"]
+    assert list(gaps["Gap"]) == [-3.0]
+    assert list(gaps["Customer"]) == ["3.0 · Value added"]
