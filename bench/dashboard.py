@@ -644,6 +644,7 @@ def packed(
     """The packs the submit transaction would store (``survey.exports.packs``)."""
     layout = packs.layout(instrument.version)
     records = np.zeros(len(ids), dtype=layout.record)
+    records["layout"] = layout.fingerprint
     facts = records["facts"]
     kind = data.leader_kind[rows]
     facts["interaction_id"] = ids

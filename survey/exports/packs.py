@@ -8,6 +8,9 @@ bulk loads).
 
 A pack is one record of ``Layout.record``:
 
+* the fingerprint of the item layout it was packed with (``Instrument.fingerprint``, 32 bytes):
+  a record is decoded only when it matches the layout this code reads, so an item moved in a
+  published instrument file can never be read under another item's code;
 * the facts (``FACTS``), the same for every version: ids, times and choices that are fixed
   once a response is submitted. What can change later (anonymity, the comment, a free-text
   leader name, follow-up, the contact's details) is read from its own column or table;
@@ -16,7 +19,8 @@ A pack is one record of ``Layout.record``:
 * the 1-7 and then the 0-100 scores of each indicator of ours and then of the category
   leader, as 64-bit floats, NaN when not scored.
 
-Versions never change once published, so a pack's layout never changes either.
+Versions never change once published (``tests/test_published_instruments.py`` freezes their
+files), so a pack's layout never changes either.
 """
 
 from __future__ import annotations
@@ -66,14 +70,16 @@ class Layout:
     version: int
     items: tuple[str, ...]  # scale item codes, one byte each
     scores: tuple[tuple[str, str], ...]  # (subject, indicator), two floats each
+    fingerprint: bytes  # the instrument's item layout, as 32 raw SHA-256 bytes
 
     @property
     def record(self) -> np.dtype:
-        """One response's pack: its facts, answers, 1-7 scores and 0-100 scores."""
+        """One response's pack: its facts, layout fingerprint, answers, 1-7 and 0-100 scores."""
         width = len(self.scores)
         return np.dtype(
             [
                 ("facts", FACTS),
+                ("layout", "V32"),
                 ("answers", "i1", (len(self.items),)),
                 ("low", "<f8", (width,)),
                 ("high", "<f8", (width,)),
@@ -89,7 +95,7 @@ def layout(version: int) -> Layout:
         raise PackError(f"instrument version {version} is unknown") from exc
     items = tuple(item.code for item in instrument.items if instrument.scale_for(item) is not None)
     scores = tuple((subject, ind.code) for subject in SUBJECTS for ind in instrument.indicators)
-    return Layout(version, items, scores)
+    return Layout(version, items, scores, bytes.fromhex(instrument.fingerprint))
 
 
 def _micros(moment: datetime) -> int:
@@ -122,6 +128,7 @@ def pack(
         response.locale.encode(),
         (response.moment or "").encode(),
     )
+    record["layout"] = shape.fingerprint
     record["answers"] = [answers.get(code, NOT_ANSWERED) for code in shape.items]
     record["low"] = record["high"] = np.nan
     place = {key: index for index, key in enumerate(shape.scores)}
@@ -164,9 +171,26 @@ def unpack(packs: Sequence[bytes | None], ids: Sequence[int] | np.ndarray) -> Un
             )
         part = joined if len(rows) == len(packs) else b"".join(packs[row] for row in rows)  # type: ignore[misc]
         records = np.frombuffer(part, dtype=record)
+        _check_layout(ids, rows, records, layout(int(version)))
         facts[rows] = records["facts"]
         groups.append((int(version), rows, records))
     return Unpacked(facts, groups)
+
+
+def _check_layout(
+    ids: Sequence[int] | np.ndarray, rows: np.ndarray, records: np.ndarray, shape: Layout
+) -> None:
+    """Refuse records packed under another item layout than the one ``shape`` reads."""
+    stamped = np.ascontiguousarray(records["layout"]).view(np.uint8).reshape(len(records), -1)
+    wrong = np.flatnonzero((stamped != np.frombuffer(shape.fingerprint, dtype=np.uint8)).any(axis=1))
+    if len(wrong):
+        first = rows[wrong[0]]
+        packed_with = stamped[wrong[0]].tobytes().hex()
+        raise PackError(
+            f"response {ids[first]} was packed with item layout {packed_with[:12]}…, but instrument "
+            f"version {shape.version} now has layout {shape.fingerprint.hex()[:12]}…: a published "
+            "instrument file was changed; restore it and publish a new version instead"
+        )
 
 
 def missing(session: Session) -> int:
