@@ -23,9 +23,9 @@ def main() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Upgrade the database schema to the newest version."""
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     click.echo("database schema is up to date")
 
 
@@ -35,9 +35,9 @@ def demo_command(seed: int) -> None:
     """Fill an empty database with two years of demo accounts and responses."""
     from models.db import session_scope
     from survey.demo.data import is_empty, seed_demo
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         if not is_empty(session):
             raise click.ClickException(
@@ -70,10 +70,10 @@ def invite_command(
     """Record an interaction now and print the contact's survey link (last line)."""
     from models.db import session_scope
     from survey.collecting.invitations import InviteError, invite
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
     settings = get_settings()
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
             result = invite(
@@ -119,9 +119,9 @@ def import_transactions_command(file: Path) -> None:
     """
     from models.db import session_scope
     from survey.imports.transactions import TransactionImportError, import_transactions
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
             summary = import_transactions(session, file.read_bytes(), file.name)
@@ -205,11 +205,11 @@ def export_command(
     from survey.exports.names import filters_from_names
     from survey.exports.rows import ExportError, ExportRequest
     from survey.exports.writers import export
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people import audit
     from survey.people.access import Scope, owner_scope
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
 
     def progress(done: int, total: int) -> None:
         click.echo(f"\r{done:,} of {total:,} responses", nl=False, err=True)

@@ -29,10 +29,10 @@ def _password_option(prompt: str) -> click.Option:
 
 def _change(change: object) -> None:
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.users import UserError
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
             change(session)  # type: ignore[operator]
@@ -119,10 +119,10 @@ def role_command(username: str, role: str) -> None:
 def list_command() -> None:
     """Every user with role, state and last sign-in, one per line."""
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.users import list_users
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         users = list_users(session)
     if not users:
@@ -143,10 +143,10 @@ def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
 
     from models.db import session_scope
     from models.tables import Account, Contact
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.privacy import PrivacyError, erase_contact
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         contact = session.exec(
             select(Contact)
@@ -174,14 +174,14 @@ def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
 def purge_comments_command(months: int | None) -> None:
     """Clear free-text comments older than the retention period (for a daily cron job)."""
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.privacy import purge_comments
 
     months = months or get_settings().comment_retention_months
     if months < 1:
         click.echo("no retention period set (PULSE_COMMENT_RETENTION_MONTHS): nothing purged")
         return
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         purged = purge_comments(session, months=months, now=datetime.now(UTC), actor=ACTOR)
     click.echo(f"{purged} comment(s) older than {months} months purged")

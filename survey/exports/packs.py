@@ -231,29 +231,36 @@ def from_tables(session: Session, ids: list[int]) -> dict[int, bytes]:
     return packed
 
 
+def fill_next(session: Session, after: int = 0, chunk: int = _FILL_CHUNK) -> tuple[int, int]:
+    """Pack the next ``chunk`` unpacked responses with ids above ``after``, in the caller's
+    transaction; returns how many and the last id packed (``after`` when none were left)."""
+    ids = (
+        session.execute(
+            select(Response.id)
+            .where(Response.export_pack.is_(None), Response.id > after)  # type: ignore[union-attr]
+            .order_by(Response.id)
+            .limit(chunk)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0, after
+    packed = from_tables(session, list(ids))
+    session.execute(
+        update(Response),
+        [{"id": response_id, "export_pack": data} for response_id, data in packed.items()],
+    )
+    return len(ids), int(ids[-1])
+
+
 def fill_missing(session: Session, chunk: int = _FILL_CHUNK) -> int:
     """Pack every response that has no pack yet, from its rows; returns how many.
 
     Runs in the caller's transaction; safe to repeat."""
-    done = 0
-    after = 0
+    done = after = 0
     while True:
-        ids = (
-            session.execute(
-                select(Response.id)
-                .where(Response.export_pack.is_(None), Response.id > after)  # type: ignore[union-attr]
-                .order_by(Response.id)
-                .limit(chunk)
-            )
-            .scalars()
-            .all()
-        )
-        if not ids:
+        count, after = fill_next(session, after, chunk)
+        if not count:
             return done
-        packed = from_tables(session, list(ids))
-        session.execute(
-            update(Response),
-            [{"id": response_id, "export_pack": data} for response_id, data in packed.items()],
-        )
-        done += len(ids)
-        after = ids[-1]
+        done += count
