@@ -263,9 +263,6 @@ def submit(
     clean = validate_answers(instrument, answers, [cid for cid in competitor_ids if cid is not None])
     draft = session.get(Draft, invitation_id)
     started_at = draft.started_at if draft else invitation.opened_at or now
-
-    _claim(session, invitation_id, now, completed_at=now)
-    _in_id_order(session)
     interaction = session.get_one(Interaction, invitation.interaction_id)
     response = build_response(
         invitation=invitation,
@@ -280,6 +277,11 @@ def submit(
     response.anonymous = anonymous
     answer_rows, score_rows = scored_rows(0, instrument, clean)
     response.export_pack = packs.pack(response, interaction.occurred_at, clean.scale, score_rows)
+
+    # Everything above only reads and computes. The first write takes SQLite's one write lock
+    # (and the engine's writer gate) until the commit, so as little as possible comes after it.
+    _claim(session, invitation_id, now, completed_at=now)
+    _in_id_order(session)
     session.add(response)
     session.flush()
     for row in (*answer_rows, *score_rows):
