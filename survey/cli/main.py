@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -204,7 +205,7 @@ def export_command(
     from models.db import session_scope
     from survey.exports.names import filters_from_names
     from survey.exports.rows import ExportError, ExportRequest
-    from survey.exports.writers import export
+    from survey.exports.writers import Format, export
     from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people import audit
     from survey.people.access import Scope, owner_scope
@@ -227,7 +228,7 @@ def export_command(
             )
             scope = owner_scope(session, owner) if owner else Scope.everything()
             request = ExportRequest(filters=filters, scope=scope, long=long_format)
-            rows = export(session, fmt, out, request, bom=bom, progress=progress)  # type: ignore[arg-type]
+            rows = export(session, cast(Format, fmt), out, request, bom=bom, progress=progress)
             audit.record(session, "cli", "export", f"{rows} rows as {fmt} to {out.name}")
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -3,11 +3,16 @@ for privacy requests. Everything they change is in the audit log, as ``cli``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 ACTOR = "cli"
 
@@ -17,7 +22,7 @@ def user_group() -> None:
     """Add, change, disable and list the people who sign in."""
 
 
-def _password_option(prompt: str) -> click.Option:
+def _password_option(prompt: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--password",
         prompt=prompt,
@@ -27,7 +32,7 @@ def _password_option(prompt: str) -> click.Option:
     )
 
 
-def _change(change: object) -> None:
+def _change(change: Callable[[Session], object]) -> None:
     from models.db import session_scope
     from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.users import UserError
@@ -35,7 +40,7 @@ def _change(change: object) -> None:
     prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
-            change(session)  # type: ignore[operator]
+            change(session)
     except UserError as refused:
         raise click.ClickException(str(refused)) from refused
 
@@ -139,7 +144,7 @@ def list_command() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
     """Erase a contact's personal data for good; their scores stay in the totals, anonymised."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from models.db import session_scope
     from models.tables import Account, Contact
@@ -150,8 +155,8 @@ def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
     with session_scope() as session:
         contact = session.exec(
             select(Contact)
-            .join(Account, Account.id == Contact.account_id)
-            .where(Account.name == account_name, Contact.email == email.strip().lower())
+            .join(Account, col(Account.id) == Contact.account_id)
+            .where(col(Account.name) == account_name, col(Contact.email) == email.strip().lower())
         ).first()
         if contact is None:
             raise click.ClickException(f"account {account_name!r} has no contact {email!r}")

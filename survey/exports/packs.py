@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.tables import Answer, IndicatorScore, Interaction, Response
 from survey.exports import fetch
@@ -146,7 +146,7 @@ class Unpacked:
     versions: list[tuple[int, np.ndarray, np.ndarray]]  # (version, positions, their records)
 
 
-_VERSION_AT = FACTS.fields["instrument_version"][1]
+_VERSION_AT: int = dict(FACTS.fields or {})["instrument_version"][1]
 
 
 def unpack(packs: Sequence[bytes | None], ids: Sequence[int] | np.ndarray) -> Unpacked:
@@ -156,7 +156,7 @@ def unpack(packs: Sequence[bytes | None], ids: Sequence[int] | np.ndarray) -> Un
     short = np.flatnonzero(sizes < FACTS.itemsize)
     if len(short):
         raise PackError(f"response {ids[short[0]]} has a pack of {sizes[short[0]]} bytes, too short")
-    joined = b"".join(packs)  # type: ignore[arg-type]
+    joined = b"".join(packs)  # type: ignore[arg-type]  # a None pack (size 0) was refused above
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     raw = np.frombuffer(joined, dtype=np.uint8)
     versions = raw[starts[:, None] + _VERSION_AT + np.arange(4)].copy().view("<i4").ravel()
@@ -170,7 +170,7 @@ def unpack(packs: Sequence[bytes | None], ids: Sequence[int] | np.ndarray) -> Un
             raise PackError(
                 f"response {ids[wrong[0]]} has a pack of {sizes[wrong[0]]} bytes, not {record.itemsize}"
             )
-        part = joined if len(rows) == len(packs) else b"".join(packs[row] for row in rows)  # type: ignore[misc]
+        part = joined if len(rows) == len(packs) else b"".join(packs[int(row)] or b"" for row in rows)
         records = np.frombuffer(part, dtype=record)
         _check_layout(ids, rows, records, layout(int(version)))
         facts[rows] = records["facts"]
@@ -195,11 +195,11 @@ def _check_layout(
 
 
 def missing(session: Session) -> int:
-    statement = select(func.count()).select_from(Response).where(Response.export_pack.is_(None))  # type: ignore[union-attr]
+    statement = select(func.count()).select_from(Response).where(col(Response.export_pack).is_(None))
     return int(session.execute(statement).scalar_one())
 
 
-_FACT_COLUMNS = (
+_FACT_COLUMNS: tuple[Any, ...] = (
     Response.id,
     Response.interaction_id,
     Response.touchpoint_id,
@@ -246,9 +246,9 @@ def from_tables(session: Session, ids: list[int]) -> dict[int, bytes]:
         chunk = sorted(ids[start : start + _FILL_CHUNK])
         rows = session.execute(
             select(*_FACT_COLUMNS)
-            .join(Interaction, Interaction.id == Response.interaction_id)
-            .where(Response.id.in_(chunk))  # type: ignore[union-attr]
-            .order_by(Response.id)
+            .join(Interaction, col(Interaction.id) == Response.interaction_id)
+            .where(col(Response.id).in_(chunk))
+            .order_by(col(Response.id))
         ).all()
         if not rows:
             continue
@@ -258,17 +258,19 @@ def from_tables(session: Session, ids: list[int]) -> dict[int, bytes]:
         # Plain values: straight from the driver, without SQLAlchemy's per-row processing.
         answers = fetch.rows(
             session,
-            select(Answer.response_id, Answer.item_code, Answer.value).where(Answer.response_id.in_(chunk)),  # type: ignore[attr-defined]
+            select(col(Answer.response_id), col(Answer.item_code), col(Answer.value)).where(
+                col(Answer.response_id).in_(chunk)
+            ),
         )
         scores = fetch.rows(
             session,
             select(
-                IndicatorScore.response_id,
-                IndicatorScore.subject,
-                IndicatorScore.indicator,
-                IndicatorScore.score,
-                IndicatorScore.score_100,
-            ).where(IndicatorScore.response_id.in_(chunk)),  # type: ignore[attr-defined]
+                col(IndicatorScore.response_id),
+                col(IndicatorScore.subject),
+                col(IndicatorScore.indicator),
+                col(IndicatorScore.score),
+                col(IndicatorScore.score_100),
+            ).where(col(IndicatorScore.response_id).in_(chunk)),
         )
         answer_at = np.searchsorted(order, [row[0] for row in answers]).astype(np.int64)
         score_at = np.searchsorted(order, [row[0] for row in scores]).astype(np.int64)
@@ -302,9 +304,9 @@ def fill_next(session: Session, after: int = 0, chunk: int = _FILL_CHUNK) -> tup
     transaction; returns how many and the last id packed (``after`` when none were left)."""
     ids = (
         session.execute(
-            select(Response.id)
-            .where(Response.export_pack.is_(None), Response.id > after)  # type: ignore[union-attr]
-            .order_by(Response.id)
+            select(col(Response.id))
+            .where(col(Response.export_pack).is_(None), col(Response.id) > after)
+            .order_by(col(Response.id))
             .limit(chunk)
         )
         .scalars()

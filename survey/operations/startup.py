@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.db import session_scope, upgrade_schema
 from models.tables import FollowUp, OneTimeWork, Response, ScoreRollup
@@ -90,7 +90,7 @@ def _assess(engine: Engine | None, say: Say) -> None:
 
 def _pack(engine: Engine | None, say: Say) -> None:
     with session_scope(engine) as session:  # through the partial index of unpacked responses
-        unpacked = select(Response.id).where(Response.export_pack.is_(None)).limit(1)  # type: ignore[union-attr]
+        unpacked = select(col(Response.id)).where(col(Response.export_pack).is_(None)).limit(1)
         if session.exec(unpacked).first() is None:
             return
     from survey.exports import packs  # numpy: only when there is packing to do
