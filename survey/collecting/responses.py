@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import (
     Answer,
@@ -158,7 +158,7 @@ def validate_answers(
 
 
 def _leader(
-    choice: Any, other_name: Any, competitor_ids: set[int], problems: list[str]
+    choice: Any, other_name: Any, competitor_ids: set[int], problems: list[Problem]
 ) -> tuple[int | None, str | None]:
     """The named category leader: a listed competitor's id, or another provider's name."""
     if choice in (None, LEADER_NONE):
@@ -189,9 +189,9 @@ def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -
     result = session.execute(
         update(Invitation)
         .where(
-            Invitation.id == invitation_id,
-            Invitation.completed_at.is_(None),
-            Invitation.expires_at > now,
+            col(Invitation.id) == invitation_id,
+            col(Invitation.completed_at).is_(None),
+            col(Invitation.expires_at) > now,
         )
         .values(started_at=func.coalesce(Invitation.started_at, now), **values)
     )
@@ -291,7 +291,7 @@ def submit(
         session, response=response, answers=clean.scale, scores=score_rows, instrument=instrument
     )
     followup.flag_response(session, response.id or 0)
-    session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
+    session.execute(delete(Draft).where(col(Draft.invitation_id) == invitation_id))
     session.flush()
     return response.id or 0
 
