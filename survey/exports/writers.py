@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -39,6 +40,9 @@ FORMATS: tuple[str, ...] = get_args(Format)
 Progress = Callable[[int, int], None]
 EXCEL_MAX_ROWS = 1_048_575  # a sheet holds 1,048,576 rows, one of them the header
 SCORE_SHEET_KEYS = ("response_id", "account", "submitted_at")
+# SPSS holds every row until the end; smaller chunks keep less beside them in flight (measured on
+# 300,000 responses: 5,000 a chunk peaked 43 MB lower than 20,000, and was no slower).
+SAV_CHUNK = 5_000
 
 
 def export(
@@ -56,6 +60,8 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     request = request or ExportRequest()
+    if fmt == "sav":
+        request = replace(request, chunk_size=min(request.chunk_size, SAV_CHUNK))
     reader = ChunkReader(session, request)
     total = count_responses(session, request)
     if fmt == "xlsx" and not request.long and total > EXCEL_MAX_ROWS:
