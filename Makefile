@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 SYSTEM_PYTHON ?= python3
 PORT ?= 8501
 
-.PHONY: run test test-future lint browser demo clean
+.PHONY: run test test-future lint typecheck browser demo clean
 
 $(VENV)/.app: requirements.txt
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ run: $(VENV)/.app
 	$(PYTHON) -m streamlit run server.py --server.port $(PORT)
 
 ## test: install the test tools and a headless Chromium, lint, and run the whole suite
-test: $(VENV)/.dev browser lint
+test: $(VENV)/.dev browser lint typecheck
 	$(PYTHON) -m pytest
 
 ## test-future: the whole suite with the clock two years ahead, for every process it starts
@@ -30,6 +30,10 @@ test-future: $(VENV)/.dev browser
 lint: $(VENV)/.dev
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m ruff check .
+
+## typecheck: mypy over models/, survey/, pages/, app.py and server.py (settings in pyproject.toml)
+typecheck: $(VENV)/.dev
+	$(PYTHON) -m mypy
 
 # The end-to-end test drives Debian's Chromium; a browser cannot download itself here.
 browser:
@@ -45,4 +49,4 @@ demo: $(VENV)/.app
 	$(PYTHON) -m survey demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -16,10 +16,10 @@ from models.settings import get_settings
 from survey.api.routes import routes
 from survey.api.unsubscribe import routes as unsubscribe_routes
 from survey.loop.worker import start_in_thread
-from survey.operations.startup import prepare_database, seed_demo_if_empty
+from survey.operations.startup import prepare_database, say_on_stderr, seed_demo_if_empty
 
 # Ready before the first request: a CRM may call the API before anyone opens a page.
-prepare_database()
+prepare_database(say=say_on_stderr)
 if get_settings().demo_data:
     seed_demo_if_empty()
 

@@ -36,7 +36,6 @@ from models.db import make_engine
 from models.tables import Account, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.collecting.responses import LEADER_OTHER, LEADER_OTHER_KEY, scores_for, validate_answers
 from survey.demo import data as demo
-from survey.exports import packs
 from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.scoring import nps_category
@@ -514,7 +513,7 @@ def insert_chunk(
             )
         )
         kind = data.leader_kind[rows]
-        export_packs = packed(data, instrument, rows, ids, touchpoint_ids, occurred, submitted)
+        export_packs = [None] * n  # packed afterwards by the product's own packing
         locales = np.where(data.contact_de[contact], "de", "en").astype(object).tolist()
         responses = list(
             zip(
@@ -609,48 +608,6 @@ def leader_and_own_scores(data: Synthetic, rows: slice) -> np.ndarray:
     return np.concatenate(
         [data.own_score[rows], np.where(data.leader_kind[rows, None] > 0, rated, np.nan)], axis=1
     )
-
-
-def packed(
-    data: Synthetic,
-    instrument: Instrument,
-    rows: slice,
-    ids: np.ndarray,
-    touchpoint_ids: list[int],
-    occurred: np.ndarray,
-    submitted: np.ndarray,
-) -> list[bytes]:
-    """The packs the submit transaction would store (``survey.exports.packs``)."""
-    layout = packs.layout(instrument.version)
-    records = np.zeros(len(ids), dtype=layout.record)
-    facts = records["facts"]
-    kind = data.leader_kind[rows]
-    facts["interaction_id"] = ids
-    facts["touchpoint_id"] = touchpoint_ids
-    facts["contact_id"] = data.contact[rows] + 1
-    facts["leader_competitor_id"] = np.where(
-        kind == 1, data.competitor_ids[data.leader_slot[rows]], packs.NONE
-    )
-    facts["occurred_at"], facts["submitted_at"] = occurred, submitted
-    facts["duration_seconds"] = data.duration[rows]
-    facts["instrument_version"] = instrument.version
-    facts["nps"], facts["value_level"] = data.nps[rows], data.value_level[rows]
-    facts["locale"] = np.where(data.contact_de[data.contact[rows]], b"de", b"en")
-    moments = np.array([b"", *(moment.encode() for moment in MOMENTS)])
-    facts["moment"] = moments[data.moment[rows] + 1]  # MISSING (-1) becomes b""
-
-    values = np.concatenate([data.items[rows], data.nps[rows][:, None], data.leader[rows]], axis=1)
-    column = {code: index for index, code in enumerate([*data.item_codes, "NPS", *data.leader_codes])}
-    for place, code in enumerate(layout.items):
-        if code in column:
-            given = values[:, column[code]]
-            records["answers"][:, place] = np.where(given == MISSING, packs.NOT_ANSWERED, given)
-        else:
-            records["answers"][:, place] = packs.NOT_ANSWERED
-    low = leader_and_own_scores(data, rows)
-    records["low"], records["high"] = low, 100.0 * (low - 1) / 6
-    raw, size = records.tobytes(), layout.record.itemsize
-    return [raw[i * size : (i + 1) * size] for i in range(len(ids))]
 
 
 # --------------------------------------------------------------------------------------

@@ -16,6 +16,10 @@ Cases, each ending in one line
 * ``naive`` — the respondents case on SQLite's defaults (rollback journal, no busy timeout),
   the baseline the settings are measured against; the line ends with how many submissions
   each lost (naive:ours).
+* ``submit-write`` — one respondent after another (no concurrency) on the app's SQLite
+  settings; the times are those of each submit's write transaction alone: from its first write
+  statement (the claim of the link, which takes SQLite's write lock) until its commit returns.
+  All 32 burst respondents queue behind this, so the burst's p99 is about 32 of these.
 * ``race`` — one link submitted by 10 threads at the same instant: exactly one response
   may be stored; the others are told it was already answered.
 * ``webhook`` — ``streamlit run server.py`` on a SQLite file, and 16 CRM clients (threads with
@@ -60,9 +64,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, func, text
+from sqlalchemy import Engine, create_engine, event, func, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
@@ -179,6 +184,41 @@ def respondents(engine: Engine, clients: int, name: str, think_s: float = 0.0) -
     for thread in threads:
         thread.join()
     return Outcome(name, clients, clients, stored(engine) - before, len(errors), times)
+
+
+def write_transactions(engine: Engine, count: int, name: str = "submit-write") -> Outcome:
+    """``count`` submits one after another, each timed from its first write to its commit."""
+    tokens = links(engine, count, name)
+    before = stored(engine)
+    first_write: dict[str, float] = {}
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            first_write.setdefault("at", time.perf_counter())
+
+    times: list[float] = []
+    errors = 0
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        for token in tokens:
+            try:
+                with Session(engine) as session:
+                    check = check_link(session, token, datetime.now(UTC))
+                    invitation_id = check.context.invitation_id  # type: ignore[union-attr]
+                    save_draft(session, invitation_id=invitation_id, answers=dict(list(ANSWERS.items())[:8]),
+                               step=0, locale="en", now=datetime.now(UTC))  # fmt: skip
+                    session.commit()
+                first_write.clear()
+                with Session(engine) as session:
+                    submit(session, invitation_id=invitation_id, answers=ANSWERS, locale="en",
+                           now=datetime.now(UTC))  # fmt: skip
+                    session.commit()
+                times.append((time.perf_counter() - first_write["at"]) * 1000)
+            except Exception:  # every failure counts, whatever its kind
+                errors += 1
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    return Outcome(name, 1, count, stored(engine) - before, errors, times)
 
 
 def race(engine: Engine, threads_count: int = 10) -> Outcome:
@@ -432,6 +472,7 @@ def main(argv: list[str] | None = None) -> list[Outcome]:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--webhook-clients", type=int, default=16)
     parser.add_argument("--webhook-rounds", type=int, default=8, help="CRM ids each pair of clients posts")
+    parser.add_argument("--write-submits", type=int, default=100, help="submits timed one at a time")
     parser.add_argument("--no-webhook", action="store_true", help="skip the cases that start servers")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL database to drop, create and use")
     args = parser.parse_args(argv)
@@ -443,11 +484,13 @@ def main(argv: list[str] | None = None) -> list[Outcome]:
         with naive_engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=DELETE")
         naive = respondents(naive_engine, args.clients, "naive")
+        writing = write_transactions(fresh_sqlite(Path(folder), "write.db"), args.write_submits)
         raced = race(fresh_sqlite(Path(folder), "race.db"))
-        outcomes += [ours, paced, naive, raced]
+        outcomes += [ours, paced, naive, writing, raced]
         print(ours.line(), flush=True)
         print(paced.line(), flush=True)
         print(naive.line(f" lost_vs_ours={naive.sent - naive.stored}:{ours.sent - ours.stored}"), flush=True)
+        print(writing.line(), flush=True)
         print(raced.line(), flush=True)
         if not args.no_webhook:
             url = f"sqlite:///{Path(folder) / 'webhook.db'}"

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 from models import writer_gate
 from models.settings import PROJECT_ROOT, get_settings
+
+if TYPE_CHECKING:  # Alembic takes a while to import: only when the schema is checked
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -69,12 +70,28 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
 
 
-def upgrade_schema(engine: Engine | None = None) -> None:
-    """Bring the schema to the newest migration; a no-op when it is already there."""
-    command.upgrade(alembic_config(engine or default_engine()), "head")
+def upgrade_schema(engine: Engine | None = None, say: Callable[[str], None] | None = None) -> None:
+    """Bring the schema to the newest migration; when it is already there, this only reads
+    the stored revision (migration scripts are not run, nor their environment set up)."""
+    from alembic import command
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    engine = engine or default_engine()
+    config = alembic_config(engine)
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == heads:
+        return
+    if say is not None and current:
+        say(f"upgrading the database schema from {', '.join(sorted(current))} to {', '.join(sorted(heads))}…")
+    command.upgrade(config, "head")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 CONTACT_ROLES = ("decision_maker", "influencer", "user", "buyer")
@@ -100,8 +100,15 @@ class Draft(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+UNPACKED = "export_pack IS NULL"
+
+
 class Response(SQLModel, table=True):
-    __table_args__ = (Index("ix_response_submitted_touchpoint", "submitted_at", "touchpoint_id"),)
+    __table_args__ = (
+        Index("ix_response_submitted_touchpoint", "submitted_at", "touchpoint_id"),
+        # Only the responses still to be packed: the check at every start reads this, not the table.
+        Index("ix_response_unpacked", "id", sqlite_where=text(UNPACKED), postgresql_where=text(UNPACKED)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Unique: one invitation can never yield two responses.
@@ -676,3 +683,14 @@ class CommentTagRule(SQLModel, table=True):
     keywords: str = Field(max_length=1000)  # comma-separated, matched case-insensitively as words
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OneTimeWork(SQLModel, table=True):
+    """Catching-up work that a start did once on an existing database, so that no later start
+    does it again (e.g. assessing every response for follow-ups when none needed one)."""
+
+    __tablename__ = "one_time_work"
+
+    name: str = Field(primary_key=True, max_length=60)
+    finished_at: datetime
+    items: int

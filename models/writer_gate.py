@@ -49,8 +49,9 @@ def install(engine: Engine, wait_seconds: float) -> None:
         return end
 
     # The pool's reset of a returned connection also ends in ``do_rollback``.
-    dialect.do_commit = ending(dialect.do_commit)  # type: ignore[method-assign]
-    dialect.do_rollback = ending(dialect.do_rollback)  # type: ignore[method-assign]
+    # Wrapping the dialect's own commit and rollback is the point: they release the gate.
+    dialect.do_commit = ending(dialect.do_commit)  # type: ignore[method-assign]  # see above
+    dialect.do_rollback = ending(dialect.do_rollback)  # type: ignore[method-assign]  # see above
     event.listen(engine, "before_cursor_execute", before_execute)
     for closing in ("invalidate", "close", "close_detached"):
         event.listen(engine.pool, closing, lambda dbapi_connection, *_: release(dbapi_connection))

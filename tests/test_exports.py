@@ -397,3 +397,18 @@ def test_progress_is_reported_in_responses(session, answered, tmp_path):
 def test_text_a_spreadsheet_would_run_is_neutralised(text, safe):
     assert neutralise(text) == safe
     assert neutralise_array(pa.array([text, None])).to_pylist() == [safe, None]
+
+
+def test_spss_ids_are_held_as_four_byte_integers_and_widen_when_one_does_not_fit():
+    import numpy as np
+
+    from survey.exports.writers import _placed_at, _whole_numbers
+
+    small = _whole_numbers(np.array([1, 2, 3], dtype=np.int64))
+    assert small.dtype == np.int32
+    held = _placed_at(None, small, 0, 6)
+    big = _whole_numbers(np.array([2**31, 5, 6], dtype=np.int64))
+    assert big.dtype == np.float64
+    held = _placed_at(held, big, 3, 6)
+    assert held.dtype == np.float64
+    assert held.tolist() == [1, 2, 3, 2**31, 5, 6]

@@ -131,26 +131,3 @@ def test_an_export_of_responses_stored_without_packs_reads_the_same_values(sessi
     session.commit()
     assert exported() == before
     assert packs.missing(session) == 1  # reading never writes
-
-
-def test_the_benchmark_builder_packs_as_submit_does(tmp_path):
-    from bench.dashboard import build
-    from models.db import make_engine
-
-    url = f"sqlite:///{tmp_path / 'bench.db'}"
-    build(url, 300, 3, "numpy", 0)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        stored = stored_packs(session)
-        assert len(stored) == 300
-        assert packs.missing(session) == 0
-        from_tables = from_rows(session)
-        rebuilt = packs.unpack([from_tables[rid] for rid in stored], list(stored))
-        ours = packs.unpack(list(stored.values()), list(stored))
-    engine.dispose()
-    assert ours.facts.tobytes() == rebuilt.facts.tobytes()
-    [(_, _, mine)], [(_, _, theirs)] = ours.versions, rebuilt.versions
-    assert np.array_equal(mine["answers"], theirs["answers"])
-    # Same floats, NaN where there is no score (NaN payloads may differ bit for bit).
-    for part in ("low", "high"):
-        assert np.array_equal(mine[part], theirs[part], equal_nan=True)

@@ -14,9 +14,9 @@ def apikey_group() -> None:
 
 def _session():  # noqa: ANN202 - a context manager from models.db
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     return session_scope()
 
 

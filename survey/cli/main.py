@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -23,9 +24,9 @@ def main() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Upgrade the database schema to the newest version."""
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     click.echo("database schema is up to date")
 
 
@@ -35,9 +36,9 @@ def demo_command(seed: int) -> None:
     """Fill an empty database with two years of demo accounts and responses."""
     from models.db import session_scope
     from survey.demo.data import is_empty, seed_demo
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         if not is_empty(session):
             raise click.ClickException(
@@ -73,11 +74,11 @@ def invite_command(
     the interaction is recorded, the reason printed, and the command fails."""
     from models.db import session_scope
     from survey.collecting.invitations import InviteError
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.sending.rules import record_and_invite
 
     settings = get_settings()
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
             outcome = record_and_invite(
@@ -129,9 +130,9 @@ def import_transactions_command(file: Path) -> None:
     """
     from models.db import session_scope
     from survey.imports.transactions import TransactionImportError, import_transactions
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
             summary = import_transactions(session, file.read_bytes(), file.name)
@@ -214,12 +215,12 @@ def export_command(
     from models.db import session_scope
     from survey.exports.names import filters_from_names
     from survey.exports.rows import ExportError, ExportRequest
-    from survey.exports.writers import export
-    from survey.operations.startup import prepare_database
+    from survey.exports.writers import Format, export
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people import audit
     from survey.people.access import Scope, owner_scope
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
 
     def progress(done: int, total: int) -> None:
         click.echo(f"\r{done:,} of {total:,} responses", nl=False, err=True)
@@ -237,7 +238,7 @@ def export_command(
             )
             scope = owner_scope(session, owner) if owner else Scope.everything()
             request = ExportRequest(filters=filters, scope=scope, long=long_format)
-            rows = export(session, fmt, out, request, bom=bom, progress=progress)  # type: ignore[arg-type]
+            rows = export(session, cast(Format, fmt), out, request, bom=bom, progress=progress)
             audit.record(session, "cli", "export", f"{rows} rows as {fmt} to {out.name}")
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -3,11 +3,16 @@ for privacy requests. Everything they change is in the audit log, as ``cli``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 ACTOR = "cli"
 
@@ -17,7 +22,7 @@ def user_group() -> None:
     """Add, change, disable and list the people who sign in."""
 
 
-def _password_option(prompt: str) -> click.Option:
+def _password_option(prompt: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--password",
         prompt=prompt,
@@ -27,15 +32,15 @@ def _password_option(prompt: str) -> click.Option:
     )
 
 
-def _change(change: object) -> None:
+def _change(change: Callable[[Session], object]) -> None:
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.users import UserError
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     try:
         with session_scope() as session:
-            change(session)  # type: ignore[operator]
+            change(session)
     except UserError as refused:
         raise click.ClickException(str(refused)) from refused
 
@@ -119,10 +124,10 @@ def role_command(username: str, role: str) -> None:
 def list_command() -> None:
     """Every user with role, state and last sign-in, one per line."""
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.users import list_users
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         users = list_users(session)
     if not users:
@@ -139,19 +144,19 @@ def list_command() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
     """Erase a contact's personal data for good; their scores stay in the totals, anonymised."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from models.db import session_scope
     from models.tables import Account, Contact
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.privacy import PrivacyError, erase_contact
 
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         contact = session.exec(
             select(Contact)
-            .join(Account, Account.id == Contact.account_id)
-            .where(Account.name == account_name, Contact.email == email.strip().lower())
+            .join(Account, col(Account.id) == Contact.account_id)
+            .where(col(Account.name) == account_name, col(Contact.email) == email.strip().lower())
         ).first()
         if contact is None:
             raise click.ClickException(f"account {account_name!r} has no contact {email!r}")
@@ -174,14 +179,14 @@ def erase_contact_command(account_name: str, email: str, yes: bool) -> None:
 def purge_comments_command(months: int | None) -> None:
     """Clear free-text comments older than the retention period (for a daily cron job)."""
     from models.db import session_scope
-    from survey.operations.startup import prepare_database
+    from survey.operations.startup import prepare_database, say_on_stderr
     from survey.people.privacy import purge_comments
 
     months = months or get_settings().comment_retention_months
     if months < 1:
         click.echo("no retention period set (PULSE_COMMENT_RETENTION_MONTHS): nothing purged")
         return
-    prepare_database()
+    prepare_database(say=say_on_stderr)
     with session_scope() as session:
         purged = purge_comments(session, months=months, now=datetime.now(UTC), actor=ACTOR)
     click.echo(f"{purged} comment(s) older than {months} months purged")

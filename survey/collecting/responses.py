@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import (
     Answer,
@@ -159,7 +159,7 @@ def validate_answers(
 
 
 def _leader(
-    choice: Any, other_name: Any, competitor_ids: set[int], problems: list[str]
+    choice: Any, other_name: Any, competitor_ids: set[int], problems: list[Problem]
 ) -> tuple[int | None, str | None]:
     """The named category leader: a listed competitor's id, or another provider's name."""
     if choice in (None, LEADER_NONE):
@@ -190,9 +190,9 @@ def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -
     result = session.execute(
         update(Invitation)
         .where(
-            Invitation.id == invitation_id,
-            Invitation.completed_at.is_(None),
-            Invitation.expires_at > now,
+            col(Invitation.id) == invitation_id,
+            col(Invitation.completed_at).is_(None),
+            col(Invitation.expires_at) > now,
         )
         .values(started_at=func.coalesce(Invitation.started_at, now), **values)
     )
@@ -264,9 +264,6 @@ def submit(
     clean = validate_answers(instrument, answers, [cid for cid in competitor_ids if cid is not None])
     draft = session.get(Draft, invitation_id)
     started_at = draft.started_at if draft else invitation.opened_at or now
-
-    _claim(session, invitation_id, now, completed_at=now)
-    _in_id_order(session)
     interaction = session.get_one(Interaction, invitation.interaction_id)
     response = build_response(
         invitation=invitation,
@@ -281,6 +278,11 @@ def submit(
     response.anonymous = anonymous
     answer_rows, score_rows = scored_rows(0, instrument, clean)
     response.export_pack = packs.pack(response, interaction.occurred_at, clean.scale, score_rows)
+
+    # Everything above only reads and computes. The first write takes SQLite's one write lock
+    # (and the engine's writer gate) until the commit, so as little as possible comes after it.
+    _claim(session, invitation_id, now, completed_at=now)
+    _in_id_order(session)
     session.add(response)
     session.flush()
     for row in (*answer_rows, *score_rows):
@@ -290,7 +292,7 @@ def submit(
     followup.flag_response(session, response.id or 0)
     # Webhooks subscribed to new responses are told through the outbox, in this transaction.
     alerts.response_stored(session, response, now=now)
-    session.execute(delete(Draft).where(Draft.invitation_id == invitation_id))
+    session.execute(delete(Draft).where(col(Draft.invitation_id) == invitation_id))
     session.flush()
     return response.id or 0
 

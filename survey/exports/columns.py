@@ -149,7 +149,14 @@ def wide_columns() -> list[Column]:
     return [*context_columns(), *items, *score_columns(newest), nps_category]
 
 
-LONG_CONTEXT = ("response_id", "account_id", "account", "segment", "touchpoint", "contact_role")
+LONG_CONTEXT: tuple[str, ...] = (
+    "response_id",
+    "account_id",
+    "account",
+    "segment",
+    "touchpoint",
+    "contact_role",
+)
 LONG_CONTEXT += ("submitted_at", "instrument_version", "locale")
 
 
@@ -164,7 +171,15 @@ def long_columns() -> list[Column]:
     ]
 
 
-CODEBOOK_HEADER = ("column", "label", "item_code", "wording_en", "wording_de", "scale", "reverse_keyed")
+CODEBOOK_HEADER: tuple[str, ...] = (
+    "column",
+    "label",
+    "item_code",
+    "wording_en",
+    "wording_de",
+    "scale",
+    "reverse_keyed",
+)
 CODEBOOK_HEADER += ("indicator", "values", "spss_missing_codes")
 
 
@@ -174,7 +189,7 @@ def codebook_rows(columns: list[Column]) -> list[tuple[str, ...]]:
     def listed(labels: dict[int, str]) -> str:
         return "; ".join(f"{code} = {text}" for code, text in labels.items())
 
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for column in columns:
         values = listed(column.value_labels)
         if column.text_codes:  # CSV, Excel and Parquet hold the text; SPSS holds the number

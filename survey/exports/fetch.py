@@ -55,20 +55,20 @@ def cycles_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def rows(session: Session, statement: Select[Any]) -> list[tuple]:
+def rows(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple]:
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         return [tuple(row) for row in connection.execute(statement)]
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     params = [_sqlite_value(compiled.params[name]) for name in compiled.positiontup or ()]
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
     try:
         return cursor.execute(str(compiled), params).fetchall()
     finally:
         cursor.close()
 
 
-def columns(session: Session, statement: Select[Any]) -> list[tuple]:
+def columns(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple]:
     """The rows of a select, column by column (empty tuples when there are none)."""
     with cycles_paused():
         fetched = rows(session, statement)

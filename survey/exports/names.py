@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.tables import Account, Touchpoint
 from survey.exports.rows import ExportError, month_start
@@ -31,17 +31,19 @@ def filters_from_names(
     touchpoint_ids = []
     for wanted in touchpoints:
         found = session.execute(
-            select(Touchpoint.id).where(or_(Touchpoint.code == wanted, Touchpoint.name == wanted))
+            select(col(Touchpoint.id)).where(
+                or_(col(Touchpoint.code) == wanted, col(Touchpoint.name) == wanted)
+            )
         ).scalar()
         if found is None:
             raise ExportError(f"touchpoint {wanted!r} does not exist (give its code or name)")
         touchpoint_ids.append(int(found))
     account_ids = []
     for wanted in accounts:
-        clause = Account.name == wanted
+        clause = col(Account.name) == wanted
         if wanted.isdigit():
-            clause = or_(clause, Account.id == int(wanted))
-        found = session.execute(select(Account.id).where(clause)).scalar()
+            clause = or_(clause, col(Account.id) == int(wanted))
+        found = session.execute(select(col(Account.id)).where(clause)).scalar()
         if found is None:
             raise ExportError(f"account {wanted!r} does not exist (give its name or id)")
         account_ids.append(int(found))

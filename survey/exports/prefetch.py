@@ -48,7 +48,7 @@ def prefetched(chunks: Iterator[T], depth: int = 2) -> Iterator[T]:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield item  # type: ignore[misc]  # only chunks are left once the markers are handled
     finally:
         stop.set()
         while reader.is_alive():

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Select, func, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.tables import (
     Account,
@@ -78,9 +78,9 @@ def where_filters(statement: Select[Any], filters: Filters, scope: Scope) -> Sel
     Months become timestamp bounds, so that the index on ``submitted_at`` is used."""
     statement = statement.where(scope.condition(Response.account_id))
     if filters.start:
-        statement = statement.where(Response.submitted_at >= month_start(filters.start, "start"))
+        statement = statement.where(col(Response.submitted_at) >= month_start(filters.start, "start"))
     if filters.end:
-        statement = statement.where(Response.submitted_at < _next_month(month_start(filters.end, "end")))
+        statement = statement.where(col(Response.submitted_at) < _next_month(month_start(filters.end, "end")))
     return where_dimensions(statement, filters, func.coalesce(Contact.role, literal(UNKNOWN_ROLE)))
 
 
@@ -88,13 +88,13 @@ def _selected(*columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .select_from(Response)
-        .join(Account, Account.id == Response.account_id)
-        .outerjoin(Contact, Contact.id == Response.contact_id)
+        .join(Account, col(Account.id) == Response.account_id)
+        .outerjoin(Contact, col(Contact.id) == Response.contact_id)
     )
 
 
 def count_responses(session: Session, request: ExportRequest) -> int:
-    statement = where_filters(_selected(func.count(Response.id)), request.filters, request.scope)
+    statement = where_filters(_selected(func.count(col(Response.id))), request.filters, request.scope)
     return int(session.execute(statement).scalar_one())
 
 
@@ -129,7 +129,9 @@ class _Fetched:
 
 
 def _response_chunk(session: Session, request: ExportRequest, after: int, limit: int) -> _Fetched:
-    statement = _selected(*FETCHED.values()).where(Response.id > after).order_by(Response.id).limit(limit)
+    statement = (
+        _selected(*FETCHED.values()).where(col(Response.id) > after).order_by(col(Response.id)).limit(limit)
+    )
     statement = where_filters(statement, request.filters, request.scope)
     return _Fetched(dict(zip(FETCHED, fetch.columns(session, statement), strict=True)))
 
@@ -167,16 +169,19 @@ def _follow_ups(session: Session, ids: np.ndarray) -> tuple[pa.Array, pa.Array]:
         FollowUp.response_id,
         FollowUp.status,
         FollowUp.note,
-        where=FollowUp.response_id.between(int(ids[0]), int(ids[-1])),  # type: ignore[attr-defined]
+        where=col(FollowUp.response_id).between(int(ids[0]), int(ids[-1])),
     )
     return found.take(ids, 0), found.take(ids, 1)
 
 
-def _placed(packed: Sequence[str], wanted: list[str]) -> tuple[list[int], list[int]]:
+def _placed(packed: Sequence[str], wanted: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Where each packed key that is wanted sits in the pack and in ``wanted``."""
     column_of = {key: index for index, key in enumerate(wanted)}
     pairs = [(place, column_of[key]) for place, key in enumerate(packed) if key in column_of]
-    return [place for place, _ in pairs], [column for _, column in pairs]
+    return (
+        np.array([place for place, _ in pairs], dtype=np.intp),
+        np.array([column for _, column in pairs], dtype=np.intp),
+    )
 
 
 def _optional(values: np.ndarray, kind: pa.DataType) -> pa.Array:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -39,6 +40,9 @@ FORMATS: tuple[str, ...] = get_args(Format)
 Progress = Callable[[int, int], None]
 EXCEL_MAX_ROWS = 1_048_575  # a sheet holds 1,048,576 rows, one of them the header
 SCORE_SHEET_KEYS = ("response_id", "account", "submitted_at")
+# SPSS holds every row until the end; smaller chunks keep less beside them in flight (measured on
+# 300,000 responses: 5,000 a chunk peaked 43 MB lower than 20,000, and was no slower).
+SAV_CHUNK = 5_000
 
 
 def export(
@@ -56,6 +60,8 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     request = request or ExportRequest()
+    if fmt == "sav":
+        request = replace(request, chunk_size=min(request.chunk_size, SAV_CHUNK))
     reader = ChunkReader(session, request)
     total = count_responses(session, request)
     if fmt == "xlsx" and not request.long and total > EXCEL_MAX_ROWS:
@@ -232,14 +238,27 @@ def _spss_columns(
             out[column.name] = numbers.astype(np.int8)
         elif column.kind == "float" and column.missing_codes:
             out[column.name] = np.nan_to_num(values.to_numpy(zero_copy_only=False), nan=NOT_SCORED)
+        elif column.kind == "int" and values.null_count == 0:
+            out[column.name] = _whole_numbers(values.to_numpy(zero_copy_only=False))
         else:
             out[column.name] = values.to_numpy(zero_copy_only=False).astype(np.float64)
     return out
 
 
+def _whole_numbers(values: np.ndarray) -> np.ndarray:
+    """Ids and counts as 4-byte integers where they fit (SPSS stores every number as a double,
+    and readstat takes whole numbers as 32-bit integers), else as doubles: half the memory of
+    doubles, the same values in the file."""
+    if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
+        return values.astype(np.float64)
+    return values.astype(np.int32)
+
+
 def _placed_at(target: np.ndarray | None, values: np.ndarray, start: int, expected: int) -> np.ndarray:
     """``values`` copied into ``target`` from row ``start``; a new or larger array when needed."""
     end = start + len(values)
+    if target is not None and not np.can_cast(values.dtype, target.dtype, casting="safe"):
+        target = target.astype(np.result_type(target.dtype, values.dtype))  # e.g. an id past 2**31
     if target is None or end > len(target):
         grown = np.empty(
             max(expected, end, int(len(target) * 1.5) if target is not None else 0), values.dtype

@@ -6,6 +6,8 @@ scoring and the survey page rely on and fails with a message naming the bad entr
 
 from __future__ import annotations
 
+import hashlib
+import json
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -78,6 +80,37 @@ class Instrument(_Strict):
     @classmethod
     def _date_as_text(cls, value: Any) -> str:
         return str(value)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the item layout: each item's code, kind and place, its scale bounds,
+        reverse keying, indicator, leader rating and choice values, and the indicators' order.
+
+        Wording, translations and labels are left out, so rewording an item keeps the
+        fingerprint; reordering, re-keying or re-scaling one changes it. Packed export records
+        carry it, and a record is decoded only under the layout it was packed with."""
+        return hashlib.sha256(
+            json.dumps(self.layout_facts(), separators=(",", ":"), sort_keys=True).encode()
+        ).hexdigest()
+
+    def layout_facts(self) -> dict[str, Any]:
+        """What the fingerprint covers, as plain data (in order)."""
+        items = []
+        for item in self.items:
+            scale = self.scale_for(item)
+            items.append(
+                {
+                    "code": item.code,
+                    "kind": item.kind,
+                    "scale": None if scale is None else [scale.min, scale.max],
+                    "reverse": item.reverse,
+                    "indicator": item.indicator,
+                    "rates": item.rates,
+                    "role": item.role,
+                    "choices": None if item.options is None else list(item.options),
+                }
+            )
+        return {"indicators": [indicator.code for indicator in self.indicators], "items": items}
 
     @property
     def min_share(self) -> Fraction:

@@ -1,38 +1,121 @@
-"""Bringing a database to a usable state: schema, reference data and, once, demo data."""
+"""Bringing a database to a usable state: schema, reference data, one-time catching up and,
+once, demo data.
+
+Every command and the app call ``prepare_database`` at start, so on a database that is ready
+it must cost next to nothing: the schema check reads one row, and each one-time job is found
+absent by reading at most one row or an index of the rows it still has to do. When a job does
+run (an upgraded or bulk-loaded database) ``say`` is told what it is doing, with progress.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from models.db import session_scope, upgrade_schema
-from models.tables import FollowUp, Response, ScoreSegmentRollup
-from survey.demo.data import DemoSummary, is_empty, seed_demo
-from survey.exports import packs
-from survey.followup import queue as followup
+from models.tables import FollowUp, OneTimeWork, Response, ScoreSegmentRollup
 from survey.instrument.touchpoints import ensure_touchpoints
-from survey.reporting import aggregates
+
+if TYPE_CHECKING:
+    from survey.demo.data import DemoSummary
+
+Say = Callable[[str], None]
+PACK_CHUNK = 20_000
+ASSESSED = "follow-ups assessed"
 
 
-def prepare_database(engine: Engine | None = None) -> None:
-    """Upgrade the schema and add missing reference data; safe to run any number of times."""
-    upgrade_schema(engine)
+def say_on_stderr(line: str) -> None:
+    """Progress of one-time work, for a terminal or a server log (stdout stays the answer)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+def prepare_database(engine: Engine | None = None, *, say: Say | None = None) -> None:
+    """Upgrade the schema, add missing reference data and do the one-time work an older or
+    bulk-loaded database still needs; safe to run any number of times, cheap when nothing is due."""
+    say = say or _quiet
+    upgrade_schema(engine, say=say)
     with session_scope(engine) as session:
         ensure_touchpoints(session)
-        # Responses stored before the roll-ups and follow-ups existed (or bulk-loaded) are
-        # summed and assessed once here.
-        if session.exec(select(Response.id).limit(1)).first() is not None:
-            if session.exec(select(ScoreSegmentRollup.n).limit(1)).first() is None:
-                aggregates.rebuild(session)
-            if session.exec(select(FollowUp.id).limit(1)).first() is None:
-                followup.flag_all(session)
-            packs.fill_missing(session)
+        if session.exec(select(Response.id).limit(1)).first() is None:
+            return
+        sum_up = session.exec(select(ScoreSegmentRollup.n).limit(1)).first() is None
+        assess = (
+            session.exec(select(FollowUp.id).limit(1)).first() is None
+            and session.get(OneTimeWork, ASSESSED) is None
+        )
+    # Responses stored before the roll-ups, follow-ups or packs existed (or bulk-loaded) are
+    # summed, assessed and packed once, each job in its own transaction.
+    if sum_up:
+        _sum_up(engine, say)
+    if assess:
+        _assess(engine, say)
+    pack_missing(engine, say)
+
+
+def _count(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(Response)).one())
+
+
+def _sum_up(engine: Engine | None, say: Say) -> None:
+    from survey.reporting import aggregates
+
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        say(f"one-time work: summing {_count(session):,} responses into the reporting aggregates…")
+        aggregates.rebuild(session)
+    say(f"one-time work: aggregates filled in {time.perf_counter() - started:.0f} s")
+
+
+def _assess(engine: Engine | None, say: Say) -> None:
+    from survey.followup import queue as followup
+
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        say(f"one-time work: checking {_count(session):,} responses for follow-ups…")
+        opened = followup.flag_all(session)
+        # Remembered: when no response needed one, the empty queue must not bring this back.
+        session.merge(OneTimeWork(name=ASSESSED, finished_at=datetime.now(UTC), items=opened))
+    say(f"one-time work: {opened:,} follow-ups opened in {time.perf_counter() - started:.0f} s")
+
+
+def pack_missing(engine: Engine | None, say: Say) -> None:
+    """Pack every response stored without its export pack, a chunk per transaction."""
+    with session_scope(engine) as session:  # through the partial index of unpacked responses
+        unpacked = select(col(Response.id)).where(col(Response.export_pack).is_(None)).limit(1)
+        if session.exec(unpacked).first() is None:
+            return
+    from survey.exports import packs  # numpy: only when there is packing to do
+
+    with session_scope(engine) as session:
+        total = packs.missing(session)
+    say(f"one-time work: packing {total:,} responses for exports…")
+    started = time.perf_counter()
+    done = after = 0
+    while True:
+        # One transaction per chunk: an interrupted start keeps what it packed.
+        with session_scope(engine) as session:
+            count, after = packs.fill_next(session, after, PACK_CHUNK)
+        if not count:
+            break
+        done += count
+        say(f"one-time work: packed {done:,} of {total:,} responses ({time.perf_counter() - started:.0f} s)")
+    say(f"one-time work: {done:,} responses packed in {time.perf_counter() - started:.0f} s")
 
 
 def seed_demo_if_empty(engine: Engine | None = None) -> DemoSummary | None:
     """Demo data for a first start, so the charts mean something; None when there is data."""
+    from survey.demo.data import is_empty, seed_demo
+
     with session_scope(engine) as session:
         if not is_empty(session):
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,8 +26,13 @@ FIRST_LOCK = timedelta(minutes=1)
 LONGEST_LOCK = timedelta(hours=1)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
 _hasher = PasswordHasher()
-# Verified when the user name is unknown, so that a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the user name is unknown, so that a wrong name takes as long as a wrong
+    password. Made on first use: hashing at import would slow every command's start."""
+    return _hasher.hash("not a password anyone has")
 
 
 class UserError(ValueError):
@@ -193,7 +199,7 @@ def authenticate(
     name = username.strip().lower()
     user = session.exec(select(User).where(User.username == name)).first()
     if user is None or user.password_hash is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise _refuse(session, name, "unknown user or no password set", now, WRONG)
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, round((user.locked_until - now).total_seconds() / 60))

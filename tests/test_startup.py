@@ -1,0 +1,112 @@
+"""What every start does: nothing on a ready database; once, and saying so, on an older one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+from sqlmodel import Session, func, select
+
+from models.tables import FollowUp, Response, ScoreSegmentRollup
+from survey.exports import packs
+from survey.operations.startup import prepare_database
+from survey.reporting.aggregates import AGGREGATES
+from tests.factories import answers_at, respond
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def older(engine, now) -> list[int]:
+    """Three responses (one a detractor) as a database from before packs, roll-ups and
+    follow-ups holds them."""
+    with Session(engine) as session:
+        ids = [respond(session, now, email=f"c{i}@acme.example") for i in range(2)]
+        ids.append(respond(session, now, answers_at() | {"NPS": 2}, email="d@acme.example"))
+        session.execute(update(Response).values(export_pack=None))
+        for aggregate in AGGREGATES:
+            session.execute(delete(aggregate.model))
+        session.execute(delete(FollowUp))
+        session.commit()
+    return ids
+
+
+def test_one_time_work_says_what_it_does_and_runs_once(engine, older):
+    said: list[str] = []
+    prepare_database(engine, say=said.append)
+    text = "\n".join(said)
+    assert "summing 3 responses into the reporting aggregates" in text
+    assert "checking 3 responses for follow-ups" in text
+    assert "1 follow-ups opened" in text
+    assert "packing 3 responses for exports" in text
+    assert "packed 3 of 3 responses" in text
+    with Session(engine) as session:
+        assert packs.missing(session) == 0
+        assert session.exec(select(func.count()).select_from(FollowUp)).one() == 1
+        assert session.exec(select(func.count()).select_from(ScoreSegmentRollup)).one() > 0
+
+    again: list[str] = []
+    prepare_database(engine, say=again.append)
+    assert again == []
+
+
+def test_a_ready_database_is_not_migrated_again(engine, monkeypatch):
+    from alembic import command
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the migrations ran on a database that is up to date")
+
+    monkeypatch.setattr(command, "upgrade", refuse)
+    said: list[str] = []
+    prepare_database(engine, say=said.append)
+    assert said == []
+
+
+def test_an_older_schema_is_upgraded_and_says_so(sqlite_url):
+    from alembic import command
+
+    from models.db import alembic_config, make_engine
+
+    engine = make_engine(sqlite_url)
+    command.downgrade(alembic_config(engine), "0010")
+    said: list[str] = []
+    prepare_database(engine, say=said.append)
+    assert len(said) == 1
+    assert said[0].startswith("upgrading the database schema from 0010 to ")
+    engine.dispose()
+
+
+def _user_list(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "survey", "user", "list"],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_command_packs_an_older_database_once_with_progress_on_stderr(sqlite_url, now):
+    from models.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        respond(session, now)
+        session.execute(update(Response).values(export_pack=None))
+        session.commit()
+    engine.dispose()
+
+    first = _user_list(sqlite_url)
+    assert first.returncode == 0, first.stderr
+    assert "one-time work: packing 1 responses for exports" in first.stderr
+    assert "one-time work: 1 responses packed" in first.stderr
+    assert "no users yet" in first.stdout  # the answer itself stays on stdout
+
+    second = _user_list(sqlite_url)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == ""
