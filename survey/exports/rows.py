@@ -262,14 +262,15 @@ class ChunkReader:
         anonymous = fetched.ids("anonymous").astype(bool)
         account_ids = fetched.ids("account_id")
         contact_ids = facts["contact_id"]
-        # Anonymous responses: the contact's identity never leaves the database.
+        # Anonymous responses: nothing that leads back to the contact leaves the database: not
+        # their id, name, email or role, nor the interaction (which a CRM knows the contact of).
         hidden = anonymous | (contact_ids == packs.NONE)
         nps = facts["nps"]
         competitor = look.competitor.take(facts["leader_competitor_id"], 0)
         status, note = _follow_ups(self.session, chunk.ids)
         return {
             "response_id": pa.array(chunk.ids, pa.int64()),
-            "interaction_id": pa.array(facts["interaction_id"]),
+            "interaction_id": pa.array(facts["interaction_id"], mask=anonymous),
             "account_id": pa.array(account_ids, pa.int64()),
             "account": look.account.take(account_ids, 0),
             "segment": look.account.take(account_ids, 1),
@@ -277,7 +278,7 @@ class ChunkReader:
             "contact_id": pa.array(contact_ids, mask=hidden),
             "contact_name": look.contact.take(contact_ids, 0, hide=hidden),
             "contact_email": look.contact.take(contact_ids, 1, hide=hidden),
-            "contact_role": look.contact.take(contact_ids, 2),
+            "contact_role": look.contact.take(contact_ids, 2, hide=hidden),
             "anonymous": pa.array(anonymous),
             "interaction_date": _moments(facts["occurred_at"]).cast(pa.date32()),
             "submitted_at": _moments(facts["submitted_at"]),

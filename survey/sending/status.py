@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, Delivery, Interaction, Invitation, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope
+from survey.people.privacy import ANONYMOUS
 
 STATUSES = ("completed", "started", "opened", "sent", "failed", "created", "expired")
 
@@ -81,6 +82,7 @@ def report(
             Contact.email,
             Interaction.occurred_at,
             Response.submitted_at,
+            Response.anonymous,
         )
         .join(Interaction, Interaction.id == Invitation.interaction_id)
         .join(Account, Account.id == Interaction.account_id)
@@ -95,7 +97,12 @@ def report(
     records = []
     for row in rows:
         (iid, created, expires, opened, started, completed, delivery, detail, reminded) = row[:9]
-        account, owner, touchpoint, email, occurred, submitted = row[9:]
+        account, owner, touchpoint, email, occurred, submitted, anonymous = row[9:]
+        hours = (submitted - occurred).total_seconds() / 3600 if submitted else None
+        if anonymous:
+            # The row of an anonymous answer must not say who answered, nor when (which would
+            # match the response's own time), nor which invitation (a CRM knows its contact).
+            iid, email, created = None, ANONYMOUS, None
         records.append(
             {
                 "invitation": iid,
@@ -114,13 +121,16 @@ def report(
                 ),
                 "reminded": reminded is not None,
                 "problem": detail or "",
-                "hours to response": (submitted - occurred).total_seconds() / 3600 if submitted else None,
+                "hours to response": None if anonymous else hours,
+                "_hours": hours,
             }
         )
     columns = ["invitation", "created", "account", "manager", "touchpoint", "contact", "status", "reminded",
                "problem", "hours to response"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=columns)
-    hours = frame["hours to response"].dropna()
+    frame = pd.DataFrame(records, columns=[*columns, "_hours"])
+    # The median counts anonymous answers too: one number over many says nothing of anyone.
+    hours = frame.pop("_hours").dropna()
+    frame["invitation"] = frame["invitation"].astype("Int64")
     return InvitationReport(
         invitations=frame,
         by_touchpoint=_rates(frame, "touchpoint"),
