@@ -65,7 +65,8 @@ def test_the_follow_up_of_an_anonymous_detractor_quotes_no_earlier_score(session
     assert row.contact == ANONYMOUS
     assert row.contact_role == ""
     assert row.reasons == ("detractor",)
-    assert "fell from" not in row.detail and "6.0" not in row.detail
+    assert "fell from" not in row.detail
+    assert "6.0" not in row.detail
     assert row.detail == "Recommendation 2/10"
 
 
@@ -86,9 +87,11 @@ def test_an_erased_contacts_follow_up_loses_the_quoted_scores(session):
     erase_contact(session, contact.id or 0, actor="admin", now=start + timedelta(days=5))
     [after] = queue(session, status=None)
     assert after.response_id == second
-    assert "6.0" not in after.detail and "fell from" not in after.detail
+    assert "6.0" not in after.detail
+    assert "fell from" not in after.detail
     assert after.detail.startswith("Recommendation 4/10")
-    assert after.contact == ANONYMOUS and after.contact_role == ""
+    assert after.contact == ANONYMOUS
+    assert after.contact_role == ""
 
 
 def test_the_invitations_list_does_not_show_who_answered_anonymously(session, anonymous_detractor):
@@ -99,7 +102,8 @@ def test_the_invitations_list_does_not_show_who_answered_anonymously(session, an
     assert anonymous_row.isna()[["invitation", "created", "hours to response"]].all()
     text = " ".join(str(v) for v in anonymous_row.to_numpy())
     interaction_id = str(session.get_one(Response, anonymous_detractor).interaction_id)
-    assert EMAIL not in text and NAME not in text
+    assert EMAIL not in text
+    assert NAME not in text
     assert interaction_id not in str(anonymous_row["invitation"])
     assert data.median_hours_to_response is not None  # both answers still count
 
@@ -119,9 +123,12 @@ def test_an_anonymous_export_row_carries_no_contact_interaction_or_role(session,
         assert row["contact_role"] is None
         assert all(row.get(k) is None for k in ("contact_id", "contact_name", "contact_email"))
         text = repr(row)
-        assert EMAIL not in text and NAME not in text and "decision_maker" not in text
+        assert EMAIL not in text
+        assert NAME not in text
+        assert "decision_maker" not in text
     named = [r for r in _export_rows(session, False) if r["response_id"] != anonymous_detractor]
-    assert named[0]["contact_role"] == "decision_maker" and named[0]["interaction_id"] is not None
+    assert named[0]["contact_role"] == "decision_maker"
+    assert named[0]["interaction_id"] is not None
 
 
 def test_an_anonymous_api_row_carries_nothing_that_leads_back(engine, session, anonymous_detractor):
@@ -131,7 +138,8 @@ def test_an_anonymous_api_row_carries_nothing_that_leads_back(engine, session, a
     rows = TestClient(app).get("/api/v1/responses", headers={"Authorization": f"Bearer {key}"}).json()["rows"]
     [row] = [r for r in rows if r["response_id"] == anonymous_detractor]
     forbidden = identifying(session, anonymous_detractor)
-    assert row["interaction_id"] is None and row["contact_role"] is None
+    assert row["interaction_id"] is None
+    assert row["contact_role"] is None
     assert not [word for word in forbidden if word.strip() in {str(v) for v in row.values()}]
     assert responses_page(session).rows[1]["interaction_id"] is None
 
@@ -140,7 +148,8 @@ def test_the_audit_log_names_no_anonymous_respondent(session, anonymous_detracto
     contact = session.exec(select(Contact).where(Contact.email == EMAIL)).one()
     erase_contact(session, contact.id or 0, actor="admin", now=datetime(2026, 11, 30, tzinfo=UTC))
     details = " ".join(f"{e.actor} {e.detail}" for e in recent(session, limit=1000))
-    assert EMAIL not in details and NAME not in details
+    assert EMAIL not in details
+    assert NAME not in details
     interaction = session.get_one(Interaction, session.get_one(Response, anonymous_detractor).interaction_id)
     assert f"interaction #{interaction.id}" not in details
 
@@ -155,7 +164,9 @@ def test_the_follow_up_and_invitations_pages_show_no_trace_of_the_respondent(db)
     [expander] = at.expander
     shown = expander.label + " ".join(m.value for m in expander.markdown)
     assert "anonymous respondent" in shown
-    assert NAME not in shown and "fell from" not in shown and "decision" not in shown
+    assert NAME not in shown
+    assert "fell from" not in shown
+    assert "decision" not in shown
     at.switch_page("pages/invitations.py").run()
     assert not at.exception
     frame = at.dataframe[-1].value
