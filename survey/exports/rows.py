@@ -36,7 +36,7 @@ from survey.reporting.dashboard import Filters, where_dimensions
 from survey.reporting.rollups import UNKNOWN_ROLE
 
 DEFAULT_CHUNK = 20_000
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 ARROW_TYPES: dict[Kind, pa.DataType] = {
     "int": pa.int64(),
     "float": pa.float64(),
@@ -62,9 +62,16 @@ class ExportRequest:
     chunk_size: int = DEFAULT_CHUNK
 
 
+# Months a filter may name: wide enough for any survey, narrow enough that the month after
+# the last one is still a date.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
 def month_start(month: str, name: str) -> datetime:
-    if not _MONTH.match(month):
-        raise ExportError(f"{name} must be a month as YYYY-MM, not {month!r}")
+    if not _MONTH.match(month) or not FIRST_YEAR <= int(month[:4]) <= LAST_YEAR:
+        raise ExportError(
+            f"{name} must be a month as YYYY-MM between {FIRST_YEAR} and {LAST_YEAR}, not {month[:20]!r}"
+        )
     return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
 
 

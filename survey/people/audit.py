@@ -17,6 +17,7 @@ ACTIONS = (
     "user_changed",
     "contact_erased",
     "comments_purged",
+    "api_key_refused",
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
@@ -41,20 +42,38 @@ def _letter(session: Session, invitation: Invitation, kind: str, link: str) -> L
     )
 
 
-def _deliver(letter: Letter, mail: MailSettings) -> tuple[str, str]:
+def _deliver(letter: Letter | EmailMessage, mail: MailSettings) -> tuple[str, str]:
+    message = letter if isinstance(letter, EmailMessage) else compose(letter, mail.sender)
     try:
-        return deliver(compose(letter, mail.sender), mail), ""
+        return deliver(message, mail), ""
     except SendFailed as failure:
         return "failed", str(failure)
 
 
+def invitation_message(
+    session: Session, invitation_id: int, link: str, *, mail: MailSettings
+) -> EmailMessage:
+    """The invitation's mail, built in the transaction that creates the invitation: text that
+    cannot go into a header fails here, before anything is committed, never after."""
+    return compose(
+        _letter(session, session.get_one(Invitation, invitation_id), "invitation", link), mail.sender
+    )
+
+
 def send_invitation(
-    session: Session, invitation_id: int, link: str, *, now: datetime, mail: MailSettings
+    session: Session,
+    invitation_id: int,
+    link: str,
+    *,
+    now: datetime,
+    mail: MailSettings,
+    message: EmailMessage | None = None,
 ) -> Sent:
-    """Email the invitation's link (the caller has it: only its hash is stored)."""
+    """Email the invitation's link (the caller has it: only its hash is stored); ``message``
+    is the mail built before the invitation was committed (``invitation_message``)."""
     invitation = session.get_one(Invitation, invitation_id)
     letter = _letter(session, invitation, "invitation", link)
-    status, detail = _deliver(letter, mail)
+    status, detail = _deliver(message or letter, mail)
     delivery = session.get(Delivery, invitation_id) or Delivery(invitation_id=invitation_id, status=status)
     delivery.status, delivery.detail = status, detail
     if status != "failed":
@@ -120,10 +139,17 @@ def expire(session: Session, *, now: datetime) -> int:
 
 
 def send_all(
-    session: Session, invitations: list[tuple[int, str]], *, now: datetime, mail: MailSettings
+    session: Session,
+    invitations: list[tuple[int, str]],
+    *,
+    now: datetime,
+    mail: MailSettings,
+    messages: dict[int, EmailMessage] | None = None,
 ) -> list[Sent]:
-    """Email each (invitation id, link), after the invitations are committed."""
+    """Email each (invitation id, link), after the invitations are committed, with the mail
+    built before the commit where ``messages`` has it."""
+    built = messages or {}
     return [
-        send_invitation(session, invitation_id, link, now=now, mail=mail)
+        send_invitation(session, invitation_id, link, now=now, mail=mail, message=built.get(invitation_id))
         for invitation_id, link in invitations
     ]
