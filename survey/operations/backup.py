@@ -107,6 +107,8 @@ def backup(url: str, out: Path, *, key: bytes | None = None) -> Checked:
     if not source_path.exists():
         raise BackupError(f"there is no database at {source_path}")
     partial = out.with_name(out.name + ".partial")
+    # A backup holds everything: readable by its owner only, from the moment it exists.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     source = sqlite3.connect(source_path, timeout=30)
     target = sqlite3.connect(partial)
     try:
