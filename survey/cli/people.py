@@ -1,5 +1,6 @@
 """Commands about people: ``user …`` for sign-in, ``erase-contact`` and ``purge-comments``
-for privacy requests. Everything they change is in the audit log, as ``cli``."""
+for privacy requests. Everything they change is in the audit log, as ``cli:`` and the
+operating-system user who ran the command."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import UTC, datetime
 import click
 
 from models.settings import get_settings
+from survey.people.audit import cli_actor
 
-ACTOR = "cli"
+ACTOR = cli_actor()
 
 
 @click.group("user")

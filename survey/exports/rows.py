@@ -70,7 +70,7 @@ FIRST_YEAR, LAST_YEAR = 1970, 2999
 def month_start(month: str, name: str) -> datetime:
     if not _MONTH.match(month) or not FIRST_YEAR <= int(month[:4]) <= LAST_YEAR:
         raise ExportError(
-            f"{name} must be a month as YYYY-MM between {FIRST_YEAR} and {LAST_YEAR}, not {month[:20]!r}"
+            f"{name} must be a month as YYYY-MM, not {month[:20]!r} (years {FIRST_YEAR} to {LAST_YEAR})"
         )
     return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
 
