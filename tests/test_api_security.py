@@ -248,3 +248,22 @@ def test_odd_queries_are_refused_with_a_reason(api, session, query, status):
     answer = api.get(f"/api/v1/responses?{query}", headers=headers)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]
+
+
+def test_a_crm_file_with_a_line_break_in_a_name_is_refused_by_row_and_stores_nothing(session):
+    from survey.imports.crm import guess_mapping, parse
+    from survey.imports.tabular import TableImportError, header_of
+
+    data = (
+        "crm_interaction_id,account_name,contact_email,touchpoint,occurred_at\n"
+        f"C-1,Acme Tools,anna@acme.example,delivery,{NOW:%Y-%m-%d}\n"
+        f'C-2,"Bolt\r\nWorks",bo@bolt.example,delivery,{NOW:%Y-%m-%d}\n'
+        f"C-3,Cyan\u2028Co,victim,second@cyan.example,delivery,{NOW:%Y-%m-%d}\n"
+    ).encode()
+    with pytest.raises(TableImportError) as refused:
+        parse(session, data, guess_mapping(header_of(data)))
+    problems = [(p.row, p.column) for p in refused.value.problems]
+    assert (3, "account_name") in problems
+    assert (4, "row") in problems or (4, "account_name") in problems
+    session.rollback()
+    assert stored(session) == (0, 0, 0, 0)
