@@ -31,17 +31,16 @@ def upgrade() -> None:
         sa.Column("locked_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key"),
     )
-    with op.batch_alter_table("api_key", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "scopes", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False, server_default=BOTH
-            )
-        )
-    with op.batch_alter_table("api_key", schema=None) as batch_op:
-        batch_op.alter_column("scopes", server_default=None)
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.drop_column("locked_until")
-        batch_op.drop_column("failed_attempts")
+    # In place, on SQLite too (ADD and DROP COLUMN, SQLite 3.35+): copying the tables would
+    # leave their old pages free in the file.
+    op.add_column(
+        "api_key",
+        sa.Column(
+            "scopes", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False, server_default=BOTH
+        ),
+    )
+    op.drop_column("app_user", "locked_until")
+    op.drop_column("app_user", "failed_attempts")
 
 
 def downgrade() -> None:
