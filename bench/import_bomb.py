@@ -38,7 +38,7 @@ PARTS = {
     "</Relationships>",
 }
 MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from survey.imports.tabular import TableImportError, read_table
 data = Path(sys.argv[1]).read_bytes()
@@ -48,8 +48,10 @@ try:
     outcome = "accepted"
 except TableImportError as error:
     outcome = str(error)
-print(json.dumps({"seconds": time.perf_counter() - started, "outcome": outcome,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: the latter keeps the parent's size from before exec.
+status = Path("/proc/self/status").read_text().splitlines()
+peak_kb = int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+print(json.dumps({"seconds": time.perf_counter() - started, "outcome": outcome, "peak_mb": peak_kb / 1024}))
 """
 
 
