@@ -89,3 +89,14 @@ def test_a_column_named_twice_is_refused_not_read_from_the_first():
         read_table(data, COLUMNS)
     assert [(p.row, p.column) for p in refused.value.problems] == [(1, "account")]
     assert "more than once" in str(refused.value)
+
+
+def test_the_server_takes_no_upload_larger_than_an_import_may_be():
+    import tomllib
+
+    from survey.imports.tabular import MAX_BYTES
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert config["maxUploadSize"] * 1_000_000 >= MAX_BYTES  # a full 5 MB file still goes up
+    assert config["maxUploadSize"] <= 5  # and nothing larger: Streamlit's default is 200
+    assert config["enableXsrfProtection"] is True
