@@ -4,15 +4,18 @@ links (survey/api/unsubscribe.py) and the outbox worker, in one process.
 Run it with ``streamlit run server.py`` (``make run`` does). ``app.py`` stays the plain
 Streamlit script. The worker delivers alerts, digests, chat messages and webhook calls while
 the app runs; set ``PULSE_WORKER=0`` where ``python -m survey worker`` runs on its own.
+Every response carries the headers of ``survey/api/middleware.py``.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from models.db import default_engine
 from models.settings import get_settings
+from survey.api.middleware import SecurityHeaders
 from survey.api.routes import routes
 from survey.api.unsubscribe import routes as unsubscribe_routes
 from survey.loop.worker import start_in_thread
@@ -38,4 +41,9 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
         thread.join(timeout=30)
 
 
-app = st.App("app.py", routes=[*routes, *unsubscribe_routes], lifespan=lifespan)
+app = st.App(
+    "app.py",
+    routes=[*routes, *unsubscribe_routes],
+    lifespan=lifespan,
+    middleware=[Middleware(SecurityHeaders)],
+)

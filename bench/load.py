@@ -340,7 +340,7 @@ def webhook(engine: Engine, bases: list[str], name: str, clients: int = 16, roun
     if clients < 2:
         raise ValueError("the webhook case needs at least two clients")
     with Session(engine) as session:
-        key = create_key(session, f"load {name}", now=datetime.now(UTC))
+        key = create_key(session, f"load {name}", now=datetime.now(UTC), scopes=["write:interactions"])
     prefix = f"{name}-{time.time_ns()}"
     per_round = clients // 2
     start = threading.Barrier(clients)

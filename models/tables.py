@@ -309,8 +309,6 @@ class User(SQLModel, table=True):
     # Argon2 hash; None for users who only sign in through the identity provider.
     password_hash: str | None = Field(default=None, max_length=200)
     active: bool = Field(default=True)
-    failed_attempts: int = Field(default=0)
-    locked_until: datetime | None = None
     last_sign_in_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -514,9 +512,23 @@ class ApiKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=100)
     key_hash: str = Field(unique=True, max_length=64)
+    # What the key may do, comma-separated: write:interactions, read:responses.
+    scopes: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class FailedAttempts(SQLModel, table=True):
+    """Failed sign-ins or API keys per key (a user name from one address, one address), kept in
+    the database so that every replica counts the same failures and honours the same lock."""
+
+    __tablename__ = "failed_attempts"
+
+    key: str = Field(primary_key=True, max_length=300)
+    failures: int = Field(default=0)
+    last_failure_at: datetime
+    locked_until: datetime | None = None
 
 
 class Delivery(SQLModel, table=True):

@@ -15,7 +15,7 @@ from survey.collecting.invitations import InviteError
 from survey.imports.crm import FIELDS, guess_mapping, import_rows, parse
 from survey.imports.tabular import TableImportError, header_of
 from survey.instrument.touchpoints import touchpoint_names
-from survey.sending.delivery import send_all, send_invitation
+from survey.sending.delivery import invitation_message, send_all, send_invitation
 from survey.sending.mailer import MailSettings
 from survey.sending.rules import record_and_invite
 
@@ -72,17 +72,22 @@ if submitted:
                 fatigue_days=settings.fatigue_days,
                 allowed=scope,
             )
+            result = outcome.invitation
+            if result is not None:
+                # Built before the commit: a name the mail cannot carry stores nothing.
+                message = invitation_message(session, result.invitation_id, result.link, mail=mail)
     except InviteError as refused:
         st.error(f"{refused}. Nothing was recorded.")
-    else:
-        result = outcome.invitation
+        outcome = result = None
     if outcome is not None and result is None:
         st.warning(
             f"The interaction was recorded, but no survey was sent: {plain(outcome.not_invited or '')}."
         )
     elif result is not None:
         with session_scope(engine()) as session:
-            sent = send_invitation(session, result.invitation_id, result.link, now=now, mail=mail)
+            sent = send_invitation(
+                session, result.invitation_id, result.link, now=now, mail=mail, message=message
+            )
         said = {
             "sent": "Emailed",
             "outbox": "Written to the outbox",
@@ -127,7 +132,7 @@ def _import(rows: list, send: bool) -> None:
     with session_scope(engine()) as session:
         result = import_rows(
             session, rows, now=now, base_url=settings.base_url,
-            valid_days=settings.link_valid_days, fatigue_days=settings.fatigue_days,
+            valid_days=settings.link_valid_days, fatigue_days=settings.fatigue_days, mail=mail,
         )  # fmt: skip
     st.success(
         f"{result.interactions_added} interaction(s) added, {result.already_there} already there, "
@@ -138,8 +143,13 @@ def _import(rows: list, send: bool) -> None:
         st.dataframe(skipped, hide_index=True, width="stretch")
     if send and result.invitations:
         with session_scope(engine()) as session:
-            sent = send_all(session, result.invitations, now=now, mail=mail)
+            sent = send_all(session, result.invitations, now=now, mail=mail, messages=result.messages)
         st.info(", ".join(f"{sum(s.status == k for s in sent)} {k}" for k in ("sent", "outbox", "failed")))
+    elif result.invitations:
+        # Only their hashes are stored: shown now or never.
+        st.warning("The links were not emailed. Copy them now: they cannot be shown again.")
+        links = pd.DataFrame(result.invitations, columns=["Invitation", "Survey link"])
+        st.dataframe(links, hide_index=True, width="stretch")
 
 
 def import_tab() -> None:

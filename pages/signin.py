@@ -11,6 +11,13 @@ from models.settings import get_settings
 from pages.common import NOTICE_KEY, USER_KEY, engine, plain, sign_in, sso_configured
 from survey.people.users import SignInError, authenticate, has_users
 
+
+def client_address() -> str | None:
+    """The address the sign-in came from (``None`` on this machine): failures count per address."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
 st.title("Relationship Pulse")
 
 signed_in = st.session_state.get(USER_KEY)
@@ -50,7 +57,12 @@ if submitted:
     try:
         with session_scope(engine()) as session:
             user = authenticate(
-                session, username, password, now=datetime.now(UTC), allowed=get_settings().lockout_after
+                session,
+                username,
+                password,
+                now=datetime.now(UTC),
+                allowed=get_settings().lockout_after,
+                address=client_address(),
             )
     except SignInError as refused:
         st.error(str(refused), icon=":material/lock:")

@@ -100,7 +100,8 @@ def _persist() -> None:
         state.pop("save_failed", None)
     except (AlreadySubmitted, LinkExpired):
         pass  # the link check of this rerun tells the respondent why
-    except DBAPIError:
+    except (DBAPIError, AnswerError):
+        # An answer no widget gives (a forged one) is not saved; the page says saving failed.
         state["save_failed"] = True
 
 

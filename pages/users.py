@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,7 @@ from models.db import session_scope
 from models.tables import USER_ROLES
 from pages.common import engine, require_admin
 from survey.accounts.profile import account_owners
+from survey.people.limits import locked_names
 from survey.people.users import UserError, add_user, list_users, set_active, set_password, set_role
 
 ROLE_HELP = {
@@ -27,6 +30,7 @@ if flash:
 
 with session_scope(engine()) as session:
     users = list_users(session)
+    locks = locked_names(session, datetime.now(UTC))
     owners = account_owners(session)
 
 st.dataframe(
@@ -38,7 +42,8 @@ st.dataframe(
             "Role": [u.role for u in users],
             "Active": [u.active for u in users],
             "Password": ["set" if u.password_hash else "single sign-on only" for u in users],
-            "Locked until": [u.locked_until for u in users],
+            # Locked from at least one address; a new password lifts it everywhere.
+            "Locked until": [locks.get(u.username) for u in users],
             "Last sign-in": [u.last_sign_in_at for u in users],
         }
     ),

@@ -17,7 +17,7 @@ from survey.accounts.actions import ActionError, closed_follow_ups, list_actions
 from survey.api.routes import routes
 from survey.followup.queue import close
 from survey.people.access import Scope
-from survey.people.apikeys import create_key
+from survey.people.apikeys import SCOPES, create_key
 from tests.factories import full_answers, respond
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def test_a_manager_cannot_log_on_another_managers_account(session, acme, now):
 
 
 def test_the_api_records_and_lists_actions(engine, session, acme):
-    key = create_key(session, "Salesforce", now=datetime.now(UTC))
+    key = create_key(session, "Salesforce", now=datetime.now(UTC), scopes=SCOPES)
     session.commit()
     app = Starlette(routes=routes)
     app.state.engine = engine

@@ -16,8 +16,23 @@ from sqlmodel import Session, func, select
 from models.db import make_engine
 from models.tables import Response
 from survey.cli.main import main
-from survey.operations.backup import BackupError, backup, check, restore
+from survey.operations.backup import BackupError, backup, check, restore, signature_path
 from tests.factories import respond
+
+KEY = "k" * 40
+
+
+@pytest.fixture(autouse=True)
+def _backup_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_BACKUP_KEY", KEY)
+
+
+def sign(path: Path) -> None:
+    """Sign ``path`` as a backup would (an insider with the key, or a test)."""
+    import hmac
+
+    mac = hmac.new(KEY.encode(), path.read_bytes(), hashlib.sha256).hexdigest()
+    signature_path(path).write_text(f"hmac-sha256:{mac}\n")
 
 
 def responses(engine: Engine) -> int:
@@ -87,6 +102,7 @@ def test_a_damaged_or_foreign_file_is_refused_and_changes_nothing(sqlite_url, tm
         other.close()
     else:
         bad.write_bytes(content)
+    sign(bad)
     target = Path(sqlite_url.removeprefix("sqlite:///"))
     before = digest(target)
     with pytest.raises(BackupError, match=message):
@@ -107,7 +123,87 @@ def test_the_commands(app_db, tmp_path):
     assert "1 responses, integrity ok" in runner.invoke(main, ["backup", "--out", str(out)]).output
     assert "restored" in runner.invoke(main, ["restore", str(out), "--yes"]).output
     (tmp_path / "junk.db").write_bytes(b"junk" * 1000)
+    assert "has no signature" in runner.invoke(main, ["restore", str(tmp_path / "junk.db"), "--yes"]).output
+    sign(tmp_path / "junk.db")
     assert (
         "not a readable SQLite database"
         in runner.invoke(main, ["restore", str(tmp_path / "junk.db"), "--yes"]).output
     )
+
+
+def test_a_file_named_like_a_uri_is_checked_itself_not_its_namesake(sqlite_url, tmp_path):
+    """``good.db#x`` opened as a URI is ``good.db``: the truncated file must be the one checked."""
+    good = tmp_path / "good.db"
+    backup(sqlite_url, good)
+    for name in ("good.db#x", "good.db?mode=ro"):
+        truncated = tmp_path / name
+        truncated.write_bytes(good.read_bytes()[:4096])
+        sign(truncated)
+        with pytest.raises(BackupError):
+            check(truncated)
+        target = Path(sqlite_url.removeprefix("sqlite:///"))
+        before = digest(target)
+        with pytest.raises(BackupError):
+            restore(sqlite_url, truncated)
+        assert digest(target) == before
+
+
+def test_a_backup_edited_after_it_was_taken_is_refused(sqlite_url, tmp_path):
+    saved = tmp_path / "nightly.db"
+    backup(sqlite_url, saved)
+    edited = sqlite3.connect(saved)
+    edited.execute(
+        "INSERT INTO app_user (username, display_name, role, password_hash, active, created_at) "
+        "VALUES ('mallory', '', 'admin', 'x', 1, '2026-11-20 00:00:00')"
+    )
+    edited.commit()
+    edited.close()
+    target = Path(sqlite_url.removeprefix("sqlite:///"))
+    before = digest(target)
+    with pytest.raises(BackupError, match="does not match its signature"):
+        restore(sqlite_url, saved)
+    assert digest(target) == before
+    assert not target.with_name(target.name + ".restoring").exists()
+
+
+def test_an_unsigned_backup_and_a_missing_key_are_refused(sqlite_url, tmp_path, monkeypatch):
+    saved = tmp_path / "nightly.db"
+    backup(sqlite_url, saved)
+    signature_path(saved).unlink()
+    with pytest.raises(BackupError, match="has no signature"):
+        restore(sqlite_url, saved)
+    monkeypatch.delenv("PULSE_BACKUP_KEY")
+    with pytest.raises(BackupError, match="PULSE_BACKUP_KEY"):
+        backup(sqlite_url, tmp_path / "other.db")
+
+
+def test_a_signed_backup_missing_a_table_is_refused(sqlite_url, tmp_path):
+    shallow = tmp_path / "shallow.db"
+    backup(sqlite_url, shallow)
+    edited = sqlite3.connect(shallow)
+    edited.execute("DROP TABLE app_user")
+    edited.commit()
+    edited.close()
+    sign(shallow)
+    target = Path(sqlite_url.removeprefix("sqlite:///"))
+    before = digest(target)
+    with pytest.raises(BackupError, match="table app_user is missing"):
+        restore(sqlite_url, shallow)
+    assert digest(target) == before
+
+
+def test_an_older_backup_is_brought_to_the_newest_schema_on_restore(sqlite_url, tmp_path):
+    from alembic import command
+
+    from models.db import alembic_config
+
+    old = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{old}")
+    command.upgrade(alembic_config(engine), "0010")
+    engine.dispose()
+    sign(old)
+    checked = restore(sqlite_url, old)
+    assert checked.version == "0010"
+    with sqlite3.connect(Path(sqlite_url.removeprefix("sqlite:///"))) as connection:
+        head = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    assert head != "0010"

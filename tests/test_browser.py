@@ -162,7 +162,11 @@ def test_the_api_is_served_by_the_same_process_as_the_app(server):
 
     # The schema is ready before anyone opens a page: a CRM may call first.
     assert post({"Authorization": "Bearer rp_not-a-key"})[0] == 401
-    key = cli(env, "apikey", "create", "--name", "Help desk").strip().splitlines()[-1]
+    key = (
+        cli(env, "apikey", "create", "--name", "Help desk", "--scope", "write:interactions")
+        .strip()
+        .splitlines()[-1]
+    )
     assert post({})[0] == 401
     status, created = post({"Authorization": f"Bearer {key}"})
     assert status == 201

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from models.tables import AuditEvent, Contact, Response, User
 from survey.cli.main import main
+from survey.people.audit import cli_actor
 from tests.factories import respond
 
 
@@ -46,7 +47,9 @@ def test_list_disable_enable_role_and_passwd(app_db):
     assert run("user", "role", "maria", "analyst").output.strip() == "user maria is now analyst"
     assert run("user", "passwd", "maria", input="another long secret\nanother long secret\n").exit_code == 0
     assert "last active admin" in run("user", "disable", "boss").output
-    actions = app_db.exec(select(AuditEvent.action).where(AuditEvent.actor == "cli")).all()
+    actions = app_db.exec(select(AuditEvent.action).where(AuditEvent.actor == cli_actor())).all()
+    assert cli_actor().startswith("cli:")
+    assert len(cli_actor()) > len("cli:")
     assert actions.count("user_changed") == 4
 
 

@@ -192,7 +192,7 @@ def test_from_a_crm_file_and_the_webhook_through_smtp_reminders_go_once(
 
     # The webhook replays one of the imported activities: nothing more is sent.
     app = Starlette(routes=routes)
-    key = create_key(app_db, "CRM", now=datetime.now(UTC))
+    key = create_key(app_db, "CRM", now=datetime.now(UTC), scopes=["write:interactions"])
     replay = {
         "crm_interaction_id": "ACT-00007",
         "account": {"name": "Customer 007"},
@@ -214,3 +214,15 @@ def test_from_a_crm_file_and_the_webhook_through_smtp_reminders_go_once(
     )
     assert send_reminders(app_db, now=later, after_days=5, base_url="http://testserver", mail=mail) == []
     assert len(inbox.messages) == 999
+
+
+def test_without_send_the_command_prints_the_links_that_cannot_be_shown_again(app_db, tmp_path):
+    path = tmp_path / "crm-export.csv"
+    path.write_bytes(as_csv(crm_rows(3)))
+    maps = [f"--map={ours}={theirs}" for ours, theirs in MAPPING.items()]
+    result = CliRunner().invoke(main, ["import-crm", str(path), *maps], catch_exceptions=False)
+    links = [line.split("\t")[1] for line in result.stdout.splitlines() if line.startswith("invitation #")]
+    assert len(links) == 3
+    for link in links:
+        check = check_link(app_db, link.split("?t=")[1], datetime.now(UTC))
+        assert check.state == LinkState.VALID

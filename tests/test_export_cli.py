@@ -59,3 +59,22 @@ def test_export_names_what_is_wrong(sqlite_url, tmp_path):
         assert result.returncode != 0
         assert message in result.stderr
     assert not out.exists()
+
+
+def test_a_command_line_export_is_audited_with_who_ran_it(sqlite_url, tmp_path):
+    import getpass
+
+    from models.tables import AuditEvent
+
+    seed(sqlite_url)
+    out = tmp_path / "alex.csv"
+    assert (
+        run("export", "--format", "csv", "--out", str(out), "--owner", "alex", url=sqlite_url).returncode == 0
+    )
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "export")).one()
+    engine.dispose()
+    assert event.actor == f"cli:{getpass.getuser()}"
+    assert str(out) in event.detail
+    assert "accounts of alex" in event.detail

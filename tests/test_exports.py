@@ -105,7 +105,7 @@ def expected(session) -> dict[int, dict]:
             "contact_id": None if response.anonymous else contact.id,
             "contact_name": None if response.anonymous else contact.name,
             "contact_email": None if response.anonymous else contact.email,
-            "contact_role": contact.role,
+            "contact_role": None if response.anonymous else contact.role,
             "interaction_date": session.get(Interaction, response.interaction_id).occurred_at.date(),
             "submitted_at": response.submitted_at,
             "locale": response.locale,
@@ -323,7 +323,10 @@ def test_an_anonymous_response_carries_no_contact_identity(session, answered, tm
         frame = pd.read_csv(out) if fmt == "csv" else pq.read_table(out).to_pandas()
         frame = frame.set_index("response_id")
         anonymous = frame.loc[answered[4]]
-        assert all(missing(anonymous[name]) for name in ("contact_id", "contact_name", "contact_email"))
+        assert all(
+            missing(anonymous[name])
+            for name in ("contact_id", "contact_name", "contact_email", "contact_role", "interaction_id")
+        )
         assert bool(anonymous["anonymous"]) is True
         assert frame.loc[answered[0], "contact_email"] == "person0@example.com"
         text = out.read_bytes()

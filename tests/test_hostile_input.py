@@ -17,7 +17,7 @@ from models.db import make_engine
 from survey.api.routes import routes
 from survey.collecting.invitations import LinkState, check_link
 from survey.collecting.responses import AnswerError, submit
-from survey.people.apikeys import create_key
+from survey.people.apikeys import SCOPES, create_key
 from tests.factories import full_answers, make_invitation
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -46,7 +46,7 @@ def dump(url: str) -> list[str]:
 def api(sqlite_url):
     engine = make_engine(sqlite_url)
     with Session(engine) as session:
-        key = create_key(session, "fuzz", now=NOW)
+        key = create_key(session, "fuzz", now=NOW, scopes=SCOPES)
     app = Starlette(routes=routes)
     app.state.engine = engine
     return TestClient(app), {"Authorization": f"Bearer {key}"}, sqlite_url

@@ -22,7 +22,7 @@ from survey.cli.main import main
 from survey.collecting.responses import submit
 from survey.followup.queue import FollowUpError, close
 from survey.imports.crm import guess_mapping, import_rows, parse
-from survey.people.apikeys import create_key
+from survey.people.apikeys import SCOPES, create_key
 from survey.sending.bounces import process
 from survey.sending.delivery import send_invitation, send_reminders
 from survey.sending.mailer import MailSettings
@@ -137,7 +137,7 @@ def test_an_opted_out_contact_gets_nothing_from_any_path(engine, session, inbox,
     assert "opted out" in why
 
     # The API.
-    key = create_key(session, "CRM", now=NOW)
+    key = create_key(session, "CRM", now=NOW, scopes=SCOPES)
     body = {
         "crm_interaction_id": "SF-10",
         "account": {"name": "Acme Tools"},

@@ -151,7 +151,7 @@ def test_the_webhook_mails_the_invitation_and_a_replay_mails_nothing(engine, ses
     app = Starlette(routes=routes)
     app.state.engine = engine
     api = TestClient(app)
-    key = create_key(session, "CRM", now=BODY_TIME)
+    key = create_key(session, "CRM", now=BODY_TIME, scopes=["write:interactions"])
     headers = {"Authorization": f"Bearer {key}"}
     first = api.post("/api/v1/interactions", json=BODY, headers=headers)
     assert first.json()["email"] == "sent"

@@ -50,3 +50,27 @@ def test_the_form_keeps_the_rest_period_and_says_why_no_survey_went(db, tmp_path
     assert not at.code  # no link
     assert len(db.exec(select(Invitation)).all()) == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_case_variant_of_another_managers_account_is_still_theirs(db, now):
+    make_invitation(db, now, account="Globex Tools")
+    accounts = len(db.exec(select(Account)).all())
+    before = len(db.exec(select(Invitation)).all())
+    at = fill(open_page(db, "manager", "maria"), "GLOBEX tools", "eve@globex.example")
+    assert "is not one of your accounts" in at.error[0].value
+    assert len(db.exec(select(Account)).all()) == accounts
+    assert len(db.exec(select(Invitation)).all()) == before
+
+
+def test_text_a_mail_header_cannot_carry_is_refused_and_nothing_is_recorded(db, tmp_path):
+    at = open_page(db, "admin")
+    for account, email, field in (
+        ("Nord\u2028wind", "jana@nordwind.example", "account name"),
+        ("Nordwind", "jana@nordwind.example,eve@evil.example", "contact email"),
+    ):
+        at = fill(at, account, email)
+        assert field in at.error[0].value
+        assert "Nothing was recorded" in at.error[0].value
+    assert db.exec(select(Invitation)).all() == []
+    assert db.exec(select(Account)).all() == []
+    assert not (tmp_path / "outbox").exists()

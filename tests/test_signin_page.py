@@ -60,10 +60,24 @@ def test_repeated_wrong_passwords_lock_the_user_out(db):
     at = AppTest.from_file(APP_PATH, default_timeout=30).run()
     for _ in range(5):
         at = sign_in(at, "maria", "guess guess guess")
-    assert "locked" in text(at)
+    assert "Too many failed sign-ins: try again in 1 minute" in text(at)
     at = sign_in(at, "maria", PASSWORD)
-    assert "locked" in text(at)
+    assert "Too many failed sign-ins" in text(at)
     assert "Overview" not in text(at)
+
+
+def test_an_unknown_name_locks_exactly_like_a_real_one(db):
+    make_user(db, "maria", "manager")
+    shown = {}
+    for name in ("maria", "nobody"):
+        at = AppTest.from_file(APP_PATH, default_timeout=30).run()
+        messages = []
+        for _ in range(6):
+            at = sign_in(at, name, "guess guess guess")
+            messages.append(at.error[0].value)
+        shown[name] = messages
+    assert shown["maria"] == shown["nobody"]
+    assert "try again in" in shown["nobody"][-1]
 
 
 def test_an_idle_session_ends_with_a_notice(db):

@@ -52,7 +52,7 @@ def test_a_second_invite_reuses_account_and_contact(session, now):
     ("kwargs", "message"),
     [
         ({"touchpoint": "teleport"}, "unknown touchpoint 'teleport'"),
-        ({"email": "not-an-email"}, "'not-an-email' is not an email address"),
+        ({"email": "not-an-email"}, "'not-an-email' is not one email address"),
         ({"account": "  "}, "the account name is empty"),
         ({"language": "fr"}, "language 'fr' is not offered"),
     ],

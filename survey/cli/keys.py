@@ -22,16 +22,29 @@ def _session():  # noqa: ANN202 - a context manager from models.db
 
 @apikey_group.command("create")
 @click.option("--name", required=True, help="Which system uses the key, e.g. 'Salesforce'.")
-def create_command(name: str) -> None:
-    """Create a key and print it once: only its hash is stored."""
-    from survey.people.apikeys import ApiKeyError, create_key
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(["write:interactions", "read:responses"]),
+    help="What the key may do (repeatable): write:interactions for a CRM or help desk that reports "
+    "interactions, read:responses for a BI tool that pulls responses.",
+)
+def create_command(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key that may do only SCOPES and print it once: only its hash is stored."""
+    from survey.people.apikeys import SCOPES, ApiKeyError, create_key
 
     try:
         with _session() as session:
-            key = create_key(session, name, now=datetime.now(UTC))
+            key = create_key(session, name, now=datetime.now(UTC), scopes=scopes)
     except ApiKeyError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"API key {name!r} created. Copy it now; it cannot be shown again:", err=True)
+    click.echo(f"API key {name!r} created. It may:", err=True)
+    for scope in SCOPES:
+        if scope in scopes:
+            click.echo(f"  {scope}: {SCOPES[scope]}", err=True)
+    click.echo("Copy it now; it cannot be shown again:", err=True)
     click.echo(key)
 
 
@@ -51,8 +64,8 @@ def revoke_command(name: str) -> None:
 
 @apikey_group.command("list")
 def list_command() -> None:
-    """Every key: name, state, when created and last used (never the key itself)."""
-    from survey.people.apikeys import list_keys
+    """Every key: name, state, scopes, when created and last used (never the key itself)."""
+    from survey.people.apikeys import list_keys, scopes_of
 
     with _session() as session:
         keys = list_keys(session)
@@ -61,7 +74,8 @@ def list_command() -> None:
     for key in keys:
         state = "revoked" if key.revoked_at else "active"
         used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-        click.echo(f"{key.name}\t{state}\tcreated {key.created_at:%Y-%m-%d}\tlast used {used}")
+        scopes = ",".join(scopes_of(key)) or "no scope"
+        click.echo(f"{key.name}\t{state}\t{scopes}\tcreated {key.created_at:%Y-%m-%d}\tlast used {used}")
 
 
 @click.command("send-reminders")
@@ -137,6 +151,7 @@ def import_crm_command(file: str, mappings: tuple[str, ...], send: bool) -> None
             result = import_rows(
                 session, rows, now=now, base_url=settings.base_url,
                 valid_days=settings.link_valid_days, fatigue_days=settings.fatigue_days,
+                mail=MailSettings.from_env(),
             )  # fmt: skip
     except TableImportError as error:
         for problem in error.problems:
@@ -152,8 +167,15 @@ def import_crm_command(file: str, mappings: tuple[str, ...], send: bool) -> None
         click.echo(f"skipped row {row} ({email}): {why}")
     if send and result.invitations:
         with _session() as session:
-            sent = send_all(session, result.invitations, now=now, mail=MailSettings.from_env())
+            sent = send_all(
+                session, result.invitations, now=now, mail=MailSettings.from_env(), messages=result.messages
+            )
         statuses = {
             status: sum(1 for s in sent if s.status == status) for status in ("sent", "outbox", "failed")
         }
         click.echo(", ".join(f"{count} {status}" for status, count in statuses.items() if count))
+    elif result.invitations:
+        # Only their hashes are stored: printed now or never.
+        click.echo("not emailed (no --send); the links, which cannot be shown again:", err=True)
+        for invitation_id, link in result.invitations:
+            click.echo(f"invitation #{invitation_id}\t{link}")

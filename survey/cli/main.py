@@ -239,7 +239,8 @@ def export_command(
             scope = owner_scope(session, owner) if owner else Scope.everything()
             request = ExportRequest(filters=filters, scope=scope, long=long_format)
             rows = export(session, cast(Format, fmt), out, request, bom=bom, progress=progress)
-            audit.record(session, "cli", "export", f"{rows} rows as {fmt} to {out.name}")
+            whose = f", accounts of {owner}" if owner else ""
+            audit.record(session, audit.cli_actor(), "export", f"{rows} rows as {fmt} to {out}{whose}")
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("", err=True)

@@ -1,5 +1,6 @@
 """Commands about people: ``user …`` for sign-in, ``erase-contact`` and ``purge-comments``
-for privacy requests. Everything they change is in the audit log, as ``cli``."""
+for privacy requests. Everything they change is in the audit log, as ``cli:`` and the
+operating-system user who ran the command."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from models.settings import get_settings
+from survey.people.audit import cli_actor
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-ACTOR = "cli"
+ACTOR = cli_actor()
 
 
 @click.group("user")
@@ -195,7 +197,8 @@ def purge_comments_command(months: int | None) -> None:
 @click.command("backup")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The backup file to write.")
 def backup_command(out: str) -> None:
-    """Copy the live SQLite database consistently, while the app keeps running."""
+    """Copy the live SQLite database consistently, while the app keeps running, signed with
+    PULSE_BACKUP_KEY (FILE.hmac beside it)."""
     from pathlib import Path
 
     from survey.operations.backup import BackupError, backup
@@ -213,12 +216,13 @@ def backup_command(out: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(file: str, yes: bool) -> None:
-    """Replace the SQLite database with a checked backup (stop the app first); keeps a .bak."""
+    """Replace the SQLite database with a signed, checked backup (stop the app first); keeps a .bak."""
     from pathlib import Path
 
-    from survey.operations.backup import BackupError, check, restore
+    from survey.operations.backup import BackupError, backup_key, check, restore, verify_signature
 
     try:
+        verify_signature(Path(file), backup_key())
         checked = check(Path(file))
         if not yes:
             click.confirm(f"Replace the database with {file} ({checked.responses} responses)?", abort=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import case, or_
+from sqlmodel import Session, func, select
 
 from models.tables import (
     Account,
@@ -23,6 +24,11 @@ from survey.collecting.tokens import hash_token, looks_like_token, new_token, su
 from survey.instrument.definition import load_instrument
 from survey.instrument.touchpoints import find_touchpoint
 from survey.people.access import EVERYTHING, Scope
+from survey.sending.headers import contact_problems
+
+# An interaction happened after this and at the latest a day from now (clocks and time zones).
+EARLIEST_INTERACTION = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 
 
 class InviteError(ValueError):
@@ -187,8 +193,17 @@ def record_interaction(
     contact_email = contact_email.strip().lower()
     if not account_name:
         raise InviteError("the account name is empty", "account.name")
-    if "@" not in contact_email or contact_email.startswith("@") or contact_email.endswith("@"):
-        raise InviteError(f"'{contact_email}' is not an email address", "contact.email")
+    # Nothing is stored that the invitation's mail could not carry (see survey/sending/headers.py).
+    for field_name, problem in contact_problems(
+        account_name=account_name, contact_email=contact_email, contact_name=contact_name
+    ):
+        raise InviteError(f"{field_name.replace('.', ' ')} {problem}", field_name)
+    if occurred_at is not None and not EARLIEST_INTERACTION <= occurred_at <= now + FUTURE_SLACK:
+        raise InviteError(
+            f"the interaction's time {occurred_at:%Y-%m-%d %H:%M} is not between "
+            f"{EARLIEST_INTERACTION:%Y-%m-%d} and tomorrow",
+            "occurred_at",
+        )
     found_touchpoint = find_touchpoint(session, touchpoint)
     if found_touchpoint is None:
         known = ", ".join(session.exec(select(Touchpoint.code).order_by(Touchpoint.stage)).all())
@@ -205,7 +220,13 @@ def record_interaction(
     if account_external_id:
         account = session.exec(select(Account).where(Account.external_id == account_external_id)).first()
     if account is None:
-        account = session.exec(select(Account).where(Account.name == account_name)).first()
+        # In any case: "ACME tools" is Acme Tools, whose owner decides who may use it. (SQLite's
+        # lower() folds ASCII only; the exact name always matches, and first.)
+        account = session.exec(
+            select(Account)
+            .where(or_(Account.name == account_name, func.lower(Account.name) == account_name.lower()))
+            .order_by(case((Account.name == account_name, 0), else_=1), Account.id)
+        ).first()
         if account is not None and account_external_id and account.external_id is None:
             account.external_id = account_external_id
             session.add(account)

@@ -21,7 +21,7 @@ from models.tables import (
 )
 from survey.exports import packs
 from survey.followup import queue as followup
-from survey.instrument.definition import Instrument, load_instrument
+from survey.instrument.definition import Instrument, Item, load_instrument
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
 from survey.loop import alerts
 from survey.reporting import aggregates
@@ -30,6 +30,8 @@ LEADER_OTHER_KEY = "LEADER_OTHER"
 LEADER_NONE = "none"
 LEADER_OTHER = "other"
 OTHER_NAME_MAX = 200
+# The survey has a handful of pages; a draft's step is one of them.
+MAX_STEP = 50
 
 
 class SurveyError(Exception):
@@ -98,40 +100,17 @@ def validate_answers(
         value = answers.get(item.code)
         if isinstance(value, str) and not value.strip():
             value = None
-        if isinstance(value, bool):
-            problems.append(Problem(item.code, f"{value!r} is not an answer"))
-            continue
         if value is None:
             if item.required:
                 problems.append(Problem(item.code, "an answer is required", missing=True))
             continue
-        scale = instrument.scale_for(item)
-        if scale is not None:
-            if not _is_int(value) or not scale.min <= value <= scale.max:
-                message = f"{value!r} is not a whole number from {scale.min} to {scale.max}"
-                problems.append(Problem(item.code, message))
-            else:
-                scale_answers[item.code] = value
-        elif item.kind == "choice":
-            options = item.options or {}
-            # Only plain keys can be options: a list would not even hash, and True would pass as 1.
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or value not in options:
-                allowed = ", ".join(str(key) for key in options)
-                problems.append(Problem(item.code, f"{value!r} is not one of {allowed}"))
-            else:
-                extras[item.code] = value
-        elif item.kind == "text":
-            limit = item.max_length or 0
-            if not isinstance(value, str):
-                problems.append(Problem(item.code, "must be text"))
-            elif limit and len(value) > limit:
-                problems.append(
-                    Problem(item.code, f"{len(value)} characters is more than the {limit} allowed")
-                )
-            else:
-                extras[item.code] = value.strip()
-        elif item.kind == "leader":
-            extras[item.code] = value
+        problem = check_answer(instrument, item, value)
+        if problem is not None:
+            problems.append(problem)
+        elif instrument.scale_for(item) is not None:
+            scale_answers[item.code] = value
+        else:
+            extras[item.code] = value.strip() if item.kind == "text" else value
 
     leader_id, leader_other = _leader(
         extras.get("LEADER"),
@@ -158,6 +137,43 @@ def validate_answers(
     )
 
 
+def check_answer(instrument: Instrument, item: Item, value: Any) -> Problem | None:
+    """What is wrong with one given answer (not ``None``), or ``None``: the one check of an
+    answer, for the submission and for every saved draft alike."""
+    if isinstance(value, bool):
+        return Problem(item.code, f"{value!r} is not an answer")
+    scale = instrument.scale_for(item)
+    if scale is not None:
+        if not _is_int(value) or not scale.min <= value <= scale.max:
+            return Problem(item.code, f"{shown(value)} is not a whole number from {scale.min} to {scale.max}")
+        return None
+    if item.kind == "choice":
+        options = item.options or {}
+        # Only plain keys can be options: a list would not even hash, and True would pass as 1.
+        if not isinstance(value, (int, str)) or value not in options:
+            allowed = ", ".join(str(key) for key in options)
+            return Problem(item.code, f"{shown(value)} is not one of {allowed}")
+        return None
+    if item.kind == "text":
+        limit = item.max_length or 0
+        if not isinstance(value, str):
+            return Problem(item.code, "must be text")
+        if limit and len(value) > limit:
+            return Problem(item.code, f"{len(value)} characters is more than the {limit} allowed")
+        if "\x00" in value:
+            return Problem(item.code, "contains a NUL character")
+        return None
+    if item.kind == "leader" and not isinstance(value, (int, str)):
+        return Problem(item.code, f"{shown(value)} is not a provider")
+    return None
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as quoted in a message, cut short: a hostile answer may be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 def _leader(
     choice: Any, other_name: Any, competitor_ids: set[int], problems: list[Problem]
 ) -> tuple[int | None, str | None]:
@@ -168,16 +184,18 @@ def _leader(
         name = other_name.strip() if isinstance(other_name, str) else ""
         if not name:
             problems.append(Problem(LEADER_OTHER_KEY, "name the other provider, or choose one from the list"))
-        elif len(name) > OTHER_NAME_MAX:
+        elif len(name) > OTHER_NAME_MAX or "\x00" in name:
             problems.append(
-                Problem(LEADER_OTHER_KEY, f"a provider name is at most {OTHER_NAME_MAX} characters")
+                Problem(
+                    LEADER_OTHER_KEY, f"a provider name is at most {OTHER_NAME_MAX} characters, without NUL"
+                )
             )
         else:
             return None, name
         return None, None
     if _is_int(choice) and choice in competitor_ids:
         return choice, None
-    problems.append(Problem("LEADER", f"{choice!r} is not a provider on the list"))
+    problems.append(Problem("LEADER", f"{shown(choice)} is not a provider on the list"))
     return None, None
 
 
@@ -228,18 +246,42 @@ def save_draft(
     locale: str,
     now: datetime,
 ) -> None:
-    """Keep the answers given so far, so the respondent can close the page and resume."""
+    """Keep the answers given so far, so the respondent can close the page and resume.
+
+    Each answer is checked as the submission would check it, and the whole draft is refused
+    (``AnswerError``, nothing saved) when one is not an answer this survey could take: a draft
+    holds what the survey's widgets can produce, never a megabyte of anything."""
     invitation = session.get_one(Invitation, invitation_id)
-    keys = draft_keys(load_instrument(invitation.instrument_version))
-    kept = {
-        code: value
-        for code, value in answers.items()
-        if code in keys and (value is None or isinstance(value, (int, str)))
-    }
+    instrument = load_instrument(invitation.instrument_version)
+    items = {item.code: item for item in instrument.items}
+    problems: list[Problem] = []
+    kept: dict[str, Any] = {}
+    for code, value in answers.items():
+        if code not in items and code != LEADER_OTHER_KEY:
+            continue  # not an answer of this survey: never stored
+        if code in items and value is not None:
+            problem = check_answer(instrument, items[code], value)
+        elif (
+            code == LEADER_OTHER_KEY
+            and value is not None
+            and (not isinstance(value, str) or len(value) > OTHER_NAME_MAX or "\x00" in value)
+        ):
+            problem = Problem(code, f"a provider name is text of at most {OTHER_NAME_MAX} characters")
+        else:
+            problem = None
+        if problem is not None:
+            problems.append(problem)
+        else:
+            kept[code] = value
+    if problems:
+        raise AnswerError(problems)
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        raise AnswerError([Problem("step", f"{shown(step)} is not a page of this survey")])
+    locale = instrument.language_for(locale if isinstance(locale, str) else "")
     _claim(session, invitation_id, now)
     draft = session.get(Draft, invitation_id) or Draft(invitation_id=invitation_id, started_at=now)
     draft.answers = kept
-    draft.step = max(step, 0)
+    draft.step = step
     draft.locale = locale
     draft.updated_at = now
     session.add(draft)

@@ -32,12 +32,20 @@ def decode_cursor(cursor: str | None) -> int:
     """The last response id a cursor stands for (0: from the start)."""
     if not cursor:
         return 0
+    if len(cursor) > 100:
+        raise ExportError("cursor is not one this API handed out")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ExportError("cursor is not one this API handed out") from exc
     number = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not number.isdigit():
+    # Ids fit in 18 digits (a signed 64-bit integer); a longer number is no cursor of ours.
+    if (
+        not text.startswith(_CURSOR_PREFIX)
+        or not number.isascii()
+        or not number.isdigit()
+        or len(number) > 18
+    ):
         raise ExportError("cursor is not one this API handed out")
     return int(number)
 

@@ -94,7 +94,7 @@ def context_columns() -> list[Column]:
     """Who answered, about what and when: the columns before the answers."""
     return [
         Column("response_id", "Response id", "int"),
-        Column("interaction_id", "Interaction id", "int"),
+        Column("interaction_id", "Interaction id (empty when anonymous)", "int", identity=True),
         Column("account_id", "Account id", "int"),
         Column("account", "Account", "text"),
         Column("segment", "Segment", "text"),
@@ -102,7 +102,7 @@ def context_columns() -> list[Column]:
         Column("contact_id", "Contact id (empty when anonymous)", "int", identity=True),
         Column("contact_name", "Contact name (empty when anonymous)", "text", identity=True),
         Column("contact_email", "Contact email (empty when anonymous)", "text", identity=True),
-        Column("contact_role", "Contact role", "text"),
+        Column("contact_role", "Contact role (empty when anonymous)", "text", identity=True),
         Column("anonymous", "Respondent asked for anonymity", "bool", value_labels={0: "No", 1: "Yes"}),
         Column("interaction_date", "Date of the interaction (UTC)", "date"),
         Column("submitted_at", "Submitted at (UTC)", "timestamp"),

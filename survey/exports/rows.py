@@ -36,7 +36,7 @@ from survey.people.access import Scope
 from survey.reporting.filters import UNKNOWN_ROLE, Filters, where_dimensions
 
 DEFAULT_CHUNK = 20_000
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 ARROW_TYPES: dict[Kind, pa.DataType] = {
     "int": pa.int64(),
     "float": pa.float64(),
@@ -62,9 +62,16 @@ class ExportRequest:
     chunk_size: int = DEFAULT_CHUNK
 
 
+# Months a filter may name: wide enough for any survey, narrow enough that the month after
+# the last one is still a date.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
 def month_start(month: str, name: str) -> datetime:
-    if not _MONTH.match(month):
-        raise ExportError(f"{name} must be a month as YYYY-MM, not {month!r}")
+    if not _MONTH.match(month) or not FIRST_YEAR <= int(month[:4]) <= LAST_YEAR:
+        raise ExportError(
+            f"{name} must be a month as YYYY-MM, not {month[:20]!r} (years {FIRST_YEAR} to {LAST_YEAR})"
+        )
     return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
 
 
@@ -276,14 +283,15 @@ class ChunkReader:
         anonymous = fetched.ids("anonymous").astype(bool)
         account_ids = fetched.ids("account_id")
         contact_ids = facts["contact_id"]
-        # Anonymous responses: the contact's identity never leaves the database.
+        # Anonymous responses: nothing that leads back to the contact leaves the database: not
+        # their id, name, email or role, nor the interaction (which a CRM knows the contact of).
         hidden = anonymous | (contact_ids == packs.NONE)
         nps = facts["nps"]
         competitor = look.competitor.take(facts["leader_competitor_id"], 0)
         status, note = _follow_ups(self.session, chunk.ids)
         return {
             "response_id": pa.array(chunk.ids, pa.int64()),
-            "interaction_id": pa.array(facts["interaction_id"]),
+            "interaction_id": pa.array(facts["interaction_id"], mask=anonymous),
             "account_id": pa.array(account_ids, pa.int64()),
             "account": look.account.take(account_ids, 0),
             "segment": look.account.take(account_ids, 1),
@@ -291,7 +299,7 @@ class ChunkReader:
             "contact_id": pa.array(contact_ids, mask=hidden),
             "contact_name": look.contact.take(contact_ids, 0, hide=hidden),
             "contact_email": look.contact.take(contact_ids, 1, hide=hidden),
-            "contact_role": look.contact.take(contact_ids, 2),
+            "contact_role": look.contact.take(contact_ids, 2, hide=hidden),
             "anonymous": pa.array(anonymous),
             "interaction_date": _moments(facts["occurred_at"]).cast(pa.date32()),
             "submitted_at": _moments(facts["submitted_at"]),

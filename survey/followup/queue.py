@@ -7,6 +7,10 @@ A response needs follow-up when
 * one of its own indicator scores (1-7) **dropped** by at least ``threshold`` points against the
   same contact's previous submitted response.
 
+Anonymous responses take no part in the drop rule, on either side: quoting a previous score
+("fell from 6.2 to 2.5") would tie an anonymous answer to the contact's named one, or the
+other way round. A response made anonymous later (an erasure) is shown without its drops.
+
 ``flag_response`` runs inside the submit transaction; ``flag_all`` catches up after a bulk load.
 
 A follow-up of kind ``account`` is about a whole account rather than one response (see
@@ -65,6 +69,7 @@ class ResponseFacts:
     nps: int | None
     moment: str | None
     instrument_version: int
+    anonymous: bool = False
 
 
 def _labels(version: int) -> dict[str, str]:
@@ -127,6 +132,7 @@ def _facts_columns() -> tuple[Any, ...]:
         Response.nps,
         Response.moment,
         Response.instrument_version,
+        Response.anonymous,
     )
 
 
@@ -135,12 +141,14 @@ def _assess_many(
 ) -> list[tuple[ResponseFacts, str, str]]:
     """The rules over many responses with a handful of queries (not a few per response)."""
     # The previous response of each contact: all responses of the contacts concerned, in order.
-    contact_ids = sorted({f.contact_id for f in facts if f.contact_id is not None})
+    # Anonymous responses are never compared: not as the later one, not as the earlier one.
+    contact_ids = sorted({f.contact_id for f in facts if f.contact_id is not None and not f.anonymous})
     history: dict[int, list[tuple[datetime, int]]] = {}
     for chunk in _chunks(contact_ids):
         rows = session.exec(
             select(Response.contact_id, Response.submitted_at, Response.id).where(
-                Response.contact_id.in_(chunk)  # type: ignore[union-attr]
+                Response.contact_id.in_(chunk),  # type: ignore[union-attr]
+                Response.anonymous == False,  # noqa: E712 - SQL, not Python
             )
         ).all()
         for contact_id, submitted_at, response_id in rows:
@@ -168,7 +176,7 @@ def _assess_many(
 
     flagged = []
     for fact in facts:
-        previous_id = previous_of.get(fact.response_id)
+        previous_id = None if fact.anonymous else previous_of.get(fact.response_id)
         previous = scores.get(previous_id, {}) if previous_id is not None else None
         outcome = assess(fact, scores.get(fact.response_id, {}), previous, threshold)
         if outcome is not None:
@@ -348,8 +356,9 @@ def queue(
     rows = []
     for follow_up, response, account, name, email, role, touchpoint in session.exec(statement).all():
         if response is None:  # a follow-up about the whole account
-            rows.append(_account_row(follow_up, account))
+            rows.append(_account_row(follow_up, account, overdue_at))
             continue
+        reasons, detail = _shown_reasons(follow_up, response)
         rows.append(
             QueueRow(
                 follow_up_id=follow_up.id or 0,
@@ -358,14 +367,14 @@ def queue(
                 account_id=follow_up.account_id,
                 account=account,
                 contact=shown_identity(name, email, response.anonymous),
-                contact_role=role or "",
+                contact_role="" if response.anonymous else (role or ""),
                 touchpoint=touchpoint,
                 submitted=response.submitted_at,
                 nps=response.nps,
                 moment=response.moment,
                 comment=response.comment,
-                reasons=tuple(part for part in follow_up.reasons.split(",") if part),
-                detail=follow_up.detail,
+                reasons=reasons,
+                detail=detail,
                 status=follow_up.status,
                 assignee=follow_up.assignee,
                 note=follow_up.note,
@@ -381,7 +390,7 @@ def queue(
     return rows
 
 
-def _account_row(follow_up: FollowUp, account: str) -> QueueRow:
+def _account_row(follow_up: FollowUp, account: str, overdue_at: datetime | None) -> QueueRow:
     return QueueRow(
         follow_up_id=follow_up.id or 0,
         response_id=None,
@@ -401,6 +410,9 @@ def _account_row(follow_up: FollowUp, account: str) -> QueueRow:
         assignee=follow_up.assignee,
         note=follow_up.note,
         closed=follow_up.closed_at,
+        due=follow_up.due_at,
+        overdue=overdue_at is not None and sla.is_overdue(follow_up, overdue_at),
+        escalated=follow_up.escalated_at,
         kind="account",
     )
 
@@ -449,6 +461,22 @@ def open_account_follow_up(
 
     followup_opened(session, follow_up, now=now)
     return follow_up
+
+
+def _shown_reasons(follow_up: FollowUp, response: Response) -> tuple[tuple[str, ...], str]:
+    """The reasons and their explanation as a reader may see them. A response that became
+    anonymous after it was flagged (an erasure) loses its drops, which quote the contact's
+    previous scores: the explanation is built again from this response's own facts."""
+    reasons = tuple(part for part in follow_up.reasons.split(",") if part)
+    if not response.anonymous or "drop" not in reasons:
+        return reasons, follow_up.detail
+    facts = ResponseFacts(
+        response.id or 0, response.account_id, None, response.submitted_at, response.nps,
+        response.moment, response.instrument_version, anonymous=True,
+    )  # fmt: skip
+    outcome = assess(facts, {}, None)
+    hidden = "scores fell sharply (not quoted: the respondent is anonymous)"
+    return reasons, f"{outcome[1]}; {hidden}" if outcome else hidden
 
 
 def status_counts(session: Session, scope: Scope = EVERYTHING) -> dict[str, int]:

@@ -7,10 +7,10 @@ interaction id, accounts on their CRM id (else the name), contacts on their emai
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 
 from sqlmodel import Session, select
 
@@ -21,6 +21,9 @@ from survey.instrument.touchpoints import find_touchpoint
 from survey.sending.rules import not_invited_because, surveyed_recently
 
 __all__ = ["FIELDS", "CrmRow", "ImportResult", "guess_mapping", "import_rows", "parse", "surveyed_recently"]
+from survey.sending.delivery import invitation_message
+from survey.sending.headers import contact_problems
+from survey.sending.mailer import MailSettings
 
 # Our fields, and whether a file must have them.
 FIELDS: dict[str, bool] = {
@@ -36,7 +39,6 @@ FIELDS: dict[str, bool] = {
     "touchpoint": True,
     "occurred_at": True,
 }
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LANGUAGES = ("en", "de")
 
 
@@ -98,15 +100,23 @@ def parse(
         value = {ours: cells.get(name, "") for ours, name in theirs.items()}
         bad = len(problems)
 
-        def refuse(ours: str, message: str, number: int = number) -> None:
-            problems.append(RowProblem(number, theirs.get(ours, ours), message))
+        def refuse(ours: str, message: str, number: int = number, first: int = bad) -> None:
+            column = theirs.get(ours, ours)
+            # One problem per cell: the first found says enough.
+            if not any(p.row == number and p.column == column for p in problems[first:]):
+                problems.append(RowProblem(number, column, message))
 
         for ours, needed in FIELDS.items():
             if needed and not value.get(ours):
                 refuse(ours, "is empty")
         email = value.get("contact_email", "").lower()
-        if email and not _EMAIL.match(email):
-            refuse("contact_email", f"'{email[:80]}' is not an email address")
+        # What the invitation's mail could not carry, named here rather than failing half-sent.
+        for field_name, problem in contact_problems(
+            account_name=value.get("account_name", ""),
+            contact_email=email or None,
+            contact_name=value.get("contact_name", ""),
+        ):
+            refuse(field_name.replace(".", "_"), problem)
         # The columns' own lengths: PostgreSQL refuses longer text where SQLite would keep it.
         lengths = (
             ("account_name", 200),
@@ -172,6 +182,8 @@ class ImportResult:
     created: list[str] = field(default_factory=list)
     # (invitation id, link): links exist only here, to send or show; only their hashes are stored.
     invitations: list[tuple[int, str]] = field(default_factory=list)
+    # Each invitation's mail, built before the import commits (see ``send_all``).
+    messages: dict[int, EmailMessage] = field(default_factory=dict)
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # row, email, why
 
 
@@ -184,6 +196,7 @@ def import_rows(
     valid_days: int,
     fatigue_days: int,
     invite_within_days: int = 30,
+    mail: MailSettings | None = None,
 ) -> ImportResult:
     """Store the rows in the caller's transaction and invite each new interaction's contact,
     except contacts surveyed within ``fatigue_days`` and interactions older than
@@ -231,4 +244,7 @@ def import_rows(
             continue
         invited = invite_recorded(session, recorded, now=now, base_url=base_url, valid_days=valid_days)
         result.invitations.append((invited.invitation_id, invited.link))
+        result.messages[invited.invitation_id] = invitation_message(
+            session, invited.invitation_id, invited.link, mail=mail or MailSettings.from_env()
+        )
     return result

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 
 MAX_BYTES = 5_000_000
+# Rows a file may have (header included), counted while reading: a small file must not
+# expand into millions of rows held in memory.
+MAX_ROWS = 100_000
+# An .xlsx is a zip of XML: what its parts may add up to once unpacked (about ten times a
+# full 5 MB sheet). Checked from the archive's directory before anything is unpacked.
+MAX_EXPANDED_BYTES = 50_000_000
 # The largest whole number a count column holds on every database (PostgreSQL's INTEGER).
 MAX_WHOLE = 2_147_483_647
 # An .xlsx file is a zip archive; its first bytes say so whatever the file is called.
@@ -74,6 +81,8 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     try:
         for row in reader:
             rows.append(row)
+            if len(rows) > MAX_ROWS:
+                raise TableImportError([_too_many_rows()])
     except csv.Error as exc:  # a cell longer than the csv module reads, or a broken quote
         limit = csv.field_size_limit()
         message = (
@@ -87,18 +96,46 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     return rows
 
 
+def _too_many_rows() -> RowProblem:
+    return RowProblem(MAX_ROWS + 1, "file", f"has more than {MAX_ROWS:,} rows; split it into smaller files")
+
+
+def _check_expansion(data: bytes) -> None:
+    """Refuse an .xlsx whose parts unpack to more than ``MAX_EXPANDED_BYTES``, from the zip's
+    directory alone. (Reading a part never yields more than its stated size.)"""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise TableImportError([RowProblem(1, "file", "is not a readable Excel (.xlsx) workbook")]) from exc
+    if expanded > MAX_EXPANDED_BYTES:
+        limit = MAX_EXPANDED_BYTES // 1_000_000
+        message = f"unpacks to {expanded / 1e6:,.0f} MB, more than the {limit} MB a sheet may hold"
+        problem = RowProblem(1, "file", f"{message}; save only the rows to import, or as CSV")
+        raise TableImportError([problem])
+
+
 def _excel_rows(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook  # loaded only for Excel files
 
+    _check_expansion(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise TableImportError([RowProblem(1, "file", "is not a readable Excel (.xlsx) workbook")]) from exc
     rows: list[list[str]] = []
     try:
+        sheet = workbook.worksheets[0]
+        # The sheet's stated size is not trusted: a tiny file may claim a million rows and
+        # sixteen thousand columns, which would be padded out with empty cells.
+        sheet.reset_dimensions()  # type: ignore[union-attr]
         # A read-only workbook reads its sheet only now, so a damaged sheet fails here.
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
+        for row in sheet.iter_rows(values_only=True):
             rows.append([_cell_text(value) for value in row])
+            if len(rows) > MAX_ROWS:
+                raise TableImportError([_too_many_rows()])
+    except TableImportError:
+        raise
     except Exception as exc:
         problem = RowProblem(len(rows) + 1, "file", "cannot be read: the Excel (.xlsx) sheet is damaged")
         raise TableImportError([problem]) from exc
@@ -141,6 +178,11 @@ def read_table(
         raise TableImportError([RowProblem(1, "file", f"larger than {MAX_BYTES // 1_000_000} MB")])
     lines = _excel_rows(data) if is_excel(data, filename) else _csv_rows(data)
     header = [name.strip().lower() for name in lines[0]] if lines else []
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise TableImportError(
+            [RowProblem(1, name, "column appears more than once; keep one") for name in repeated]
+        )
     missing = [name for name in columns if name not in header]
     if missing:
         raise TableImportError([RowProblem(1, name, "column is missing") for name in missing])

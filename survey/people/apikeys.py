@@ -1,6 +1,9 @@
-"""API keys: created once, shown once, stored as a SHA-256 hash, revocable.
+"""API keys: created once, shown once, stored as a SHA-256 hash, revocable, scoped.
 
-Keys are for systems (CRMs, help desks, BI tools), not people: a key sees every account.
+Keys are for systems (CRMs, help desks, BI tools), not people: a key sees every account, but
+only does what its scopes allow. A CRM that reports interactions needs
+``write:interactions``; a BI tool that pulls responses needs ``read:responses``. A key with
+only the first never reads a response; a key with only the second never invites anyone.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -15,6 +19,18 @@ from sqlmodel import Session, select
 from models.tables import ApiKey
 
 PREFIX = "rp_"
+WRITE_INTERACTIONS = "write:interactions"
+READ_RESPONSES = "read:responses"
+SCOPES = {
+    WRITE_INTERACTIONS: (
+        "report interactions and invite their contacts, and log actions "
+        "(POST /api/v1/interactions, /api/v1/actions)"
+    ),
+    READ_RESPONSES: (
+        "read every response with its contact's details, and the action log "
+        "(GET /api/v1/responses, /api/v1/actions)"
+    ),
+}
 
 
 class ApiKeyError(ValueError):
@@ -25,15 +41,23 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, name: str, *, now: datetime) -> str:
-    """A new key for ``name``; the returned key is never stored and cannot be shown again."""
+def scopes_of(key: ApiKey) -> tuple[str, ...]:
+    return tuple(scope for scope in key.scopes.split(",") if scope)
+
+
+def create_key(session: Session, name: str, *, now: datetime, scopes: Iterable[str]) -> str:
+    """A new key for ``name`` that may do ``scopes``; the returned key is never stored and
+    cannot be shown again."""
     label = name.strip()
     if not label or len(label) > 100:
         raise ApiKeyError("a key needs a name of 1-100 characters, e.g. the system that uses it")
+    chosen = sorted(set(scopes), key=list(SCOPES).index) if set(scopes) <= set(SCOPES) else None
+    if not chosen:
+        raise ApiKeyError(f"a key needs at least one scope of {', '.join(SCOPES)}")
     if session.exec(select(ApiKey).where(ApiKey.name == label)).first() is not None:
         raise ApiKeyError(f"a key named {label!r} exists already; revoke it or choose another name")
     key = PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=label, key_hash=_hash(key), created_at=now))
+    session.add(ApiKey(name=label, key_hash=_hash(key), scopes=",".join(chosen), created_at=now))
     session.commit()
     return key
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -17,7 +19,17 @@ ACTIONS = (
     "user_changed",
     "contact_erased",
     "comments_purged",
+    "api_key_refused",
 )
+
+
+def cli_actor() -> str:
+    """Who runs a command: ``cli:`` and the operating-system user (the one behind ``sudo``)."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this user id (a bare container)
+        user = f"uid {os.getuid()}"
+    return f"cli:{user}"[:100]
 
 
 def record(session: Session, actor: str, action: str, detail: str = "", at: datetime | None = None) -> None:

@@ -8,8 +8,11 @@ reads and exports everything and changes nothing.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -17,13 +20,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, func, select
 
 from models.tables import USER_ROLES, User
-from survey.people import audit
+from survey.people import audit, limits
 from survey.people.access import Scope, owner_scope
 
 MIN_PASSWORD_LENGTH = 10
-# After the allowed failures, each further failure locks for twice as long, up to an hour.
-FIRST_LOCK = timedelta(minutes=1)
-LONGEST_LOCK = timedelta(hours=1)
+# Argon2id hashes with 64 MiB each: at most this many at once per process, however many
+# people (or attackers) sign in at the same moment; the others wait their turn.
+ARGON2_AT_ONCE = 2
+ARGON2_WAIT_SECONDS = 20
+_argon2_slots = threading.BoundedSemaphore(ARGON2_AT_ONCE)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
 _hasher = PasswordHasher()
 
@@ -41,6 +46,26 @@ class UserError(ValueError):
 
 class SignInError(ValueError):
     """A refused sign-in; the message is safe to show on the sign-in page."""
+
+
+@dataclass(frozen=True)
+class ServerBusy(SignInError):
+    """Too many passwords are being checked at once; nothing was counted against anyone."""
+
+
+@contextmanager
+def _argon2_slot() -> Iterator[None]:
+    if not _argon2_slots.acquire(timeout=ARGON2_WAIT_SECONDS):
+        raise ServerBusy("The server is busy checking other sign-ins: try again in a moment.")
+    try:
+        yield
+    finally:
+        _argon2_slots.release()
+
+
+def _hash(password: str) -> str:
+    with _argon2_slot():
+        return _hasher.hash(password)
 
 
 @dataclass(frozen=True)
@@ -124,7 +149,7 @@ def add_user(
         role=role,
         display_name=display_name.strip(),
         email=email,
-        password_hash=_hasher.hash(password) if password is not None else None,
+        password_hash=_hash(password) if password is not None else None,
     )
     session.add(user)
     audit.record(session, actor, "user_added", f"{name} as {role}")
@@ -137,9 +162,8 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
     """A new password; it also lifts a lock-out."""
     check_password_rules(password)
     user = _find(session, username)
-    user.password_hash = _hasher.hash(password)
-    user.failed_attempts = 0
-    user.locked_until = None
+    user.password_hash = _hash(password)
+    limits.clear_name(session, user.username)
     session.add(user)
     audit.record(session, actor, "user_changed", f"{user.username}: new password")
     session.commit()
@@ -175,14 +199,6 @@ def _other_active_admins(session: Session, user: User) -> int:
     return int(session.exec(statement).one())
 
 
-def lock_duration(failures: int, allowed: int) -> timedelta | None:
-    """How long the account is locked after ``failures`` failed sign-ins in a row."""
-    if failures < allowed:
-        return None
-    doublings = min(failures - allowed, 12)  # 2**12 minutes is past the cap already
-    return min(FIRST_LOCK * 2**doublings, LONGEST_LOCK)
-
-
 def _refuse(session: Session, tried: str, reason: str, now: datetime, message: str) -> SignInError:
     audit.record(session, tried or "(empty)", "sign_in_failed", reason, at=now)
     session.commit()
@@ -192,38 +208,53 @@ def _refuse(session: Session, tried: str, reason: str, now: datetime, message: s
 WRONG = "Wrong user name or password."
 
 
+def _minutes(until: datetime, now: datetime) -> int:
+    return max(1, round((until - now).total_seconds() / 60))
+
+
 def authenticate(
-    session: Session, username: str, password: str, *, now: datetime, allowed: int = 5
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    allowed: int = 5,
+    address: str | None = None,
 ) -> SignedIn:
-    """Check a password sign-in; raises ``SignInError`` with the message to show."""
-    name = username.strip().lower()
-    user = session.exec(select(User).where(User.username == name)).first()
-    if user is None or user.password_hash is None:
-        _verify(_dummy_hash(), password)
-        raise _refuse(session, name, "unknown user or no password set", now, WRONG)
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
+    """Check a password sign-in from ``address``; raises ``SignInError`` with the message to show.
+
+    A name tried ``allowed`` times in a row from one address is locked there (see
+    ``survey.people.limits``), and so is an address trying many names. Known and unknown
+    names are answered, counted and locked alike, and take equally long."""
+    name = username.strip().lower()[:100]
+    name_key, address_key = limits.sign_in_key(name, address), limits.sign_in_address_key(address)
+    until = limits.locked_until(session, [name_key, address_key], now)
+    if until is not None:
+        minutes = _minutes(until, now)
         raise _refuse(
-            session,
-            name,
-            "locked",
-            now,
-            f"Too many failed sign-ins: this account is locked for {minutes} more minute(s).",
+            session, name, f"locked (from {address or 'local'})", now,
+            f"Too many failed sign-ins: try again in {minutes} minute(s).",
+        )  # fmt: skip
+    user = session.exec(select(User).where(User.username == name)).first()
+    stored = user.password_hash if user is not None and user.password_hash is not None else None
+    with _argon2_slot():
+        right = _verify(stored or _dummy_hash(), password) and stored is not None
+    if not right or user is None:
+        lock = limits.record_failure(session, name_key, now=now, allowed=allowed)
+        spread = limits.record_failure(
+            session, address_key, now=now, allowed=allowed * limits.PER_ADDRESS_FACTOR
         )
-    if not _verify(user.password_hash, password):
-        user.failed_attempts += 1
-        lock = lock_duration(user.failed_attempts, allowed)
-        user.locked_until = now + lock if lock else None
-        session.add(user)
         message = WRONG
-        if lock:
-            minutes = int(lock.total_seconds() // 60)
-            message += f" Too many failed sign-ins: the account is locked for {minutes} minute(s)."
-        raise _refuse(session, name, f"wrong password ({user.failed_attempts} in a row)", now, message)
+        earned = max((until for until in (lock, spread) if until is not None), default=None)
+        if earned is not None:
+            message += f" Too many failed sign-ins: try again in {_minutes(earned, now)} minute(s)."
+        reason = "unknown user or no password set" if stored is None else "wrong password"
+        raise _refuse(session, name, f"{reason} (from {address or 'local'})", now, message)
     if not user.active:
         raise _refuse(session, name, "disabled", now, "This user is disabled: ask an admin.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = _hash(password)
+    limits.clear(session, name_key)
     return _success(session, user, now, "password")
 
 
@@ -244,8 +275,6 @@ def sign_in_by_email(session: Session, email: str, *, now: datetime) -> SignedIn
 
 
 def _success(session: Session, user: User, now: datetime, method: str) -> SignedIn:
-    user.failed_attempts = 0
-    user.locked_until = None
     user.last_sign_in_at = now
     session.add(user)
     audit.record(session, user.username, "sign_in", method, at=now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, delete, select
@@ -53,17 +54,35 @@ def _letter(
     )
 
 
-def _deliver(letter: Letter, mail: MailSettings) -> tuple[str, str]:
+def _deliver(letter: Letter | EmailMessage, mail: MailSettings) -> tuple[str, str]:
+    message = letter if isinstance(letter, EmailMessage) else compose(letter, mail.sender)
     try:
-        return deliver(compose(letter, mail.sender), mail), ""
+        return deliver(message, mail), ""
     except SendFailed as failure:
         return "failed", str(failure)
 
 
+def invitation_message(
+    session: Session, invitation_id: int, link: str, *, mail: MailSettings
+) -> EmailMessage:
+    """The invitation's mail, built in the transaction that creates the invitation: text that
+    cannot go into a header fails here, before anything is committed, never after."""
+    invitation = session.get_one(Invitation, invitation_id)
+    letter = _letter(session, invitation, "invitation", link, now=invitation.created_at)
+    return compose(letter, mail.sender)
+
+
 def send_invitation(
-    session: Session, invitation_id: int, link: str, *, now: datetime, mail: MailSettings
+    session: Session,
+    invitation_id: int,
+    link: str,
+    *,
+    now: datetime,
+    mail: MailSettings,
+    message: EmailMessage | None = None,
 ) -> Sent:
-    """Email the invitation's link (the caller has it: only its hash is stored)."""
+    """Email the invitation's link (the caller has it: only its hash is stored); ``message``
+    is the mail built before the invitation was committed (``invitation_message``)."""
     invitation = session.get_one(Invitation, invitation_id)
     contact = session.get_one(Contact, invitation.contact_id)
     refused = opted_out(session, contact.email)
@@ -79,7 +98,7 @@ def send_invitation(
         session.add(delivery)
         session.commit()
         return Sent(invitation_id, contact.email, "skipped", delivery.detail)
-    letter = _letter(session, invitation, "invitation", link, now=now)
+    letter = message or _letter(session, invitation, "invitation", link, now=now)
     session.flush()
     status, detail = _deliver(letter, mail)
     delivery = session.get(Delivery, invitation_id) or Delivery(invitation_id=invitation_id, status=status)
@@ -90,7 +109,7 @@ def send_invitation(
         session.add(invitation)
     session.add(delivery)
     session.commit()
-    return Sent(invitation_id, letter.to, status, detail)
+    return Sent(invitation_id, contact.email, status, detail)
 
 
 def send_reminders(
@@ -153,10 +172,17 @@ def expire(session: Session, *, now: datetime) -> int:
 
 
 def send_all(
-    session: Session, invitations: list[tuple[int, str]], *, now: datetime, mail: MailSettings
+    session: Session,
+    invitations: list[tuple[int, str]],
+    *,
+    now: datetime,
+    mail: MailSettings,
+    messages: dict[int, EmailMessage] | None = None,
 ) -> list[Sent]:
-    """Email each (invitation id, link), after the invitations are committed."""
+    """Email each (invitation id, link), after the invitations are committed, with the mail
+    built before the commit where ``messages`` has it."""
+    built = messages or {}
     return [
-        send_invitation(session, invitation_id, link, now=now, mail=mail)
+        send_invitation(session, invitation_id, link, now=now, mail=mail, message=built.get(invitation_id))
         for invitation_id, link in invitations
     ]

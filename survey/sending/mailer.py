@@ -164,9 +164,13 @@ class SendFailed(RuntimeError):
 def deliver(message: EmailMessage, settings: MailSettings) -> str:
     """Send over SMTP, or write an .eml file to the outbox; returns ``sent`` or ``outbox``."""
     if settings.host is None:
-        settings.outbox.mkdir(parents=True, exist_ok=True)
+        # The messages hold live survey links: readable by the app's own user only.
+        settings.outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.outbox.chmod(0o700)
         name = str(message["Message-ID"]).strip("<>").replace("@", "_").replace("/", "_")
-        (settings.outbox / f"{name}.eml").write_bytes(bytes(message))
+        descriptor = os.open(settings.outbox / f"{name}.eml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(bytes(message))
         return "outbox"
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:

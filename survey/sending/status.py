@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, Delivery, Interaction, Invitation, OptOut, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope
+from survey.people.privacy import ANONYMOUS
 
 STATUSES = ("completed", "started", "opened", "sent", "failed", "bounced", "not sent", "created", "expired")
 
@@ -102,6 +103,7 @@ def report(
             Interaction.occurred_at,
             Response.submitted_at,
             OptOut.email,
+            Response.anonymous,
         )
         .join(Interaction, Interaction.id == Invitation.interaction_id)
         .join(Account, Account.id == Interaction.account_id)
@@ -117,7 +119,12 @@ def report(
     records = []
     for row in rows:
         (iid, created, expires, opened, started, completed, delivery, detail, reminded) = row[:9]
-        account, owner, touchpoint, email, occurred, submitted, opted_out = row[9:]
+        account, owner, touchpoint, email, occurred, submitted, opted_out, anonymous = row[9:]
+        hours = (submitted - occurred).total_seconds() / 3600 if submitted else None
+        if anonymous:
+            # The row of an anonymous answer must not say who answered, nor when (which would
+            # match the response's own time), nor which invitation (a CRM knows its contact).
+            iid, email, created = None, ANONYMOUS, None
         records.append(
             {
                 "invitation": iid,
@@ -136,15 +143,18 @@ def report(
                 ),
                 "reminded": reminded is not None,
                 "problem": detail or "",
-                "hours to response": (submitted - occurred).total_seconds() / 3600 if submitted else None,
+                "hours to response": None if anonymous else hours,
+                "_hours": hours,
                 "opted out": opted_out is not None,
             }
         )
     columns = ["invitation", "created", "account", "manager", "touchpoint", "contact", "status", "reminded",
                "problem", "hours to response"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=[*columns, "opted out"])
+    frame = pd.DataFrame(records, columns=[*columns, "opted out", "_hours"])
+    # The median counts anonymous answers too: one number over many says nothing of anyone.
+    hours = frame.pop("_hours").dropna()
+    frame["invitation"] = frame["invitation"].astype("Int64")
     contacts = frame.drop_duplicates("contact")
-    hours = frame["hours to response"].dropna()
     return InvitationReport(
         invitations=frame,
         by_touchpoint=_rates(frame, "touchpoint"),

@@ -18,7 +18,7 @@ from alembic import op
 DEFAULT_SLA_HOURS = {"detractor": 24, "moment": 48, "drop": 72}
 
 revision: str = "0140"
-down_revision: str | None = "0122"
+down_revision: str | None = "0130"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
