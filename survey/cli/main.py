@@ -255,6 +255,9 @@ def _add_people_commands() -> None:
     )
     for command in (*commands, send_reminders_command, expire_command, import_crm_command):
         main.add_command(command)
+    from survey.cli.quality import cfa_command
+
+    main.add_command(cfa_command)
 
 
 _add_people_commands()

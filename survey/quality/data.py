@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,3 +118,40 @@ def moments(complete: pd.DataFrame, structure: Structure, *, label: str = "the d
             f"the item covariances of {label} are singular: some item is a copy or a sum of others"
         )
     return Moments(n=n, mean=values.mean(axis=0), cov=cov)
+
+
+def read_item_csv(path: str | Path, items: Sequence[str], group: str | None = None) -> pd.DataFrame:
+    """The ``items`` columns of a CSV file as floats (an empty cell is a missing answer), and the
+    ``group`` column as text. Row numbers in messages are the spreadsheet's: the header is row 1."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True)
+    except FileNotFoundError as error:
+        raise QualityInputError(f"cannot read {path}: no such file") from error
+    except UnicodeDecodeError as error:
+        raise QualityInputError(f"cannot read {path}: it is not UTF-8 text") from error
+    except pd.errors.EmptyDataError as error:
+        raise QualityInputError(f"{path} is empty") from error
+    except (OSError, pd.errors.ParserError) as error:
+        raise QualityInputError(f"cannot read {path}: {error}") from error
+    header = [str(name).strip() for name in raw.columns]
+    raw.columns = header
+    for column in [*items, *([group] if group else [])]:
+        if header.count(column) > 1:
+            raise QualityInputError(f"column {column} appears more than once in the header (row 1)")
+        if column not in header:
+            hint = " (the file seems to use ';', save it comma-separated)" if ";" in ",".join(header) else ""
+            raise QualityInputError(f"column {column} is missing from the header (row 1){hint}")
+    frame = pd.DataFrame(index=raw.index)
+    for item in items:
+        text = raw[item].str.strip()
+        values = pd.to_numeric(text.where(text != ""), errors="coerce")
+        bad = values.isna() & (text != "") | np.isinf(values)
+        if bad.any():
+            row = int(bad.idxmax())
+            raise QualityInputError(f"row {row + 2}, column {item}: {text[row]!r} is not a number")
+        frame[item] = values.astype(float)
+    if group:
+        labels = raw[group].str.strip()
+        frame[group] = labels.where(labels != "")
+    return frame

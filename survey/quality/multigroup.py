@@ -262,11 +262,10 @@ def fit_multigroup(
     df = moments_count - layout.count
     if df < 0:
         raise QualityInputError(f"the model has more parameters ({layout.count}) than data points")
+    x0 = layout.start(structure, data) if start is None else layout.pack(start)
     # The matrices are small: BLAS threads only contend with each other (10x slower on 2 cores).
     with threadpool_limits(limits=1):
-        result = _minimize(
-            layout, layout.start(structure, data) if start is None else layout.pack(start), data, total
-        )
+        result = _minimize(layout, x0, data, total)
     x = result.x
     value, gradient = layout.objective(x, data, total)
     # L-BFGS-B may stop on a line search at the optimum itself: judge by the gradient too.
