@@ -82,7 +82,7 @@ def group_check(
     plural = "languages" if dimension == "language" else "instrument versions"
     small = [f"{labels[g]} (n = {n})" for g, n in sorted(too_small.items())]
     if len(groups) < 2:
-        if not counts or (len(counts) == 1 and not too_small):
+        if len(counts) < 2:
             verdict = f"Only one of the {plural} has answers here: there is nothing to compare."
         else:
             verdict = (

@@ -89,3 +89,19 @@ def item_frame(
     wide = long.pivot_table(index="response_id", columns="item", values="value", aggfunc="first")
     wide = wide.reindex(columns=items).astype(float)
     return frame.join(wide, on="response_id")
+
+
+def response_months(session: Session, *, scope: Scope = EVERYTHING) -> list[str]:
+    """Every month (YYYY-MM) from the first response to the last, for a "since" picker."""
+    from sqlmodel import func
+
+    first, last = session.exec(
+        select(func.min(Response.submitted_at), func.max(Response.submitted_at)).where(
+            scope.condition(Response.account_id)
+        )
+    ).one()
+    if first is None or last is None:
+        return []
+    return [
+        str(month) for month in pd.period_range(first.strftime("%Y-%m"), last.strftime("%Y-%m"), freq="M")
+    ]
