@@ -19,7 +19,7 @@ from survey.quality.responses import item_frame, shared_structure, six_factor_st
 from survey.reporting.reliability import Reliability, ReliabilityInputError, alpha_from_frame
 
 LANGUAGE_NAMES = {"en": "English", "de": "German"}
-# Below this many complete responses the six-factor model (23 statements) is not estimated.
+# Below this many complete responses the six-factor model (24 statements) is not estimated.
 MIN_CFA_N = 200
 
 
