@@ -157,3 +157,21 @@ def test_too_few_rows_and_too_small_groups_say_so(hs: pd.DataFrame) -> None:
     small = mixed[mixed["school"] != "Grant-White"]
     with pytest.raises(QualityInputError, match=r"found 1; too small: Tiny \(n = 40\)"):
         measure_invariance(small, HS, "school")
+
+
+def test_verdicts_name_the_differing_items_and_the_groups_too_small(hs: pd.DataFrame) -> None:
+    from survey.instrument.definition import load_instrument
+    from survey.quality.report import group_check
+
+    mixed = hs.copy()
+    mixed.loc[mixed.index[:30], "school"] = "Tiny"
+    mixed["language"] = mixed["school"]
+    check = group_check(mixed, HS, "language", load_instrument())
+    assert check.status == "fails"
+    assert check.counts["Tiny"] == 30
+    assert "Tiny" not in check.result.sizes
+    assert "the intercept of x3 and x7 differs" in check.verdict
+    assert "(Tiny (n = 30): too few answers to include)" in check.verdict
+    alone = group_check(mixed[mixed["school"] == "Pasteur"], HS, "language", load_instrument())
+    assert alone.status == "not tested"
+    assert alone.verdict == "Only one of the languages has answers here: there is nothing to compare."
