@@ -170,8 +170,37 @@ def test_verdicts_name_the_differing_items_and_the_groups_too_small(hs: pd.DataF
     assert check.status == "fails"
     assert check.counts["Tiny"] == 30
     assert "Tiny" not in check.result.sizes
-    assert "the intercept of x3 and x7 differs" in check.verdict
+    assert "but the intercepts of x3 and x7 differ: at the same level of speed and visual" in check.verdict
     assert "(Tiny (n = 30): too few answers to include)" in check.verdict
     alone = group_check(mixed[mixed["school"] == "Pasteur"], HS, "language", load_instrument())
     assert alone.status == "not tested"
     assert alone.verdict == "Only one of the languages has answers here: there is nothing to compare."
+
+
+def test_a_small_intercept_difference_in_large_groups_holds_approximately() -> None:
+    """Chi-square flags a 0.12-point shift of one item in 2 x 3000 answers; CFI barely moves."""
+    from survey.instrument.definition import load_instrument
+    from survey.quality.report import group_check
+
+    rng = np.random.default_rng(5)
+    frames = []
+    for language, shift in (("en", 0.0), ("de", 0.12)):
+        factors = rng.multivariate_normal([0, 0], [[1, 0.5], [0.5, 1]], size=3000)
+        data = {
+            f"{name}{k}": 0.8 * factors[:, j]
+            + rng.normal(0, 0.6, 3000)
+            + (shift if f"{name}{k}" == "a2" else 0)
+            for j, name in enumerate("ab")
+            for k in range(4)
+        }
+        frames.append(pd.DataFrame(data).assign(language=language))
+    structure = Structure.of({"a": ["a0", "a1", "a2", "a3"], "b": ["b0", "b1", "b2", "b3"]})
+    check = group_check(pd.concat(frames, ignore_index=True), structure, "language", load_instrument())
+    assert check.result.scalar_test.pvalue < 0.001
+    assert check.result.scalar_test.delta_cfi > -0.01
+    assert check.status == "holds approximately"
+    assert check.verdict == (
+        "German and English answers can be compared: loadings and intercepts hold approximately. "
+        "The intercept of a2 differs a little, too little to change the verdict."
+    )
+    assert not check.failed

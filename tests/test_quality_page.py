@@ -62,6 +62,7 @@ def test_the_page_names_the_statement_whose_intercept_differs_between_languages(
     assert "satisfaction" in language
     # Loadings hold: only the intercepts fail.
     assert "share their loadings" in language
+    assert "Every other statement's intercept holds." in language
     tables = [frame.value for frame in at.dataframe]
     groups = next(t for t in tables if "Complete responses" in t.columns and "English" in set(t["Group"]))
     counts = dict(zip(groups["Group"], groups["Complete responses"], strict=True))

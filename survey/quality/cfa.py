@@ -109,8 +109,11 @@ def fit_cfa(frame: pd.DataFrame, structure: Structure) -> CfaResult:
     factor_alias = {f"f{index}": name for index, name in enumerate(structure.names)}
     data = complete.set_axis([alias[item] for item in items], axis=1)
     model = semopy.Model(_description(structure, alias))
-    with threadpool_limits(limits=1):  # small matrices: BLAS threads only contend on few cores
-        result = model.fit(data, obj="MLW")
+    try:
+        with threadpool_limits(limits=1):  # small matrices: BLAS threads only contend on few cores
+            result = model.fit(data, obj="MLW")
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as error:
+        raise QualityInputError(f"the model cannot be estimated from these data ({error})") from error
     table = model.inspect(std_est=True)
     observed = list(model.vars["observed"])
     order = [observed.index(alias[item]) for item in items]

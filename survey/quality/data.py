@@ -2,8 +2,10 @@
 
 Missing answers are handled by listwise deletion: a row enters a model only when every item of
 the model is answered, and every result says how many rows that left (``n``) and how many were
-set aside (``n_incomplete``). Full-information ML is not used: semopy's FIML objective has no
-saturated-model chi-square to test against, so fit measures would not be lavaan's.
+set aside (``n_incomplete``). Full-information ML (lavaan ``missing = "ml"``) is not offered: its
+chi-square needs the saturated model estimated from incomplete data (EM), which neither the
+semopy fit nor the multigroup estimator here computes, so its fit measures could not be checked
+against lavaan's. Pulses that ask only some statements therefore do not enter these models.
 """
 
 from __future__ import annotations

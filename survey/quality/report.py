@@ -14,7 +14,7 @@ from survey.instrument.definition import Instrument, load_instrument
 from survey.people.access import EVERYTHING, Scope
 from survey.quality.cfa import AVE_LIMIT, HTMT_LIMIT, OMEGA_LIMIT, CfaResult, fit_cfa
 from survey.quality.data import QualityInputError, Structure, complete_cases
-from survey.quality.invariance import MIN_GROUP_N, InvarianceResult, group_data, invariance_of
+from survey.quality.invariance import MIN_GROUP_N, InvarianceResult, compare, group_data, invariance_of
 from survey.quality.responses import item_frame, shared_structure, six_factor_structure
 from survey.reporting.reliability import Reliability, ReliabilityInputError, alpha_from_frame
 
@@ -76,10 +76,13 @@ def group_check(
     min_n: int = MIN_GROUP_N,
 ) -> GroupCheck:
     """Configural, metric and scalar invariance across ``dimension``, with its verdict."""
-    groups, data, too_small, _ = group_data(frame, structure, dimension, min_n=min_n)
+    plural = "languages" if dimension == "language" else "instrument versions"
+    try:
+        groups, data, too_small, _ = group_data(frame, structure, dimension, min_n=min_n)
+    except QualityInputError as error:
+        return GroupCheck(dimension, {}, {}, None, "not tested", f"The {plural} cannot be compared: {error}.")
     counts = {**{g: m.n for g, m in zip(groups, data, strict=True)}, **too_small}
     labels = {g: group_label(dimension, g) for g in counts}
-    plural = "languages" if dimension == "language" else "instrument versions"
     small = [f"{labels[g]} (n = {n})" for g, n in sorted(too_small.items())]
     if len(groups) < 2:
         if len(counts) < 2:
@@ -92,6 +95,9 @@ def group_check(
         return GroupCheck(dimension, labels, counts, None, "not tested", verdict)
     result = invariance_of(structure, groups, data, too_small, 0)
     names = _joined([labels[g] for g in groups])
+    if not all(fit.converged for fit in (result.configural, result.metric, result.scalar)):
+        verdict = f"The invariance models of {names} answers did not converge: no verdict."
+        return GroupCheck(dimension, labels, counts, None, "not tested", verdict)
     names_note = f" ({_joined(small)}: too few answers to include)" if small else ""
     level = result.level
     if level == "configural":
@@ -105,11 +111,18 @@ def group_check(
         if differing:
             named = _joined([_statement(instrument, d.item) for d in differing])
             indicators = _joined(sorted({d.factor.replace("_", " ") for d in differing}))
+            intercepts = "the intercept of" if len(differing) == 1 else "the intercepts of"
+            differs, it = ("differs", "it") if len(differing) == 1 else ("differ", "them")
             verdict = (
-                f"{names} answers share their loadings, but the intercept of {named} differs: at the "
-                f"same level of {indicators} the groups answer it differently. Compare {indicators} "
+                f"{names} answers share their loadings, but {intercepts} {named} {differs}: at the "
+                f"same level of {indicators} the groups answer {it} differently. Compare {indicators} "
                 f"scores across {plural} with care{names_note}."
             )
+            if (
+                result.partial_scalar is not None
+                and compare(result.partial_scalar, result.metric).verdict != "fails"
+            ):
+                verdict += " Every other statement's intercept holds."
         else:
             verdict = (
                 f"{names} answers share their loadings, but not their intercepts: compare their "
@@ -124,7 +137,11 @@ def group_check(
         verdict += f"{names_note}."
         if result.differing_intercepts:
             named = _joined([_statement(instrument, d.item) for d in result.differing_intercepts])
-            verdict += f" The intercept of {named} differs a little, too little to change the verdict."
+            several = len(result.differing_intercepts) > 1
+            verdict += (
+                f" The intercept{'s' if several else ''} of {named} {'differ' if several else 'differs'} "
+                "a little, too little to change the verdict."
+            )
     return GroupCheck(dimension, labels, counts, result, status, verdict)
 
 
@@ -143,7 +160,10 @@ def _checks(
 ) -> tuple[GroupCheck, GroupCheck]:
     language = group_check(frame, structure, "language", instrument, min_n=min_n)
     versions = sorted({int(v) for v in frame["version"].unique()}) if len(frame) else []
-    shared = shared_structure(versions) if len(versions) > 1 else structure
+    try:
+        shared = shared_structure(versions) if len(versions) > 1 else structure
+    except QualityInputError:
+        shared = structure  # no indicator keeps two shared statements: the versions' answers stay apart
     version = group_check(frame, shared, "version", instrument, min_n=min_n)
     return language, version
 
