@@ -14,7 +14,7 @@ from survey.instrument.definition import load_instrument
 from survey.quality.cfa import AVE_LIMIT, ESTIMATION, HTMT_LIMIT, OMEGA_LIMIT
 from survey.quality.invariance import MIN_GROUP_N
 from survey.quality.report import GroupCheck, fit_verdict, htmt_notes, reliability_notes
-from survey.quality.responses import response_months
+from survey.quality.responses import MAX_RESPONSES, response_months
 from survey.reporting.dashboard import data_version
 
 user = team_page()
@@ -48,7 +48,9 @@ since_month = st.selectbox(
 )
 since = None if since_month is None else date(int(since_month[:4]), int(since_month[5:]), 1)
 result = report(settings.database_url, since, version)
-st.caption(f"{result.responses} responses in scope. Estimation: {ESTIMATION}.")
+st.caption(
+    f"{result.responses} responses in scope (at most the newest {MAX_RESPONSES:,}). Estimation: {ESTIMATION}."
+)
 
 st.header("Do the statements form six indicators?")
 cfa = result.cfa

@@ -70,3 +70,13 @@ def test_without_responses_nothing_is_compared(session):
     assert language.status == version.status == "not tested"
     assert language.verdict == "Only one of the languages has answers here: there is nothing to compare."
     assert response_months(session) == []
+
+
+def test_only_the_newest_responses_are_read(session):
+    for day in range(1, 5):
+        respond(session, datetime(2026, 5, day, tzinfo=UTC), full_answers(), email=f"p{day}@x.example")
+    frame = item_frame(session, STRUCTURE.items, limit=2)
+    assert len(frame) == 2
+    newest = item_frame(session, STRUCTURE.items)["response_id"].iloc[-2:]
+    assert list(frame["response_id"]) == list(newest)
+    assert frame[STRUCTURE.items].notna().all().all()  # their answers came along

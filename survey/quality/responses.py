@@ -16,6 +16,7 @@ from survey.people.access import EVERYTHING, Scope
 from survey.quality.data import Structure
 
 GROUP_COLUMNS = {"language": "language", "version": "version", "segment": "segment"}
+MAX_RESPONSES = 20_000
 
 
 def six_factor_structure(instrument: Instrument) -> Structure:
@@ -62,9 +63,12 @@ def item_frame(
     *,
     since: date | None = None,
     scope: Scope = EVERYTHING,
+    limit: int = MAX_RESPONSES,
 ) -> pd.DataFrame:
-    """Responses submitted since ``since`` (all when ``None``) in ``scope``: ``response_id``,
-    ``language``, ``version``, ``segment`` and one column per item (NaN where not answered)."""
+    """The newest ``limit`` responses submitted since ``since`` (all when ``None``) in ``scope``:
+    ``response_id``, ``language``, ``version``, ``segment`` and one column per item (NaN where not
+    answered). The limit keeps memory and time bounded on a large base; tens of thousands of
+    responses estimate these models as well as millions."""
     conditions = [scope.condition(Response.account_id)]
     if since is not None:
         conditions.append(Response.submitted_at >= datetime(since.year, since.month, since.day, tzinfo=UTC))
@@ -72,9 +76,12 @@ def item_frame(
         select(Response.id, Response.locale, Response.instrument_version, Account.segment)
         .join(Account, Account.id == Response.account_id)
         .where(*conditions)
-        .order_by(Response.id)
+        .order_by(Response.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
     ).all()
-    frame = pd.DataFrame(heads, columns=["response_id", "language", "version", "segment"])
+    frame = pd.DataFrame(heads[::-1], columns=["response_id", "language", "version", "segment"])
+    if heads:
+        conditions.append(Response.id >= heads[-1][0])
     frame["version"] = frame["version"].astype(str)
     answers = session.exec(
         select(Answer.response_id, Answer.item_code, Answer.value)
