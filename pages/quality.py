@@ -13,7 +13,7 @@ from pages.quality_cache import report
 from survey.instrument.definition import load_instrument
 from survey.quality.cfa import AVE_LIMIT, ESTIMATION, HTMT_LIMIT, OMEGA_LIMIT
 from survey.quality.invariance import MIN_GROUP_N
-from survey.quality.report import GroupCheck, fit_verdict, htmt_notes, reliability_notes
+from survey.quality.report import GroupCheck, fit_level, fit_verdict, htmt_notes, reliability_notes
 from survey.quality.responses import MAX_RESPONSES, response_months
 from survey.reporting.dashboard import data_version
 
@@ -58,7 +58,7 @@ if cfa is None:
     st.warning(plain(result.cfa_problem or "The six-factor model could not be fitted."))
 else:
     fit = cfa.measures
-    (st.success if fit.cfi >= 0.95 else st.warning)(plain(fit_verdict(cfa)))
+    (st.success if fit_level(cfa) == "good" else st.warning)(plain(fit_verdict(cfa)))
     cards = st.columns(5)
     cards[0].metric("χ² (df)", f"{fit.chisq:.1f} ({fit.df})", help=f"p = {fit.pvalue:.3g}", border=True)
     cards[1].metric("CFI", f"{fit.cfi:.3f}", help=f"TLI {fit.tli:.3f}", border=True)

@@ -95,6 +95,7 @@ def test_the_page_shows_fit_omega_next_to_alpha_and_htmt(demo_db):
     htmt = next(table for table in tables if "HTMT" in table.columns)
     assert len(htmt) == 15
     assert "RMSEA 90% interval" in text(at)
+    assert "The six-indicator model fits the answers well" in text(at)
     # Only one instrument version has answers.
     assert "Only one of the instrument versions has answers here" in text(at)
 

@@ -209,14 +209,22 @@ def quality_report(
     )
 
 
-def fit_verdict(cfa: CfaResult) -> str:
-    """Hu & Bentler (1999) cut-offs, in words."""
+def fit_level(cfa: CfaResult) -> str:
+    """ "good", "acceptable" or "poor" by Hu & Bentler's (1999) cut-offs."""
     fit = cfa.measures
     if fit.cfi >= 0.95 and fit.rmsea <= 0.06 and fit.srmr <= 0.08:
-        return "The six-indicator model fits the answers well (CFI ≥ 0.95, RMSEA ≤ 0.06, SRMR ≤ 0.08)."
+        return "good"
     if fit.cfi >= 0.90 and fit.rmsea <= 0.08 and fit.srmr <= 0.10:
-        return "The six-indicator model fits the answers acceptably (CFI ≥ 0.90, RMSEA ≤ 0.08), not well."
-    return "The six-indicator model does not fit the answers: the statements do not group as claimed."
+        return "acceptable"
+    return "poor"
+
+
+def fit_verdict(cfa: CfaResult) -> str:
+    return {
+        "good": "The six-indicator model fits the answers well (CFI ≥ 0.95, RMSEA ≤ 0.06, SRMR ≤ 0.08).",
+        "acceptable": "The six-indicator model fits the answers acceptably (CFI ≥ 0.90, RMSEA ≤ 0.08).",
+        "poor": "The six-indicator model does not fit the answers: the statements do not group as claimed.",
+    }[fit_level(cfa)]
 
 
 def reliability_notes(cfa: CfaResult, labels: dict[str, str]) -> list[str]:
