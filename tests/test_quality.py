@@ -7,7 +7,8 @@ which fits the three-factor Holzinger-Swineford model to ``HolzingerSwineford193
 * ``cfa(HS.model, data)``, ``summary(fit, fit.measures = TRUE)``: Test statistic 85.306, Degrees
   of freedom 24, CFI 0.931, TLI 0.896, RMSEA 0.092, 90 Percent confidence interval - lower 0.071,
   upper 0.114, SRMR 0.065.
-* ``group = "school"``: configural (``fit1``) chisq 115.851 df 48; ``group.equal = "loadings"``
+* ``group = "school"``: configural (``fit1``) chisq 115.851 df 48, per group Pasteur 64.309 and
+  Grant-White 51.542 (Pasteur n = 156, Grant-White n = 145); ``group.equal = "loadings"``
   (``fit2``) 124.044 df 54; ``group.equal = c("loadings", "intercepts")`` (``fit3``) 164.103 df 60;
   ``lavTestLRT(fit1, fit2, fit3)``: Chisq diff 8.192 (Df diff 6, Pr 0.2244) and 40.059 (6, 4.435e-07).
   The tutorial's score test (``lavTestScore``) points at the intercepts of x3 and x7.
@@ -63,6 +64,12 @@ def test_grouped_by_school_reproduces_lavaan(hs_by_school) -> None:
     assert (round(result.scalar_test.chisq_diff, 3), result.scalar_test.df_diff) == (40.059, 6)
     assert result.scalar_test.pvalue == pytest.approx(4.435e-07, rel=1e-3)
     assert result.sizes == {"Grant-White": 145, "Pasteur": 156}
+    # "Test statistic for each group: Pasteur 64.309, Grant-White 51.542"
+    per_group = dict(zip(result.groups, result.configural.group_chisq, strict=True))
+    assert {group: round(value, 3) for group, value in per_group.items()} == {
+        "Pasteur": 64.309,
+        "Grant-White": 51.542,
+    }
     assert all(fit.converged for fit in (result.configural, result.metric, result.scalar))
 
 

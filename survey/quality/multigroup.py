@@ -17,7 +17,7 @@ Checked against lavaan's published figures for the Holzinger-Swineford model gro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
@@ -57,8 +57,31 @@ class MultigroupFit:
     parameters: int
     measures: FitMeasures
     estimates: tuple[GroupEstimates, ...]
+    group_chisq: tuple[float, ...]  # each group's share of chisq, N_g * F_g
     converged: bool
-    extra: dict[str, object] = field(default_factory=dict)
+
+
+def discrepancy(
+    moments: Moments, sigma: np.ndarray, mu: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The ML discrepancy ``F`` of one group (with ``Sigma^-1`` and ``m - mu`` for the gradient);
+    ``None`` when ``sigma`` is not positive definite. ``N_g * F`` is the group's chi-square."""
+    try:
+        chol = np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return None
+    inverse = np.linalg.inv(sigma)
+    residual = moments.mean - mu
+    logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
+    _, logdet_s = np.linalg.slogdet(moments.cov)
+    f = (
+        logdet
+        + float(np.trace(moments.cov @ inverse))
+        - float(logdet_s)
+        - len(mu)
+        + float(residual @ inverse @ residual)
+    )
+    return f, inverse, residual
 
 
 class _Layout:
@@ -143,22 +166,10 @@ class _Layout:
         for g, moments in enumerate(data):
             est = self.estimates(x, g)
             sigma, mu = est.implied()
-            try:
-                chol = np.linalg.cholesky(sigma)
-            except np.linalg.LinAlgError:
+            parts = discrepancy(moments, sigma, mu)
+            if parts is None:
                 return _NOT_PD, np.zeros_like(x)
-            inverse = np.linalg.inv(sigma)
-            residual = moments.mean - mu
-            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-            _, logdet_s = np.linalg.slogdet(moments.cov)
-            p = len(mu)
-            f = (
-                logdet
-                + float(np.trace(moments.cov @ inverse))
-                - float(logdet_s)
-                - p
-                + float(residual @ inverse @ residual)
-            )
+            f, inverse, residual = parts
             weight = moments.n / total
             value += weight * f
             d_sigma = inverse - inverse @ (moments.cov + np.outer(residual, residual)) @ inverse
@@ -275,9 +286,12 @@ def fit_multigroup(
     stationary = bool(np.max(np.abs(np.where(at_bound, 0.0, gradient)), initial=0.0) < 1e-5)
     estimates = tuple(layout.estimates(x, g) for g in range(len(groups)))
     srmrs = []
+    group_chisq = []
     for est, moments in zip(estimates, data, strict=True):
         sigma, mu = est.implied()
         srmrs.append(srmr(moments.cov, sigma, moments.mean, mu))
+        parts = discrepancy(moments, sigma, mu)
+        group_chisq.append(float("nan") if parts is None else moments.n * parts[0])
     sizes = tuple(moments.n for moments in data)
     chisq = total * value
     measures = fit_measures(chisq, df, sizes, baseline_chisq([m.cov for m in data], sizes), srmrs)
@@ -293,5 +307,6 @@ def fit_multigroup(
         parameters=layout.count,
         measures=measures,
         estimates=estimates,
+        group_chisq=tuple(group_chisq),
         converged=(bool(result.success) or stationary) and value < _NOT_PD,
     )
