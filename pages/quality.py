@@ -43,7 +43,7 @@ if not months:
 since_month = st.selectbox(
     "Responses submitted from",
     [None, *months],
-    format_func=lambda month: "the first response on" if month is None else month,
+    format_func=lambda month: "all months" if month is None else f"{month} on",
     key="since",
 )
 since = None if since_month is None else date(int(since_month[:4]), int(since_month[5:]), 1)
@@ -60,7 +60,7 @@ else:
     fit = cfa.measures
     (st.success if fit_level(cfa) == "good" else st.warning)(plain(fit_verdict(cfa)))
     cards = st.columns(5)
-    cards[0].metric("χ² (df)", f"{fit.chisq:.1f} ({fit.df})", help=f"p = {fit.pvalue:.3g}", border=True)
+    cards[0].metric(f"χ² ({fit.df} df)", f"{fit.chisq:.1f}", help=f"p = {fit.pvalue:.3g}", border=True)
     cards[1].metric("CFI", f"{fit.cfi:.3f}", help=f"TLI {fit.tli:.3f}", border=True)
     cards[2].metric(
         "RMSEA",
@@ -161,6 +161,20 @@ else:
         )
 
 
+def _number(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def _p(value: float | None) -> str:
+    return "—" if value is None else "< 0.0001" if value < 0.0001 else f"{value:.4f}"
+
+
+def _tested(check: GroupCheck, group: str, n: int) -> str:
+    if check.result is not None and group in check.result.sizes:
+        return "yes"
+    return f"no: fewer than {MIN_GROUP_N}" if n < MIN_GROUP_N else "no: nothing to compare with"
+
+
 def invariance_section(title: str, check: GroupCheck) -> None:
     st.header(title)
     if check.status == "not tested":
@@ -175,10 +189,7 @@ def invariance_section(title: str, check: GroupCheck) -> None:
                 {
                     "Group": [check.labels[g] for g in check.counts],
                     "Complete responses": list(check.counts.values()),
-                    "Tested": [
-                        "yes" if check.result and g in check.result.sizes else f"no: fewer than {MIN_GROUP_N}"
-                        for g in check.counts
-                    ],
+                    "Tested": [_tested(check, g, n) for g, n in check.counts.items()],
                 }
             ),
             hide_index=True,
@@ -194,37 +205,29 @@ def invariance_section(title: str, check: GroupCheck) -> None:
             [
                 {
                     "Model": name,
-                    "χ²": fit.chisq,
+                    "χ²": f"{fit.chisq:.1f}",
                     "df": fit.df,
-                    "CFI": fit.measures.cfi,
-                    "RMSEA": fit.measures.rmsea,
-                    "Δχ²": None if test is None else test.chisq_diff,
-                    "Δdf": None if test is None else test.df_diff,
-                    "p": None if test is None else test.pvalue,
-                    "ΔCFI": None if test is None else test.delta_cfi,
-                    "ΔRMSEA": None if test is None else test.delta_rmsea,
-                    "Verdict": "" if test is None else test.verdict,
+                    "CFI": f"{fit.measures.cfi:.3f}",
+                    "RMSEA": f"{fit.measures.rmsea:.3f}",
+                    "Δχ²": _number(None if test is None else test.chisq_diff, "{:.1f}"),
+                    "Δdf": "—" if test is None else str(test.df_diff),
+                    "p": _p(None if test is None else test.pvalue),
+                    "ΔCFI": _number(None if test is None else test.delta_cfi, "{:+.3f}"),
+                    "ΔRMSEA": _number(None if test is None else test.delta_rmsea, "{:+.3f}"),
+                    "Verdict": "—" if test is None else test.verdict,
                 }
                 for name, fit, test in models
             ]
         ),
         hide_index=True,
         width="stretch",
-        column_config={
-            "χ²": st.column_config.NumberColumn(format="%.1f"),
-            "CFI": st.column_config.NumberColumn(format="%.3f"),
-            "RMSEA": st.column_config.NumberColumn(format="%.3f"),
-            "Δχ²": st.column_config.NumberColumn(format="%.1f"),
-            "p": st.column_config.NumberColumn(format="%.4f"),
-            "ΔCFI": st.column_config.NumberColumn(format="%+.3f"),
-            "ΔRMSEA": st.column_config.NumberColumn(format="%+.3f"),
-        },
     )
     if result.differing_intercepts:
         st.subheader("Statements whose intercepts differ")
         st.caption(
             "At the same level of the indicator, these statements draw different answers in each group. "
-            "Found by freeing one intercept at a time (chi-square drop, Bonferroni-corrected)."
+            "Found by freeing one intercept at a time (chi-square drop on "
+            f"{len(result.groups) - 1} df, Bonferroni-corrected)."
         )
         st.dataframe(
             pd.DataFrame(
@@ -233,9 +236,12 @@ def invariance_section(title: str, check: GroupCheck) -> None:
                         "Statement": item.item,
                         "Wording": texts.get(item.item, ""),
                         "Indicator": labels.get(item.factor, item.factor),
-                        **{f"Intercept, {check.labels[g]}": value for g, value in item.intercepts.items()},
-                        "χ² drop": item.chisq_drop,
-                        "p": item.pvalue,
+                        **{
+                            f"Intercept, {check.labels[g]}": round(value, 2)
+                            for g, value in item.intercepts.items()
+                        },
+                        "χ² drop": round(item.chisq_drop, 1),
+                        "p": _p(item.pvalue),
                     }
                     for item in result.differing_intercepts
                 ]
