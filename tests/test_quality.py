@@ -11,7 +11,7 @@ which fits the three-factor Holzinger-Swineford model to ``HolzingerSwineford193
   Grant-White 51.542 (Pasteur n = 156, Grant-White n = 145); ``group.equal = "loadings"``
   (``fit2``) 124.044 df 54; ``group.equal = c("loadings", "intercepts")`` (``fit3``) 164.103 df 60;
   ``lavTestLRT(fit1, fit2, fit3)``: Chisq diff 8.192 (Df diff 6, Pr 0.2244) and 40.059 (6, 4.435e-07).
-  The tutorial's score test (``lavTestScore``) points at the intercepts of x3 and x7.
+  Which intercepts differ is this module's own backward search; it names x3 and x7.
 """
 
 import math
@@ -110,7 +110,8 @@ def test_one_group_of_the_own_estimator_agrees_with_semopy(hs: pd.DataFrame) -> 
         omega = true_part / (true_part + est.residual_var[rows].sum())
         assert semopy_result.omega[factor] == pytest.approx(omega, abs=1e-3)
         assert semopy_result.ave[factor] == pytest.approx(np.mean(std**2), abs=1e-3)
-    # semTools::reliability(fit) prints omega 0.625, 0.885, 0.688 for this model.
+    # Pinned: the omegas of this model (semTools::reliability reports omega on the same definition;
+    # its printed figures could not be retrieved here to cite, so these guard against regressions).
     assert [round(semopy_result.omega[f], 3) for f in HS.names] == [0.625, 0.885, 0.688]
 
 
