@@ -10,4 +10,6 @@ language and version?
 * :mod:`survey.quality.invariance` — configural, metric and scalar invariance, and which items'
   intercepts differ.
 * :mod:`survey.quality.responses` — the app's own responses, ready for the above.
+* :mod:`survey.quality.report` — what the Instrument quality page and the dashboard's notice show,
+  with verdicts in plain words.
 """
