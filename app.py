@@ -17,7 +17,7 @@ if link_token is not None:
     st.session_state["survey_token"] = link_token
 
 
-def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
+def _team_pages(is_admin: bool, is_analyst: bool = False) -> dict[str, list[st.Page]]:
     sections = {
         "Relationship Pulse": [
             st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
@@ -39,6 +39,10 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
             st.Page("pages/export.py", title="Export", icon=":material/download:"),
         ]
     }
+    if is_admin or is_analyst:
+        sections["Relationship Pulse"].append(
+            st.Page("pages/quality.py", title="Instrument quality", icon=":material/fact_check:")
+        )
     if is_admin:
         sections["Administration"] = [
             st.Page("pages/users.py", title="Users", icon=":material/group:"),
@@ -62,5 +66,5 @@ else:
         navigation = st.navigation(pages, position="hidden")
     else:
         # Each page shows who is signed in and checks the sign-in again (see pages/common.py).
-        navigation = st.navigation(_team_pages(user.is_admin))
+        navigation = st.navigation(_team_pages(user.is_admin, user.role == "analyst"))
 navigation.run()

@@ -9,6 +9,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from pages.filters import filter_bar
+from pages.quality_cache import notices as quality_notices
 from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
 from survey.people.access import restrict_filters
@@ -61,6 +62,9 @@ st.caption(
 if data.responses == 0:
     st.warning("No responses match these filters.")
     st.stop()
+# Figures pool languages and instrument versions: say where the instrument does not allow that.
+for notice in quality_notices(settings.database_url, f"{datetime.now(UTC):%Y-%m-%d}"):
+    st.warning(f"{plain(notice)} See the Instrument quality page.", icon=":material/translate:")
 
 # Headline: where the latest period stands against the one before.
 st.caption(f"Latest {filters.grain} and its change against the {filters.grain} before.")

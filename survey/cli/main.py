@@ -275,6 +275,9 @@ def _add_people_commands() -> None:
     loop_commands = (worker_command, webhook_group, process_bounces_command, loop_metrics_command)
     for command in (*commands, *loop_commands, send_reminders_command, expire_command, import_crm_command):
         main.add_command(command)
+    from survey.cli.quality import cfa_command
+
+    main.add_command(cfa_command)
 
 
 _add_people_commands()

@@ -73,6 +73,9 @@ COMPETITORS = {
 }
 COMPETITOR_WEIGHTS = (0.5, 0.3, 0.2)
 INDICATOR_OFFSETS = (0.1, 0.3, -0.5, 0.0, 0.2, -0.2)
+# One statement reads differently in German: "seinen Preis wert" is heard as "cheap", so German
+# answers to SAT1 sit lower at the same satisfaction. The Instrument quality page finds it.
+TRANSLATION_SHIFT = {("SAT1", "de"): -1.0}
 TOUCHPOINT_EFFECTS = {
     "marketing": 0.1,
     "sales": 0.2,
@@ -242,6 +245,7 @@ def _answers(
     level: float,
     competitors: list[tuple[int, str]],
     shifts: dict[str, float] | None = None,
+    language: str = "en",
 ) -> dict[str, Any]:
     """One respondent's answers around a general relationship level on the 1-7 scale."""
     scale = instrument.agree_scale
@@ -253,7 +257,8 @@ def _answers(
         for item in instrument.indicator_items(indicator.code):
             if rng.random() < 0.03:
                 continue  # a skipped statement
-            answer = _clip_round(value + rng.normal(0, 0.75), scale.min, scale.max)
+            worded = TRANSLATION_SHIFT.get((item.code, language), 0.0)
+            answer = _clip_round(value + rng.normal(0, 0.75) + worded, scale.min, scale.max)
             answers[item.code] = scale.min + scale.max - answer if item.reverse else answer
     wom = latent["word_of_mouth"]
     # B2B recommendation scores sit above the agreement scale's midpoint: shift up a little.
@@ -488,7 +493,9 @@ def _store_response(
     shifts: dict[str, float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     clean = validate_answers(
-        instrument, _answers(rng, instrument, level, competitors, shifts), [c for c, _ in competitors]
+        instrument,
+        _answers(rng, instrument, level, competitors, shifts, contact.language),
+        [c for c, _ in competitors],
     )
     started = submitted - timedelta(seconds=int(rng.uniform(80, 420)))
     invitation.opened_at = invitation.started_at = started

@@ -49,7 +49,9 @@ class ReplyDraft:
     to: str
 
 
-def _refusal(session: Session, follow_up: FollowUp) -> tuple[str | None, Contact | None, Response]:
+def _refusal(session: Session, follow_up: FollowUp) -> tuple[str | None, Contact | None, Response | None]:
+    if follow_up.response_id is None:
+        return "it is about the whole account, not one contact's answer", None, None
     response = session.get_one(Response, follow_up.response_id)
     if response.anonymous:
         return "the respondent asked to stay anonymous, so they are not written to", None, response
@@ -77,7 +79,7 @@ def draft_for(session: Session, follow_up_id: int, scope: Scope = EVERYTHING) ->
     if follow_up is None or not scope.allows(follow_up.account_id):
         raise FollowUpError(f"there is no follow-up #{follow_up_id}")
     why, contact, response = _refusal(session, follow_up)
-    if why is not None or contact is None:
+    if why is not None or contact is None or response is None:
         return ReplyDraft(False, why or "", "en", "", "")
     language = language_of(contact.language)
     owner, _ = _owner(session, follow_up)

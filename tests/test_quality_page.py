@@ -1,0 +1,163 @@
+"""The Instrument quality page, through AppTest, on the demo data (whose German wording of SAT1
+draws lower answers at the same satisfaction) and on too little data."""
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from models.db import make_engine
+from survey.demo.data import seed_demo
+from tests.factories import full_answers, respond, team_app
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_url(sqlite_template, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("quality") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        seed_demo(session, now=NOW)
+        session.commit()
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def demo_db(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("PULSE_DEMO_DATA", "0")
+    engine = make_engine(demo_url)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+def text(at: AppTest) -> str:
+    parts = [*at.markdown, *at.caption, *at.title, *at.header, *at.subheader, *at.error, *at.warning]
+    parts += [*at.info, *at.success]
+    # What the reader sees: Markdown escapes (pages/common.py plain) removed.
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(part.value) for part in parts))
+
+
+def open_page(session, role: str = "analyst") -> AppTest:
+    at = team_app(session, role=role, timeout=240).run()
+    return at.switch_page("pages/quality.py").run()
+
+
+def test_the_page_names_the_statement_whose_intercept_differs_between_languages(demo_db):
+    at = open_page(demo_db)
+    assert not at.exception
+    assert at.title[0].value == "Instrument quality"
+    warnings = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]
+    language = next(w for w in warnings if "German and English" in w)
+    assert "SAT1" in language
+    assert "intercept" in language
+    assert "satisfaction" in language
+    # Loadings hold: only the intercepts fail.
+    assert "share their loadings" in language
+    assert "Every other statement's intercept holds." in language
+    tables = [frame.value for frame in at.dataframe]
+    groups = next(t for t in tables if "Complete responses" in t.columns and "English" in set(t["Group"]))
+    counts = dict(zip(groups["Group"], groups["Complete responses"], strict=True))
+    assert set(counts) == {"English", "German"}
+    assert min(counts.values()) >= 100
+    differing = next(table for table in tables if "Intercept, German" in table.columns)
+    assert list(differing["Statement"]) == ["SAT1"]
+    row = differing.iloc[0]
+    assert row["Intercept, German"] < row["Intercept, English"] - 0.5
+
+
+def test_the_page_shows_fit_omega_next_to_alpha_and_htmt(demo_db):
+    at = open_page(demo_db, role="admin")
+    assert not at.exception
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert {"CFI", "RMSEA", "SRMR", "n"} <= set(metrics)
+    assert any(label.startswith("χ² (") and label.endswith(" df)") for label in metrics)
+    assert int(metrics["n"]) > 500
+    tables = [frame.value for frame in at.dataframe]
+    reliability = next(table for table in tables if "Omega" in table.columns)
+    assert list(reliability["Indicator"]) == [
+        "Satisfaction",
+        "Trust",
+        "Control mutuality",
+        "Commitment",
+        "Mind-set",
+        "Word-of-mouth",
+    ]
+    assert reliability["Omega"].between(0.7, 1).all()
+    assert reliability["Alpha"].between(0.7, 1).all()
+    htmt = next(table for table in tables if "HTMT" in table.columns)
+    assert len(htmt) == 15
+    assert "RMSEA 90% interval" in text(at)
+    assert "The six-indicator model fits the answers well" in text(at)
+    # Only one instrument version has answers.
+    assert "Only one of the instrument versions has answers here" in text(at)
+    versions = next(t for t in tables if "Tested" in t.columns and "version 1" in set(t["Group"]))
+    assert list(versions["Tested"]) == ["no: nothing to compare with"]
+    models = next(t for t in tables if "Model" in t.columns)
+    assert list(models["Verdict"]) == ["—", "holds", "fails"]
+    assert list(models["df"]) == [474, 492, 510]
+
+
+def test_managers_do_not_get_the_page(demo_db):
+    at = team_app(demo_db, role="manager", username="alex.morgan").run()
+    with pytest.raises(ValueError, match="Known pages"):
+        at.switch_page("pages/quality.py").run()
+
+
+def test_a_manager_who_opens_the_script_directly_is_refused(demo_db):
+    team_app(demo_db, role="manager", username="alex.morgan")
+    at = AppTest.from_file("../pages/quality.py", default_timeout=60)
+    at.session_state["user"] = team_app(demo_db, role="manager", username="alex.morgan").session_state["user"]
+    at.session_state["last_seen"] = datetime.now(UTC)
+    at.run()
+    assert [error.value for error in at.error] == ["Only analysts and admins can open this page."]
+    assert not at.dataframe
+
+
+def test_too_few_responses_say_so_instead_of_printing_figures(db):
+    for number in range(12):
+        respond(db, datetime(2026, 10, 1 + number, tzinfo=UTC), full_answers(), email=f"p{number}@x.example")
+    at = open_page(db)
+    assert not at.exception
+    page = text(at)
+    assert "Only 12 responses answer every statement; the six-factor model needs at least 200." in page
+    assert "Only one of the languages has answers here: there is nothing to compare." in page
+    assert not at.metric
+
+
+def test_no_responses_yet(db):
+    at = open_page(db)
+    assert not at.exception
+    assert "No responses yet" in text(at)
+
+
+def test_the_dashboard_warns_that_languages_are_not_comparable_on_the_demo_data(demo_db):
+    """The dashboard's notice (pages/dashboard.py) rests on the same invariance check; it lives
+    here to share the seeded demo database."""
+    at = team_app(demo_db, role="manager", username="alex.morgan", timeout=240).run()
+    at = at.switch_page("pages/dashboard.py").run()
+    assert not at.exception
+    notices = [w.value for w in at.warning if "German and English" in w.value]
+    assert len(notices) == 1
+    assert "SAT1" in notices[0]
+    assert "Instrument quality page" in notices[0]
+
+
+def test_the_dashboard_shows_no_notice_where_nothing_can_be_compared(db):
+    # Recent answers, whatever day the test runs: the dashboard shows the last 12 months.
+    for number in range(6):
+        when = datetime.now(UTC) - timedelta(days=3 + number)
+        respond(db, when, full_answers(), email=f"p{number}@x.example")
+    at = team_app(db, role="admin", timeout=120).run()
+    at = at.switch_page("pages/dashboard.py").run()
+    assert not at.exception
+    assert "Reliability of each scale" in [header.value for header in at.header]  # the page ran to its end
+    assert not [w.value for w in at.warning if "Instrument quality" in w.value]
