@@ -134,11 +134,11 @@ def test_an_export_of_responses_stored_without_packs_reads_the_same_values(sessi
 
 
 def test_the_benchmark_builder_packs_as_submit_does(tmp_path):
-    from bench.dashboard import build
+    from bench.base import build
     from models.db import make_engine
 
     url = f"sqlite:///{tmp_path / 'bench.db'}"
-    build(url, 300, 3, "numpy", 0)
+    build(url, 300, 3)
     engine = make_engine(url)
     with Session(engine) as session:
         stored = stored_packs(session)
