@@ -118,7 +118,16 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
 
 
 def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYTHING) -> pd.DataFrame:
-    """The newest submissions with their account, touchpoint, NPS and mean 0-100 score."""
+    """The newest submissions with their account, touchpoint, NPS and mean 0-100 score. The
+    newest ``limit`` responses are picked first (by the submission-time index), and only
+    their scores are read."""
+    newest = (
+        select(Response.id)
+        .where(scope.condition(Response.account_id))
+        .order_by(Response.submitted_at.desc(), Response.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+        .subquery("newest")
+    )
     statement = (
         select(
             Response.id,
@@ -129,15 +138,14 @@ def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYT
             Response.nps_category,
             func.avg(IndicatorScore.score_100),
         )
+        .join(newest, newest.c.id == Response.id)
         .join(Account, Account.id == Response.account_id)
         .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
         .outerjoin(
             IndicatorScore, and_(IndicatorScore.response_id == Response.id, IndicatorScore.subject == "own")
         )
-        .where(scope.condition(Response.account_id))
         .group_by(Response.id, Response.submitted_at, Account.name, Touchpoint.name)
         .order_by(Response.submitted_at.desc(), Response.id.desc())  # type: ignore[union-attr]
-        .limit(limit)
     )
     columns = ["response", "submitted", "account", "touchpoint", "nps", "nps_category", "score_100"]
     return pd.DataFrame(session.exec(statement).all(), columns=columns)
