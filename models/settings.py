@@ -36,6 +36,8 @@ class Settings:
     reminder_days: int = 5
     # A contact is not invited again within this many days (survey fatigue).
     fatigue_days: int = 30
+    # A contact gets the full check-up at most once in this many days; pulses otherwise.
+    checkup_days: int = 90
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
             comment_retention_months=int(os.environ.get("PULSE_COMMENT_RETENTION_MONTHS", "0")),
             reminder_days=int(os.environ.get("PULSE_REMINDER_DAYS", "5")),
             fatigue_days=int(os.environ.get("PULSE_FATIGUE_DAYS", "30")),
+            checkup_days=int(os.environ.get("PULSE_CHECKUP_DAYS", "90")),
         )
 
 

@@ -26,6 +26,7 @@ from survey.collecting.responses import (
     unanswered_required,
 )
 from survey.instrument.definition import Instrument, Item, load_instrument
+from survey.instrument.forms import PULSE
 
 state = st.session_state
 
@@ -73,10 +74,25 @@ def _note_opened(invitation_id: int) -> None:
         pass  # a later session records it; the answers do not depend on it
 
 
+def _first_answer(instrument: Instrument) -> int | None:
+    """The 0-10 answer chosen by the link in the email, when it is one; anything else is ignored."""
+    raw = state.get("first_answer")
+    scale = instrument.scale_for(instrument.item("NPS"))
+    if not isinstance(raw, str) or not raw.isdigit() or scale is None:
+        return None
+    value = int(raw)
+    return value if scale.min <= value <= scale.max else None
+
+
 def _start(context: SurveyContext, instrument: Instrument) -> None:
-    """Load the saved draft into this browser session, once per invitation."""
+    """Load the saved draft into this browser session, once per invitation. The answer tapped
+    in the email is shown chosen but saved only when the respondent does something: a mail
+    scanner that opens every link records nothing."""
     state["invitation_id"] = context.invitation_id
     state["answers"] = dict(context.draft_answers)
+    first = _first_answer(instrument)
+    if first is not None:
+        state["answers"]["NPS"] = first
     state["step"] = min(context.draft_step, len(instrument.sections) - 1)
     state["language"] = context.language
     state["resumed"] = context.resumed
@@ -232,9 +248,14 @@ def _section(instrument: Instrument, context: SurveyContext) -> None:
     if section.code == "leader":
         _leader_block(instrument, context)
         return
-    if any(instrument.item(code).kind == "agree" for code in section.items):
+    _questions(instrument, section.items)
+
+
+def _questions(instrument: Instrument, codes: tuple[str, ...]) -> None:
+    language = state["language"]
+    if any(instrument.item(code).kind == "agree" for code in codes):
         st.caption(instrument.text("agree_hint", language))
-    for code in section.items:
+    for code in codes:
         item = instrument.item(code)
         label = item.text[language]
         if item.required:
@@ -253,9 +274,9 @@ def _section(instrument: Instrument, context: SurveyContext) -> None:
             )
 
 
-def _navigation(instrument: Instrument) -> None:
+def _navigation(instrument: Instrument, pulse: bool = False) -> None:
     language = state["language"]
-    last = state["step"] == len(instrument.sections) - 1
+    last = pulse or state["step"] == len(instrument.sections) - 1
     back, forward = st.columns(2)
     if state["step"] > 0:
         back.button(
@@ -298,6 +319,16 @@ def _scroll_to_top() -> None:
         )
 
 
+def _problems(instrument: Instrument, language: str) -> None:
+    for code in state.get("missing", []):
+        question = (
+            instrument.item(code).text[language] if code in {i.code for i in instrument.items} else code
+        )
+        st.warning(instrument.text("required_missing", language, question=question))
+    if state.get("save_failed"):
+        st.error(instrument.text("save_failed", language), icon=":material/cloud_off:")
+
+
 def _survey(context: SurveyContext) -> None:
     instrument = load_instrument(context.instrument_version)
     if state.get("invitation_id") != context.invitation_id:
@@ -330,18 +361,19 @@ def _survey(context: SurveyContext) -> None:
     if state.get("resumed"):
         st.info(instrument.text("resumed", language), icon=":material/history:")
         state["resumed"] = False
+    if context.form == PULSE:
+        # One screen: the rotating statements, the 0-10 question, the moment and a comment.
+        _questions(instrument, context.pulse_page)
+        _problems(instrument, language)
+        _navigation(instrument, pulse=True)
+        st.caption(instrument.text("saved", language))
+        return
     steps = len(instrument.sections)
     st.progress(
         state["step"] / steps, text=instrument.text("progress", language, step=state["step"] + 1, steps=steps)
     )
     _section(instrument, context)
-    for code in state.get("missing", []):
-        question = (
-            instrument.item(code).text[language] if code in {i.code for i in instrument.items} else code
-        )
-        st.warning(instrument.text("required_missing", language, question=question))
-    if state.get("save_failed"):
-        st.error(instrument.text("save_failed", language), icon=":material/cloud_off:")
+    _problems(instrument, language)
     _navigation(instrument)
     st.caption(instrument.text("saved", language))
     _scroll_to_top()

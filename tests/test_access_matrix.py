@@ -29,7 +29,7 @@ TEAM_PAGES = [
     "predictors",
     "export",
 ]
-ADMIN_PAGES = {"users": "Users", "privacy": "Privacy", "audit": "Audit log"}
+ADMIN_PAGES = {"users": "Users", "privacy": "Privacy", "audit": "Audit log", "touchpoints": "Touchpoints"}
 
 
 @pytest.fixture

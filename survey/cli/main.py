@@ -253,7 +253,9 @@ def _add_people_commands() -> None:
         backup_command,
         restore_command,
     )
-    for command in (*commands, send_reminders_command, expire_command, import_crm_command):
+    from survey.cli.instrument import touchpoint_group
+
+    for command in (*commands, send_reminders_command, expire_command, import_crm_command, touchpoint_group):
         main.add_command(command)
 
 

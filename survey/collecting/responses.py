@@ -22,6 +22,7 @@ from models.tables import (
 from survey.exports import packs
 from survey.followup import queue as followup
 from survey.instrument.definition import Instrument, load_instrument
+from survey.instrument.forms import asked_codes
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
 from survey.reporting import rollups
 
@@ -73,6 +74,8 @@ class CleanAnswers:
     value_level: int | None
     moment: str | None
     comment: str | None
+    # The item codes the form asked; None for the whole instrument.
+    asked: frozenset[str] | None = None
 
     @property
     def nps(self) -> int | None:
@@ -84,16 +87,22 @@ def _is_int(value: Any) -> bool:
 
 
 def validate_answers(
-    instrument: Instrument, answers: Mapping[str, Any], competitor_ids: Iterable[int]
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    competitor_ids: Iterable[int],
+    asked: frozenset[str] | None = None,
 ) -> CleanAnswers:
-    """Check every answer against the instrument; raise ``AnswerError`` naming each problem."""
+    """Check every answer against the instrument; raise ``AnswerError`` naming each problem.
+    ``asked`` is what the form asked (a pulse's statements); None means every item."""
     problems: list[Problem] = []
-    known = draft_keys(instrument)
+    known = draft_keys(instrument, asked)
     problems += [Problem(code, "not a question of this survey") for code in answers if code not in known]
 
     scale_answers: dict[str, int] = {}
     extras: dict[str, Any] = {}
     for item in instrument.items:
+        if asked is not None and item.code not in asked:
+            continue
         value = answers.get(item.code)
         if isinstance(value, str) and not value.strip():
             value = None
@@ -154,6 +163,7 @@ def validate_answers(
         value_level=extras.get("VALUE_LEVEL"),
         moment=extras.get("MOMENT"),
         comment=extras.get("COMMENT") or None,
+        asked=asked,
     )
 
 
@@ -180,8 +190,17 @@ def _leader(
     return None, None
 
 
-def draft_keys(instrument: Instrument) -> set[str]:
+def draft_keys(instrument: Instrument, asked: frozenset[str] | None = None) -> set[str]:
+    if asked is not None:
+        return set(asked) | ({LEADER_OTHER_KEY} if "LEADER" in asked else set())
     return {item.code for item in instrument.items} | {LEADER_OTHER_KEY}
+
+
+def asked_for(instrument: Instrument, invitation: Invitation) -> frozenset[str] | None:
+    """What the invitation's form asks: None for a check-up (the whole instrument)."""
+    if invitation.form == "checkup":
+        return None
+    return asked_codes(instrument, invitation.form, invitation.design_slot)
 
 
 def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -> None:
@@ -229,7 +248,8 @@ def save_draft(
 ) -> None:
     """Keep the answers given so far, so the respondent can close the page and resume."""
     invitation = session.get_one(Invitation, invitation_id)
-    keys = draft_keys(load_instrument(invitation.instrument_version))
+    instrument = load_instrument(invitation.instrument_version)
+    keys = draft_keys(instrument, asked_for(instrument, invitation))
     kept = {
         code: value
         for code, value in answers.items()
@@ -260,7 +280,12 @@ def submit(
     invitation = session.get_one(Invitation, invitation_id)
     instrument = load_instrument(invitation.instrument_version)
     competitor_ids = session.exec(select(Competitor.id)).all()
-    clean = validate_answers(instrument, answers, [cid for cid in competitor_ids if cid is not None])
+    clean = validate_answers(
+        instrument,
+        answers,
+        [cid for cid in competitor_ids if cid is not None],
+        asked_for(instrument, invitation),
+    )
     draft = session.get(Draft, invitation_id)
     started_at = draft.started_at if draft else invitation.opened_at or now
 
@@ -313,6 +338,8 @@ def build_response(
         contact_id=invitation.contact_id,
         touchpoint_id=interaction.touchpoint_id,
         instrument_version=instrument.version,
+        instrument_fingerprint=instrument.fingerprint,
+        form=invitation.form,
         locale=locale,
         started_at=started_at,
         submitted_at=submitted_at,
@@ -330,7 +357,7 @@ def build_response(
 def scores_for(instrument: Instrument, clean: CleanAnswers) -> list[IndicatorResult]:
     has_leader = clean.leader_competitor_id is not None or clean.leader_other is not None
     leader = score_leader(instrument, clean.scale) if has_leader else []
-    return score_indicators(instrument, clean.scale) + leader
+    return score_indicators(instrument, clean.scale, clean.asked) + leader
 
 
 def scored_rows(

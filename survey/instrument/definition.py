@@ -6,6 +6,8 @@ scoring and the survey page rely on and fails with a message naming the bad entr
 
 from __future__ import annotations
 
+import hashlib
+import json
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -82,6 +84,27 @@ class Instrument(_Strict):
     @property
     def min_share(self) -> Fraction:
         return Fraction(self.min_answered)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the item layout: codes, order, scale bounds, reverse keys and choice
+        values, not the wording. Two versions with the same fingerprint are answered alike."""
+        layout = []
+        for item in self.items:
+            scale = self.scale_for(item)
+            layout.append(
+                {
+                    "code": item.code,
+                    "kind": item.kind,
+                    "indicator": item.indicator,
+                    "rates": item.rates,
+                    "reverse": item.reverse,
+                    "scale": None if scale is None else [scale.min, scale.max],
+                    "options": None if item.options is None else [str(key) for key in item.options],
+                }
+            )
+        encoded = json.dumps(layout, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()
 
     @property
     def agree_scale(self) -> Scale:

@@ -17,6 +17,13 @@ ACTIONS = (
     "user_changed",
     "contact_erased",
     "comments_purged",
+    "touchpoint_add",
+    "touchpoint_rename",
+    "touchpoint_rule",
+    "touchpoint_retire",
+    "touchpoint_restore",
+    "instrument_draft",
+    "instrument_publish",
 )
 
 

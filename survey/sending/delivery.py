@@ -14,6 +14,7 @@ from sqlmodel import Session, col, delete, select
 
 from models.tables import Account, Contact, Delivery, Draft, Interaction, Invitation, Touchpoint
 from survey.collecting.tokens import hash_token, new_token, survey_link
+from survey.instrument.definition import load_instrument
 from survey.sending.mailer import Letter, MailSettings, SendFailed, compose, deliver
 
 
@@ -25,10 +26,28 @@ class Sent:
     detail: str = ""
 
 
+def first_answer_link(link: str, value: int) -> str:
+    """The survey link that opens with ``value`` chosen for the 0-10 question (nothing is stored
+    until the respondent submits)."""
+    return f"{link}&nps={value}"
+
+
 def _letter(session: Session, invitation: Invitation, kind: str, link: str) -> Letter:
     interaction = session.get_one(Interaction, invitation.interaction_id)
     contact = session.get_one(Contact, invitation.contact_id)
+    instrument = load_instrument(invitation.instrument_version)
+    nps = instrument.item("NPS")
+    scale = instrument.scale_for(nps)
+    language = instrument.language_for(contact.language)
     return Letter(
+        first_question=nps.text[language],
+        first_ends=(
+            f"{scale.min} = {scale.labels[scale.min][language]}" if scale else "",
+            f"{scale.max} = {scale.labels[scale.max][language]}" if scale else "",
+        ),
+        first_links=tuple(first_answer_link(link, v) for v in range(scale.min, scale.max + 1))
+        if scale
+        else (),
         kind=kind,
         language=contact.language,
         to=contact.email,

@@ -121,6 +121,11 @@ class Letter:
     occurred_at: datetime
     expires_at: datetime
     link: str
+    # The 0-10 question in the contact's language, its end labels, and one link per answer:
+    # the first answer can be given in the email itself.
+    first_question: str = ""
+    first_ends: tuple[str, str] = ("", "")
+    first_links: tuple[str, ...] = ()
 
 
 def compose(letter: Letter, sender: str) -> EmailMessage:
@@ -135,7 +140,14 @@ def compose(letter: Letter, sender: str) -> EmailMessage:
         "name": letter.name or letter.to,
     }
     phrases = {key: text.format(**values) for key, text in texts[language].items()}
-    context = {"t": phrases, "link": letter.link, "language": language}
+    context = {
+        "t": phrases,
+        "link": letter.link,
+        "language": language,
+        "question": letter.first_question,
+        "ends": letter.first_ends,
+        "answers": list(enumerate(letter.first_links)),
+    }
     message = EmailMessage()
     message["Subject"] = phrases["subject"]
     message["From"] = sender

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, Delivery, Interaction, Invitation, Response, Touchpoint
+from survey.instrument.forms import FORM_LABELS
 from survey.people.access import EVERYTHING, Scope
 
 STATUSES = ("completed", "started", "opened", "sent", "failed", "created", "expired")
@@ -46,6 +47,28 @@ class InvitationReport:
     by_account: pd.DataFrame
     by_manager: pd.DataFrame
     median_hours_to_response: float | None
+    funnel: pd.DataFrame  # sent -> clicked -> completed, by form and touchpoint
+
+
+def funnel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sent -> clicked -> completed by form and touchpoint. *Sent* counts invitations whose
+    email went out (or that got further); *clicked* those whose link was opened in a browser
+    that ran the survey page (a mail scanner that only fetches the link does not count, and
+    nothing it does is stored as an answer); *completed* those submitted."""
+    columns = ["form", "touchpoint", "sent", "clicked", "completed", "click rate", "completion rate"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    steps = frame.assign(
+        sent=frame["status"].isin(("sent", "opened", "started", "completed")) | frame["was_sent"],
+        clicked=frame["clicked"],
+        completed=frame["status"] == "completed",
+    )
+    table = steps.groupby(["form", "touchpoint"])[["sent", "clicked", "completed"]].sum().astype(int)
+    table = table.reset_index()
+    sent = table["sent"].where(table["sent"] > 0)
+    table["click rate"] = table["clicked"] / sent
+    table["completion rate"] = table["completed"] / sent
+    return table[columns].sort_values(["form", "touchpoint"]).reset_index(drop=True)
 
 
 def _rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -72,6 +95,8 @@ def report(
             Invitation.opened_at,
             Invitation.started_at,
             Invitation.completed_at,
+            Invitation.form,
+            Invitation.sent_at,
             Delivery.status,
             Delivery.detail,
             Delivery.reminded_at,
@@ -94,12 +119,15 @@ def report(
     ).all()
     records = []
     for row in rows:
-        (iid, created, expires, opened, started, completed, delivery, detail, reminded) = row[:9]
-        account, owner, touchpoint, email, occurred, submitted = row[9:]
+        (iid, created, expires, opened, started, completed, form, sent_at, delivery, detail, reminded) = row[
+            :11
+        ]
+        account, owner, touchpoint, email, occurred, submitted = row[11:]
         records.append(
             {
                 "invitation": iid,
                 "created": created,
+                "form": FORM_LABELS.get(form, form),
                 "account": account,
                 "manager": owner or "—",
                 "touchpoint": touchpoint,
@@ -113,13 +141,16 @@ def report(
                     now=now,
                 ),
                 "reminded": reminded is not None,
+                "was_sent": sent_at is not None,
+                "clicked": opened is not None,
                 "problem": detail or "",
                 "hours to response": (submitted - occurred).total_seconds() / 3600 if submitted else None,
             }
         )
-    columns = ["invitation", "created", "account", "manager", "touchpoint", "contact", "status", "reminded",
-               "problem", "hours to response"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=columns)
+    columns = ["invitation", "created", "form", "account", "manager", "touchpoint", "contact", "status",
+               "reminded", "problem", "hours to response"]  # fmt: skip
+    facts = pd.DataFrame(records, columns=[*columns, "was_sent", "clicked"])
+    frame = facts[columns]
     hours = frame["hours to response"].dropna()
     return InvitationReport(
         invitations=frame,
@@ -127,4 +158,5 @@ def report(
         by_account=_rates(frame, "account"),
         by_manager=_rates(frame, "manager"),
         median_hours_to_response=float(hours.median()) if len(hours) else None,
+        funnel=funnel(facts),
     )
