@@ -62,6 +62,24 @@ class Touchpoint(SQLModel, table=True):
     retired_at: datetime | None = None
 
 
+class InstrumentVersion(SQLModel, table=True):
+    """A version of the instrument made in the app: a draft until published, then never changed.
+    Versions shipped as files (survey/instrument/versions/) are published by definition."""
+
+    __tablename__ = "instrument_version"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    status: str = Field(default="draft", max_length=10)  # draft or published
+    body: str  # the YAML text, as in a version file
+    fingerprint: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=500)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    published_by: str | None = Field(default=None, max_length=100)
+    published_at: datetime | None = None
+
+
 class Competitor(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=200)

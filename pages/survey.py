@@ -31,6 +31,12 @@ from survey.instrument.forms import PULSE
 state = st.session_state
 
 
+def _hint(text: str) -> None:
+    """A small hint in the body's own colour: Streamlit's grey captions are below WCAG AA
+    contrast on the survey's white background."""
+    st.markdown(f":small[{plain(text)}]")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -186,7 +192,7 @@ def _scale_item(item: Item, instrument: Instrument, label: str) -> None:
         language = state["language"]
         low, high = scale.labels[scale.min][language], scale.labels[scale.max][language]
         st.pills(label, options, key=key, on_change=_changed, args=(item.code,))
-        st.caption(f"{scale.min} = {low} · {scale.max} = {high}")
+        _hint(f"{scale.min} = {low} · {scale.max} = {high}")
     else:
         st.segmented_control(label, options, key=key, on_change=_changed, args=(item.code,), width="stretch")
 
@@ -219,10 +225,10 @@ def _leader_block(instrument: Instrument, context: SurveyContext) -> None:
         )
         leader_name = (state["answers"].get(LEADER_OTHER_KEY) or "").strip()
     if not leader_name:
-        st.caption(instrument.text("leader_skip", language))
+        _hint(instrument.text("leader_skip", language))
         return
     st.markdown(f"**{instrument.text('leader_ratings', language, leader=plain(leader_name))}**")
-    st.caption(instrument.text("agree_hint", language))
+    _hint(instrument.text("agree_hint", language))
     for indicator in instrument.indicators:
         rating = instrument.leader_item(indicator.code)
         _scale_item(rating, instrument, rating.text[language].format(leader=plain(leader_name)))
@@ -254,7 +260,7 @@ def _section(instrument: Instrument, context: SurveyContext) -> None:
 def _questions(instrument: Instrument, codes: tuple[str, ...]) -> None:
     language = state["language"]
     if any(instrument.item(code).kind == "agree" for code in codes):
-        st.caption(instrument.text("agree_hint", language))
+        _hint(instrument.text("agree_hint", language))
     for code in codes:
         item = instrument.item(code)
         label = item.text[language]
@@ -366,7 +372,7 @@ def _survey(context: SurveyContext) -> None:
         _questions(instrument, context.pulse_page)
         _problems(instrument, language)
         _navigation(instrument, pulse=True)
-        st.caption(instrument.text("saved", language))
+        _hint(instrument.text("saved", language))
         return
     steps = len(instrument.sections)
     st.progress(
@@ -375,7 +381,7 @@ def _survey(context: SurveyContext) -> None:
     _section(instrument, context)
     _problems(instrument, language)
     _navigation(instrument)
-    st.caption(instrument.text("saved", language))
+    _hint(instrument.text("saved", language))
     _scroll_to_top()
 
 

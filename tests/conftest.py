@@ -29,6 +29,16 @@ def _mail_stays_in_the_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture(autouse=True)
+def _no_versions_published_by_another_test() -> Iterator[None]:
+    # Versions published through the workflow are registered per process.
+    from survey.instrument.definition import forget_published
+
+    forget_published()
+    yield
+    forget_published()
+
+
+@pytest.fixture(autouse=True)
 def _full_check_ups_unless_a_test_asks_for_pulses(monkeypatch: pytest.MonkeyPatch) -> None:
     # Most tests answer the whole instrument, several times for one contact. Tests of the
     # pulse set the period (or a touchpoint's form rule) themselves.

@@ -124,3 +124,104 @@ def list_command() -> None:
         return "\n".join(lines)
 
     _change(change)
+
+
+@click.group("instrument")
+def instrument_group() -> None:
+    """New instrument versions: draft, validate, publish. Published versions never change."""
+
+
+def _version_step(step: Callable[[Session], str]) -> None:
+    from models.db import session_scope
+    from survey.instrument.definition import InstrumentError
+    from survey.instrument.workflow import VersionError
+    from survey.operations.startup import prepare_database
+
+    prepare_database()
+    try:
+        with session_scope() as session:
+            message = step(session)
+    except (VersionError, InstrumentError) as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(message)
+
+
+@instrument_group.command("draft")
+@click.option(
+    "--from-file",
+    "source",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Take the draft's text from this YAML file (else a copy of the newest version).",
+)
+def draft_command(source: str | None) -> None:
+    """Start the next version's draft and print its number."""
+    from pathlib import Path
+
+    from survey.instrument.workflow import save_draft, start_draft
+
+    def step(session: Session) -> str:
+        now = datetime.now(UTC)
+        draft = start_draft(session, actor=ACTOR, now=now)
+        if source:
+            save_draft(session, draft.version, Path(source).read_text(encoding="utf-8"), actor=ACTOR, now=now)
+        return f"draft v{draft.version} started"
+
+    _version_step(step)
+
+
+@instrument_group.command("show")
+@click.argument("version", type=int)
+def show_command(version: int) -> None:
+    """Print a draft's (or a published version's) YAML text."""
+    from survey.instrument.workflow import version_text
+
+    _version_step(lambda session: version_text(session, version))
+
+
+@instrument_group.command("edit")
+@click.argument("version", type=int)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def edit_command(version: int, file: str) -> None:
+    """Replace draft VERSION's text with FILE."""
+    from pathlib import Path
+
+    from survey.instrument.workflow import save_draft
+
+    def step(session: Session) -> str:
+        save_draft(
+            session, version, Path(file).read_text(encoding="utf-8"), actor=ACTOR, now=datetime.now(UTC)
+        )
+        return f"draft v{version} saved"
+
+    _version_step(step)
+
+
+@instrument_group.command("validate")
+@click.argument("version", type=int)
+def validate_command(version: int) -> None:
+    """List every problem of draft VERSION (none: it can be published)."""
+    from survey.instrument.workflow import validate
+
+    problems: list[str] = []
+
+    def step(session: Session) -> str:
+        problems.extend(validate(session, version))
+        return "\n".join(problems) if problems else f"draft v{version} is valid and can be published"
+
+    _version_step(step)
+    if problems:
+        raise SystemExit(1)
+
+
+@instrument_group.command("publish")
+@click.argument("version", type=int)
+def publish_command(version: int) -> None:
+    """Publish draft VERSION: new invitations use it; it never changes again."""
+    from survey.instrument.workflow import publish
+
+    def step(session: Session) -> str:
+        instrument = publish(session, version, actor=ACTOR, now=datetime.now(UTC))
+        return f"v{version} published (fingerprint {instrument.fingerprint})"
+
+    _version_step(step)

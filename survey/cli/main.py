@@ -253,9 +253,16 @@ def _add_people_commands() -> None:
         backup_command,
         restore_command,
     )
-    from survey.cli.instrument import touchpoint_group
+    from survey.cli.instrument import instrument_group, touchpoint_group
 
-    for command in (*commands, send_reminders_command, expire_command, import_crm_command, touchpoint_group):
+    for command in (
+        *commands,
+        send_reminders_command,
+        expire_command,
+        import_crm_command,
+        touchpoint_group,
+        instrument_group,
+    ):
         main.add_command(command)
 
 

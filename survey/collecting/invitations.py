@@ -25,6 +25,7 @@ from survey.collecting.tokens import hash_token, looks_like_token, new_token, su
 from survey.instrument.definition import load_instrument
 from survey.instrument.forms import PULSE, pulse_page
 from survey.instrument.touchpoints import find_touchpoint
+from survey.instrument.workflow import newest, sync_published
 from survey.people.access import EVERYTHING, Scope
 
 
@@ -89,6 +90,7 @@ def check_link(session: Session, token: str | None, now: datetime) -> LinkCheck:
         ).first()
     if invitation is None:
         return LinkCheck(LinkState.UNKNOWN)
+    sync_published(session)  # a version another replica published
     if invitation.completed_at is not None:
         return LinkCheck(LinkState.USED, when=invitation.completed_at)
     if invitation.expires_at <= now:
@@ -144,7 +146,7 @@ def create_invitation(
     its one-time token."""
     if valid_days < 1:
         raise InviteError("a link must stay valid for at least one day")
-    version = load_instrument().version
+    version = newest(session).version
     choice = choose_form(
         session,
         touchpoint=session.get_one(Touchpoint, interaction.touchpoint_id),
@@ -221,9 +223,10 @@ def record_interaction(
         raise InviteError(
             f"touchpoint '{found_touchpoint.name}' is retired: it takes no new interactions", "touchpoint"
         )
-    if language not in load_instrument().languages:
+    offered = newest(session).languages
+    if language not in offered:
         raise InviteError(
-            f"language '{language}' is not offered (have {', '.join(load_instrument().languages)})",
+            f"language '{language}' is not offered (have {', '.join(offered)})",
             "contact.language",
         )
 

@@ -24,6 +24,7 @@ from survey.followup import queue as followup
 from survey.instrument.definition import Instrument, load_instrument
 from survey.instrument.forms import asked_codes
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
+from survey.instrument.workflow import sync_published
 from survey.reporting import rollups
 
 LEADER_OTHER_KEY = "LEADER_OTHER"
@@ -248,6 +249,7 @@ def save_draft(
 ) -> None:
     """Keep the answers given so far, so the respondent can close the page and resume."""
     invitation = session.get_one(Invitation, invitation_id)
+    sync_published(session)
     instrument = load_instrument(invitation.instrument_version)
     keys = draft_keys(instrument, asked_for(instrument, invitation))
     kept = {
@@ -278,6 +280,7 @@ def submit(
     transaction. Raises before writing anything when the answers or the link are not valid.
     Returns the new response id."""
     invitation = session.get_one(Invitation, invitation_id)
+    sync_published(session)
     instrument = load_instrument(invitation.instrument_version)
     competitor_ids = session.exec(select(Competitor.id)).all()
     clean = validate_answers(
