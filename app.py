@@ -40,6 +40,7 @@ def _team_pages(is_admin: bool) -> dict[str, list[st.Page]]:
         sections["Administration"] = [
             st.Page("pages/users.py", title="Users", icon=":material/group:"),
             st.Page("pages/touchpoints.py", title="Touchpoints", icon=":material/route:"),
+            st.Page("pages/instrument.py", title="Instrument versions", icon=":material/quiz:"),
             st.Page("pages/privacy.py", title="Privacy", icon=":material/shield_person:"),
             st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
         ]

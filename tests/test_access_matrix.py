@@ -29,7 +29,13 @@ TEAM_PAGES = [
     "predictors",
     "export",
 ]
-ADMIN_PAGES = {"users": "Users", "privacy": "Privacy", "audit": "Audit log", "touchpoints": "Touchpoints"}
+ADMIN_PAGES = {
+    "users": "Users",
+    "privacy": "Privacy",
+    "audit": "Audit log",
+    "touchpoints": "Touchpoints",
+    "instrument": "Instrument versions",
+}
 
 
 @pytest.fixture

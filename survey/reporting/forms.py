@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 from models.tables import Answer, Response
 from survey.instrument.definition import Instrument
 from survey.instrument.forms import CHECKUP, FORM_LABELS, FORMS, PULSE
+from survey.reporting.dashboard import Filters, _raw_base
 from survey.reporting.reliability import ReliabilityInputError, alpha_from_covariance, alpha_from_frame
 
 ALPHA_COLUMNS = [
@@ -36,9 +37,15 @@ ALPHA_COLUMNS = [
 ]
 
 
-def responses_by_form(session: Session) -> dict[str, int]:
-    """How many responses each form contributed (every form named, zero when none)."""
-    counts = dict(session.exec(select(Response.form, func.count()).group_by(Response.form)).all())
+def responses_by_form(session: Session, filters: Filters | None = None) -> dict[str, int]:
+    """How many responses each form contributed under the dashboard's ``filters`` (every form
+    named, zero when none)."""
+    if filters is None:
+        statement = select(Response.form, func.count()).group_by(Response.form)
+    else:
+        base, _, _ = _raw_base(session, filters)  # the dashboard's own filter definition
+        statement = base.with_only_columns(Response.form, func.count()).group_by(Response.form)
+    counts = {form: count for form, count in session.execute(statement).all()}
     return {form: int(counts.get(form, 0)) for form in FORMS}
 
 
