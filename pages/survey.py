@@ -25,6 +25,7 @@ from survey.collecting.responses import (
     submit,
     unanswered_required,
 )
+from survey.instrument import locale
 from survey.instrument.definition import Instrument, Item, load_instrument
 from survey.instrument.forms import PULSE
 
@@ -42,7 +43,7 @@ def _now() -> datetime:
 
 
 def _date(moment: datetime, language: str) -> str:
-    return moment.strftime("%d.%m.%Y" if language == "de" else "%d %B %Y")
+    return locale.day(moment, language)
 
 
 def _browser_language(instrument: Instrument) -> str:

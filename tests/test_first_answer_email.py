@@ -30,3 +30,15 @@ def test_the_email_offers_each_answer_from_0_to_10_as_a_link(session, now):
     assert "0 = Überhaupt nicht wahrscheinlich" in text
     assert "10 = Äußerst wahrscheinlich" in html
     assert text.index(result.link) < text.index("nps=0")  # the plain link comes first
+
+
+def test_a_french_contact_gets_the_email_in_french_with_french_dates(session, now):
+    result, _ = make_invitation(session, now, language="fr", contact_name="Léa Martin")
+    mail = MailSettings.from_env()
+    send_invitation(session, result.invitation_id, result.link, now=now, mail=mail)
+    text, html = _parts(mail.outbox)
+    assert "Bonjour Léa Martin," in text
+    assert "du 20 novembre 2026" in text  # the interaction's day, as French writes it
+    assert "valable jusqu'au 4 décembre 2026" in text
+    assert "Sur une échelle de 0 à 10" in html
+    assert 'lang="fr"' in html

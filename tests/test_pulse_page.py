@@ -109,3 +109,15 @@ def test_the_pulse_is_answered_by_statement_moment_and_comment(pulse):
     answers = dict(db.exec(select(Answer.item_code, Answer.value)).all())
     assert answers == {first: 6, "NPS": 10}
     assert (response.moment, response.comment) == ("delighted", "Quick and clear.")
+
+
+def test_the_survey_speaks_french_with_french_dates(app_db):
+    when = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    _, token = make_invitation(app_db, when, language="fr", valid_days=3650)
+    at = open_link(token)
+    assert not at.exception
+    assert at.title[0].value == "Votre avis"
+    texts = "\n".join(m.value for m in at.markdown)
+    assert "Enquête pour Acme Tools" in texts
+    assert "le 20 novembre 2026" in texts
+    assert at.button[0].label == "Suivant"

@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from models.settings import PROJECT_ROOT
+from survey.instrument import locale
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -46,6 +47,16 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "valid": "Der Link ist persönlich und gilt bis {expires}.",
             "closing": "Vielen Dank!",
         },
+        "fr": {
+            "subject": "{account} : comment s'est passé l'échange « {touchpoint} » du {date} ?",
+            "greeting": "Bonjour {name},",
+            "body": "merci de travailler avec nous. Comment s'est passé l'échange « {touchpoint} » du {date} "
+            "pour {account} ? Vos réponses prennent environ cinq minutes et vont directement à votre "
+            "équipe de suivi.",
+            "button": "Répondre à l'enquête",
+            "valid": "Le lien est personnel et valable jusqu'au {expires}.",
+            "closing": "Merci !",
+        },
     },
     "reminder": {
         "en": {
@@ -66,9 +77,18 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "valid": "Der Link ist persönlich und gilt bis {expires}.",
             "closing": "Vielen Dank!",
         },
+        "fr": {
+            "subject": "Rappel — {account} : comment s'est passé l'échange « {touchpoint} » du {date} ?",
+            "greeting": "Bonjour {name},",
+            "body": "un petit rappel : nous aimerions encore savoir comment s'est passé l'échange "
+            "« {touchpoint} » du {date} pour {account}. Cela prend environ cinq minutes ; les réponses "
+            "déjà données sont conservées.",
+            "button": "Répondre à l'enquête",
+            "valid": "Le lien est personnel et valable jusqu'au {expires}.",
+            "closing": "Merci !",
+        },
     },
 }
-DATE_FORMATS = {"en": "%d %B %Y", "de": "%d.%m.%Y"}
 
 
 @dataclass(frozen=True)
@@ -131,12 +151,11 @@ class Letter:
 def compose(letter: Letter, sender: str) -> EmailMessage:
     texts = TEXTS[letter.kind]
     language = letter.language if letter.language in texts else "en"
-    fmt = DATE_FORMATS[language]
     values = {
         "account": letter.account,
         "touchpoint": letter.touchpoint,
-        "date": letter.occurred_at.strftime(fmt),
-        "expires": letter.expires_at.strftime(fmt),
+        "date": locale.day(letter.occurred_at, language),
+        "expires": locale.day(letter.expires_at, language),
         "name": letter.name or letter.to,
     }
     phrases = {key: text.format(**values) for key, text in texts[language].items()}
