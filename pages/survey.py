@@ -98,7 +98,9 @@ def _start(context: SurveyContext, instrument: Instrument) -> None:
     state["invitation_id"] = context.invitation_id
     state["answers"] = dict(context.draft_answers)
     first = _first_answer(instrument)
-    if first is not None:
+    if first is not None and state["answers"].get("NPS") is None:
+        # An answer the respondent already saved wins over the link: a scanner, or the same
+        # email link opened again, never changes it.
         state["answers"]["NPS"] = first
     state["step"] = min(context.draft_step, len(instrument.sections) - 1)
     state["language"] = context.language

@@ -121,3 +121,14 @@ def test_the_survey_speaks_french_with_french_dates(app_db):
     assert "Enquête pour Acme Tools" in texts
     assert "le 20 novembre 2026" in texts
     assert at.button[0].label == "Suivant"
+
+
+def test_an_answer_already_saved_is_not_changed_by_opening_another_link(pulse):
+    db, _, token = pulse
+    at = open_link(token, nps="3")
+    widget(at, "NPS").set_value(7).run()  # the respondent's own choice, saved as a draft
+    assert db.exec(select(Draft)).one().answers["NPS"] == 7
+    again = open_link(token, nps="10")  # e.g. a scanner following another of the eleven links
+    assert widget(again, "NPS").value == 7
+    db.expire_all()
+    assert db.exec(select(Draft)).one().answers["NPS"] == 7
