@@ -15,6 +15,8 @@ prepare()
 link_token = st.query_params.get("t")
 if link_token is not None:
     st.session_state["survey_token"] = link_token
+    # The 0-10 answer the respondent tapped in the email: shown chosen, stored only on submit.
+    st.session_state["first_answer"] = st.query_params.get("nps")
 
 
 def _team_pages(is_admin: bool, is_analyst: bool = False) -> dict[str, list[st.Page]]:
@@ -46,6 +48,8 @@ def _team_pages(is_admin: bool, is_analyst: bool = False) -> dict[str, list[st.P
     if is_admin:
         sections["Administration"] = [
             st.Page("pages/users.py", title="Users", icon=":material/group:"),
+            st.Page("pages/touchpoints.py", title="Touchpoints", icon=":material/route:"),
+            st.Page("pages/instrument.py", title="Instrument versions", icon=":material/quiz:"),
             st.Page("pages/privacy.py", title="Privacy", icon=":material/shield_person:"),
             st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
             st.Page("pages/deliveries.py", title="Deliveries", icon=":material/outbox:"),

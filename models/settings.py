@@ -50,6 +50,8 @@ class Settings:
     worker_poll_seconds: float = 5.0
     # A decision maker without an answer for this many days raises an account follow-up.
     silent_decision_maker_days: int = 120
+    # A contact gets the full check-up at most once in this many days; pulses otherwise.
+    checkup_days: int = 90
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,6 +74,7 @@ class Settings:
             worker=_flag("PULSE_WORKER", default=True),
             worker_poll_seconds=float(os.environ.get("PULSE_WORKER_POLL_SECONDS", "5")),
             silent_decision_maker_days=int(os.environ.get("PULSE_SILENT_DECISION_MAKER_DAYS", "120")),
+            checkup_days=int(os.environ.get("PULSE_CHECKUP_DAYS", "90")),
         )
 
 

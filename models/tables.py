@@ -52,7 +52,32 @@ class Touchpoint(SQLModel, table=True):
     name: str = Field(max_length=100)
     # Position along the customer journey, for ordering charts and timelines.
     stage: int = Field(default=0)
+    # A retired touchpoint takes no new interactions; its history stays and keeps counting.
     active: bool = Field(default=True)
+    # Which survey its interactions get: "auto" (a check-up when one is due, else a pulse),
+    # "checkup" (always the full instrument) or "pulse" (always the short form).
+    form_rule: str = Field(default="auto", max_length=10, sa_column_kwargs={"server_default": "auto"})
+    # Hours between the interaction and its invitation, so the survey arrives when it makes sense.
+    survey_delay_hours: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"})
+    retired_at: datetime | None = None
+
+
+class InstrumentVersion(SQLModel, table=True):
+    """A version of the instrument made in the app: a draft until published, then never changed.
+    Versions shipped as files (survey/instrument/versions/) are published by definition."""
+
+    __tablename__ = "instrument_version"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    status: str = Field(default="draft", max_length=10)  # draft or published
+    body: str  # the YAML text, as in a version file
+    fingerprint: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=500)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    published_by: str | None = Field(default=None, max_length=100)
+    published_at: datetime | None = None
 
 
 class Competitor(SQLModel, table=True):
@@ -80,6 +105,10 @@ class Invitation(SQLModel, table=True):
     # SHA-256 of the link token; the token itself is never stored.
     token_hash: str = Field(unique=True, max_length=64)
     instrument_version: int
+    # "pulse" or "checkup", decided when the invitation is created (survey/collecting/forms.py).
+    form: str = Field(default="checkup", max_length=10, sa_column_kwargs={"server_default": "checkup"})
+    # A pulse's place in the planned-missingness rotation: which statements it asks.
+    design_slot: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     sent_at: datetime | None = None
@@ -118,6 +147,9 @@ class Response(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     touchpoint_id: int = Field(foreign_key="touchpoint.id", index=True)
     instrument_version: int
+    # The instrument's item layout it was answered on (Instrument.fingerprint).
+    instrument_fingerprint: str | None = Field(default=None, max_length=64)
+    form: str = Field(default="checkup", max_length=10, sa_column_kwargs={"server_default": "checkup"})
     locale: str = Field(max_length=10)
     started_at: datetime
     submitted_at: datetime = Field(index=True)

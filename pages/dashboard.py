@@ -12,9 +12,11 @@ from pages.filters import filter_bar
 from pages.quality_cache import notices as quality_notices
 from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
+from survey.instrument.workflow import version_breaks
 from survey.people.access import restrict_filters
 from survey.reporting.dashboard import DashboardData, account_movers, compute, data_version, filter_options
-from survey.reporting.filters import Filters
+from survey.reporting.filters import Filters, period_of
+from survey.reporting.forms import responses_by_form, rests_on
 
 user = team_page()
 
@@ -31,6 +33,16 @@ def _dashboard(url: str, filters: Filters, min_n: int, version: tuple[int, int, 
     del url, version
     with session_scope(engine()) as session:
         return compute(session, filters, instrument, min_n)
+
+
+@st.cache_data(max_entries=64)
+def _forms(url: str, filters: Filters, version: tuple[int, int, str]) -> tuple[str, list[tuple[str, str]]]:
+    """Which forms the figures rest on, and where the instrument version changed (month, note)."""
+    del url, version
+    with session_scope(engine()) as session:
+        counts = responses_by_form(session, filters)
+        breaks = [(change.month, change.describe()) for change in version_breaks(session)]
+    return rests_on(counts), breaks
 
 
 scope = reader_scope()
@@ -58,6 +70,11 @@ st.caption(
     f"Figures from fewer than {settings.min_n} responses are not shown. "
     "Every chart's menu can download it as a PNG."
     + (f" Instrument version {data.version}." if len(options["versions"]) > 1 else "")
+)
+forms_line, version_changes = _forms(settings.database_url, filters, version)
+st.caption(
+    f"The figures rest on {forms_line}. A pulse asks one or two statements per indicator in rotation, "
+    "a check-up all of them; both score on the same 0–100 scale."
 )
 if data.responses == 0:
     st.warning("No responses match these filters.")
@@ -134,6 +151,9 @@ periods = sorted(data.trend["period"].unique())
 leader_rows = data.trend[(data.trend["subject"] == "leader") & (data.trend["competitor_id"] > 0)]
 leader_rows = leader_rows.assign(name=leader_rows["competitor_id"].map(competitors))
 colours = charts.series_colours([*competitors.values(), *data.benchmarks["name"]])
+breaks = [
+    (str(period_of(pd.Series([month]), filters.grain).iloc[0]), note) for month, note in version_changes
+]
 grid = st.columns(2)
 for index, (code, label) in enumerate(labels.items()):
     figure = charts.indicator_trend(
@@ -143,6 +163,7 @@ for index, (code, label) in enumerate(labels.items()):
         data.benchmarks[data.benchmarks["indicator"] == code],
         periods,
         colours,
+        breaks,
     )
     grid[index % 2].plotly_chart(figure, width="stretch", config=charts.PNG_CONFIG, key=f"trend_{code}")
 

@@ -47,6 +47,18 @@ share[1].metric(
 )
 
 rate = st.column_config.ProgressColumn("Response rate", format="percent", min_value=0, max_value=1)
+st.subheader("Funnel: sent → clicked → completed, by form and touchpoint")
+st.caption(
+    "The form is decided when an invitation is created: a pulse, or the full check-up. "
+    "Clicked counts links opened in a browser; a tap on an answer in the email only chooses it, "
+    "nothing is stored until the respondent submits."
+)
+share = {
+    name: st.column_config.ProgressColumn(name.capitalize(), format="percent", min_value=0, max_value=1)
+    for name in ("click rate", "completion rate")
+}
+st.dataframe(data.funnel, hide_index=True, width="stretch", column_config=share)
+
 left, middle, right = st.columns(3)
 for column, table, title in (
     (left, data.by_touchpoint, "By touchpoint"),

@@ -26,9 +26,17 @@ from survey.collecting.responses import (
     unanswered_required,
 )
 from survey.followup.replies import acted_on_before
+from survey.instrument import locale
 from survey.instrument.definition import Instrument, Item, load_instrument
+from survey.instrument.forms import PULSE
 
 state = st.session_state
+
+
+def _hint(text: str) -> None:
+    """A small hint in the body's own colour: Streamlit's grey captions are below WCAG AA
+    contrast on the survey's white background."""
+    st.markdown(f":small[{plain(text)}]")
 
 
 def _now() -> datetime:
@@ -36,7 +44,7 @@ def _now() -> datetime:
 
 
 def _date(moment: datetime, language: str) -> str:
-    return moment.strftime("%d.%m.%Y" if language == "de" else "%d %B %Y")
+    return locale.day(moment, language)
 
 
 def _browser_language(instrument: Instrument) -> str:
@@ -74,10 +82,27 @@ def _note_opened(invitation_id: int) -> None:
         pass  # a later session records it; the answers do not depend on it
 
 
+def _first_answer(instrument: Instrument) -> int | None:
+    """The 0-10 answer chosen by the link in the email, when it is one; anything else is ignored."""
+    raw = state.get("first_answer")
+    scale = instrument.scale_for(instrument.item("NPS"))
+    if not isinstance(raw, str) or not raw.isdigit() or scale is None:
+        return None
+    value = int(raw)
+    return value if scale.min <= value <= scale.max else None
+
+
 def _start(context: SurveyContext, instrument: Instrument) -> None:
-    """Load the saved draft into this browser session, once per invitation."""
+    """Load the saved draft into this browser session, once per invitation. The answer tapped
+    in the email is shown chosen but saved only when the respondent does something: a mail
+    scanner that opens every link records nothing."""
     state["invitation_id"] = context.invitation_id
     state["answers"] = dict(context.draft_answers)
+    first = _first_answer(instrument)
+    if first is not None and state["answers"].get("NPS") is None:
+        # An answer the respondent already saved wins over the link: a scanner, or the same
+        # email link opened again, never changes it.
+        state["answers"]["NPS"] = first
     state["step"] = min(context.draft_step, len(instrument.sections) - 1)
     state["language"] = context.language
     state["resumed"] = context.resumed
@@ -172,7 +197,7 @@ def _scale_item(item: Item, instrument: Instrument, label: str) -> None:
         language = state["language"]
         low, high = scale.labels[scale.min][language], scale.labels[scale.max][language]
         st.pills(label, options, key=key, on_change=_changed, args=(item.code,))
-        st.caption(f"{scale.min} = {low} · {scale.max} = {high}")
+        _hint(f"{scale.min} = {low} · {scale.max} = {high}")
     else:
         st.segmented_control(label, options, key=key, on_change=_changed, args=(item.code,), width="stretch")
 
@@ -205,10 +230,10 @@ def _leader_block(instrument: Instrument, context: SurveyContext) -> None:
         )
         leader_name = (state["answers"].get(LEADER_OTHER_KEY) or "").strip()
     if not leader_name:
-        st.caption(instrument.text("leader_skip", language))
+        _hint(instrument.text("leader_skip", language))
         return
     st.markdown(f"**{instrument.text('leader_ratings', language, leader=plain(leader_name))}**")
-    st.caption(instrument.text("agree_hint", language))
+    _hint(instrument.text("agree_hint", language))
     for indicator in instrument.indicators:
         rating = instrument.leader_item(indicator.code)
         _scale_item(rating, instrument, rating.text[language].format(leader=plain(leader_name)))
@@ -234,9 +259,14 @@ def _section(instrument: Instrument, context: SurveyContext) -> None:
     if section.code == "leader":
         _leader_block(instrument, context)
         return
-    if any(instrument.item(code).kind == "agree" for code in section.items):
-        st.caption(instrument.text("agree_hint", language))
-    for code in section.items:
+    _questions(instrument, section.items)
+
+
+def _questions(instrument: Instrument, codes: tuple[str, ...]) -> None:
+    language = state["language"]
+    if any(instrument.item(code).kind == "agree" for code in codes):
+        _hint(instrument.text("agree_hint", language))
+    for code in codes:
         item = instrument.item(code)
         label = item.text[language]
         if item.required:
@@ -255,9 +285,9 @@ def _section(instrument: Instrument, context: SurveyContext) -> None:
             )
 
 
-def _navigation(instrument: Instrument) -> None:
+def _navigation(instrument: Instrument, pulse: bool = False) -> None:
     language = state["language"]
-    last = state["step"] == len(instrument.sections) - 1
+    last = pulse or state["step"] == len(instrument.sections) - 1
     back, forward = st.columns(2)
     if state["step"] > 0:
         back.button(
@@ -304,7 +334,18 @@ def _scroll_to_top() -> None:
 ACTED_ON = {
     "en": "Thank you for your last feedback: we acted on it, as your account team wrote to you.",
     "de": "Danke für Ihre letzte Rückmeldung: Wir haben sie umgesetzt, wie Ihr Betreuungsteam Ihnen schrieb.",
+    "fr": "Merci pour votre dernier avis : nous y avons donné suite, comme votre équipe vous l'a écrit.",
 }
+
+
+def _problems(instrument: Instrument, language: str) -> None:
+    for code in state.get("missing", []):
+        question = (
+            instrument.item(code).text[language] if code in {i.code for i in instrument.items} else code
+        )
+        st.warning(instrument.text("required_missing", language, question=question))
+    if state.get("save_failed"):
+        st.error(instrument.text("save_failed", language), icon=":material/cloud_off:")
 
 
 def _survey(context: SurveyContext) -> None:
@@ -343,20 +384,21 @@ def _survey(context: SurveyContext) -> None:
         state["resumed"] = False
     if state.get("acted_on") and state["step"] == 0:
         st.success(ACTED_ON[language if language in ACTED_ON else "en"], icon=":material/task_alt:")
+    if context.form == PULSE:
+        # One screen: the rotating statements, the 0-10 question, the moment and a comment.
+        _questions(instrument, context.pulse_page)
+        _problems(instrument, language)
+        _navigation(instrument, pulse=True)
+        _hint(instrument.text("saved", language))
+        return
     steps = len(instrument.sections)
     st.progress(
         state["step"] / steps, text=instrument.text("progress", language, step=state["step"] + 1, steps=steps)
     )
     _section(instrument, context)
-    for code in state.get("missing", []):
-        question = (
-            instrument.item(code).text[language] if code in {i.code for i in instrument.items} else code
-        )
-        st.warning(instrument.text("required_missing", language, question=question))
-    if state.get("save_failed"):
-        st.error(instrument.text("save_failed", language), icon=":material/cloud_off:")
+    _problems(instrument, language)
     _navigation(instrument)
-    st.caption(instrument.text("saved", language))
+    _hint(instrument.text("saved", language))
     _scroll_to_top()
 
 

@@ -31,6 +31,23 @@ def _mail_stays_in_the_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture(autouse=True)
+def _no_versions_published_by_another_test() -> Iterator[None]:
+    # Versions published through the workflow are registered per process.
+    from survey.instrument.definition import forget_published
+
+    forget_published()
+    yield
+    forget_published()
+
+
+@pytest.fixture(autouse=True)
+def _full_check_ups_unless_a_test_asks_for_pulses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Most tests answer the whole instrument, several times for one contact. Tests of the
+    # pulse set the period (or a touchpoint's form rule) themselves.
+    monkeypatch.setenv("PULSE_CHECKUP_DAYS", "0")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_streamlit_caches() -> Iterator[None]:
     # Streamlit caches and the command line's engine are process-wide: one test's database
     # must not leak into the next.

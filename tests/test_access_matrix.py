@@ -40,6 +40,8 @@ ADMIN_PAGES = {
     "audit": "Audit log",
     "deliveries": "Deliveries",
     "integrations": "Integrations",
+    "touchpoints": "Touchpoints",
+    "instrument": "Instrument versions",
 }
 
 

@@ -115,3 +115,30 @@ def test_a_bad_benchmark_file_is_refused_row_by_row(db):
     assert list(problems.iloc[0]) == [2, "value", "9 is outside the stated scale 1-5"]
     assert not [b for b in at.button if b.label.startswith("Import")]
     assert db.exec(select(func.count()).select_from(Benchmark)).one() == 0
+
+
+def test_the_trend_charts_mark_where_the_instrument_changed_and_say_which_forms(db):
+    from survey.instrument.workflow import publish, save_draft, start_draft
+    from tests.test_instrument_versions import NEXT, reworded
+
+    now = datetime.now(UTC)
+    for number in range(3):
+        respond(db, now - timedelta(days=200), email=f"early{number}@x.example")
+    draft = start_draft(db, actor="ada", now=now - timedelta(days=100))
+    save_draft(db, NEXT, reworded(draft.body), actor="ada", now=now - timedelta(days=100))
+    publish(db, NEXT, actor="ada", now=now - timedelta(days=100))
+    db.commit()
+    answers = full_answers()
+    answers["SAT5"] = answers.pop("SAT2")
+    for number in range(3):
+        respond(db, now - timedelta(days=10), answers, email=f"late{number}@x.example")
+
+    at = open_page(db, "pages/dashboard.py")
+    assert not at.exception
+    assert any("rest on 6 responses: 0 pulses and 6 check-ups" in c.value for c in at.caption)
+    [satisfaction] = [f for f in charts(at) if f["layout"]["title"]["text"] == "Satisfaction"]
+    notes = [a["text"] for a in satisfaction["layout"].get("annotations", [])]
+    assert f"v{NEXT}: new SAT5; dropped SAT2" in notes
+    [line] = [s for s in satisfaction["layout"]["shapes"] if s["type"] == "line"]
+    quarter = (now - timedelta(days=10)).month
+    assert line["x0"] == f"{(now - timedelta(days=10)).year}-Q{(quarter - 1) // 3 + 1}"

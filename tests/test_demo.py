@@ -137,3 +137,72 @@ def test_the_seeded_link_from_commitment_to_repurchase_is_found(demo):
     assert commitment["low"] > 0.2
     assert commitment["n"] > 200
     assert base["r"].idxmax() == "commitment"  # the indicator the link was built on predicts best
+
+
+def test_the_demo_has_both_forms_over_two_years(demo):
+    engine, _ = demo
+    forms = frame(
+        engine,
+        "select form, count(*) n, min(submitted_at) first, max(submitted_at) last "
+        "from response group by form",
+    ).set_index("form")
+    assert set(forms.index) == {"pulse", "checkup"}
+    assert forms.loc["pulse", "n"] > 4 * forms.loc["checkup", "n"]  # feedback after every interaction
+    for form in ("pulse", "checkup"):
+        span = pd.to_datetime(forms.loc[form, "last"]) - pd.to_datetime(forms.loc[form, "first"])
+        assert span.days > 680, form
+    # No contact got two check-ups within 90 days.
+    checkups = frame(
+        engine,
+        "select contact_id, created_at from invitation "
+        "where form = 'checkup' order by contact_id, created_at",
+    )
+    checkups["created_at"] = pd.to_datetime(checkups["created_at"], format="mixed")
+    gaps = checkups.groupby("contact_id")["created_at"].diff().dropna()
+    assert gaps.min() >= pd.Timedelta(days=90)
+
+
+def _hand_alpha(data: pd.DataFrame) -> float:
+    """Alpha from pairwise-complete covariances, written out item pair by item pair."""
+    codes = list(data.columns)
+    k = len(codes)
+    total = 0.0
+    variances = 0.0
+    for a in codes:
+        for b in codes:
+            both = data[[a, b]].dropna().to_numpy()
+            x, y = both[:, 0], both[:, 1]
+            cov = float(((x - x.mean()) * (y - y.mean())).sum() / (len(x) - 1))
+            total += cov
+            variances += cov if a == b else 0.0
+    return k / (k - 1) * (1 - variances / total)
+
+
+def test_alpha_from_pulses_alone_is_within_0_05_of_the_check_up_alpha(demo):
+    from survey.reporting.forms import alpha_by_form
+
+    engine, _ = demo
+    instrument = load_instrument()
+    with Session(engine) as session:
+        table = alpha_by_form(session, instrument).set_index("indicator")
+    assert set(table.index) == {indicator.code for indicator in instrument.indicators}
+    assert (table["difference"].abs() < 0.05).all(), table[["checkup_alpha", "pulse_alpha"]]
+    assert (table["pulse_fewest_pair_n"] >= 100).all()
+
+    answers = frame(
+        engine,
+        "select a.response_id, r.form, a.item_code, a.value "
+        "from answer a join response r on r.id = a.response_id",
+    ).pivot_table(index=["response_id", "form"], columns="item_code", values="value")
+    for indicator in instrument.indicators:
+        codes = [item.code for item in instrument.indicator_items(indicator.code)]
+        keyed = answers[codes].copy()
+        for item in instrument.indicator_items(indicator.code):
+            if item.reverse:
+                keyed[item.code] = 8 - keyed[item.code]
+        checkups = keyed.xs("checkup", level="form").dropna()
+        expected, _ = pg.cronbach_alpha(checkups)  # independent: pingouin on complete check-ups
+        assert table.loc[indicator.code, "checkup_alpha"] == pytest.approx(expected, abs=0.005)
+        pulses = keyed.xs("pulse", level="form").dropna(how="all")
+        assert pulses.notna().sum(axis=1).max() <= 2  # no pulse has more than two of a scale's items
+        assert table.loc[indicator.code, "pulse_alpha"] == pytest.approx(_hand_alpha(pulses), abs=1e-9)

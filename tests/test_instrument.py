@@ -62,11 +62,11 @@ def test_closing_questions_are_present():
     assert instrument.item("COMMENT").max_length == 2000
 
 
-def test_every_text_exists_in_english_and_german():
+def test_every_text_exists_in_english_german_and_french():
     instrument = load_instrument()
-    assert instrument.languages == ("en", "de")
+    assert instrument.languages == ("en", "de", "fr")
     for item in instrument.items:
-        assert item.text["en"] != item.text["de"]
+        assert len({item.text["en"], item.text["de"], item.text["fr"]}) == 3, item.code
 
 
 def test_a_duplicate_item_code_is_named(raw):

@@ -72,3 +72,28 @@ def test_the_invitations_page_shows_counts_and_rates(db, clock):
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Created"] == "1"
     assert at.dataframe
+
+
+def test_the_funnel_counts_sent_clicked_and_completed_by_form_and_touchpoint(session, now, monkeypatch):
+    monkeypatch.setenv("PULSE_CHECKUP_DAYS", "90")
+    mail = MailSettings.from_env()
+    # Three contacts: each first invitation is a check-up, each second a pulse.
+    for number in range(3):
+        email = f"c{number}@acme.example"
+        for when in (now - timedelta(days=3), now - timedelta(days=1)):
+            result, _ = make_invitation(session, when, email=email)
+            send_invitation(session, result.invitation_id, result.link, now=when, mail=mail)
+            if number < 2:
+                mark_opened(session, result.invitation_id, when)  # clicked
+            if number == 0:
+                invitation_form = report(session, now=now).invitations.iloc[0]["form"]
+                answers = full_answers() if invitation_form == "Check-up" else {"NPS": 9}
+                submit(session, invitation_id=result.invitation_id, answers=answers, locale="en", now=when)
+    make_invitation(session, now, email="unsent@acme.example", touchpoint="renewal")  # created, never sent
+    session.commit()
+
+    funnel = report(session, now=now).funnel.set_index(["form", "touchpoint"])
+    assert funnel.loc[("Check-up", "Delivery"), ["sent", "clicked", "completed"]].tolist() == [3, 2, 1]
+    assert funnel.loc[("Pulse", "Delivery"), ["sent", "clicked", "completed"]].tolist() == [3, 2, 1]
+    assert funnel.loc[("Check-up", "Delivery"), "click rate"] == 2 / 3
+    assert funnel.loc[("Check-up", "Renewal"), ["sent", "clicked", "completed"]].tolist() == [0, 0, 0]

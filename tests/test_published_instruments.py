@@ -25,6 +25,10 @@ PUBLISHED = {
         "7eef1557b029967c91f1b34c56bd1a7785b81606bfef9e5fa46228ae0cd8de95",
         "40eef0e39339bf0cd2cfd7e65c88a8862c9860d12dbdc415b964d04a35d8ceaf",
     ),
+    2: (
+        "31a8588854ae04d23744fdb209726f1d7c8c243b57e4975c78c3bd936be2d716",
+        "40eef0e39339bf0cd2cfd7e65c88a8862c9860d12dbdc415b964d04a35d8ceaf",  # v1's layout, with French
+    ),
 }
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -54,7 +54,7 @@ def test_a_second_invite_reuses_account_and_contact(session, now):
         ({"touchpoint": "teleport"}, "unknown touchpoint 'teleport'"),
         ({"email": "not-an-email"}, "'not-an-email' is not one email address"),
         ({"account": "  "}, "the account name is empty"),
-        ({"language": "fr"}, "language 'fr' is not offered"),
+        ({"language": "it"}, "language 'it' is not offered"),
     ],
 )
 def test_bad_invite_input_is_named_and_creates_nothing(session, now, kwargs, message):
@@ -117,7 +117,8 @@ def test_submit_stores_answers_scores_and_uses_the_link(session, now):
     assert response.value_level == 3
     assert response.moment == "delighted"
     assert response.comment == answers["COMMENT"]
-    assert response.instrument_version == 1
+    assert response.instrument_version == load_instrument().version
+    assert response.instrument_fingerprint == load_instrument().fingerprint
     assert response.duration_seconds == 180
     stored = {a.item_code: a.value for a in session.exec(select(Answer)).all()}
     assert stored["SAT4"] == 2  # the answer as given; reverse keying is in the score only

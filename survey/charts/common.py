@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -103,8 +103,10 @@ def indicator_trend(
     figures: pd.DataFrame,
     periods: list[str],
     colours: dict[str, str],
+    breaks: Sequence[tuple[str, str]] = (),
 ) -> go.Figure:
-    """Our trend with its 95% band, the named leaders' ratings and published figures."""
+    """Our trend with its 95% band, the named leaders' ratings and published figures;
+    ``breaks`` marks the periods where a new instrument version starts, with a note."""
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
@@ -167,6 +169,17 @@ def indicator_trend(
                 connectgaps=False,
             )
         )
+    for period, note in breaks:
+        # Where a new instrument version starts: the line links only through unchanged statements.
+        if period in periods:
+            figure.add_shape(
+                type="line", x0=period, x1=period, xref="x", y0=0, y1=1, yref="paper",
+                line={"color": "#4b5563", "dash": "dot", "width": 1.5},
+            )  # fmt: skip
+            figure.add_annotation(
+                x=period, y=1, xref="x", yref="paper", text=note, showarrow=False,
+                xanchor="left", yanchor="bottom", font={"size": 11, "color": "#374151"},
+            )  # fmt: skip
     figure.update_yaxes(range=[0, 100], title_text="Score (0–100)")
     figure.update_xaxes(type="category", categoryorder="array", categoryarray=periods)
     figure = _layout(figure, label, 380 + 22 * len(figure.data))

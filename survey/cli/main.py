@@ -273,7 +273,17 @@ def _add_people_commands() -> None:
     )
 
     loop_commands = (worker_command, webhook_group, process_bounces_command, loop_metrics_command)
-    for command in (*commands, *loop_commands, send_reminders_command, expire_command, import_crm_command):
+    from survey.cli.instrument import instrument_group, touchpoint_group
+
+    for command in (
+        *commands,
+        *loop_commands,
+        send_reminders_command,
+        expire_command,
+        import_crm_command,
+        touchpoint_group,
+        instrument_group,
+    ):
         main.add_command(command)
     from survey.cli.quality import cfa_command
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, or_
 from sqlmodel import Session, func, select
 
+from models.settings import get_settings
 from models.tables import (
     Account,
     Competitor,
@@ -20,9 +21,12 @@ from models.tables import (
     Invitation,
     Touchpoint,
 )
+from survey.collecting.forms import choose_form
 from survey.collecting.tokens import hash_token, looks_like_token, new_token, survey_link
 from survey.instrument.definition import load_instrument
+from survey.instrument.forms import PULSE, pulse_page
 from survey.instrument.touchpoints import find_touchpoint
+from survey.instrument.workflow import newest, sync_published
 from survey.people.access import EVERYTHING, Scope
 from survey.sending.headers import contact_problems
 
@@ -59,6 +63,9 @@ class SurveyContext:
     language: str
     instrument_version: int
     competitors: list[tuple[int, str]]
+    form: str = "checkup"
+    # The statements and questions of a pulse's one screen, in order; empty for a check-up.
+    pulse_page: tuple[str, ...] = ()
     draft_answers: dict[str, Any] = field(default_factory=dict)
     draft_step: int = 0
     resumed: bool = False
@@ -89,6 +96,7 @@ def check_link(session: Session, token: str | None, now: datetime) -> LinkCheck:
         ).first()
     if invitation is None:
         return LinkCheck(LinkState.UNKNOWN)
+    sync_published(session)  # a version another replica published
     if invitation.completed_at is not None:
         return LinkCheck(LinkState.USED, when=invitation.completed_at)
     if invitation.expires_at <= now:
@@ -114,6 +122,8 @@ def _context(session: Session, invitation: Invitation) -> SurveyContext:
         language=instrument.language_for(draft.locale if draft else contact.language),
         instrument_version=invitation.instrument_version,
         competitors=[(cid, name) for cid, name in competitors if cid is not None],
+        form=invitation.form,
+        pulse_page=pulse_page(instrument, invitation.design_slot or 0) if invitation.form == PULSE else (),
         draft_answers=dict(draft.answers) if draft else {},
         draft_step=draft.step if draft else 0,
         resumed=draft is not None and bool(draft.answers),
@@ -135,16 +145,30 @@ def create_invitation(
     contact: Contact,
     now: datetime,
     valid_days: int,
+    checkup_days: int | None = None,
 ) -> tuple[Invitation, str]:
-    """A new invitation on the newest instrument; returns it with its one-time token."""
+    """A new invitation on the newest instrument, as a pulse or a check-up
+    (``choose_form``; ``checkup_days`` defaults to ``PULSE_CHECKUP_DAYS``); returns it with
+    its one-time token."""
     if valid_days < 1:
         raise InviteError("a link must stay valid for at least one day")
+    version = newest(session).version
+    choice = choose_form(
+        session,
+        touchpoint=session.get_one(Touchpoint, interaction.touchpoint_id),
+        contact_id=contact.id or 0,
+        instrument_version=version,
+        now=now,
+        checkup_days=get_settings().checkup_days if checkup_days is None else checkup_days,
+    )
     token = new_token()
     invitation = Invitation(
         interaction_id=interaction.id or 0,
         contact_id=contact.id or 0,
         token_hash=hash_token(token),
-        instrument_version=load_instrument().version,
+        instrument_version=version,
+        form=choice.form,
+        design_slot=choice.slot,
         created_at=now,
         expires_at=now + timedelta(days=valid_days),
     )
@@ -206,11 +230,18 @@ def record_interaction(
         )
     found_touchpoint = find_touchpoint(session, touchpoint)
     if found_touchpoint is None:
-        known = ", ".join(session.exec(select(Touchpoint.code).order_by(Touchpoint.stage)).all())
+        known = ", ".join(
+            session.exec(select(Touchpoint.code).where(Touchpoint.active).order_by(Touchpoint.stage)).all()
+        )
         raise InviteError(f"unknown touchpoint '{touchpoint}' (known: {known})", "touchpoint")
-    if language not in load_instrument().languages:
+    if not found_touchpoint.active:
         raise InviteError(
-            f"language '{language}' is not offered (have {', '.join(load_instrument().languages)})",
+            f"touchpoint '{found_touchpoint.name}' is retired: it takes no new interactions", "touchpoint"
+        )
+    offered = newest(session).languages
+    if language not in offered:
+        raise InviteError(
+            f"language '{language}' is not offered (have {', '.join(offered)})",
             "contact.language",
         )
 

@@ -22,7 +22,9 @@ from models.tables import (
 from survey.exports import packs
 from survey.followup import queue as followup
 from survey.instrument.definition import Instrument, Item, load_instrument
+from survey.instrument.forms import asked_codes
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
+from survey.instrument.workflow import sync_published
 from survey.loop import alerts
 from survey.reporting import aggregates
 
@@ -76,6 +78,8 @@ class CleanAnswers:
     value_level: int | None
     moment: str | None
     comment: str | None
+    # The item codes the form asked; None for the whole instrument.
+    asked: frozenset[str] | None = None
 
     @property
     def nps(self) -> int | None:
@@ -87,16 +91,22 @@ def _is_int(value: Any) -> bool:
 
 
 def validate_answers(
-    instrument: Instrument, answers: Mapping[str, Any], competitor_ids: Iterable[int]
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    competitor_ids: Iterable[int],
+    asked: frozenset[str] | None = None,
 ) -> CleanAnswers:
-    """Check every answer against the instrument; raise ``AnswerError`` naming each problem."""
+    """Check every answer against the instrument; raise ``AnswerError`` naming each problem.
+    ``asked`` is what the form asked (a pulse's statements); None means every item."""
     problems: list[Problem] = []
-    known = draft_keys(instrument)
+    known = draft_keys(instrument, asked)
     problems += [Problem(code, "not a question of this survey") for code in answers if code not in known]
 
     scale_answers: dict[str, int] = {}
     extras: dict[str, Any] = {}
     for item in instrument.items:
+        if asked is not None and item.code not in asked:
+            continue
         value = answers.get(item.code)
         if isinstance(value, str) and not value.strip():
             value = None
@@ -134,6 +144,7 @@ def validate_answers(
         value_level=extras.get("VALUE_LEVEL"),
         moment=extras.get("MOMENT"),
         comment=extras.get("COMMENT") or None,
+        asked=asked,
     )
 
 
@@ -199,8 +210,17 @@ def _leader(
     return None, None
 
 
-def draft_keys(instrument: Instrument) -> set[str]:
+def draft_keys(instrument: Instrument, asked: frozenset[str] | None = None) -> set[str]:
+    if asked is not None:
+        return set(asked) | ({LEADER_OTHER_KEY} if "LEADER" in asked else set())
     return {item.code for item in instrument.items} | {LEADER_OTHER_KEY}
+
+
+def asked_for(instrument: Instrument, invitation: Invitation) -> frozenset[str] | None:
+    """What the invitation's form asks: None for a check-up (the whole instrument)."""
+    if invitation.form == "checkup":
+        return None
+    return asked_codes(instrument, invitation.form, invitation.design_slot)
 
 
 def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -> None:
@@ -252,13 +272,15 @@ def save_draft(
     (``AnswerError``, nothing saved) when one is not an answer this survey could take: a draft
     holds what the survey's widgets can produce, never a megabyte of anything."""
     invitation = session.get_one(Invitation, invitation_id)
+    sync_published(session)
     instrument = load_instrument(invitation.instrument_version)
+    keys = draft_keys(instrument, asked_for(instrument, invitation))
     items = {item.code: item for item in instrument.items}
     problems: list[Problem] = []
     kept: dict[str, Any] = {}
     for code, value in answers.items():
-        if code not in items and code != LEADER_OTHER_KEY:
-            continue  # not an answer of this survey: never stored
+        if code not in keys:
+            continue  # not an answer this survey (or this pulse) asks: never stored
         if code in items and value is not None:
             problem = check_answer(instrument, items[code], value)
         elif (
@@ -301,9 +323,15 @@ def submit(
     transaction. Raises before writing anything when the answers or the link are not valid.
     Returns the new response id."""
     invitation = session.get_one(Invitation, invitation_id)
+    sync_published(session)
     instrument = load_instrument(invitation.instrument_version)
     competitor_ids = session.exec(select(Competitor.id)).all()
-    clean = validate_answers(instrument, answers, [cid for cid in competitor_ids if cid is not None])
+    clean = validate_answers(
+        instrument,
+        answers,
+        [cid for cid in competitor_ids if cid is not None],
+        asked_for(instrument, invitation),
+    )
     draft = session.get(Draft, invitation_id)
     started_at = draft.started_at if draft else invitation.opened_at or now
     interaction = session.get_one(Interaction, invitation.interaction_id)
@@ -358,6 +386,8 @@ def build_response(
         contact_id=invitation.contact_id,
         touchpoint_id=interaction.touchpoint_id,
         instrument_version=instrument.version,
+        instrument_fingerprint=instrument.fingerprint,
+        form=invitation.form,
         locale=locale,
         started_at=started_at,
         submitted_at=submitted_at,
@@ -375,7 +405,7 @@ def build_response(
 def scores_for(instrument: Instrument, clean: CleanAnswers) -> list[IndicatorResult]:
     has_leader = clean.leader_competitor_id is not None or clean.leader_other is not None
     leader = score_leader(instrument, clean.scale) if has_leader else []
-    return score_indicators(instrument, clean.scale) + leader
+    return score_indicators(instrument, clean.scale, clean.asked) + leader
 
 
 def scored_rows(

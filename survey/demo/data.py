@@ -23,12 +23,15 @@ from models.tables import (
     FollowUp,
     Interaction,
     Invitation,
+    Response,
     Touchpoint,
 )
 from survey.accounts.warnings import check_accounts
 from survey.collecting.responses import (
     LEADER_OTHER,
     LEADER_OTHER_KEY,
+    CleanAnswers,
+    asked_for,
     build_response,
     insert_scored_rows,
     scored_rows,
@@ -37,6 +40,7 @@ from survey.collecting.responses import (
 from survey.collecting.tokens import hash_token, new_token
 from survey.demo import actions as actions_demo
 from survey.demo import behaviour as behaviour_demo
+from survey.demo import pulses as pulse_demo
 from survey.exports import packs
 from survey.followup import queue as followup
 from survey.imports.benchmarks import import_benchmarks
@@ -327,6 +331,9 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
     commitment_seen: dict[tuple[int, str], list[float]] = {}
     tiers: dict[int, str] = {}
     segments = list(SEGMENTS)
+    # Pulses have their own random stream too, and the form rule its own history.
+    pulse_rng = np.random.default_rng(seed + 2000)
+    forms = pulse_demo.FormRule()
     counts = {"contacts": 0, "interactions": 0, "invitations": 0, "responses": 0}
     answer_rows: list[dict[str, Any]] = []
     score_rows: list[dict[str, Any]] = []
@@ -404,6 +411,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                     sent_at=sent,
                     expires_at=sent + timedelta(days=14),
                 )
+                forms.assign(invitation, sent)
                 session.add(invitation)
                 session.flush()
                 counts["invitations"] += 1
@@ -423,7 +431,8 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                         )
                     continue
                 level = account_level + contact_effect + TOUCHPOINT_EFFECTS[code] + trend * month
-                level += rng.normal(0, 0.55)
+                noise = rng.normal(0, 0.55)
+                level += noise
                 months_left = MONTHS - month
                 if name == DECLINING_ACCOUNT and months_left <= DECLINE_MONTHS:
                     level += DECLINE_PER_MONTH * (DECLINE_MONTHS - months_left + 1)
@@ -455,6 +464,39 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                     if row["indicator"] == "commitment" and row["subject"] == "own"
                 )
                 counts["responses"] += 1
+                # The pulses that follow this interaction: the same latent level, fresh noise.
+                base = level - noise - TOUCHPOINT_EFFECTS[code]
+                followers = pulse_demo.add_followers(
+                    session, pulse_rng, forms, contact, touchpoints, instrument.version, answered_at, now
+                )
+                counts["interactions"] += len(followers)
+                counts["invitations"] += len(followers)
+                prepared = [
+                    _prepare_response(
+                        pulse_rng,
+                        instrument,
+                        pulse_invitation,
+                        pulse_interaction,
+                        contact,
+                        base + TOUCHPOINT_EFFECTS[pulse_code] + pulse_noise,
+                        competitors,
+                        when,
+                        {
+                            "commitment": commitment_swings.get(
+                                (account.id or 0, behaviour_demo.quarter_of(when)), 0.0
+                            )
+                        },
+                    )
+                    for when, pulse_code, pulse_invitation, pulse_interaction, pulse_noise in followers
+                    if when is not None  # not answered
+                ]
+                session.add_all(response for response, _ in prepared)
+                session.flush()
+                for response, clean in prepared:
+                    rows = scored_rows(response.id or 0, instrument, clean)
+                    answer_rows += rows[0]
+                    score_rows += rows[1]
+                counts["responses"] += len(prepared)
     insert_scored_rows(session, answer_rows, score_rows)
     behaviour_demo.add_transactions(session, behaviour, tiers, commitment_seen, start=start, now=now)
     aggregates.rebuild(session)
@@ -492,15 +534,35 @@ def _store_response(
     submitted: datetime,
     shifts: dict[str, float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    clean = validate_answers(
-        instrument,
-        _answers(rng, instrument, level, competitors, shifts, contact.language),
-        [c for c, _ in competitors],
+    response, clean = _prepare_response(
+        rng, instrument, invitation, interaction, contact, level, competitors, submitted, shifts
     )
+    session.add(invitation)
+    session.add(response)
+    session.flush()
+    return scored_rows(response.id or 0, instrument, clean)
+
+
+def _prepare_response(
+    rng: np.random.Generator,
+    instrument: Instrument,
+    invitation: Invitation,
+    interaction: Interaction,
+    contact: Contact,
+    level: float,
+    competitors: list[tuple[int, str]],
+    submitted: datetime,
+    shifts: dict[str, float] | None = None,
+) -> tuple[Response, CleanAnswers]:
+    """One respondent's answers at ``level`` as the response row its form asks for (not yet added)."""
+    asked = asked_for(instrument, invitation)
+    answers = _answers(rng, instrument, level, competitors, shifts, contact.language)
+    if asked is not None:  # a pulse: the same respondent, asked only its statements
+        answers = {code: value for code, value in answers.items() if code in asked}
+    clean = validate_answers(instrument, answers, [c for c, _ in competitors], asked)
     started = submitted - timedelta(seconds=int(rng.uniform(80, 420)))
     invitation.opened_at = invitation.started_at = started
     invitation.completed_at = submitted
-    session.add(invitation)
     response = build_response(
         invitation=invitation,
         interaction=interaction,
@@ -510,6 +572,4 @@ def _store_response(
         started_at=started,
         submitted_at=submitted,
     )
-    session.add(response)
-    session.flush()
-    return scored_rows(response.id or 0, instrument, clean)
+    return response, clean

@@ -240,7 +240,30 @@ def load_instrument_file(path: Path) -> Instrument:
     return parse_instrument(data, source=path.name)
 
 
+# Versions published through the draft -> validate -> publish workflow live in the database
+# (survey/instrument/workflow.py), so that every replica sees them; each process registers
+# them here as it reads them. Shipped files and published rows are never changed.
+_published: dict[int, Instrument] = {}
+
+
+def register_published(instrument: Instrument) -> None:
+    """Make a version published in the database loadable in this process."""
+    _published[instrument.version] = instrument
+
+
+def forget_published() -> None:
+    """Drop what this process registered (a test switching databases)."""
+    _published.clear()
+
+
 @cache
+def _file_instrument(version: int) -> Instrument:
+    instrument = load_instrument_file(INSTRUMENTS_DIR / f"v{version}.yaml")
+    if instrument.version != version:
+        raise InstrumentError(f"v{version}.yaml says it is version {instrument.version}")
+    return instrument
+
+
 def load_instrument(version: int | None = None) -> Instrument:
     """The instrument of ``version``, or the newest one."""
     versions = available_versions()
@@ -249,11 +272,17 @@ def load_instrument(version: int | None = None) -> Instrument:
     wanted = versions[-1] if version is None else version
     if wanted not in versions:
         raise InstrumentError(f"instrument version {wanted} does not exist (have {versions})")
-    instrument = load_instrument_file(INSTRUMENTS_DIR / f"v{wanted}.yaml")
-    if instrument.version != wanted:
-        raise InstrumentError(f"v{wanted}.yaml says it is version {instrument.version}")
-    return instrument
+    if wanted in _published and wanted not in _file_versions():
+        return _published[wanted]
+    return _file_instrument(wanted)
+
+
+@cache
+def _file_versions() -> tuple[int, ...]:
+    return tuple(
+        sorted(int(path.stem[1:]) for path in INSTRUMENTS_DIR.glob("v*.yaml") if path.stem[1:].isdigit())
+    )
 
 
 def available_versions() -> list[int]:
-    return sorted(int(path.stem[1:]) for path in INSTRUMENTS_DIR.glob("v*.yaml") if path.stem[1:].isdigit())
+    return sorted(set(_file_versions()) | set(_published))

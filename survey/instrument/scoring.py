@@ -6,7 +6,7 @@ and stores what they return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -52,12 +52,20 @@ def nps_category(nps: int | None) -> str | None:
     return "detractor"
 
 
-def score_indicators(instrument: Instrument, answers: Mapping[str, int]) -> list[IndicatorResult]:
-    """The respondent's scores for us on every indicator that has enough answers."""
+def score_indicators(
+    instrument: Instrument, answers: Mapping[str, int], asked: Collection[str] | None = None
+) -> list[IndicatorResult]:
+    """The respondent's scores for us on every indicator that has enough answers.
+
+    ``asked`` limits each indicator to the statements the form asked (a pulse asks one or two
+    of them): the share rule then counts the answered among the asked, so a pulse's indicator
+    score is the mean of its asked statements, on the same scale as a check-up's."""
     scale = instrument.agree_scale
     results = []
     for indicator in instrument.indicators:
-        items = instrument.indicator_items(indicator.code)
+        items = [
+            item for item in instrument.indicator_items(indicator.code) if asked is None or item.code in asked
+        ]
         keyed = [
             None
             if answers.get(item.code) is None

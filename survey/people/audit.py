@@ -20,6 +20,13 @@ ACTIONS = (
     "contact_erased",
     "comments_purged",
     "api_key_refused",
+    "touchpoint_add",
+    "touchpoint_rename",
+    "touchpoint_rule",
+    "touchpoint_retire",
+    "touchpoint_restore",
+    "instrument_draft",
+    "instrument_publish",
 )
 
 

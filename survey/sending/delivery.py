@@ -16,6 +16,7 @@ from sqlmodel import Session, col, delete, select
 from models.settings import get_settings
 from models.tables import Account, Contact, Delivery, Draft, Interaction, Invitation, OptOut, Touchpoint
 from survey.collecting.tokens import hash_token, new_token, survey_link
+from survey.instrument.definition import load_instrument
 from survey.sending.mailer import Letter, MailSettings, SendFailed, compose, deliver
 from survey.sending.optout import new_link, opted_out
 
@@ -26,6 +27,12 @@ class Sent:
     to: str
     status: str  # sent, outbox, failed, skipped (on the opt-out list)
     detail: str = ""
+
+
+def first_answer_link(link: str, value: int) -> str:
+    """The survey link that opens with ``value`` chosen for the 0-10 question (nothing is stored
+    until the respondent submits)."""
+    return f"{link}&nps={value}"
 
 
 def _letter(
@@ -40,7 +47,19 @@ def _letter(
     interaction = session.get_one(Interaction, invitation.interaction_id)
     contact = session.get_one(Contact, invitation.contact_id)
     base = base_url or get_settings().base_url
+    instrument = load_instrument(invitation.instrument_version)
+    nps = instrument.item("NPS")
+    scale = instrument.scale_for(nps)
+    language = instrument.language_for(contact.language)
     return Letter(
+        first_question=nps.text[language],
+        first_ends=(
+            f"{scale.min} = {scale.labels[scale.min][language]}" if scale else "",
+            f"{scale.max} = {scale.labels[scale.max][language]}" if scale else "",
+        ),
+        first_links=tuple(first_answer_link(link, v) for v in range(scale.min, scale.max + 1))
+        if scale
+        else (),
         kind=kind,
         language=contact.language,
         to=contact.email,

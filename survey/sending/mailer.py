@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from models.settings import PROJECT_ROOT
+from survey.instrument import locale
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -48,6 +49,16 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "closing": "Vielen Dank!",
             "unsubscribe": "Keine Umfrage-E-Mails mehr an diese Adresse? Abmelden:",
         },
+        "fr": {
+            "subject": "{account} : comment s'est passé l'échange « {touchpoint} » du {date} ?",
+            "greeting": "Bonjour {name},",
+            "body": "merci de travailler avec nous. Comment s'est passé l'échange « {touchpoint} » du {date} "
+            "pour {account} ? Vos réponses prennent environ cinq minutes et vont directement à votre "
+            "équipe de suivi.",
+            "button": "Répondre à l'enquête",
+            "valid": "Le lien est personnel et valable jusqu'au {expires}.",
+            "closing": "Merci !",
+        },
     },
     "reminder": {
         "en": {
@@ -70,9 +81,18 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "closing": "Vielen Dank!",
             "unsubscribe": "Keine Umfrage-E-Mails mehr an diese Adresse? Abmelden:",
         },
+        "fr": {
+            "subject": "Rappel — {account} : comment s'est passé l'échange « {touchpoint} » du {date} ?",
+            "greeting": "Bonjour {name},",
+            "body": "un petit rappel : nous aimerions encore savoir comment s'est passé l'échange "
+            "« {touchpoint} » du {date} pour {account}. Cela prend environ cinq minutes ; les réponses "
+            "déjà données sont conservées.",
+            "button": "Répondre à l'enquête",
+            "valid": "Le lien est personnel et valable jusqu'au {expires}.",
+            "closing": "Merci !",
+        },
     },
 }
-DATE_FORMATS = {"en": "%d %B %Y", "de": "%d.%m.%Y"}
 
 
 @dataclass(frozen=True)
@@ -127,21 +147,33 @@ class Letter:
     link: str
     # The personal unsubscribe link (RFC 8058 one-click and a visible link), when there is one.
     unsubscribe: str | None = None
+    # The 0-10 question in the contact's language, its end labels, and one link per answer:
+    # the first answer can be given in the email itself.
+    first_question: str = ""
+    first_ends: tuple[str, str] = ("", "")
+    first_links: tuple[str, ...] = ()
 
 
 def compose(letter: Letter, sender: str) -> EmailMessage:
     texts = TEXTS[letter.kind]
     language = letter.language if letter.language in texts else "en"
-    fmt = DATE_FORMATS[language]
     values = {
         "account": letter.account,
         "touchpoint": letter.touchpoint,
-        "date": letter.occurred_at.strftime(fmt),
-        "expires": letter.expires_at.strftime(fmt),
+        "date": locale.day(letter.occurred_at, language),
+        "expires": locale.day(letter.expires_at, language),
         "name": letter.name or letter.to,
     }
     phrases = {key: text.format(**values) for key, text in texts[language].items()}
-    context = {"t": phrases, "link": letter.link, "language": language, "unsubscribe": letter.unsubscribe}
+    context = {
+        "t": phrases,
+        "link": letter.link,
+        "language": language,
+        "unsubscribe": letter.unsubscribe,
+        "question": letter.first_question,
+        "ends": letter.first_ends,
+        "answers": list(enumerate(letter.first_links)),
+    }
     message = EmailMessage()
     message["Subject"] = phrases["subject"]
     message["From"] = sender

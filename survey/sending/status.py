@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, Delivery, Interaction, Invitation, OptOut, Response, Touchpoint
+from survey.instrument.forms import FORM_LABELS
 from survey.people.access import EVERYTHING, Scope
 from survey.people.privacy import ANONYMOUS
 
@@ -54,6 +55,7 @@ class InvitationReport:
     by_account: pd.DataFrame
     by_manager: pd.DataFrame
     median_hours_to_response: float | None
+    funnel: pd.DataFrame  # sent -> clicked -> completed, by form and touchpoint
     # Of the invitations shown: the share that bounced, and the share of contacts invited who
     # have since opted out (with the counts they come from).
     bounced: int = 0
@@ -67,6 +69,27 @@ class InvitationReport:
     @property
     def opt_out_rate(self) -> float | None:
         return self.opted_out / self.contacts if self.contacts else None
+
+
+def funnel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sent -> clicked -> completed by form and touchpoint. *Sent* counts invitations whose
+    email went out (or that got further); *clicked* those whose link was opened in a browser
+    that ran the survey page (a mail scanner that only fetches the link does not count, and
+    nothing it does is stored as an answer); *completed* those submitted."""
+    columns = ["form", "touchpoint", "sent", "clicked", "completed", "click rate", "completion rate"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    steps = frame.assign(
+        sent=frame["status"].isin(("sent", "opened", "started", "completed")) | frame["was_sent"],
+        clicked=frame["clicked"],
+        completed=frame["status"] == "completed",
+    )
+    table = steps.groupby(["form", "touchpoint"])[["sent", "clicked", "completed"]].sum().astype(int)
+    table = table.reset_index()
+    sent = table["sent"].where(table["sent"] > 0)
+    table["click rate"] = table["clicked"] / sent
+    table["completion rate"] = table["completed"] / sent
+    return table[columns].sort_values(["form", "touchpoint"]).reset_index(drop=True)
 
 
 def _rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -93,6 +116,8 @@ def report(
             Invitation.opened_at,
             Invitation.started_at,
             Invitation.completed_at,
+            Invitation.form,
+            Invitation.sent_at,
             Delivery.status,
             Delivery.detail,
             Delivery.reminded_at,
@@ -118,8 +143,10 @@ def report(
     ).all()
     records = []
     for row in rows:
-        (iid, created, expires, opened, started, completed, delivery, detail, reminded) = row[:9]
-        account, owner, touchpoint, email, occurred, submitted, opted_out, anonymous = row[9:]
+        (iid, created, expires, opened, started, completed, form, sent_at, delivery, detail, reminded) = row[
+            :11
+        ]
+        account, owner, touchpoint, email, occurred, submitted, opted_out, anonymous = row[11:]
         hours = (submitted - occurred).total_seconds() / 3600 if submitted else None
         if anonymous:
             # The row of an anonymous answer must not say who answered, nor when (which would
@@ -129,6 +156,7 @@ def report(
             {
                 "invitation": iid,
                 "created": created,
+                "form": FORM_LABELS.get(form, form),
                 "account": account,
                 "manager": owner or "—",
                 "touchpoint": touchpoint,
@@ -142,17 +170,20 @@ def report(
                     now=now,
                 ),
                 "reminded": reminded is not None,
+                "was_sent": sent_at is not None,
+                "clicked": opened is not None,
                 "problem": detail or "",
                 "hours to response": None if anonymous else hours,
                 "_hours": hours,
                 "opted out": opted_out is not None,
             }
         )
-    columns = ["invitation", "created", "account", "manager", "touchpoint", "contact", "status", "reminded",
-               "problem", "hours to response"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=[*columns, "opted out", "_hours"])
+    columns = ["invitation", "created", "form", "account", "manager", "touchpoint", "contact", "status",
+               "reminded", "problem", "hours to response"]  # fmt: skip
+    facts = pd.DataFrame(records, columns=[*columns, "opted out", "_hours", "was_sent", "clicked"])
     # The median counts anonymous answers too: one number over many says nothing of anyone.
-    hours = frame.pop("_hours").dropna()
+    hours = facts["_hours"].dropna()
+    frame = facts[[*columns, "opted out"]].copy()
     frame["invitation"] = frame["invitation"].astype("Int64")
     contacts = frame.drop_duplicates("contact")
     return InvitationReport(
@@ -164,4 +195,5 @@ def report(
         bounced=int((frame["status"] == "bounced").sum()),
         opted_out=int(contacts["opted out"].sum()),
         contacts=len(contacts),
+        funnel=funnel(facts),
     )
