@@ -9,6 +9,7 @@ from sqlalchemy import func, update
 from sqlmodel import select
 
 from models.tables import Account, Competitor, Response
+from survey.instrument.definition import load_instrument
 from survey.people.access import Scope, restrict_filters
 from survey.reporting import aggregates, cache, dashboard
 from survey.reporting.filters import Filters
@@ -77,7 +78,7 @@ def test_one_response_is_summed_once(session, now):
     respond(session, now)
     cells = aggregates.read(session, "scores", ["version", "month", "indicator", "subject"], Filters())
     trust = (cells.keys["indicator"] == "trust") & (cells.keys["subject"] == "own")
-    assert cells.keys["version"][trust].tolist() == [1]
+    assert cells.keys["version"][trust].tolist() == [load_instrument().version]
     assert cells.keys["month"][trust].tolist() == ["2026-11"]
     assert (cells.n[trust][0], cells.sums["total"][trust][0], cells.sums["total_sq"][trust][0]) == (
         1,
@@ -160,21 +161,24 @@ def test_a_manager_scope_sums_only_their_accounts(session, varied):
 
 
 def test_a_later_instrument_version_never_pools_with_the_first(session, varied):
+    # The varied responses are on the newest version; one of them is moved to the one before.
+    later = load_instrument().version
+    earlier = later - 1
     newest = session.exec(select(func.max(Response.id))).one()
-    session.exec(update(Response).where(Response.id == newest).values(instrument_version=2))
+    session.exec(update(Response).where(Response.id == newest).values(instrument_version=earlier))
     aggregates.rebuild(session)
     session.commit()
     cells = aggregates.read(session, "own_scores", ["version", "indicator"], Filters())
-    assert sorted(set(cells.keys["version"].tolist())) == [1, 2]
+    assert sorted(set(cells.keys["version"].tolist())) == [earlier, later]
     trust = cells.keys["indicator"] == "trust"
     assert dict(zip(cells.keys["version"][trust].tolist(), cells.n[trust].tolist(), strict=True)) == {
-        1: 8,
-        2: 1,
+        earlier: 1,
+        later: 8,
     }
-    first = dashboard.score_cells(session, Filters(version=1), 1).scores
-    own_trust = (first.keys["indicator"] == "trust") & (first.keys["subject"] == "own")
-    assert first.n[own_trust].sum() == 8
-    assert dashboard.shown_version(session, Filters()) == 2
+    shown = dashboard.score_cells(session, Filters(version=later), later).scores
+    own_trust = (shown.keys["indicator"] == "trust") & (shown.keys["subject"] == "own")
+    assert shown.n[own_trust].sum() == 8
+    assert dashboard.shown_version(session, Filters()) == later
 
 
 @pytest.mark.parametrize(

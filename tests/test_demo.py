@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from models.db import make_engine
 from models.tables import Account, Competitor, Contact, IndicatorScore, Response
 from survey.demo.data import DECLINING_ACCOUNT, seed_demo
+from survey.demo.pulses import CHECKUP_DAYS
 from survey.instrument.definition import load_instrument
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -159,7 +160,7 @@ def test_the_demo_has_both_forms_over_two_years(demo):
     )
     checkups["created_at"] = pd.to_datetime(checkups["created_at"], format="mixed")
     gaps = checkups.groupby("contact_id")["created_at"].diff().dropna()
-    assert gaps.min() >= pd.Timedelta(days=90)
+    assert gaps.min() >= pd.Timedelta(days=CHECKUP_DAYS)
 
 
 def _hand_alpha(data: pd.DataFrame) -> float:

@@ -52,7 +52,14 @@ def test_worker_once_delivers_what_is_due_and_says_so(app_db, time_machine):
 def test_loop_metrics_as_json(app_db, time_machine):
     time_machine.move_to(NOW, tick=False)
     for number in range(3):
-        respond(app_db, NOW - timedelta(days=5), full_answers() | {"NPS": 2}, email=f"p{number}@acme.example")
+        # One account each: flagged contacts of one account would also open the account's follow-up.
+        respond(
+            app_db,
+            NOW - timedelta(days=5),
+            full_answers() | {"NPS": 2},
+            email=f"p{number}@acme.example",
+            account=f"Customer {number}",
+        )
     for number, follow_up in enumerate(app_db.exec(select(FollowUp).order_by(FollowUp.id)).all()):
         close(app_db, follow_up.id, "Called", NOW - timedelta(days=5) + timedelta(hours=12 * (number + 1)))
     app_db.commit()

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from models.db import make_engine
-from models.tables import DeliveryAttempt, FollowUp, OutboxEvent
+from models.tables import Account, DeliveryAttempt, FollowUp, OutboxEvent
 from survey.collecting.responses import AlreadySubmitted, submit
 from survey.loop import outbox
 from survey.loop.preferences import save
@@ -260,7 +260,13 @@ def test_mail_settings_are_read_when_delivering(engine, session, inbox):
 
 def test_an_account_name_with_a_line_break_still_alerts_on_one_subject_line(engine, session, inbox):
     manager(session)
-    answer(session, detractor_invitation(session, account="Acme\r\nBcc: everyone@example.com").invitation_id)
+    invitation = detractor_invitation(session, account="Acme")
+    # Names are checked where they enter now; an account stored before that may still hold one.
+    account = session.exec(select(Account).where(Account.name == "Acme")).one()
+    account.name = "Acme\r\nBcc: everyone@example.com"
+    session.add(account)
+    session.commit()
+    answer(session, invitation.invitation_id)
     run_once(engine, now=NOW)
     [alert] = alerts_in(inbox)
     assert alert["Subject"].endswith("Acme Bcc: everyone@example.com needs you (detractor)")

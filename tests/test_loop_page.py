@@ -12,10 +12,13 @@ from tests.factories import full_answers, respond, team_app
 def test_loop_metrics_show_each_figure_with_its_interval_and_n_and_only_the_managers_accounts(db):
     when = datetime.now(UTC) - timedelta(days=3)
     for number in range(4):
-        respond(db, when, full_answers() | {"NPS": 2}, account="Acme Tools", email=f"a{number}@acme.example")
+        # One account each: flagged contacts of one account would also open the account's follow-up.
+        respond(
+            db, when, full_answers() | {"NPS": 2}, account=f"Acme {number}", email=f"a{number}@acme.example"
+        )
     respond(db, when, full_answers() | {"NPS": 2}, account="Globex", email="g@globex.example")
     for account in db.exec(select(Account)).all():
-        account.owner = "maria" if account.name == "Acme Tools" else "tom"
+        account.owner = "maria" if account.name.startswith("Acme") else "tom"
         db.add(account)
     for number, follow_up in enumerate(db.exec(select(FollowUp).order_by(FollowUp.id)).all()):
         close(db, follow_up.id, "Called", when + timedelta(hours=10 * (number + 1)))

@@ -104,8 +104,9 @@ def test_the_weekly_digest_of_a_manager_mentions_none_of_another_managers_accoun
 def test_an_overdue_follow_up_escalates_once(engine, session, inbox, monkeypatch):
     user(session, "maria", "manager", "maria@pulse.example", weekly_digest=False)
     user(session, "root", "admin", "root@pulse.example", weekly_digest=False)
+    # Two accounts: two flagged contacts of one account would also open the account's own follow-up.
     answer(session, account="Acme Tools", owner="maria", email="a@acme.example", nps=2, when=NOW)
-    answer(session, account="Acme Tools", owner="maria", email="b@acme.example", nps=3, when=NOW)
+    answer(session, account="Globex", owner="maria", email="b@globex.example", nps=3, when=NOW)
     follow_ups = session.exec(select(FollowUp).order_by(FollowUp.id)).all()
     assert [f.due_at for f in follow_ups] == [NOW + timedelta(hours=24)] * 2
     close(session, follow_ups[1].id, "Called them", NOW + timedelta(hours=2))
@@ -142,9 +143,9 @@ def test_escalations_go_to_the_named_team_lead(engine, session, inbox, monkeypat
 
 
 def test_service_levels_are_configurable_and_checked(monkeypatch):
-    from survey.followup.sla import SlaError, due_at, parse_hours
+    from survey.followup.sla import DEFAULT_HOURS, SlaError, due_at, parse_hours
 
-    assert parse_hours("detractor=4, drop=100") == {"detractor": 4, "moment": 48, "drop": 100}
+    assert parse_hours("detractor=4, drop=100") == DEFAULT_HOURS | {"detractor": 4, "drop": 100}
     assert due_at(NOW, "moment,drop", {"detractor": 4, "moment": 48, "drop": 100}) == NOW + timedelta(
         hours=48
     )

@@ -103,7 +103,7 @@ def small_demo(sqlite_template, tmp_path_factory) -> str:
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     with Session(engine) as session:
-        seed_demo(session, now=datetime(2026, 11, 20, tzinfo=UTC), accounts=12)
+        seed_demo(session, now=datetime(2026, 11, 20, tzinfo=UTC), accounts=16)
         session.commit()
     engine.dispose()
     return url

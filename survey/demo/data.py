@@ -450,11 +450,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                     level,
                     competitors,
                     answered_at,
-                    {"commitment": commitment_swings[key]}
-                    | {
-                        code: shift + (commitment_swings[key] if code == "commitment" else 0.0)
-                        for code, shift in actions_demo.shifts(planned, answered_at).items()
-                    },
+                    _latent_shifts(planned, commitment_swings[key], answered_at),
                 )
                 answer_rows += rows[0]
                 score_rows += rows[1]
@@ -481,11 +477,11 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
                         base + TOUCHPOINT_EFFECTS[pulse_code] + pulse_noise,
                         competitors,
                         when,
-                        {
-                            "commitment": commitment_swings.get(
-                                (account.id or 0, behaviour_demo.quarter_of(when)), 0.0
-                            )
-                        },
+                        _latent_shifts(
+                            planned,
+                            commitment_swings.get((account.id or 0, behaviour_demo.quarter_of(when)), 0.0),
+                            when,
+                        ),
                     )
                     for when, pulse_code, pulse_invitation, pulse_interaction, pulse_noise in followers
                     if when is not None  # not answered
@@ -508,6 +504,18 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 7, accounts: int =
     _work_the_queue(session, now)
     check_accounts(session, now)
     return DemoSummary(accounts=accounts, **counts)
+
+
+def _latent_shifts(
+    planned: list[actions_demo.PlannedAction], swing: float, when: datetime
+) -> dict[str, float]:
+    """What moves one answer's indicators besides the contact's level: the account's commitment
+    swing of that quarter and the built-in effects of the actions taken before (pulses and
+    check-ups alike)."""
+    effects = actions_demo.shifts(planned, when)
+    return {"commitment": swing} | {
+        code: shift + (swing if code == "commitment" else 0.0) for code, shift in effects.items()
+    }
 
 
 def _work_the_queue(session: Session, now: datetime) -> None:
