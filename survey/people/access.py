@@ -58,7 +58,9 @@ def owner_scope(session: Session, owner: str) -> Scope:
 
 
 class _AccountFilters(Protocol):
-    account_ids: tuple[int, ...]
+    # Read-only, so that frozen dataclasses match.
+    @property
+    def account_ids(self) -> tuple[int, ...]: ...
 
 
 F = TypeVar("F", bound=_AccountFilters)
