@@ -1,7 +1,9 @@
 """One account: contacts and who answered, the influence-weighted scores, the relationship level
 as the customer and as the account manager see it, and the quarterly trend."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -61,7 +63,7 @@ choices = visible_accounts(scope)
 account_id = st.selectbox(
     "Account",
     list(choices),
-    format_func=choices.get,  # option labels are plain text, never Markdown
+    format_func=cast(Callable[[Any], str], choices.get),  # option labels are plain text, never Markdown
     key="account",
 )
 with session_scope(engine()) as session:
@@ -309,7 +311,12 @@ def action_log_section(account_id: int) -> None:
     with st.form("action_form", clear_on_submit=True):
         st.markdown("**Log an action**")
         cols = st.columns(3)
-        cols[0].selectbox("Type", list(ACTION_TYPES), format_func=ACTION_TYPES.get, key="action_kind")
+        cols[0].selectbox(
+            "Type",
+            list(ACTION_TYPES),
+            format_func=cast(Callable[[Any], str], ACTION_TYPES.get),
+            key="action_kind",
+        )
         cols[1].date_input("Date", value=now.date(), max_value=now.date(), key="action_date")
         cols[2].text_input("Owner", value=user.username, key="action_owner")
         st.text_area("Note", key="action_note", height=80)

@@ -1,5 +1,8 @@
 """My alerts: how each user hears about new follow-ups, and whether they get the weekly digest."""
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import streamlit as st
 
 from models.db import session_scope
@@ -29,7 +32,7 @@ with st.form("alerts"):
             LABELS[reason],
             MODES,
             index=MODES.index(getattr(preference, reason)),
-            format_func=MODE_LABELS.get,
+            format_func=cast(Callable[[Any], str], MODE_LABELS.get),
             horizontal=True,
             key=f"mode_{reason}",
         )
@@ -38,7 +41,7 @@ with st.form("alerts"):
     weekly = st.toggle("The weekly digest (Mondays)", value=preference.weekly_digest, key="weekly_digest")
     language = st.selectbox(
         "Language of my emails", ["en", "de"], index=["en", "de"].index(preference.language),
-        format_func={"en": "English", "de": "Deutsch"}.get, key="alert_language",
+        format_func=cast(Callable[[Any], str], {"en": "English", "de": "Deutsch"}.get), key="alert_language",
     )  # fmt: skip
     if st.form_submit_button("Save", type="primary"):
         try:

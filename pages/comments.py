@@ -1,7 +1,9 @@
 """What customers say: every non-anonymous comment in scope, filtered, tagged by keyword rules,
 counted by touchpoint and over time, and exported with its tags."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 import streamlit as st
 
@@ -70,9 +72,14 @@ with session_scope(engine()) as session:
 today = datetime.now(UTC).date()
 top = st.columns(4)
 period = top[0].date_input("Period", (today - timedelta(days=365), today), key="cm_period")
-accounts = top[1].multiselect("Account", list(choices), format_func=choices.get, key="cm_accounts")
+accounts = top[1].multiselect(
+    "Account", list(choices), format_func=cast(Callable[[Any], str], choices.get), key="cm_accounts"
+)
 chosen_touchpoints = top[2].multiselect(
-    "Touchpoint", list(touchpoints), format_func=touchpoints.get, key="cm_touchpoints"
+    "Touchpoint",
+    list(touchpoints),
+    format_func=cast(Callable[[Any], str], touchpoints.get),
+    key="cm_touchpoints",
 )
 groups = top[3].multiselect(
     "Recommendation group", list(NPS_GROUPS), format_func=lambda g: g.capitalize(), key="cm_nps"

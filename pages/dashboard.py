@@ -1,6 +1,8 @@
 """The account team's dashboard: indicator trends against competitor benchmarks."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -213,7 +215,9 @@ if not data.heat_map.empty:
     )
 
 st.header("Answers to each statement")
-shown = st.selectbox("Indicator", list(labels), format_func=labels.get, key="likert_indicator")
+shown = st.selectbox(
+    "Indicator", list(labels), format_func=cast(Callable[[Any], str], labels.get), key="likert_indicator"
+)
 codes = [item.code for item in instrument.indicator_items(shown)]
 shares = data.distribution[data.distribution.index.isin(codes)]
 shares = shares[shares["n"] >= settings.min_n]

@@ -21,8 +21,8 @@ st.caption(
 with session_scope(engine()) as session:
     totals = counts(session)
 cards = st.columns(len(STATUSES))
-for card, status in zip(cards, STATUSES, strict=True):
-    card.metric(status.capitalize(), totals[status], border=True)
+for card, shown_status in zip(cards, STATUSES, strict=True):
+    card.metric(shown_status.capitalize(), totals[shown_status], border=True)
 
 if totals["failed"] and st.button(f"Try the {totals['failed']} failed again", key="retry_failed"):
     with session_scope(engine()) as session:

@@ -1,5 +1,8 @@
 """Accounts and contacts: segment, owner, roles and buying influence, kept right by hand."""
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import pandas as pd
 import streamlit as st
 
@@ -19,7 +22,9 @@ user = team_page()
 scope = reader_scope()
 st.title("Accounts and contacts")
 choices = visible_accounts(scope)
-account_id = st.selectbox("Account", list(choices), format_func=choices.get, key="directory_account")
+account_id = st.selectbox(
+    "Account", list(choices), format_func=cast(Callable[[Any], str], choices.get), key="directory_account"
+)
 with session_scope(engine()) as session:
     account = account_in_scope(session, account_id, scope)
     contacts = named_contacts(session, account_id, scope)

@@ -3,6 +3,7 @@
 import shutil
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
@@ -10,7 +11,7 @@ from models.db import session_scope
 from pages.common import engine, reader_scope, team_page
 from pages.filters import filter_bar
 from survey.exports.rows import ExportError, ExportRequest, count_responses
-from survey.exports.writers import export
+from survey.exports.writers import Format, export
 from survey.people import audit
 from survey.reporting.dashboard import filter_options
 
@@ -63,7 +64,9 @@ if st.button("Prepare the file", type="primary", disabled=total == 0, key="prepa
     target = folder / f"responses{'-long' if long_format else ''}.{fmt}"
     try:
         with session_scope(engine()) as session:
-            rows = export(session, fmt, target, request, bom=bom and fmt == "csv", progress=progress)
+            rows = export(
+                session, cast(Format, fmt), target, request, bom=bom and fmt == "csv", progress=progress
+            )
             audit.record(
                 session, user.username, "export", f"{rows} rows as {fmt}{' (long)' if long_format else ''}"
             )
@@ -80,7 +83,7 @@ if "export_file" in st.session_state:
         st.download_button(
             f"Download {Path(path).name}",
             # Read at the click, not kept in memory for as long as the page is open.
-            data=lambda path=path: Path(path).read_bytes(),
+            data=lambda path=path: Path(path).read_bytes(),  # type: ignore[misc]  # the default binds the path
             file_name=Path(path).name,
             mime=mime,
             key="download",

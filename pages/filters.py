@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 import pandas as pd
 import streamlit as st
@@ -73,6 +73,6 @@ def filter_bar(
         touchpoint_ids=tuple(touchpoints),
         roles=tuple(roles),
         account_ids=tuple(accounts),
-        grain=chosen_grain or "quarter",
+        grain=cast(Literal["month", "quarter"], chosen_grain or "quarter"),
         version=chosen_version,
     )

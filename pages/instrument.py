@@ -78,6 +78,7 @@ if draft_version is None:
         _run("Start a draft", lambda s: start_draft(s, actor=admin.username, now=datetime.now(UTC)))
         st.rerun()
     st.stop()
+draft_number: int = draft_version  # a draft is open from here on
 
 body = st.text_area(f"v{draft_version} (YAML)", value=draft_body, height=480, key=f"draft_{draft_version}")
 if problems:
@@ -88,7 +89,7 @@ save, publish_column, discard = st.columns(3)
 if save.button("Save and validate", disabled=body == draft_body, width="stretch"):
     _run(
         f"Save v{draft_version}",
-        lambda s: save_draft(s, draft_version, body, actor=admin.username, now=datetime.now(UTC)),
+        lambda s: save_draft(s, draft_number, body, actor=admin.username, now=datetime.now(UTC)),
     )
     st.rerun()
 if publish_column.button(
@@ -99,9 +100,9 @@ if publish_column.button(
 ):
     _run(
         f"Publish v{draft_version}",
-        lambda s: publish(s, draft_version, actor=admin.username, now=datetime.now(UTC)),
+        lambda s: publish(s, draft_number, actor=admin.username, now=datetime.now(UTC)),
     )
     st.rerun()
 if discard.button("Discard the draft", width="stretch"):
-    _run(f"Discard v{draft_version}", lambda s: discard_draft(s, draft_version, actor=admin.username))
+    _run(f"Discard v{draft_version}", lambda s: discard_draft(s, draft_number, actor=admin.username))
     st.rerun()

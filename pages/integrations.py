@@ -1,6 +1,8 @@
 """Integrations: outbound webhooks (signed per Standard Webhooks) and team chat channels."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -92,7 +94,11 @@ if channels:
 with st.form("add_chat", clear_on_submit=True):
     name = st.text_input("Name", placeholder="Key accounts team")
     chat_url = st.text_input("Incoming-webhook URL")
-    style = st.selectbox("Format", STYLES, format_func={"slack": "Slack", "teams": "Microsoft Teams"}.get)
+    style = st.selectbox(
+        "Format",
+        STYLES,
+        format_func=cast(Callable[[Any], str], {"slack": "Slack", "teams": "Microsoft Teams"}.get),
+    )
     owner = st.text_input("Only the accounts of (sign-in name; empty for all)")
     if st.form_submit_button("Add channel"):
         try:

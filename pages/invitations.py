@@ -53,11 +53,11 @@ st.caption(
     "Clicked counts links opened in a browser; a tap on an answer in the email only chooses it, "
     "nothing is stored until the respondent submits."
 )
-share = {
+rate_columns = {
     name: st.column_config.ProgressColumn(name.capitalize(), format="percent", min_value=0, max_value=1)
     for name in ("click rate", "completion rate")
 }
-st.dataframe(data.funnel, hide_index=True, width="stretch", column_config=share)
+st.dataframe(data.funnel, hide_index=True, width="stretch", column_config=rate_columns)
 
 left, middle, right = st.columns(3)
 for column, table, title in (

@@ -1,6 +1,8 @@
 """My accounts: every account in the reader's scope, the one that needs them first on top, and why."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import streamlit as st
 
@@ -171,7 +173,9 @@ else:
     st.caption("No account where the account manager and the customer are a level or more apart.")
 
 names = dict(zip(shown["account_id"], shown["Account"], strict=True))
-choice = st.selectbox("Open an account", list(names), format_func=names.get, key="ma_open")
+choice = st.selectbox(
+    "Open an account", list(names), format_func=cast(Callable[[Any], str], names.get), key="ma_open"
+)
 if st.button("Open the account page", key="ma_go"):
     st.session_state["account"] = int(choice)
     st.switch_page("pages/account.py")

@@ -1,5 +1,8 @@
 """What predicts what: which indicator, at which touchpoint, goes with what accounts do next."""
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import pandas as pd
 import streamlit as st
 
@@ -56,7 +59,11 @@ if result.pairs == 0:
 table = result.table
 outcome = (
     st.segmented_control(
-        "Next period's", list(OUTCOMES), default="sales_transactions", format_func=OUTCOMES.get, key="outcome"
+        "Next period's",
+        list(OUTCOMES),
+        default="sales_transactions",
+        format_func=cast(Callable[[Any], str], OUTCOMES.get),
+        key="outcome",
     )
     or "sales_transactions"
 )
@@ -91,7 +98,12 @@ if touchpoint_rows["shown"].astype(bool).any():
         config=PNG_CONFIG,
     )
 
-kind = st.segmented_control("Group", list(KINDS), default="all", format_func=KINDS.get, key="kind") or "all"
+kind = (
+    st.segmented_control(
+        "Group", list(KINDS), default="all", format_func=cast(Callable[[Any], str], KINDS.get), key="kind"
+    )
+    or "all"
+)
 rows = table[(table["outcome"] == outcome) & (table["kind"] == kind)]
 title = (
     f"{OUTCOMES[outcome]} next {result.grain} against this {result.grain}'s indicators "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import streamlit as st
 
@@ -30,7 +32,11 @@ st.write(
 with session_scope(engine()) as session:
     accounts = {choice.id: choice.name for choice in list_accounts(session)}
 account_id = st.selectbox(
-    "Account", list(accounts), format_func=accounts.get, index=None, key="erase_account"
+    "Account",
+    list(accounts),
+    format_func=cast(Callable[[Any], str], accounts.get),
+    index=None,
+    key="erase_account",
 )
 if account_id is not None:
     with session_scope(engine()) as session:
@@ -38,7 +44,11 @@ if account_id is not None:
             c.id: f"{c.name} <{c.email}>" if c.name else c.email for c in named_contacts(session, account_id)
         }
     contact_id = st.selectbox(
-        "Contact", list(contacts), format_func=contacts.get, index=None, key="erase_contact"
+        "Contact",
+        list(contacts),
+        format_func=cast(Callable[[Any], str], contacts.get),
+        index=None,
+        key="erase_contact",
     )
     if contact_id is not None:
         confirm = st.text_input("Type ERASE to confirm", key="erase_confirm")

@@ -12,7 +12,8 @@ from pages.common import engine, plain, team_page
 from pages.quality_cache import report
 from survey.instrument.definition import load_instrument
 from survey.quality.cfa import AVE_LIMIT, ESTIMATION, HTMT_LIMIT, OMEGA_LIMIT
-from survey.quality.invariance import MIN_GROUP_N
+from survey.quality.invariance import MIN_GROUP_N, StepTest
+from survey.quality.multigroup import MultigroupFit
 from survey.quality.report import GroupCheck, fit_level, fit_verdict, htmt_notes, reliability_notes
 from survey.quality.responses import MAX_RESPONSES, response_months
 from survey.reporting.dashboard import data_version
@@ -197,7 +198,9 @@ def invariance_section(title: str, check: GroupCheck) -> None:
     result = check.result
     if result is None:
         return
-    models = [("Configural (same structure)", result.configural, None)]
+    models: list[tuple[str, MultigroupFit, StepTest | None]] = [
+        ("Configural (same structure)", result.configural, None)
+    ]
     models += [("Metric (equal loadings)", result.metric, result.metric_test)]
     models += [("Scalar (equal loadings and intercepts)", result.scalar, result.scalar_test)]
     st.dataframe(

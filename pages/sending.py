@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -40,14 +42,20 @@ one, many = st.tabs(["One interaction", "Import from a CRM"])
 with one, st.form("send_one", clear_on_submit=False):
     left, right = st.columns(2)
     account = left.text_input("Account", help="An existing account's name, or a new one.")
-    touchpoint = left.selectbox("Touchpoint", list(touchpoints), format_func=touchpoints.get)
+    touchpoint = left.selectbox(
+        "Touchpoint", list(touchpoints), format_func=cast(Callable[[Any], str], touchpoints.get)
+    )
     day = left.date_input("When it happened", value="today", max_value="today")
     email = right.text_input("Contact's email")
     name = right.text_input("Contact's name (for a new contact)")
     role = right.selectbox(
         "Role (for a new contact)", CONTACT_ROLES, format_func=lambda r: r.replace("_", " ")
     )
-    language = right.selectbox("Language", ["en", "de"], format_func={"en": "English", "de": "Deutsch"}.get)
+    language = right.selectbox(
+        "Language",
+        ["en", "de"],
+        format_func=cast(Callable[[Any], str], {"en": "English", "de": "Deutsch"}.get),
+    )
     submitted = st.form_submit_button("Record and send the survey", type="primary")
 outcome = None
 result = None

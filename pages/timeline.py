@@ -1,5 +1,8 @@
 """One account's journey: each interaction and survey result on a time line across touchpoints."""
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import pandas as pd
 import streamlit as st
 
@@ -25,7 +28,7 @@ account_id = st.selectbox(
     "Account",
     ids,
     index=ids.index(preferred) if preferred in choices else 0,
-    format_func=choices.get,  # option labels are plain text, never Markdown
+    format_func=cast(Callable[[Any], str], choices.get),  # option labels are plain text, never Markdown
     key="timeline_pick",
 )
 st.session_state[CHOSEN] = account_id

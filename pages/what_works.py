@@ -1,7 +1,9 @@
 """What works: for each kind of action we log, how the accounts' indicators changed after it
 compared with similar accounts that had no such action in the same weeks."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -62,7 +64,7 @@ if frame["n"].sum() == 0:
 kind = st.selectbox(
     "Action",
     [k for k in ACTION_TYPES if frame.loc[frame["action"] == k, "n"].sum() > 0],
-    format_func=ACTION_TYPES.get,
+    format_func=cast(Callable[[Any], str], ACTION_TYPES.get),
     key="ww_action",
 )
 chosen = frame[frame["action"] == kind]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, AccountAction, FollowUp
 from survey.people.access import EVERYTHING, Scope
@@ -128,7 +128,7 @@ def list_actions(
     """Actions, newest first; one account's or every account's in scope."""
     statement = (
         select(AccountAction, Account.name)
-        .join(Account, Account.id == AccountAction.account_id)
+        .join(Account, col(Account.id) == AccountAction.account_id)
         .where(scope.condition(AccountAction.account_id))
         .order_by(AccountAction.occurred_on.desc(), AccountAction.id.desc())  # type: ignore[attr-defined,union-attr]
         .limit(limit)

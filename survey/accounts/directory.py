@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import CONTACT_ROLES, Account, Contact, ContactErasure
 from survey.people.access import EVERYTHING, Scope
@@ -29,9 +29,11 @@ def named_contacts(session: Session, account_id: int, scope: Scope = EVERYTHING)
     statement = (
         select(Contact)
         .where(
-            Contact.account_id == account_id, Contact.id.not_in(erased), scope.condition(Contact.account_id)
-        )  # type: ignore[union-attr]
-        .order_by(Contact.id)  # type: ignore[arg-type]
+            Contact.account_id == account_id,
+            col(Contact.id).not_in(erased),
+            scope.condition(Contact.account_id),
+        )
+        .order_by(col(Contact.id))
     )
     return list(session.exec(statement).all())
 

@@ -64,13 +64,13 @@ def people(session: Session, account_id: int, now: datetime, scope: Scope = EVER
     contacts = session.exec(
         select(Contact)
         .where(Contact.account_id == account_id)
-        .order_by(Contact.buying_influence.desc(), Contact.name, Contact.id)  # type: ignore[attr-defined]
+        .order_by(col(Contact.buying_influence).desc(), col(Contact.name), col(Contact.id))
     ).all()
     rank = (
         func.row_number()
         .over(
-            partition_by=Response.contact_id,
-            order_by=(Response.submitted_at.desc(), Response.id.desc()),  # type: ignore[attr-defined,union-attr]
+            partition_by=col(Response.contact_id),
+            order_by=(col(Response.submitted_at).desc(), col(Response.id).desc()),
         )
         .label("rank")
     )
@@ -86,7 +86,7 @@ def people(session: Session, account_id: int, now: datetime, scope: Scope = EVER
     )
     rows = session.exec(
         select(ranked.c.contact_id, ranked.c.rank, ranked.c.submitted_at, func.avg(IndicatorScore.score_100))
-        .join(IndicatorScore, IndicatorScore.response_id == ranked.c.id)
+        .join(IndicatorScore, col(IndicatorScore.response_id) == ranked.c.id)
         .where(ranked.c.rank <= 2, IndicatorScore.subject == "own")
         .group_by(ranked.c.contact_id, ranked.c.rank, ranked.c.submitted_at)
     ).all()
@@ -101,7 +101,7 @@ def people(session: Session, account_id: int, now: datetime, scope: Scope = EVER
         session.exec(
             select(Response.contact_id, func.count())
             .where(Response.account_id == account_id, Response.submitted_at <= now, ~col(Response.anonymous))
-            .group_by(Response.contact_id)
+            .group_by(col(Response.contact_id))
         ).all()
     )
     result = []

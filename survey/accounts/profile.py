@@ -26,6 +26,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Integer, String, cast, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, IndicatorScore, Interaction, Response
@@ -183,7 +184,7 @@ def set_manager_value_level(
     return account
 
 
-def quarter_of(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str]:
+def quarter_of(column: ColumnElement[datetime] | Mapped[datetime], dialect: str) -> ColumnElement[str]:
     """``YYYY-Qn`` of a timestamp (in UTC), in the database's own dialect."""
     if dialect == "sqlite":
         quarter = (cast(func.strftime("%m", column), Integer) + 2) // 3

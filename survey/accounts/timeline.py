@@ -16,7 +16,7 @@ from itertools import pairwise
 
 import pandas as pd
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import IndicatorScore, Interaction, Response, Touchpoint
 from survey.people.access import Scope
@@ -75,7 +75,7 @@ def account_timeline(
     """Every interaction and survey result of one account, up to ``now``."""
     if not scope.allows(account_id):
         raise TimelineError(f"account #{account_id} is not among the accounts you may see")
-    touchpoints = session.exec(select(Touchpoint).order_by(Touchpoint.stage, Touchpoint.name)).all()
+    touchpoints = session.exec(select(Touchpoint).order_by(col(Touchpoint.stage), col(Touchpoint.name))).all()
     by_id = {t.id: t for t in touchpoints}
     interaction_rows = session.exec(
         select(Interaction.occurred_at, Interaction.touchpoint_id, Interaction.channel, Interaction.value)
@@ -87,10 +87,15 @@ def account_timeline(
         select(
             Response.submitted_at, Response.touchpoint_id, Response.nps, func.avg(IndicatorScore.score_100)
         )
-        .join(IndicatorScore, (IndicatorScore.response_id == Response.id) & (IndicatorScore.subject == "own"))
+        .join(
+            IndicatorScore,
+            (col(IndicatorScore.response_id) == Response.id) & (col(IndicatorScore.subject) == "own"),
+        )
         .where(Response.account_id == account_id, *([Response.submitted_at <= now] if now else []))
-        .group_by(Response.id, Response.submitted_at, Response.touchpoint_id, Response.nps)
-        .order_by(Response.submitted_at)
+        .group_by(
+            col(Response.id), col(Response.submitted_at), col(Response.touchpoint_id), col(Response.nps)
+        )
+        .order_by(col(Response.submitted_at))
     ).all()
     events = [
         (when, "interaction", by_id[tp].name, by_id[tp].stage, channel or "—", value, None, None)

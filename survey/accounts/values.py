@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import pandas as pd
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, Response, ValueAssessment
 from survey.accounts.profile import (
@@ -83,9 +84,9 @@ def assessment_history(session: Session, account_id: int, scope: Scope = EVERYTH
 
 def customer_levels_by_quarter(session: Session, account_id: int, now: datetime) -> pd.DataFrame:
     """quarter, mean level (0-4) and n of the levels customers reported, per quarter."""
-    quarter = quarter_of(Response.submitted_at, session.get_bind().dialect.name).label("quarter")
+    quarter = quarter_of(col(Response.submitted_at), session.get_bind().dialect.name).label("quarter")
     rows = session.exec(
-        select(quarter, func.avg(Response.value_level), func.count(Response.value_level))
+        select(quarter, func.avg(Response.value_level), func.count(col(Response.value_level)))
         .where(
             Response.account_id == account_id,
             Response.value_level.is_not(None),  # type: ignore[union-attr]
@@ -112,7 +113,7 @@ def disagreements(
     latest = dict(
         session.exec(
             select(ValueAssessment.account_id, func.max(ValueAssessment.assessed_at)).group_by(
-                ValueAssessment.account_id
+                col(ValueAssessment.account_id)
             )
         ).all()
     )
@@ -130,7 +131,8 @@ def disagreements(
                     manager=manager,
                     customer_mean=customer.customer_mean,
                     customer_n=customer.customer_n,
-                    assessed_at=latest.get(account_id),
+                    # An id read back from the table is never None.
+                    assessed_at=latest.get(cast(int, account_id)),
                 )
             )
     return sorted(found, key=lambda d: (-abs(d.gap), d.account))

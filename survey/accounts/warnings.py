@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Contact, FollowUp, Response
 from survey.accounts.health import PERIOD_DAYS, account_health
@@ -37,7 +37,7 @@ def flagged_contacts(session: Session, account_id: int, now: datetime) -> int:
     return int(
         session.exec(
             select(func.count(func.distinct(Response.contact_id)))
-            .join(FollowUp, FollowUp.response_id == Response.id)
+            .join(FollowUp, col(FollowUp.response_id) == Response.id)
             .where(
                 FollowUp.account_id == account_id,
                 FollowUp.kind == "response",
@@ -69,11 +69,13 @@ def silent_decision_makers(
     last = (
         select(Response.contact_id, func.max(Response.submitted_at).label("last"))
         .where(Response.submitted_at <= now)
-        .group_by(Response.contact_id)
+        .group_by(col(Response.contact_id))
         .subquery()
     )
     rows = session.exec(
-        select(Contact.account_id, Contact.name, Contact.email, Contact.created_at, last.c.last)
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
+            Contact.account_id, Contact.name, Contact.email, Contact.created_at, last.c.last
+        )
         .outerjoin(last, last.c.contact_id == Contact.id)
         .where(
             scope.condition(Contact.account_id),

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
 from sqlalchemy import case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, AccountAction, IndicatorScore, Response
 from survey.accounts.actions import ACTION_TYPES
@@ -80,7 +81,7 @@ def _window_means(session: Session, day: date) -> dict[tuple[int, str], tuple[fl
     """(account, indicator) -> (mean before, mean after) of own scores around ``day``; one query."""
     pivot = _start_of(day)
     before_from, after_to = pivot - timedelta(days=WINDOW_DAYS), pivot + timedelta(days=WINDOW_DAYS)
-    after = Response.submitted_at >= pivot
+    after = col(Response.submitted_at) >= pivot
     rows = session.exec(
         select(
             Response.account_id,
@@ -88,13 +89,13 @@ def _window_means(session: Session, day: date) -> dict[tuple[int, str], tuple[fl
             func.avg(case((after, None), else_=IndicatorScore.score_100)),
             func.avg(case((after, IndicatorScore.score_100), else_=None)),
         )
-        .join(IndicatorScore, IndicatorScore.response_id == Response.id)
+        .join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
         .where(
             IndicatorScore.subject == "own",
             Response.submitted_at >= before_from,
             Response.submitted_at < after_to,
         )
-        .group_by(Response.account_id, IndicatorScore.indicator)
+        .group_by(col(Response.account_id), col(IndicatorScore.indicator))
     ).all()
     return {
         (int(account), indicator): (
@@ -131,11 +132,12 @@ def what_works(session: Session, now: datetime, scope: Scope = EVERYTHING) -> li
     after has passed by ``now``. Controls come from the whole base (only their change counts)."""
     last_day = (now - timedelta(days=WINDOW_DAYS)).date()
     logged = session.exec(
-        select(AccountAction.account_id, AccountAction.kind, AccountAction.occurred_on).order_by(
-            AccountAction.occurred_on, AccountAction.id
-        )
+        select(
+            col(AccountAction.account_id), col(AccountAction.kind), col(AccountAction.occurred_on)
+        ).order_by(col(AccountAction.occurred_on), col(AccountAction.id))
     ).all()
-    segments = {int(a): s for a, s in session.exec(select(Account.id, Account.segment)).all()}
+    # Ids read back from the table are never None.
+    segments = {int(cast(int, a)): s for a, s in session.exec(select(Account.id, Account.segment)).all()}
     days_of: dict[tuple[int, str], list[date]] = {}
     for account_id, kind, day in logged:
         days_of.setdefault((account_id, kind), []).append(day)

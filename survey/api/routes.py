@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as SqlSession
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -269,8 +269,13 @@ def _post_interaction(request: Request, body: bytes) -> JSONResponse:
             if attempt == ATTEMPTS:
                 raise
     if result is None:
-        body = {"interaction_id": interaction_id, "invitation_id": None, "link": None, "status": "recorded"}
-        return JSONResponse(body | {"not_invited": reason}, status_code=201)
+        not_invited = {
+            "interaction_id": interaction_id,
+            "invitation_id": None,
+            "link": None,
+            "status": "recorded",
+        }
+        return JSONResponse(not_invited | {"not_invited": reason}, status_code=201)
     # Sent after the interaction is stored: a slow mail server never holds a transaction open.
     with session_scope(_engine(request)) as session:
         sent = send_invitation(
@@ -292,7 +297,7 @@ def _existing(request: Request, crm_id: str) -> dict[str, Any] | None:
     with session_scope(_engine(request)) as session:
         row = session.exec(
             select(Interaction.id, Invitation.id)
-            .outerjoin(Invitation, Invitation.interaction_id == Interaction.id)
+            .outerjoin(Invitation, col(Invitation.interaction_id) == Interaction.id)
             .where(Interaction.external_id == crm_id)
         ).first()
     if row is None:

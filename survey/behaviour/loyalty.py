@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Float, cast, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, TransactionMeasure
 from survey.imports.transactions import MEASURES
@@ -103,7 +103,7 @@ def loyalty(
     base = base_figures(session, period)
     statement = (
         select(Account.id, Account.name, Account.segment, *(getattr(TransactionMeasure, m) for m in MEASURES))
-        .join(Account, Account.id == TransactionMeasure.account_id)
+        .join(Account, col(Account.id) == TransactionMeasure.account_id)
         .where(TransactionMeasure.period == period)
     )
     frame = pd.DataFrame(

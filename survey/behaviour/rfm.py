@@ -73,7 +73,7 @@ def rfm_segments(session: Session, period: str | None = None, scope: Scope = EVE
     if chosen is None:
         return pd.DataFrame(columns=columns)
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
             Account.id,
             Account.name,
             TransactionMeasure.days_since_purchase,

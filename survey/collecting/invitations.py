@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, or_
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from models.settings import get_settings
 from models.tables import (
@@ -91,7 +91,7 @@ def check_link(session: Session, token: str | None, now: datetime) -> LinkCheck:
         # The reminder's link opens the same invitation.
         invitation = session.exec(
             select(Invitation)
-            .join(Delivery, Delivery.invitation_id == Invitation.id)
+            .join(Delivery, col(Delivery.invitation_id) == Invitation.id)
             .where(Delivery.reminder_token_hash == digest)
         ).first()
     if invitation is None:
@@ -231,7 +231,9 @@ def record_interaction(
     found_touchpoint = find_touchpoint(session, touchpoint)
     if found_touchpoint is None:
         known = ", ".join(
-            session.exec(select(Touchpoint.code).where(Touchpoint.active).order_by(Touchpoint.stage)).all()
+            session.exec(
+                select(Touchpoint.code).where(Touchpoint.active).order_by(col(Touchpoint.stage))
+            ).all()
         )
         raise InviteError(f"unknown touchpoint '{touchpoint}' (known: {known})", "touchpoint")
     if not found_touchpoint.active:
@@ -255,8 +257,8 @@ def record_interaction(
         # lower() folds ASCII only; the exact name always matches, and first.)
         account = session.exec(
             select(Account)
-            .where(or_(Account.name == account_name, func.lower(Account.name) == account_name.lower()))
-            .order_by(case((Account.name == account_name, 0), else_=1), Account.id)
+            .where(or_(col(Account.name) == account_name, func.lower(Account.name) == account_name.lower()))
+            .order_by(case((col(Account.name) == account_name, 0), else_=1), col(Account.id))
         ).first()
         if account is not None and account_external_id and account.external_id is None:
             account.external_id = account_external_id

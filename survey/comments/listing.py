@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, func
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from models.tables import NPS_CATEGORIES, Account, Contact, IndicatorScore, Response, Touchpoint
@@ -74,7 +74,7 @@ def comments(
     if not 1 <= limit <= LIMIT_MAX:
         raise CommentFilterError(f"the limit must be from 1 to {LIMIT_MAX}, not {limit!r}")
     statement = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
             Response.id,
             Response.submitted_at,
             Account.name,
@@ -108,7 +108,7 @@ def comments(
         statement = statement.where(col(Response.touchpoint_id).in_(filters.touchpoint_ids))
     if filters.nps_groups:
         groups = [g for g in filters.nps_groups if g != "not answered"]
-        condition = col(Response.nps_category).in_(groups)
+        condition: ColumnElement[bool] = col(Response.nps_category).in_(groups)
         if "not answered" in filters.nps_groups:
             condition = condition | col(Response.nps_category).is_(None)
         statement = statement.where(condition)
@@ -117,9 +117,9 @@ def comments(
         statement = statement.join(
             IndicatorScore,
             and_(
-                IndicatorScore.response_id == Response.id,
-                IndicatorScore.indicator == filters.indicator,
-                IndicatorScore.subject == "own",
+                col(IndicatorScore.response_id) == Response.id,
+                col(IndicatorScore.indicator) == filters.indicator,
+                col(IndicatorScore.subject) == "own",
             ),
         ).where(IndicatorScore.score_100 >= low, IndicatorScore.score_100 < high)
     statement = statement.order_by(col(Response.submitted_at).desc(), col(Response.id).desc()).limit(limit)

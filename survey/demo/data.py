@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from models.tables import (
     Account,
@@ -521,7 +521,7 @@ def _latent_shifts(
 def _work_the_queue(session: Session, now: datetime) -> None:
     """A team that keeps its loop closed: older follow-ups handled, recent ones still open."""
     old = session.exec(
-        select(FollowUp).where(FollowUp.created_at < now - timedelta(days=45)).order_by(FollowUp.id)
+        select(FollowUp).where(FollowUp.created_at < now - timedelta(days=45)).order_by(col(FollowUp.id))
     ).all()
     for number, item in enumerate(old):
         handled = item.created_at + timedelta(days=3 + number % 10)

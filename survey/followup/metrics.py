@@ -114,7 +114,7 @@ def loop_metrics(
             col(Response.submitted_at) <= now,
         )
     ).all()
-    contacts = sorted({contact for _, contact, _ in detractors})
+    contacts = sorted({contact for _, contact, _ in detractors if contact is not None})
     history: dict[int, list[tuple[datetime, int, int | None]]] = {}
     for index in range(0, len(contacts), 500):
         rows = session.exec(

@@ -137,7 +137,7 @@ def acted_on_before(session: Session, invitation_id: int) -> datetime | None:
         return None
     return session.exec(
         select(FollowUp.customer_message_at)
-        .join(Response, Response.id == FollowUp.response_id)
+        .join(Response, col(Response.id) == FollowUp.response_id)
         .where(
             Response.contact_id == invitation.contact_id,
             col(FollowUp.customer_message_at).is_not(None),

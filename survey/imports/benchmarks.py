@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Benchmark
 from survey.imports.tabular import MAX_WHOLE, RowProblem, TableImportError, read_table, shown
@@ -130,7 +130,9 @@ def _parse_row(number: int, cells: dict[str, str], instrument: Instrument) -> Be
 
 def stored_benchmarks(session: Session) -> list[Benchmark]:
     """Every imported figure, by indicator and period."""
-    return list(session.exec(select(Benchmark).order_by(Benchmark.indicator, Benchmark.period_start)).all())
+    return list(
+        session.exec(select(Benchmark).order_by(col(Benchmark.indicator), col(Benchmark.period_start))).all()
+    )
 
 
 def parse_benchmarks(data: bytes, instrument: Instrument | None = None) -> list[Benchmark]:

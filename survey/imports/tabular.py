@@ -128,7 +128,7 @@ def _excel_rows(data: bytes) -> list[list[str]]:
         sheet = workbook.worksheets[0]
         # The sheet's stated size is not trusted: a tiny file may claim a million rows and
         # sixteen thousand columns, which would be padded out with empty cells.
-        sheet.reset_dimensions()  # type: ignore[union-attr]
+        sheet.reset_dimensions()
         # A read-only workbook reads its sheet only now, so a damaged sheet fails here.
         for row in sheet.iter_rows(values_only=True):
             rows.append([_cell_text(value) for value in row])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, TransactionMeasure
 from survey.imports.benchmarks import period_bounds
@@ -116,7 +116,7 @@ def _parse_row(
         period_end=bounds[1],
         monetary_volume=volume,
         imported_at=datetime.now(UTC),
-        **values,
+        **values,  # type: ignore[arg-type]  # whole numbers, None only where the column allows it (checked above)
     )
 
 
@@ -183,8 +183,8 @@ def import_transactions(session: Session, data: bytes, filename: str | None = No
 def periods(session: Session) -> list[str]:
     """Every period on file, newest first."""
     rows = session.exec(
-        select(TransactionMeasure.period, TransactionMeasure.period_start)
+        select(col(TransactionMeasure.period), col(TransactionMeasure.period_start))
         .distinct()
-        .order_by(TransactionMeasure.period_start.desc(), TransactionMeasure.period)  # type: ignore[attr-defined]
+        .order_by(col(TransactionMeasure.period_start).desc(), col(TransactionMeasure.period))
     ).all()
     return list(dict.fromkeys(period for period, _ in rows))

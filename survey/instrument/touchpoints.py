@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from models.tables import Touchpoint
 from survey.people.audit import record
@@ -52,7 +52,7 @@ def ensure_touchpoints(session: Session) -> None:
 
 def touchpoint_names(session: Session) -> dict[str, str]:
     """Touchpoint code to name, in journey order."""
-    return dict(session.exec(select(Touchpoint.code, Touchpoint.name).order_by(Touchpoint.stage)).all())
+    return dict(session.exec(select(Touchpoint.code, Touchpoint.name).order_by(col(Touchpoint.stage))).all())
 
 
 def find_touchpoint(session: Session, name_or_code: str, *, active_only: bool = False) -> Touchpoint | None:
@@ -68,13 +68,13 @@ def find_touchpoint(session: Session, name_or_code: str, *, active_only: bool = 
 def touchpoint_names_by_id(session: Session) -> dict[int, str]:
     """Every touchpoint's name by id, in journey order, for a picker."""
     rows = session.exec(
-        select(Touchpoint.id, Touchpoint.name).order_by(Touchpoint.stage, Touchpoint.id)
+        select(Touchpoint.id, Touchpoint.name).order_by(col(Touchpoint.stage), col(Touchpoint.id))
     ).all()
     return {int(id_ or 0): name for id_, name in rows}
 
 
 def list_touchpoints(session: Session, *, include_retired: bool = True) -> list[Touchpoint]:
-    query = select(Touchpoint).order_by(Touchpoint.stage, Touchpoint.id)
+    query = select(Touchpoint).order_by(col(Touchpoint.stage), col(Touchpoint.id))
     if not include_retired:
         query = query.where(Touchpoint.active)
     return list(session.exec(query).all())
@@ -134,7 +134,7 @@ def add_touchpoint(
 def _get(session: Session, name_or_code: str) -> Touchpoint:
     touchpoint = find_touchpoint(session, name_or_code)
     if touchpoint is None:
-        known = ", ".join(session.exec(select(Touchpoint.code).order_by(Touchpoint.stage)).all())
+        known = ", ".join(session.exec(select(Touchpoint.code).order_by(col(Touchpoint.stage))).all())
         raise TouchpointError(f"unknown touchpoint '{name_or_code}' (known: {known})")
     return touchpoint
 

@@ -246,7 +246,7 @@ def version_breaks(session: Session) -> list[VersionBreak]:
     sync_published(session)
     firsts = session.exec(
         select(Response.instrument_version, func.min(Response.submitted_at)).group_by(
-            Response.instrument_version
+            col(Response.instrument_version)
         )
     ).all()
     answered = sorted((version, first) for version, first in firsts if first is not None)

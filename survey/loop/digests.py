@@ -46,9 +46,9 @@ def daily(session: Session, user: User, *, now: datetime, base_url: str) -> Noti
     language = preference.language
     rows = session.exec(
         select(FollowUp, Account.name, Touchpoint.name)
-        .join(Account, Account.id == FollowUp.account_id)
-        .join(Response, Response.id == FollowUp.response_id)
-        .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
+        .join(Account, col(Account.id) == FollowUp.account_id)
+        .join(Response, col(Response.id) == FollowUp.response_id)
+        .join(Touchpoint, col(Touchpoint.id) == Response.touchpoint_id)
         .where(
             Account.owner == user.username,
             col(FollowUp.created_at) >= now - timedelta(days=1),
@@ -144,8 +144,8 @@ def weekly(session: Session, user: User, *, now: datetime, min_n: int, base_url:
 
     detractors = session.exec(
         select(Account.name, Touchpoint.name, Response.nps, Response.submitted_at)
-        .join(Account, Account.id == Response.account_id)
-        .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
+        .join(Account, col(Account.id) == Response.account_id)
+        .join(Touchpoint, col(Touchpoint.id) == Response.touchpoint_id)
         .where(
             scope.condition(Response.account_id),
             Response.nps_category == "detractor",
@@ -158,9 +158,9 @@ def weekly(session: Session, user: User, *, now: datetime, min_n: int, base_url:
     last_answer = func.max(Response.submitted_at)
     quiet = session.exec(
         select(Account.name, last_answer)
-        .outerjoin(Response, Response.account_id == Account.id)
+        .outerjoin(Response, col(Response.account_id) == Account.id)
         .where(scope.condition(Account.id))
-        .group_by(Account.id, Account.name)
+        .group_by(col(Account.id), col(Account.name))
         .having((last_answer.is_(None)) | (last_answer < now - timedelta(days=QUIET_DAYS)))
         .order_by(Account.name)
         .limit(LIST_MAX)

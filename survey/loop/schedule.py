@@ -48,7 +48,7 @@ def escalate(session: Session, *, now: datetime, settings: Settings, sender: str
         return []
     rows = session.exec(
         select(FollowUp, Account.name, Account.owner)
-        .join(Account, Account.id == FollowUp.account_id)
+        .join(Account, col(Account.id) == FollowUp.account_id)
         .where(col(FollowUp.id).in_(ids))
         .order_by(col(FollowUp.due_at))
     ).all()

@@ -92,7 +92,7 @@ def _sender(session: Session, event: OutboxEvent, mail: MailSettings) -> Callabl
         if event.payload.get("customer") and session.get(OptOut, event.target.lower()) is not None:
             return "the contact opted out of our emails"
         message = email.message_from_string(event.payload["raw"], policy=email.policy.default)
-        return lambda: deliver(message, mail)  # type: ignore[arg-type]
+        return lambda: deliver(message, mail)
     if event.channel == "webhook":
         endpoint = session.get(WebhookEndpoint, int(event.target))
         if endpoint is None or not endpoint.active:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from sqlalchemy import ColumnElement, false, true
 from sqlmodel import Session, select
@@ -43,7 +43,8 @@ class Scope:
             return true()
         if not self.account_ids:
             return false()
-        return account_column.in_(sorted(self.account_ids))  # type: ignore[attr-defined]
+        # Callers pass bare SQLModel attributes, which mypy types as plain values.
+        return cast(ColumnElement[int], account_column).in_(sorted(self.account_ids))
 
 
 # The default of every ``scope`` parameter: admins, analysts and the command line see all.
@@ -57,7 +58,9 @@ def owner_scope(session: Session, owner: str) -> Scope:
 
 
 class _AccountFilters(Protocol):
-    account_ids: tuple[int, ...]
+    # Read-only, so that frozen dataclasses match.
+    @property
+    def account_ids(self) -> tuple[int, ...]: ...
 
 
 F = TypeVar("F", bound=_AccountFilters)

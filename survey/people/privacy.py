@@ -52,9 +52,9 @@ def erase_contact(session: Session, contact_id: int, *, actor: str, now: datetim
         update(Response)
         .where(col(Response.contact_id) == contact_id)
         .values(anonymous=True, comment=None, leader_other=None)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     unanswered = select(Invitation.id).where(Invitation.contact_id == contact_id)
-    drafts = session.exec(delete(Draft).where(col(Draft.invitation_id).in_(unanswered))).rowcount  # type: ignore[attr-defined]
+    drafts = session.exec(delete(Draft).where(col(Draft.invitation_id).in_(unanswered))).rowcount
     session.add(ContactErasure(contact_id=contact_id, erased_at=now, erased_by=actor))
     audit.record(
         session,
@@ -80,7 +80,7 @@ def purge_comments(session: Session, *, months: int, now: datetime, actor: str) 
         update(Response)
         .where(col(Response.submitted_at) < cutoff, col(Response.comment).is_not(None))
         .values(comment=None)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     if purged:
         audit.record(
             session, actor, "comments_purged", f"{purged} comments older than {months} months", at=now

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, Answer, Response
 from survey.instrument.definition import Instrument, available_versions, load_instrument
@@ -71,28 +71,30 @@ def item_frame(
     responses estimate these models as well as millions."""
     conditions = [scope.condition(Response.account_id)]
     if since is not None:
-        conditions.append(Response.submitted_at >= datetime(since.year, since.month, since.day, tzinfo=UTC))
+        conditions.append(
+            col(Response.submitted_at) >= datetime(since.year, since.month, since.day, tzinfo=UTC)
+        )
     heads = session.exec(
         select(Response.id, Response.locale, Response.instrument_version, Account.segment)
-        .join(Account, Account.id == Response.account_id)
+        .join(Account, col(Account.id) == Response.account_id)
         .where(*conditions)
-        .order_by(Response.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Response.id).desc())
         .limit(limit)
     ).all()
     frame = pd.DataFrame(heads[::-1], columns=["response_id", "language", "version", "segment"])
     if heads:
-        conditions.append(Response.id >= heads[-1][0])
+        conditions.append(col(Response.id) >= heads[-1][0])
     frame["version"] = frame["version"].astype(str)
     answers = session.exec(
         select(Answer.response_id, Answer.item_code, Answer.value)
-        .join(Response, Response.id == Answer.response_id)
-        .where(Answer.item_code.in_(items), *conditions)  # type: ignore[attr-defined]
+        .join(Response, col(Response.id) == Answer.response_id)
+        .where(col(Answer.item_code).in_(items), *conditions)
     ).all()
     long = pd.DataFrame(answers, columns=["response_id", "item", "value"])
     keyed = _reverse_keyed_codes()
     for code, (low, high) in keyed.items():
         mirrored = long["item"] == code
-        long.loc[mirrored, "value"] = reverse_key(long.loc[mirrored, "value"], low, high)  # type: ignore[arg-type]
+        long.loc[mirrored, "value"] = reverse_key(long.loc[mirrored, "value"], low, high)
     wide = long.pivot_table(index="response_id", columns="item", values="value", aggfunc="first")
     wide = wide.reindex(columns=items).astype(float)
     return frame.join(wide, on="response_id")

@@ -17,8 +17,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from models.tables import Response
@@ -67,7 +68,14 @@ def read(
         inside = (months >= (filters.start or "")) & (months <= (filters.end or "9999-99"))
         return cells.where(inside)
     # The trend grain does not change what is read.
-    key = (str(session.get_bind().url), measure, tuple(keys), replace(filters, grain="month"), skip)
+    # Sessions here are bound to an engine, not a connection.
+    key = (
+        str(cast(Engine, session.get_bind()).url),
+        measure,
+        tuple(keys),
+        replace(filters, grain="month"),
+        skip,
+    )
     newest = newest_response_id(session)
     with _lock:
         entry = _entries.get(key)

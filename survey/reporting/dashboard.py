@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, Benchmark, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.instrument.definition import Instrument, load_instrument
@@ -371,7 +371,7 @@ def filter_options(session: Session) -> dict[str, Any]:
         "versions": sorted(int(version) for version in versions),
         "segments": sorted({s for s in session.exec(select(Account.segment).distinct()).all() if s}),
         "touchpoints": dict(
-            session.exec(select(Touchpoint.id, Touchpoint.name).order_by(Touchpoint.stage)).all()
+            session.exec(select(Touchpoint.id, Touchpoint.name).order_by(col(Touchpoint.stage))).all()
         ),
         # From contacts, not the aggregates: a distinct over an aggregate scans it whole.
         "roles": sorted({role for role in session.exec(select(Contact.role).distinct()).all() if role}),

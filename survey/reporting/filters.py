@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, func, literal
+from sqlalchemy.orm import Mapped
 
 from models.tables import Account, Contact, Response
 
@@ -71,7 +72,7 @@ def where(filters: Filters, column: Callable[[str], Any], *, skip: frozenset[str
     return conditions
 
 
-def month_of(column: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
+def month_of(column: ColumnElement[Any] | Mapped[Any], dialect: str) -> ColumnElement[str]:
     """``YYYY-MM`` of a timestamp, in the database's own dialect."""
     if dialect == "sqlite":
         return func.strftime("%Y-%m", column)

@@ -45,7 +45,7 @@ def responses_by_form(session: Session, filters: Filters | None = None) -> dict[
     else:
         # The dashboard's own filter definition, on the responses' own columns.
         columns = {
-            "month": month_of(Response.submitted_at, session.get_bind().dialect.name),
+            "month": month_of(col(Response.submitted_at), session.get_bind().dialect.name),
             "version": Response.instrument_version,
             "account_id": Response.account_id,
             "segment": Account.segment,

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import and_, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Account, IndicatorScore, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope, restrict_filters
@@ -124,12 +124,12 @@ def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYT
     newest = (
         select(Response.id)
         .where(scope.condition(Response.account_id))
-        .order_by(Response.submitted_at.desc(), Response.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Response.submitted_at).desc(), col(Response.id).desc())
         .limit(limit)
         .subquery("newest")
     )
     statement = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
             Response.id,
             Response.submitted_at,
             Account.name,
@@ -142,10 +142,11 @@ def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYT
         .join(Account, Account.id == Response.account_id)
         .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
         .outerjoin(
-            IndicatorScore, and_(IndicatorScore.response_id == Response.id, IndicatorScore.subject == "own")
+            IndicatorScore,
+            and_(col(IndicatorScore.response_id) == Response.id, col(IndicatorScore.subject) == "own"),
         )
         .group_by(Response.id, Response.submitted_at, Account.name, Touchpoint.name)
-        .order_by(Response.submitted_at.desc(), Response.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Response.submitted_at).desc(), col(Response.id).desc())
     )
     columns = ["response", "submitted", "account", "touchpoint", "nps", "nps_category", "score_100"]
     return pd.DataFrame(session.exec(statement).all(), columns=columns)

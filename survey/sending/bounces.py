@@ -54,8 +54,8 @@ def process(session: Session, path: Path, *, now: datetime) -> BounceReport:
         result.addresses.append(address)
         invitations = session.exec(
             select(Delivery)
-            .join(Invitation, Invitation.id == Delivery.invitation_id)
-            .join(Contact, Contact.id == Invitation.contact_id)
+            .join(Invitation, col(Invitation.id) == Delivery.invitation_id)
+            .join(Contact, col(Contact.id) == Invitation.contact_id)
             .where(
                 Contact.email == address,
                 col(Invitation.completed_at).is_(None),

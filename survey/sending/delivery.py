@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import cast
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, delete, select
@@ -138,7 +139,7 @@ def send_reminders(
     after the invitation went out and whose link still works. Safe to run again."""
     due = session.exec(
         select(Invitation.id)
-        .join(Delivery, Delivery.invitation_id == Invitation.id)
+        .join(Delivery, col(Delivery.invitation_id) == Invitation.id)
         .where(
             col(Invitation.completed_at).is_(None),
             Invitation.expires_at > now,
@@ -147,10 +148,10 @@ def send_reminders(
             col(Delivery.sent_at) <= now - timedelta(days=after_days),
             # Nobody on the opt-out list is reminded.
             col(Invitation.contact_id).not_in(
-                select(Contact.id).join(OptOut, OptOut.email == func.lower(Contact.email))
+                select(Contact.id).join(OptOut, col(OptOut.email) == func.lower(Contact.email))
             ),
         )
-        .order_by(Invitation.id)
+        .order_by(col(Invitation.id))
     ).all()
     results = []
     for invitation_id in due:
@@ -159,7 +160,7 @@ def send_reminders(
             update(Delivery)
             .where(col(Delivery.invitation_id) == invitation_id, col(Delivery.reminded_at).is_(None))
             .values(reminded_at=now, reminder_token_hash=hash_token(token))
-        ).rowcount  # type: ignore[attr-defined]
+        ).rowcount
         session.commit()
         if not claimed:
             continue  # another run reminded this one a moment ago
@@ -175,7 +176,13 @@ def send_reminders(
             session.add(delivery)
             session.commit()
         results.append(
-            Sent(invitation_id, session.get_one(Contact, invitation.contact_id).email, status, detail)
+            # A primary key read back from the table is never None.
+            Sent(
+                cast(int, invitation_id),
+                session.get_one(Contact, invitation.contact_id).email,
+                status,
+                detail,
+            )
         )
     return results
 
@@ -185,7 +192,7 @@ def expire(session: Session, *, now: datetime) -> int:
     expired = select(Invitation.id).where(
         Invitation.expires_at <= now, col(Invitation.completed_at).is_(None)
     )
-    dropped = session.exec(delete(Draft).where(col(Draft.invitation_id).in_(expired))).rowcount  # type: ignore[attr-defined]
+    dropped = session.exec(delete(Draft).where(col(Draft.invitation_id).in_(expired))).rowcount
     session.commit()
     return int(dropped or 0)
 

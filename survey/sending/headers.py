@@ -37,7 +37,7 @@ def address_problem(email: str) -> str | None:
 
 
 def contact_problems(
-    *, account_name: str, contact_email: str, contact_name: str = ""
+    *, account_name: str, contact_email: str | None, contact_name: str = ""
 ) -> list[tuple[str, str]]:
     """``(field, problem)`` for each value that cannot go into an invitation's mail.
 

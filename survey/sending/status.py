@@ -109,7 +109,7 @@ def report(
 ) -> InvitationReport:
     """Statuses of the newest ``limit`` invitations the reader may see, and their rates."""
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload,misc]  # sqlmodel types select() for at most four columns
             Invitation.id,
             Invitation.created_at,
             Invitation.expires_at,
