@@ -35,7 +35,9 @@ def running_app(
     }
     command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's output goes to a file: a pipe nobody reads fills up and stops the server.
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed in ``finally``
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -46,9 +48,18 @@ def running_app(
             except OSError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the app did not start")
+                output = (tmp_path / "server.log").read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"the app did not start:\n{output}")
             time.sleep(0.3)
         yield base_url, env | {"PID": str(process.pid)}
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            output = (tmp_path / "server.log").read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"the app did not stop within 20 s:\n{output}") from None
+        finally:
+            log.close()

@@ -74,3 +74,15 @@ def test_every_response_carries_the_security_headers_and_metrics_are_hidden(serv
     with pytest.raises(urllib.error.HTTPError) as hidden:
         urllib.request.urlopen(base_url + "/_stcore/metrics", timeout=10)
     assert hidden.value.code == 404
+
+
+def test_a_running_server_neither_watches_nor_reloads_the_project_files():
+    """A file watcher over the whole project (.venv included) overflows and floods the log
+    whenever files change nearby; a server in production never reloads its own code."""
+    import tomllib
+
+    config = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text()
+    )
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["runOnSave"] is False
