@@ -172,8 +172,10 @@ for index, (code, label) in enumerate(labels.items()):
 st.header("Gaps to each benchmark")
 if data.gaps:
     st.caption(
-        "t-tests (one-sample against a published figure, Welch against customers' ratings of a "
-        "provider), p-values corrected for all comparisons shown (Holm)."
+        "Welch's t-test between two samples from their summaries: against customers' ratings of a "
+        "provider, and against a published figure that states its own n and standard deviation "
+        "(converted linearly to 0–100). A published figure without n and sd is shown for "
+        "reference and not tested. p-values corrected for all tests shown (Holm)."
     )
     st.dataframe(
         pd.DataFrame(
@@ -186,6 +188,7 @@ if data.gaps:
                 "Gap": [round(gap.difference, 1) for gap in data.gaps],
                 "p (corrected)": [gap.p_corrected for gap in data.gaps],
                 "n": [gap.n for gap in data.gaps],
+                "n (theirs)": [gap.n_theirs for gap in data.gaps],
                 "Reading": [gap.sentence() for gap in data.gaps],
             }
         ),

@@ -127,10 +127,15 @@ def test_reliability_from_pair_sums_equals_psych_alpha_on_the_answers(session, r
 def test_gaps_compare_with_the_published_figure_and_the_rated_leader(session, responses):
     data = compute(session, Filters(), INSTRUMENT, min_n=2)
     against = {(gap.indicator, gap.against, gap.kind) for gap in data.gaps}
-    assert ("trust", "Index", "published") in against
+    assert ("trust", "Index", "published (n and sd)") in against
     assert ("trust", "Brightline Partners", "rated by respondents") in against
     published = next(gap for gap in data.gaps if gap.against == "Index")
-    assert published.theirs == pytest.approx(62.5)
+    assert published.theirs == pytest.approx(62.5)  # 3.5 on 1-5
+    # The study's own n and sd (0.8 on 1-5 is 20 on 0-100) make it a second sample.
+    assert published.n_theirs == 900
+    own = data.profile[(data.profile["subject"] == "own") & (data.profile["indicator"] == "trust")].iloc[0]
+    expected = stats.ttest_ind_from_stats(own["mean"], own["sd"], own["n"], 62.5, 20.0, 900, equal_var=False)
+    assert published.p == pytest.approx(expected.pvalue, rel=1e-9)
 
 
 def test_movers_find_the_group_that_fell_most():
