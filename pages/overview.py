@@ -53,6 +53,8 @@ for card, (code, label) in zip(cards, labels.items(), strict=False):
         f"(previous period n = {summary.previous_n})",
         border=True,
     )
+    # The interval and n are printed, not only in a tooltip that a phone never shows.
+    card.caption(f"95% CI {summary.low:.0f}–{summary.high:.0f} · n = {summary.n}")
 nps = data.nps
 nps_shown = nps.nps is not None and nps.n >= settings.min_n
 cards[-1].metric(
@@ -62,6 +64,8 @@ cards[-1].metric(
     + (f", 95% CI {nps.low:+.0f} to {nps.high:+.0f}" if nps_shown else ""),
     border=True,
 )
+if nps_shown:
+    cards[-1].caption(f"95% CI {nps.low:+.0f} to {nps.high:+.0f} · n = {nps.n}")
 
 if data.trend.empty:
     st.info(f"No month has {settings.min_n} or more responses yet.")

@@ -77,8 +77,9 @@ def test_a_figure_reads_the_same_with_the_same_interval_on_overview_and_dashboar
     for number, level in enumerate(levels):
         respond(db, when, answers_at({"trust": level}), email=f"p{number}@acme.example")
     overview = team_app(db, timeout=30).run()
-    dashboard = overview.switch_page("pages/dashboard.py").run()
+    captions = [caption.value for caption in overview.caption]
     on_overview = next(m for m in overview.metric if m.label == "Trust")
+    dashboard = overview.switch_page("pages/dashboard.py").run()
     on_dashboard = next(m for m in dashboard.metric if m.label == "Trust")
     assert on_overview.value == on_dashboard.value == "67"
     values = [(level - 1) * 100 / 6 for level in levels]
@@ -88,3 +89,15 @@ def test_a_figure_reads_the_same_with_the_same_interval_on_overview_and_dashboar
     assert shown in on_dashboard.proto.help
     assert "n = 5" in on_overview.proto.help
     assert "n = 5" in on_dashboard.proto.help
+    # Printed under the card too: a phone shows no tooltip.
+    assert f"{shown} · n = 5" in captions
+
+
+def test_the_nps_card_prints_its_interval_and_n(db):
+    respond_times(db, 5, datetime.now(UTC) - timedelta(days=1))
+    at = team_app(db, timeout=30).run()
+    nps = next(m for m in at.metric if m.label == "NPS")
+    interval = nps.proto.help.split("95% CI ")[1]
+    # Five promoters out of five: +100, yet the interval reaches far below (adjusted Wald).
+    assert f"95% CI {interval} · n = 5" in [caption.value for caption in at.caption]
+    assert not interval.startswith("+100")
