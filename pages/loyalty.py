@@ -133,8 +133,18 @@ base_line = " · ".join(
 )
 st.caption(f"Base averages in {period}: {base_line}")
 
-st.subheader("Segments against the whole base")
+st.subheader("Segments against the rest of the base")
 segments = result.segments
+
+
+def _reading(row: pd.Series, code: str) -> str:
+    better, low, high = row[f"better_{code}"], row[f"better_{code}_low"], row[f"better_{code}_high"]
+    if pd.isna(better):
+        return "—"
+    interval = "no interval: one account" if pd.isna(low) else f"{low:+.0f} to {high:+.0f}"
+    return f"{better:+.0f}% ({interval}; n = {row[f'n_{code}']:.0f} vs {row[f'n_rest_{code}']:.0f})"
+
+
 st.dataframe(
     pd.DataFrame(
         {
@@ -142,12 +152,20 @@ st.dataframe(
             "Accounts": segments["accounts"],
             "Likely loyal": segments["likely_loyal"],
             "Mean weighted score": segments["score"].round(2),
-            **{label: segments[f"better_{code}"].round(0) for code, (label, _) in MEASURES.items()},
+            **{
+                label: [_reading(row, code) for _, row in segments.iterrows()]
+                for code, (label, _) in MEASURES.items()
+            },
         }
     ),
     hide_index=True,
     width="stretch",
     column_config={"Likely loyal": st.column_config.NumberColumn(format="percent")},
 )
-st.caption("Measure columns: how much better (+) or worse (−) than the whole base, in percent.")
+st.caption(
+    "Measure columns: how much better (+) or worse (−) the segment's mean is than the mean of every "
+    "other account in the base, in percent of the latter, with the 95% interval of the difference "
+    "(Welch) and the accounts with a value on each side. An interval that spans 0 is no evidence "
+    "of a difference."
+)
 st.plotly_chart(segments_against_base(segments), width="stretch", config=PNG_CONFIG)

@@ -61,7 +61,12 @@ def test_loyalty_lists_likely_loyal_accounts_and_segments_against_the_base(behav
     assert list(accounts["Likely loyal"]) == [True, True, False]
     segments = at.dataframe[1].value
     assert list(segments["Segment"]) == ["North", "South", "Whole base"]
-    assert "Each segment against the whole base" in titles(at)
+    # Each reading carries its interval (or says why there is none) and both n.
+    north = segments.set_index("Segment").loc["North"]
+    readings = [reading for reading in north.iloc[3:] if reading != "—"]
+    assert readings and all(" vs " in reading for reading in readings)
+    assert segments.set_index("Segment").loc["Whole base"].iloc[3:].eq("—").all()
+    assert "Each segment against the rest of the base" in titles(at)
     at.slider[0].set_value(7).run()  # above average on every measure: referrals are never above
     assert metrics(at)["Likely loyal"] == "0 (0%)"
 

@@ -2,7 +2,9 @@
 
 from datetime import date
 
+import pandas as pd
 import pytest
+from scipy import stats
 from sqlmodel import Session
 
 from models.tables import Account, TransactionMeasure
@@ -97,16 +99,63 @@ def test_bad_settings_are_refused(session, base, kwargs, message):
         loyalty(session, "2026-Q3", **kwargs)
 
 
-def test_segments_are_compared_with_the_whole_base(session, base):
+def test_segments_are_compared_with_the_rest_of_the_base_with_an_interval(session, base):
     segments = loyalty(session, "2026-Q3").segments.set_index("segment")
     assert list(segments.index) == ["A", "B", "Whole base"]
     assert segments.loc["A", "likely_loyal"] == 1.0
     assert segments.loc["B", "likely_loyal"] == 0.0
     assert segments.loc["Whole base", "accounts"] == 4
-    # Segment A sells (10 + 8) / 2 = 9 against 5 in the base: 80% better.
-    assert segments.loc["A", "better_sales_transactions"] == pytest.approx(80)
-    # Fewer days is better: B's 60 days since purchase against 38.3 is worse (negative).
-    assert segments.loc["B", "better_days_since_purchase"] < 0
+    # Segment A buys (900 + 100) / 2 = 500 against the rest's (100 + 100) / 2 = 100: 400% more;
+    # never against a base that holds A itself.
+    assert segments.loc["A", "better_monetary_volume"] == pytest.approx(400)
+    assert (segments.loc["A", "n_monetary_volume"], segments.loc["A", "n_rest_monetary_volume"]) == (2, 2)
+    # The interval is Welch's for the difference of means, in percent of the rest's mean.
+    welch = stats.ttest_ind([10, 8], [1, 1], equal_var=False).confidence_interval(0.95)
+    assert segments.loc["A", "better_sales_transactions"] == pytest.approx(800)
+    assert segments.loc["A", "better_sales_transactions_low"] == pytest.approx(100 * welch.low)
+    assert segments.loc["A", "better_sales_transactions_high"] == pytest.approx(100 * welch.high)
+    # Fewer days is better: B's 60 days since purchase (Dent never bought: n = 1) against the
+    # rest's (5 + 50) / 2 = 27.5 is worse; with one account there is no interval.
+    assert segments.loc["B", "better_days_since_purchase"] == pytest.approx(-100 * (60 / 27.5 - 1))
+    assert segments.loc["B", "n_days_since_purchase"] == 1
+    assert pd.isna(segments.loc["B", "better_days_since_purchase_low"])
+    # The whole base has nothing to be compared with.
+    assert pd.isna(segments.loc["Whole base", "better_sales_transactions"])
+
+
+def test_for_days_since_fewer_is_better_and_the_interval_turns_with_it(session, base):
+    echo = Account(name="Echo", segment="B")
+    session.add(echo)
+    session.flush()
+    session.add(
+        TransactionMeasure(
+            account_id=echo.id,
+            period="2026-Q3",
+            period_start=date(2026, 7, 1),
+            period_end=date(2026, 9, 30),
+            sales_transactions=2,
+            information_requests=1,
+            positive_service_events=1,
+            referral_sales=0,
+            days_since_purchase=3,
+            days_since_payment=20,
+            monetary_volume=100.0,
+        )
+    )
+    session.commit()
+    segments = loyalty(session, "2026-Q3").segments.set_index("segment")
+    # A pays after 40 and 40 days, the rest (Cord 10, Echo 20; Dent never paid) after 15:
+    # A waits longer, so it is worse, and the interval of "better" is the difference's, turned.
+    a = segments.loc["A"]
+    assert a["better_days_since_payment"] == pytest.approx(-100 * (40 / 15 - 1))
+    welch = stats.ttest_ind([40, 40], [10, 20], equal_var=False).confidence_interval(0.95)
+    assert a["better_days_since_payment_low"] == pytest.approx(-100 * welch.high / 15)
+    assert a["better_days_since_payment_high"] == pytest.approx(-100 * welch.low / 15)
+    assert (
+        a["better_days_since_payment_low"]
+        <= a["better_days_since_payment"]
+        <= a["better_days_since_payment_high"]
+    )
 
 
 def test_a_manager_sees_only_their_accounts_judged_against_the_whole_base(session, base):

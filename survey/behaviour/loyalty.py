@@ -14,6 +14,13 @@ mean of those z values: 0 is an average account, +1 one standard deviation bette
 
 The base averages always cover every account, so an account manager's accounts are judged
 against the same base as everyone's; the account list itself obeys the reader's ``Scope``.
+
+**Segments.** Each segment is compared with *the rest of the base* (every other account with a
+row for the period), never with a base that contains the segment itself. For each measure the
+page shows how much better (+) or worse (-) the segment's mean is, in percent of the rest's
+mean, with the Welch 95% interval of the difference of the two means
+(``survey.reporting.intervals.difference_interval``) on the same percent scale (the rest's mean
+taken as the fixed reference), and both n (accounts with a value).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlmodel import Session, col, select
 from models.tables import Account, TransactionMeasure
 from survey.imports.transactions import MEASURES
 from survey.people.access import Scope
+from survey.reporting.intervals import difference_interval
 
 EVERYTHING = Scope.everything()
 LIKELY_LOYAL_AT = 3  # above average on at least this many measures (seed 004)
@@ -53,8 +61,10 @@ class Loyalty:
     # (bool) for each, above (how many), likely_loyal (bool), score (weighted); best first.
     accounts: pd.DataFrame
     # segments of the accounts in scope (and "Whole base" last, every account), accounts,
-    # likely_loyal (share 0-1), mean score, and
-    # for each measure its mean and better_<measure>: % better than the base (+ is better).
+    # likely_loyal (share 0-1), mean score, and for each measure its mean, n_<measure> and
+    # n_rest_<measure> (accounts with a value in the segment and in the rest of the base), and
+    # better_<measure> with better_<measure>_low/_high: % better (+) than the rest of the base
+    # with its 95% interval (NaN on "Whole base", which has nothing to be compared with).
     segments: pd.DataFrame
 
 
@@ -132,11 +142,11 @@ def loyalty(
     frame = frame.sort_values(["likely_loyal", "score", "account"], ascending=[False, False, True])
     # Every account is scored (the z values need the whole base); only those in scope leave here.
     visible = frame[[scope.allows(int(a)) for a in frame["account_id"]]].reset_index(drop=True)
-    return Loyalty(period=period, base=base, accounts=visible, segments=_segments(visible, frame, base))
+    return Loyalty(period=period, base=base, accounts=visible, segments=_segments(visible, frame))
 
 
-def _segments(visible: pd.DataFrame, every: pd.DataFrame, base: dict[str, BaseFigure]) -> pd.DataFrame:
-    """Each segment's share of likely loyal accounts and its means against the whole base."""
+def _segments(visible: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
+    """Each segment's share of likely loyal accounts and its means against the rest of the base."""
     rows = []
     groups = [(segment or "(no segment)", rows_) for segment, rows_ in visible.groupby("segment", sort=True)]
     for segment, rows_ in [*groups, ("Whole base", every)]:
@@ -146,18 +156,39 @@ def _segments(visible: pd.DataFrame, every: pd.DataFrame, base: dict[str, BaseFi
             "likely_loyal": float(rows_["likely_loyal"].mean()) if len(rows_) else None,
             "score": float(rows_["score"].mean()) if len(rows_) else None,
         }
+        rest = every.iloc[0:0] if rows_ is every else every[~every["account_id"].isin(rows_["account_id"])]
         for name, (_, lower_is_better) in MEASURES.items():
-            mean = rows_[name].mean()
-            base_mean = base[name].mean
-            row[name] = None if pd.isna(mean) else float(mean)
-            better = None
-            if base_mean and not pd.isna(mean):
-                change = 100 * (float(mean) / base_mean - 1)
-                better = -change if lower_is_better else change
-            row[f"better_{name}"] = better
+            mine, others = rows_[name].dropna(), rest[name].dropna()
+            row[name] = float(mine.mean()) if len(mine) else None
+            row[f"n_{name}"] = len(mine)
+            row[f"n_rest_{name}"] = len(others)
+            row |= _better(mine, others, lower_is_better, name)
         rows.append(row)
     frame = pd.DataFrame(rows)
     # NaN, never None, where there is nothing to compare (e.g. a base average of 0).
     numbers = [column for column in frame.columns if column not in ("segment", "accounts")]
     frame[numbers] = frame[numbers].astype(float)
     return frame
+
+
+def _better(mine: pd.Series, others: pd.Series, lower_is_better: bool, name: str) -> dict[str, float | None]:
+    """% better than the rest of the base, with the Welch interval of the difference on the
+    same scale; None where either side has no value or the rest's mean is 0."""
+    keys = (f"better_{name}", f"better_{name}_low", f"better_{name}_high")
+    if not len(mine) or not len(others) or not float(others.mean()):
+        return dict.fromkeys(keys)
+    reference = float(others.mean())
+    sign = -1.0 if lower_is_better else 1.0
+    better = sign * 100 * (float(mine.mean()) - reference) / reference
+    interval = difference_interval(
+        float(mine.mean()),
+        float(mine.std(ddof=1)) if len(mine) > 1 else 0.0,
+        len(mine),
+        reference,
+        float(others.std(ddof=1)) if len(others) > 1 else 0.0,
+        len(others),
+    )
+    if interval is None:
+        return {keys[0]: better, keys[1]: None, keys[2]: None}
+    ends = sorted(sign * 100 * end / reference for end in interval)
+    return {keys[0]: better, keys[1]: ends[0], keys[2]: ends[1]}

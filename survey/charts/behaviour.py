@@ -65,13 +65,17 @@ def timeline_chart(timeline: Timeline, account: str) -> go.Figure:
 
 
 def segments_against_base(segments: pd.DataFrame) -> go.Figure:
-    """For each measure, how much better (+) or worse (-) each segment does than the whole
-    base, in percent; for the "days since" measures fewer days count as better."""
+    """For each measure, how much better (+) or worse (-) each segment does than the rest of
+    the base, in percent, with its 95% interval; for the "days since" measures fewer days
+    count as better."""
     figure = go.Figure()
     rows = segments[segments["segment"] != "Whole base"]
     names = [label for label, _ in MEASURES.values()]
     for index, row in enumerate(rows.itertuples(index=False)):
         values = [getattr(row, f"better_{code}") for code in MEASURES]
+        lows = [getattr(row, f"better_{code}_low") for code in MEASURES]
+        highs = [getattr(row, f"better_{code}_high") for code in MEASURES]
+        counts = [[getattr(row, f"n_{code}"), getattr(row, f"n_rest_{code}")] for code in MEASURES]
         figure.add_trace(
             go.Bar(
                 x=values,
@@ -79,13 +83,25 @@ def segments_against_base(segments: pd.DataFrame) -> go.Figure:
                 orientation="h",
                 name=str(row.segment),
                 marker={"color": PALETTE[index % len(PALETTE)]},
-                hovertemplate="%{y}: %{x:+.0f}% against the base<extra>" + str(row.segment) + "</extra>",
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [high - value for value, high in zip(values, highs, strict=True)],
+                    "arrayminus": [value - low for value, low in zip(values, lows, strict=True)],
+                },
+                customdata=counts,
+                hovertemplate="%{y}: %{x:+.0f}% against the rest of the base "
+                "(n = %{customdata[0]:.0f} vs %{customdata[1]:.0f})<extra>" + str(row.segment) + "</extra>",
             )
         )
     figure.update_layout(barmode="group")
     figure.update_yaxes(autorange="reversed")
-    figure.update_xaxes(title_text="Better (+) or worse (−) than the whole base, %", zeroline=True)
-    return _layout(figure, "Each segment against the whole base", 180 + 26 * len(rows) * len(names) // 2)
+    figure.update_xaxes(
+        title_text="Better (+) or worse (−) than the rest of the base, % (95% CI)", zeroline=True
+    )
+    return _layout(
+        figure, "Each segment against the rest of the base", 180 + 26 * len(rows) * len(names) // 2
+    )
 
 
 def correlation_forest(rows: pd.DataFrame, labels: Mapping[str, str], title: str) -> go.Figure:
