@@ -77,14 +77,24 @@ for row in best.itertuples(index=False):
     st.markdown(f"- **{labels.get(row.indicator, row.indicator)}**, {where}: {row.reading}")
 
 by_touchpoint = strongest(table, outcome, kind="touchpoint", count=1)
+touchpoint_rows = table[(table["outcome"] == outcome) & (table["kind"] == "touchpoint")]
 if not by_touchpoint.empty:
     top = by_touchpoint.iloc[0]
-    st.success(
-        f"Best predictor of {OUTCOMES[outcome].lower()} at a single touchpoint: "
-        f"**{labels.get(top['indicator'], top['indicator'])}** after **{plain(top['group'])}** "
-        f"(r = {top['r']:.2f}, 95% CI {top['low']:.2f} to {top['high']:.2f}, n = {top['n']})."
+    compared = int(touchpoint_rows["shown"].astype(bool).sum())
+    claimed = int(touchpoint_rows["claim"].astype(bool).sum())
+    many = (
+        f"It is the largest of {compared} touchpoint × indicator correlations ({claimed} hold after "
+        "the Benjamini–Hochberg correction): the largest of many estimates tends to overstate, so "
+        "expect a weaker link in the next period."
+        if compared > 1
+        else "It is the only touchpoint × indicator correlation with enough data."
     )
-touchpoint_rows = table[(table["outcome"] == outcome) & (table["kind"] == "touchpoint")]
+    st.container(border=True).markdown(
+        f"Largest link with {OUTCOMES[outcome].lower()} at a single touchpoint: "
+        f"**{labels.get(top['indicator'], top['indicator'])}** after **{plain(top['group'])}** "
+        f"(r = {top['r']:.2f}, 95% CI {top['low']:.2f} to {top['high']:.2f}, n = {top['n']}). "
+        f"{many} Read it as association, not cause."
+    )
 if touchpoint_rows["shown"].astype(bool).any():
     journey = list(dict.fromkeys(touchpoint_rows["group"]))  # already in journey order
     st.plotly_chart(

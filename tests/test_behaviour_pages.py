@@ -64,7 +64,8 @@ def test_loyalty_lists_likely_loyal_accounts_and_segments_against_the_base(behav
     # Each reading carries its interval (or says why there is none) and both n.
     north = segments.set_index("Segment").loc["North"]
     readings = [reading for reading in north.iloc[3:] if reading != "—"]
-    assert readings and all(" vs " in reading for reading in readings)
+    assert readings
+    assert all(" vs " in reading for reading in readings)
     assert segments.set_index("Segment").loc["Whole base"].iloc[3:].eq("—").all()
     assert "Each segment against the rest of the base" in titles(at)
     at.slider[0].set_value(7).run()  # above average on every measure: referrals are never above
@@ -136,10 +137,15 @@ def test_predictors_state_the_link_with_n_and_interval(linked, db):
     assert "95% CI" in findings[0]
     table = at.dataframe[0].value
     assert set(table["n"]) == {24}
-    assert at.success[0].value.startswith(
-        "Best predictor of sales transactions at a single touchpoint: **Commitment** after **Delivery** (r = "
+    [largest] = [md.value for md in at.markdown if md.value.startswith("Largest link")]
+    assert largest.startswith(
+        "Largest link with sales transactions at a single touchpoint: **Commitment** after **Delivery** (r = "
     )
-    assert "n = 24)" in at.success[0].value
+    assert "n = 24)" in largest
+    # It says it is the maximum of many, and how many.
+    # It says how many correlations it was picked from (here the only one with enough data).
+    assert "It is the only touchpoint × indicator correlation with enough data." in largest
+    assert largest.endswith("Read it as association, not cause.")
     grid, forest = titles(at)
     assert grid == "Sales transactions next quarter: r by touchpoint and indicator"
     assert forest.startswith("Sales transactions next quarter against")
