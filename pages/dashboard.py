@@ -16,9 +16,17 @@ from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
 from survey.instrument.workflow import version_breaks
 from survey.people.access import restrict_filters
-from survey.reporting.dashboard import DashboardData, account_movers, compute, data_version, filter_options
+from survey.reporting.dashboard import (
+    DashboardData,
+    account_movers,
+    compute,
+    data_version,
+    filter_options,
+    headlines,
+)
 from survey.reporting.filters import Filters, period_of
 from survey.reporting.forms import responses_by_form, rests_on
+from survey.reporting.intervals import change_reading
 
 user = team_page()
 
@@ -88,21 +96,21 @@ for notice in quality_notices(settings.database_url, f"{datetime.now(UTC):%Y-%m-
 # Headline: where the latest period stands against the one before.
 st.caption(f"Latest {filters.grain} and its change against the {filters.grain} before.")
 own_trend = data.trend[data.trend["subject"] == "own"]
+latest = headlines(data.trend)
 cards = st.columns(len(labels))
 for card, (code, label) in zip(cards, labels.items(), strict=True):
-    series = own_trend[own_trend["indicator"] == code].sort_values("period")
-    if series.empty:
+    headline = latest.get(code)
+    if headline is None:
         card.metric(label, "—", help=f"Fewer than {settings.min_n} responses.")
         continue
-    last = series.iloc[-1]
-    change = last["mean"] - series.iloc[-2]["mean"] if len(series) > 1 else None
     card.metric(
         label,
-        f"{last['mean']:.0f}",
-        delta=None if change is None else f"{change:+.1f}",
-        help=f"{last['period']}: n = {int(last['n'])}, 95% CI {last['low']:.0f}–{last['high']:.0f}",
+        f"{headline.mean:.0f}",
+        delta=None if headline.change is None else f"{headline.change:+.1f}",
+        help=f"{headline.period}: n = {headline.n}, 95% CI {headline.low:.0f}–{headline.high:.0f}",
         border=True,
     )
+    card.caption(change_reading(headline.change, headline.change_interval, headline.previous_period))
 
 significant = [gap for gap in data.gaps if gap.significant]
 if significant:

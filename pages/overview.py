@@ -10,6 +10,7 @@ from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from survey.charts.common import trend_small_multiples
 from survey.instrument.definition import load_instrument
+from survey.reporting.intervals import change_reading
 from survey.reporting.overview import WINDOW_MONTHS, latest_responses, overview
 
 user = team_page()
@@ -55,6 +56,7 @@ for card, (code, label) in zip(cards, labels.items(), strict=False):
     )
     # The interval and n are printed, not only in a tooltip that a phone never shows.
     card.caption(f"95% CI {summary.low:.0f}–{summary.high:.0f} · n = {summary.n}")
+    card.caption(change_reading(summary.change, summary.change_interval, "the 3 months before"))
 nps = data.nps
 nps_shown = nps.nps is not None and nps.n >= settings.min_n
 cards[-1].metric(

@@ -143,3 +143,27 @@ def test_the_trend_charts_mark_where_the_instrument_changed_and_say_which_forms(
     [line] = [s for s in satisfaction["layout"]["shapes"] if s["type"] == "line"]
     quarter = (now - timedelta(days=10)).month
     assert line["x0"] == f"{(now - timedelta(days=10)).year}-Q{(quarter - 1) // 3 + 1}"
+
+
+def test_each_headline_change_carries_its_interval(db):
+    from scipy import stats
+
+    from tests.factories import answers_at
+
+    now = datetime.now(UTC)
+    before, latest = (2, 3, 4), (4, 6, 7)  # trust on 1-7, one quarter and a later one
+    for number, level in enumerate(before):
+        respond(db, now - timedelta(days=100), answers_at({"trust": level}), email=f"b{number}@acme.example")
+    for number, level in enumerate(latest):
+        respond(db, now - timedelta(days=1), answers_at({"trust": level}), email=f"l{number}@acme.example")
+    at = open_page(db, "pages/dashboard.py")
+    assert not at.exception
+    to_100 = [[(level - 1) * 100 / 6 for level in levels] for levels in (latest, before)]
+    welch = stats.ttest_ind(*to_100, equal_var=False).confidence_interval(0.95)
+    change = sum(to_100[0]) / 3 - sum(to_100[1]) / 3
+    readings = [
+        caption.value for caption in at.caption if "95% CI" in caption.value and " since " in caption.value
+    ]
+    expected = f"{change:+.1f} since "
+    [trust] = [reading for reading in readings if reading.startswith(expected)]
+    assert f"(95% CI {welch.low:+.1f} to {welch.high:+.1f}: could be noise)" in trust

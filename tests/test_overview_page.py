@@ -101,3 +101,22 @@ def test_the_nps_card_prints_its_interval_and_n(db):
     # Five promoters out of five: +100, yet the interval reaches far below (adjusted Wald).
     assert f"95% CI {interval} · n = 5" in [caption.value for caption in at.caption]
     assert not interval.startswith("+100")
+
+
+def test_the_change_of_each_card_carries_its_interval(db):
+    from scipy import stats
+
+    from tests.factories import answers_at
+
+    now = datetime.now(UTC)
+    before, latest = (2, 3, 4, 5, 3), (4, 6, 7, 5, 6)  # trust on 1-7
+    for number, level in enumerate(before):  # always in the three months before the window
+        respond(db, now - timedelta(days=120), answers_at({"trust": level}), email=f"b{number}@acme.example")
+    for number, level in enumerate(latest):
+        respond(db, now - timedelta(days=1), answers_at({"trust": level}), email=f"l{number}@acme.example")
+    at = team_app(db, timeout=30).run()
+    to_100 = [[(level - 1) * 100 / 6 for level in levels] for levels in (latest, before)]
+    welch = stats.ttest_ind(*to_100, equal_var=False).confidence_interval(0.95)
+    change = np.mean(to_100[0]) - np.mean(to_100[1])
+    expected = f"{change:+.1f} since the 3 months before (95% CI {welch.low:+.1f} to {welch.high:+.1f}: "
+    assert any(caption.value.startswith(expected) for caption in at.caption)

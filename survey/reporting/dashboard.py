@@ -25,7 +25,7 @@ from survey.reporting.aggregates import COUNTERS
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, period_of, periods_of
 from survey.reporting.gaps import Gap, gaps
-from survey.reporting.intervals import NpsFigure, mean_from_sums, nps_interval
+from survey.reporting.intervals import NpsFigure, difference_interval, mean_from_sums, nps_interval
 from survey.reporting.reliability import ReliabilityInputError, alpha_from_covariance
 
 SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
@@ -155,6 +155,49 @@ def trend(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
     by_period = cells.with_key("period", periods_of(cells.keys["month"], grain))
     # Sorted by period already: period is the first key.
     return summary(by_period, ["period", "indicator", "subject", "competitor_id"], min_n)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """An indicator's latest shown period and its change against the shown period before,
+    with the Welch 95% interval of that change (``difference_interval``)."""
+
+    period: str
+    mean: float
+    n: int
+    low: float
+    high: float
+    previous_period: str | None = None
+    change: float | None = None
+    change_interval: tuple[float, float] | None = None
+
+
+def headlines(trend: pd.DataFrame) -> dict[str, Headline]:
+    """Per indicator, our latest period of ``trend`` against the period before it."""
+    own = trend[trend["subject"] == "own"].sort_values("period")
+    found = {}
+    for code, series in own.groupby("indicator", sort=False):
+        last = series.iloc[-1]
+        headline = Headline(
+            str(last["period"]), float(last["mean"]), int(last["n"]), float(last["low"]), float(last["high"])
+        )
+        if len(series) > 1:
+            before = series.iloc[-2]
+            headline = replace(
+                headline,
+                previous_period=str(before["period"]),
+                change=float(last["mean"] - before["mean"]),
+                change_interval=difference_interval(
+                    float(last["mean"]),
+                    float(last["sd"]),
+                    int(last["n"]),
+                    float(before["mean"]),
+                    float(before["sd"]),
+                    int(before["n"]),
+                ),
+            )
+        found[str(code)] = headline
+    return found
 
 
 def profile(cells: Cells, min_n: int) -> pd.DataFrame:

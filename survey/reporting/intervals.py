@@ -109,3 +109,16 @@ def nps_interval(promoters: int, passives: int, detractors: int) -> NpsFigure:
         100 * max(-1.0, adjusted - margin),
         100 * min(1.0, adjusted + margin),
     )
+
+
+def change_reading(change: float | None, interval: tuple[float, float] | None, against: str | None) -> str:
+    """A change worded with its 95% interval, the same on every page: "+3.1 since 2026-Q2 (95% CI
+    -2.0 to +8.2: could be noise)"."""
+    if change is None:
+        return "No earlier period to compare with."
+    since = f"{change:+.1f} since {against}" if against else f"{change:+.1f}"
+    if interval is None:
+        return f"{since} (too few responses for an interval)"
+    low, high = interval
+    verdict = "could be noise" if low <= 0 <= high else "more than noise"
+    return f"{since} (95% CI {low:+.1f} to {high:+.1f}: {verdict})"
