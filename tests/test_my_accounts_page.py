@@ -1,11 +1,11 @@
 """My accounts, through AppTest: ranked worst first, each row saying why, a manager's own only."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import Account, FollowUp
+from models.tables import Account, FollowUp, TransactionMeasure
 from survey.accounts.health import account_health, health_frame
 from survey.exports.frames import frame_csv
 from tests.factories import answers_at, respond, team_app
@@ -68,6 +68,31 @@ def test_filters_and_sorting_change_the_table(db):
     at.selectbox(key="ma_sort").set_value("Account")
     at.toggle(key="ma_desc").set_value(True).run()
     assert list(table(at)["Account"]) == ["Globex", "Acme Tools"]
+
+
+def test_an_rfm_segment_lists_only_its_accounts(db):
+    book(db)
+    # Against this base of three: Acme buys most (Champions), Globex between (Loyal), Initech least.
+    for name, days, sales, volume in (("Acme Tools", 3, 40, 90_000.0), ("Globex", 30, 10, 20_000.0),
+                                      ("Initech", 300, 1, 100.0)):  # fmt: skip
+        account = db.exec(select(Account).where(Account.name == name)).one()
+        db.add(
+            TransactionMeasure(
+                account_id=account.id, period="2026-Q1", period_start=date(2026, 1, 1),
+                period_end=date(2026, 3, 31), sales_transactions=sales, information_requests=0,
+                positive_service_events=0, referral_sales=0, days_since_purchase=days,
+                days_since_payment=days, monetary_volume=volume,
+            )
+        )  # fmt: skip
+    db.commit()
+    at = open_page(db)
+    at.multiselect(key="ma_rfm").set_value(["Loyal"]).run()
+    assert list(table(at)["Account"]) == ["Globex"]
+    at.multiselect(key="ma_rfm").set_value(["Champions", "Loyal"]).run()
+    assert set(table(at)["Account"]) == {"Acme Tools", "Globex"}
+    # Initech is Hibernating but tom's: maria sees no account in that segment.
+    at.multiselect(key="ma_rfm").set_value(["Hibernating"]).run()
+    assert any(i.value == "No account matches these filters." for i in at.info)
 
 
 def test_the_check_opens_one_decline_follow_up_and_not_twice(db):
