@@ -43,6 +43,17 @@ def mean_interval(values: Sequence[float], level: float = LEVEL) -> Estimate | N
     return Estimate(mean, mean - half, mean + half, n)
 
 
+def t_test_p(values: Sequence[float]) -> float:
+    """Two-sided p-value of the one-sample t-test that the mean is zero (R's ``t.test(x)$p.value``),
+    the test whose inversion is ``mean_interval``; needs two or more values."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    if sd == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
+
+
 @dataclass(frozen=True)
 class Shrunk:
     """An account's change shrunk toward its segment: ``weight`` is the share of the estimate
