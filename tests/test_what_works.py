@@ -10,8 +10,9 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from survey.accounts.intervals import mean_interval, shrink
+from survey.accounts.intervals import mean_interval, shrink, t_test_p
 from survey.accounts.whatworks import Effect, corrected, event_difference
+from survey.reporting import intervals as core
 
 
 def test_the_event_difference_is_the_interaction_coefficient_of_an_ols_fit():
@@ -125,3 +126,21 @@ def test_an_effect_uncorrected_clear_of_zero_but_not_over_all_comparisons_is_not
     assert first.estimate.low > 0
     assert first.simultaneous.low < 0
     assert "no clear difference after a training" in first.sentence
+
+
+def test_an_account_interval_is_the_reporting_cores_figure():
+    # What works' differences per account: the interval every other page shows, not a second one.
+    values = [12.0, -3.5, 8.25, 20.0, 4.0, 9.5]
+    mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+    estimate = mean_interval(values)
+    assert (estimate.low, estimate.high) == pytest.approx(
+        core.mean_interval(mean, sd, len(values)), rel=1e-12
+    )
+    widened = mean_interval(values, 1 - 0.05 / 30)
+    assert (widened.low, widened.high) == pytest.approx(
+        core.mean_interval(mean, sd, len(values), 1 - 0.05 / 30), rel=1e-12
+    )
+    assert t_test_p(values) == pytest.approx(core.mean_p_value(mean, sd, len(values)), rel=1e-12)
+    # The shrunk change's interval uses the core's 95% normal quantile.
+    shrunk = shrink(-8.0, 16.0, 0.0, 16.0, 3)
+    assert shrunk.high - shrunk.value == pytest.approx(core.Z95 * math.sqrt(shrunk.weight * 16.0))
