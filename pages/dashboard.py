@@ -12,6 +12,7 @@ from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from pages.filters import filter_bar
 from pages.quality_cache import notices as quality_notices
+from survey.behaviour.rfm import narrow_to_rfm
 from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
 from survey.instrument.workflow import version_breaks
@@ -67,12 +68,20 @@ if options["first_month"] is None:
     st.info("No responses yet. Send a survey with `python -m survey invite --help`, or load the demo data.")
     st.stop()
 
-filters = filter_bar(options, recent_months=12, grain=True, version=True)
+filters = filter_bar(options, recent_months=12, grain=True, version=True, rfm=True)
 visible = restrict_filters(filters, scope)
 if visible is None:
     st.info("Nothing to show: you own none of these accounts. An admin assigns accounts to their owners.")
     st.stop()
-filters = visible
+with session_scope(engine()) as session:
+    in_segments = narrow_to_rfm(session, visible)
+if in_segments is None:
+    st.info(
+        "No account you can see is in the chosen RFM segments (or no transactional measures are "
+        "imported yet: `python -m survey import-transactions`)."
+    )
+    st.stop()
+filters = in_segments
 data = _dashboard(settings.database_url, filters, settings.min_n, version)
 competitors = options["competitors"]
 st.caption(

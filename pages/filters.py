@@ -7,15 +7,22 @@ from typing import Any, Literal, cast
 import pandas as pd
 import streamlit as st
 
+from survey.behaviour.rfm import RFM_SEGMENTS
 from survey.reporting.filters import Filters
 
 
 def filter_bar(
-    options: dict[str, Any], *, recent_months: int | None, grain: bool, version: bool = False
+    options: dict[str, Any],
+    *,
+    recent_months: int | None,
+    grain: bool,
+    version: bool = False,
+    rfm: bool = False,
 ) -> Filters:
     """Draw the filters and return them. ``recent_months`` preselects that many last months
     (``None``: the whole history); ``grain`` offers month or quarter for trends; ``version``
-    offers the instrument versions answered, when there is more than one."""
+    offers the instrument versions answered, when there is more than one; ``rfm`` offers the
+    behaviour segments (the caller narrows them to accounts with ``narrow_to_rfm``)."""
     months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
     first_shown = 0 if recent_months is None else max(0, len(months) - recent_months)
     with st.container(border=True):
@@ -32,6 +39,17 @@ def filter_bar(
         )
         segments = second.multiselect(
             "Segment", options["segments"], key="segments", placeholder="All segments"
+        )
+        behaviour = (
+            second.multiselect(
+                "RFM segment",
+                list(RFM_SEGMENTS),
+                key="rfm_segments",
+                placeholder="All behaviour segments",
+                help="Recency, frequency and monetary segments of the latest transactional measures.",
+            )
+            if rfm
+            else []
         )
         touchpoints = second.multiselect(
             "Touchpoint",
@@ -75,4 +93,5 @@ def filter_bar(
         account_ids=tuple(accounts),
         grain=cast(Literal["month", "quarter"], chosen_grain or "quarter"),
         version=chosen_version,
+        rfm_segments=tuple(behaviour),
     )

@@ -15,7 +15,7 @@ from survey.accounts.values import (
     customer_levels_by_quarter,
     disagreements,
 )
-from survey.behaviour.rfm import accounts_in_segment, rfm_segments, segment_of
+from survey.behaviour.rfm import accounts_in_segment, narrow_to_rfm, rfm_segments, segment_of
 from survey.collecting.responses import submit
 from survey.comments.listing import (
     CommentFilterError,
@@ -28,6 +28,7 @@ from survey.comments.listing import (
 from survey.comments.tags import TagRuleError, add_rule, list_rules, tags_of
 from survey.exports.frames import frame_csv
 from survey.people.access import Scope
+from survey.reporting.filters import Filters, where
 from tests.factories import answers_at, make_invitation, respond
 
 
@@ -255,6 +256,14 @@ def test_rfm_segments_score_tertiles_against_the_whole_base(session, now):
     assert accounts_in_segment(session, "Champions", scope=Scope.of_accounts([])) == ()
     with pytest.raises(ValueError, match="unknown RFM segment 'VIP'"):
         accounts_in_segment(session, "VIP")
+    # As a dashboard filter the segment becomes its accounts, like a manager's scope.
+    bravo = account_id(session, "Bravo")
+    assert narrow_to_rfm(session, Filters(rfm_segments=("Champions", "Loyal"))) == Filters(
+        account_ids=(alpha, bravo)
+    )
+    assert narrow_to_rfm(session, Filters(account_ids=(bravo,), rfm_segments=("Champions",))) is None
+    with pytest.raises(ValueError, match="narrow them with narrow_to_rfm"):
+        where(Filters(rfm_segments=("Loyal",)), lambda name: Account.id)
 
 
 def test_rfm_rules():

@@ -72,6 +72,13 @@ def test_what_works_recovers_the_built_in_effect_of_business_reviews(demo):
     print(f"review → commitment {estimate.value:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}]")
     assert estimate.low <= REVIEW_EFFECT_100 <= estimate.high
     assert estimate.low > 0  # and it is told apart from no effect
+    # Corrected for every action type and indicator shown, it still contains the built-in
+    # value and is told apart from no effect.
+    together = review.simultaneous
+    print(f"  over all {review.comparisons} comparisons [{together.low:+.1f}, {together.high:+.1f}]")
+    assert together.low <= REVIEW_EFFECT_100 <= together.high
+    assert together.low > 0
+    assert review.p_holm < 0.05
     assert "rose more after a business review" in review.sentence
 
 
@@ -84,6 +91,19 @@ def test_an_action_without_a_built_in_effect_has_an_interval_containing_zero(dem
     assert estimate.n >= 5
     print(f"{action} → commitment {estimate.value:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}]")
     assert estimate.low <= 0 <= estimate.high
+    together = effect(effects, action, "commitment").simultaneous
+    assert together.low <= 0 <= together.high
+
+
+def test_every_effect_without_a_built_in_one_contains_zero_once_corrected(demo):
+    with Session(demo) as session:
+        effects = what_works(session, NOW)
+    shown = [e for e in effects if e.simultaneous is not None]
+    others = [e for e in shown if (e.action, e.indicator) != ("business_review", "commitment")]
+    assert len(shown) == 30
+    assert all(e.comparisons == len(shown) for e in shown)
+    assert [e for e in others if e.simultaneous.excludes_zero] == []
+    assert all(e.p_holm >= 0.05 for e in others)
 
 
 def test_the_demo_logs_actions_of_every_type_but_none_for_the_declining_account(demo):

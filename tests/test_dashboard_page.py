@@ -1,13 +1,13 @@
 """The dashboard and benchmark pages, through AppTest."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import Benchmark, Competitor
+from models.tables import Account, Benchmark, Competitor, TransactionMeasure
 from survey.instrument.definition import load_instrument
 from tests.factories import full_answers, respond, team_app
 
@@ -167,3 +167,50 @@ def test_each_headline_change_carries_its_interval(db):
     expected = f"{change:+.1f} since "
     [trust] = [reading for reading in readings if reading.startswith(expected)]
     assert f"(95% CI {welch.low:+.1f} to {welch.high:+.1f}: could be noise)" in trust
+
+
+def measures(db, account: str, *, days: int, sales: int, volume: float) -> None:
+    """One quarter of transactional measures for an account (what RFM segments come from)."""
+    account_id = db.exec(select(Account.id).where(Account.name == account)).one()
+    db.add(
+        TransactionMeasure(
+            account_id=account_id,
+            period="2026-Q1",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 3, 31),
+            sales_transactions=sales,
+            information_requests=0,
+            positive_service_events=0,
+            referral_sales=0,
+            days_since_purchase=days,
+            days_since_payment=days,
+            monetary_volume=volume,
+        )
+    )
+    db.commit()
+
+
+def test_an_rfm_segment_narrows_the_figures_to_its_accounts(db):
+    # Acme buys often and recently (Loyal against this base of two), Bolt hardly (Hibernating).
+    moment = datetime(2026, 3, 20, 12, tzinfo=UTC)
+    for number in range(5):
+        account = "Acme Tools" if number < 3 else "Bolt Works"
+        respond(
+            db, moment - timedelta(days=number), full_answers(), account=account, email=f"p{number}@x.example"
+        )
+    measures(db, "Acme Tools", days=3, sales=40, volume=90_000.0)
+    measures(db, "Bolt Works", days=200, sales=1, volume=500.0)
+    at = open_page(db, "pages/dashboard.py")
+    assert "5 responses" in at.caption[0].value
+    at.multiselect(key="rfm_segments").set_value(["Loyal"]).run()
+    assert not at.exception
+    assert "3 responses" in at.caption[0].value
+    at.multiselect(key="rfm_segments").set_value(["Hibernating"]).run()
+    assert "2 responses" in at.caption[0].value
+    # A segment and an account that is not in it leave nothing, and say so.
+    bolt = db.exec(select(Account.id).where(Account.name == "Bolt Works")).one()
+    acme = db.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    at.multiselect(key="accounts").set_value([acme]).run()
+    assert any("No account you can see is in the chosen RFM segments" in i.value for i in at.info)
+    at.multiselect(key="accounts").set_value([bolt]).run()
+    assert "2 responses" in at.caption[0].value

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from survey.reporting.intervals import difference_interval, mean_from_sums, mean_interval, nps_interval
+from survey.reporting.intervals import (
+    difference_interval,
+    mean_from_sums,
+    mean_interval,
+    mean_p_value,
+    nps_interval,
+)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -22,6 +28,17 @@ def test_the_mean_interval_of_published_figures_uses_their_own_n_and_sd():
     # R: mean 62.5, sd 13.3, n 900 -> 62.5 + c(-1, 1) * qt(0.975, 899) * 13.3 / sqrt(900)
     low, high = mean_interval(62.5, 13.3, 900)
     assert (low, high) == pytest.approx((61.62991, 63.37009), abs=1e-5)
+
+
+def test_a_wider_level_and_the_p_value_are_scipys_one_sample_t_test():
+    values = np.random.default_rng(4).normal(3, 10, size=17)
+    mean, sd, n = values.mean(), values.std(ddof=1), len(values)
+    test = stats.ttest_1samp(values, 0)
+    # Bonferroni over 30 comparisons: each interval at 1 - 0.05/30.
+    assert mean_interval(mean, sd, n, 1 - 0.05 / 30) == pytest.approx(test.confidence_interval(1 - 0.05 / 30))
+    assert mean_interval(mean, sd, n) == pytest.approx(test.confidence_interval(0.95))
+    assert mean_p_value(mean, sd, n) == pytest.approx(test.pvalue)
+    assert mean_p_value(0.0, 0.0, 5) == 1.0
 
 
 def test_one_response_has_no_interval():

@@ -1,13 +1,16 @@
 """My accounts, through AppTest: ranked worst first, each row saying why, a manager's own only."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import event
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import Account, FollowUp
+from models.tables import Account, FollowUp, TransactionMeasure
 from survey.accounts.health import account_health, health_frame
+from survey.accounts.values import disagreements
 from survey.exports.frames import frame_csv
+from survey.people.access import owner_scope
 from tests.factories import answers_at, respond, team_app
 
 ALL = ("satisfaction", "trust", "control_mutuality", "commitment", "mindset", "word_of_mouth")
@@ -70,6 +73,31 @@ def test_filters_and_sorting_change_the_table(db):
     assert list(table(at)["Account"]) == ["Globex", "Acme Tools"]
 
 
+def test_an_rfm_segment_lists_only_its_accounts(db):
+    book(db)
+    # Against this base of three: Acme buys most (Champions), Globex between (Loyal), Initech least.
+    for name, days, sales, volume in (("Acme Tools", 3, 40, 90_000.0), ("Globex", 30, 10, 20_000.0),
+                                      ("Initech", 300, 1, 100.0)):  # fmt: skip
+        account = db.exec(select(Account).where(Account.name == name)).one()
+        db.add(
+            TransactionMeasure(
+                account_id=account.id, period="2026-Q1", period_start=date(2026, 1, 1),
+                period_end=date(2026, 3, 31), sales_transactions=sales, information_requests=0,
+                positive_service_events=0, referral_sales=0, days_since_purchase=days,
+                days_since_payment=days, monetary_volume=volume,
+            )
+        )  # fmt: skip
+    db.commit()
+    at = open_page(db)
+    at.multiselect(key="ma_rfm").set_value(["Loyal"]).run()
+    assert list(table(at)["Account"]) == ["Globex"]
+    at.multiselect(key="ma_rfm").set_value(["Champions", "Loyal"]).run()
+    assert set(table(at)["Account"]) == {"Acme Tools", "Globex"}
+    # Initech is Hibernating but tom's: maria sees no account in that segment.
+    at.multiselect(key="ma_rfm").set_value(["Hibernating"]).run()
+    assert any(i.value == "No account matches these filters." for i in at.info)
+
+
 def test_the_check_opens_one_decline_follow_up_and_not_twice(db):
     book(db)
     at = open_page(db)
@@ -117,3 +145,46 @@ def test_value_level_disagreements_are_listed(db):
     assert list(gaps["Account"]) == ["Acme Tools"]
     assert list(gaps["Gap"]) == [-3.0]
     assert list(gaps["Customer"]) == ["3.0 · Value added"]
+
+
+def queries(db, call) -> int:
+    """How many statements ``call`` sends to the database."""
+    sent = []
+    engine = db.get_bind()
+
+    def count(*_args) -> None:
+        sent.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_the_page_reads_as_many_queries_for_twenty_accounts_as_for_two(db):
+    book(db)
+    now = datetime.now(UTC)
+
+    def page() -> None:
+        scope = owner_scope(db, "maria")
+        account_health(db, now, scope)
+        disagreements(db, now, scope)
+
+    for account in db.exec(select(Account)).all():
+        account.manager_value_level = 4
+        db.add(account)
+    db.commit()
+    few = queries(db, page)
+    assert len(account_health(db, now, owner_scope(db, "maria"))) == 2
+    for number in range(18):
+        respond(db, now - timedelta(days=5), answers_at(dict.fromkeys(ALL, 5), VALUE_LEVEL=1),
+                account=f"Extra {number:02}", email=f"x@extra{number}.example")  # fmt: skip
+    for account in db.exec(select(Account).where(Account.name.startswith("Extra"))).all():
+        account.owner, account.manager_value_level = "maria", 4
+        db.add(account)
+    db.commit()
+    assert len(account_health(db, now, owner_scope(db, "maria"))) == 20
+    assert len(disagreements(db, now, owner_scope(db, "maria"))) >= 18
+    assert queries(db, page) == few

@@ -59,6 +59,15 @@ def test_the_review_effect_is_shown_with_interval_and_n_as_an_association(db):
     # Acme rose 4 -> 6.5 (+41.7 points), Bolt 4 -> 6 (+33.3); the controls did not move.
     assert commitment["Difference (points)"] == 37.5
     assert commitment["Accounts (n)"] == 2
+    # Six effects have an interval: the one over all of them is wider than the uncorrected one.
+    assert commitment["Low, all comparisons"] < commitment["Uncorrected 95% low"]
+    assert commitment["High, all comparisons"] > commitment["Uncorrected 95% high"]
+    assert commitment["p (Holm)"] >= commitment["p (uncorrected)"]
+    assert any("Corrected over the 6 effects with an interval" in c.value for c in at.caption)
+    assert [trace["name"] for trace in figure["data"]] == [
+        "interval over all 6 comparisons (Bonferroni)",
+        "95% interval, uncorrected",
+    ]
     sentences = [t.value for t in at.text]
     assert any(s.startswith("Commitment:") or s.startswith("Commitment rose") for s in sentences)
 

@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Interaction, Response
 from survey.accounts.intervals import Shrunk, shrink
-from survey.accounts.profile import _value_levels, latest_scores_by_account, weighted_scores
+from survey.accounts.profile import latest_scores_by_account, value_levels_by_account, weighted_scores
 from survey.behaviour.loyalty import loyalty
 from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
@@ -281,6 +281,9 @@ def account_health(
         above = {int(a): int(n) for a, n in zip(table["account_id"], table["above"], strict=True)}
     rfm = rfm_segments(session, rfm_period, scope)
     rfm_of = {int(a): s for a, s in zip(rfm["account_id"], rfm["segment"], strict=True)}
+    value_levels = value_levels_by_account(
+        session, scope, now, {account.id or 0: account.manager_value_level for account in accounts}
+    )
 
     rows = []
     for account in accounts:
@@ -292,7 +295,7 @@ def account_health(
         weakest = min(known, key=lambda code: known[code]) if known else None
         total = sum(weights.values())
         coverage = sum(w for c, w in weights.items() if c in heard) / total if total > 0 else None
-        value = _value_levels(session, account_id, now, account.manager_value_level)
+        value = value_levels[account_id]
         open_, overdue = follow_ups.get(account_id, (0, 0))
         days_interaction = (
             None if account_id not in last_interaction else (now - last_interaction[account_id]).days

@@ -285,18 +285,28 @@ def _to_100(score: float) -> float:
 
 
 def _value_levels(session: Session, account_id: int, now: datetime, manager: int | None) -> ValueLevels:
+    return value_levels_by_account(session, Scope.of_accounts([account_id]), now, {account_id: manager})[
+        account_id
+    ]
+
+
+def value_levels_by_account(
+    session: Session, scope: Scope, now: datetime, managers: dict[int, int | None]
+) -> dict[int, ValueLevels]:
+    """The customer's value level (each contact's latest answer) of every account in
+    ``managers`` (account -> the manager's level) and ``scope``, in one query."""
     rank = (
         func.row_number()
         .over(
-            partition_by=Response.contact_id,
+            partition_by=(Response.account_id, Response.contact_id),
             order_by=(Response.submitted_at.desc(), Response.id.desc()),  # type: ignore[attr-defined,union-attr]
         )
         .label("rank")
     )
     ranked = (
-        select(Response.value_level, rank)
+        select(Response.account_id, Response.value_level, rank)
         .where(
-            Response.account_id == account_id,
+            scope.condition(Response.account_id),
             Response.contact_id.is_not(None),  # type: ignore[union-attr]
             Response.value_level.is_not(None),  # type: ignore[union-attr]
             Response.submitted_at <= now,
@@ -305,14 +315,20 @@ def _value_levels(session: Session, account_id: int, now: datetime, manager: int
         .subquery()
     )
     statement = (
-        select(ranked.c.value_level, func.count()).where(ranked.c.rank == 1).group_by(ranked.c.value_level)
+        select(ranked.c.account_id, ranked.c.value_level, func.count())
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.account_id, ranked.c.value_level)
     )
-    distribution = dict.fromkeys(VALUE_LEVELS, 0)
-    for level, count in session.exec(statement).all():
-        distribution[int(level)] = int(count)
-    n = sum(distribution.values())
-    mean = sum(level * count for level, count in distribution.items()) / n if n else None
-    return ValueLevels(customer_mean=mean, distribution=distribution, manager=manager)
+    distributions = {account_id: dict.fromkeys(VALUE_LEVELS, 0) for account_id in managers}
+    for account_id, level, count in session.exec(statement).all():
+        if int(account_id) in distributions:
+            distributions[int(account_id)][int(level)] = int(count)
+    result = {}
+    for account_id, distribution in distributions.items():
+        n = sum(distribution.values())
+        mean = sum(level * count for level, count in distribution.items()) / n if n else None
+        result[account_id] = ValueLevels(mean, distribution, managers[account_id])
+    return result
 
 
 def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int) -> pd.DataFrame:

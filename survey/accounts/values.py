@@ -19,9 +19,9 @@ from models.tables import Account, Response, ValueAssessment
 from survey.accounts.profile import (
     VALUE_LEVELS,
     AccountError,
-    _value_levels,
     quarter_of,
     set_manager_value_level,
+    value_levels_by_account,
 )
 from survey.people.access import EVERYTHING, Scope
 
@@ -117,9 +117,11 @@ def disagreements(
             )
         ).all()
     )
+    managers = {account_id or 0: manager for account_id, _, _, manager in accounts}
+    customers = value_levels_by_account(session, scope, now, managers)
     found = []
     for account_id, name, owner, manager in accounts:
-        customer = _value_levels(session, account_id or 0, now, manager)
+        customer = customers[account_id or 0]
         if customer.customer_mean is None or manager is None:
             continue
         if abs(manager - customer.customer_mean) >= at_least - 1e-9:

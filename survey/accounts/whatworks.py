@@ -17,6 +17,22 @@ compared with similar accounts that had no such action in the same weeks?
    and the estimate is the mean over accounts with its 95% t interval; n is the number of
    accounts (and of actions behind them).
 
+**Many intervals at once.** The page shows every pair of action type and indicator (about thirty
+intervals), and at 95% one in twenty of them excludes zero by chance alone. So each effect
+also carries:
+
+* ``p_value``: the two-sided one-sample t-test that the mean difference is zero (the test
+  whose inversion is the 95% interval), and ``p_holm``, Holm's step-down adjustment over
+  every effect with an interval (pingouin's ``multicomp(method="holm")``; checked against
+  ``statsmodels.stats.multitest.multipletests`` in the tests), which controls the chance of
+  *any* false lead at 5%;
+* ``simultaneous``: the Bonferroni-widened interval, ``mean ± t(1 - 0.05/(2m), n-1)·sd/√n``
+  with *m* the number of effects with an interval, so that all *m* intervals hold together
+  with at least 95% probability.
+
+The wording ("rose", "fell", "no clear difference") follows the simultaneous interval; the
+95% interval of each effect alone is shown too, labelled as uncorrected.
+
 This is an association, not proof: accounts were not chosen for actions at random (a review
 may be booked *because* the relationship was slipping, which pulls the "before" down), and
 anything else that happened to the account in those weeks is in the difference too.
@@ -24,16 +40,17 @@ anything else that happened to the account in those weeks is in the difference t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import cast
 
+import pingouin as pg
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from models.tables import Account, AccountAction, IndicatorScore, Response
 from survey.accounts.actions import ACTION_TYPES
-from survey.accounts.intervals import Estimate, mean_interval
+from survey.accounts.intervals import LEVEL, Estimate, mean_interval, t_test_p
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
 
@@ -48,6 +65,10 @@ class Effect:
     estimate: Estimate | None  # points on 0-100; None without a single usable action
     actions: int  # actions with answers in both windows and similar accounts to compare with
     accounts: int
+    p_value: float | None = None  # two-sided, that the difference is zero; None without an interval
+    p_holm: float | None = None  # Holm-adjusted over every effect with an interval
+    simultaneous: Estimate | None = None  # Bonferroni-widened interval over those effects
+    comparisons: int = 0  # how many effects the correction covers
 
     @property
     def sentence(self) -> str:
@@ -58,13 +79,16 @@ class Effect:
             return f"{label}: no {action} yet with answers before and after it."
         if e.n < 2:
             return f"{label}: one account so far ({e.value:+.0f} points), too few to say anything."
+        together = self.simultaneous or e
+        holm = 1.0 if self.p_holm is None else self.p_holm
         size = (
-            f"{e.value:+.0f} points (95% interval {e.low:+.0f} to {e.high:+.0f}; "
-            f"n = {e.n} accounts, {self.actions} actions)"
+            f"{e.value:+.0f} points (interval over all {self.comparisons} comparisons "
+            f"{together.low:+.0f} to {together.high:+.0f}, Holm-adjusted p = {holm:.3f}; uncorrected "
+            f"95% interval {e.low:+.0f} to {e.high:+.0f}; n = {e.n} accounts, {self.actions} actions)"
         )
-        if e.low > 0:
+        if together.low > 0:
             return f"{label} rose more after a {action} than at similar accounts without one: {size}."
-        if e.high < 0:
+        if together.high < 0:
             return f"{label} fell more after a {action} than at similar accounts without one: {size}."
         return f"{label}: no clear difference after a {action} compared with similar accounts: {size}."
 
@@ -170,10 +194,12 @@ def what_works(session: Session, now: datetime, scope: Scope = EVERYTHING) -> li
             actions_used[(kind, indicator)] = actions_used.get((kind, indicator), 0) + 1
 
     effects = []
+    values_of: list[list[float]] = []
     for kind in ACTION_TYPES:
         for indicator in indicators:
             accounts = per_account.get((kind, indicator), {})
             values = [sum(v) / len(v) for v in accounts.values()]
+            values_of.append(values)
             effects.append(
                 Effect(
                     action=kind,
@@ -183,4 +209,26 @@ def what_works(session: Session, now: datetime, scope: Scope = EVERYTHING) -> li
                     accounts=len(accounts),
                 )
             )
-    return effects
+    return corrected(effects, values_of)
+
+
+def corrected(effects: list[Effect], values_of: list[list[float]]) -> list[Effect]:
+    """``effects`` with their raw and Holm-adjusted p-values and Bonferroni-widened intervals,
+    the family being every effect with an interval (two or more accounts); ``values_of`` holds
+    each effect's per-account differences, in the same order."""
+    family = [i for i, values in enumerate(values_of) if len(values) >= 2]
+    if not family:
+        return effects
+    raw = [t_test_p(values_of[i]) for i in family]
+    _, holm = pg.multicomp(raw, method="holm")
+    widened = 1 - (1 - LEVEL) / len(family)
+    result = list(effects)
+    for i, p, adjusted in zip(family, raw, holm, strict=True):
+        result[i] = replace(
+            effects[i],
+            p_value=p,
+            p_holm=float(adjusted),
+            simultaneous=mean_interval(values_of[i], widened),
+            comparisons=len(family),
+        )
+    return result

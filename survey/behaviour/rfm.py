@@ -23,12 +23,14 @@ base as everyone's; only the accounts in scope leave here.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import Protocol, TypeVar
 
 import pandas as pd
 from sqlmodel import Session, select
 
 from models.tables import Account, TransactionMeasure
-from survey.people.access import EVERYTHING, Scope
+from survey.people.access import EVERYTHING, Scope, restrict_filters
 
 RFM_SEGMENTS = ("Champions", "Loyal", "New or returning", "At risk", "Hibernating", "Needs attention")
 
@@ -106,3 +108,27 @@ def accounts_in_segment(
         raise ValueError(f"unknown RFM segment {segment!r} (use one of {', '.join(RFM_SEGMENTS)})")
     frame = rfm_segments(session, period, scope)
     return tuple(int(a) for a in frame.loc[frame["segment"] == segment, "account_id"])
+
+
+class _RfmFilters(Protocol):
+    # Read-only, so that frozen dataclasses match.
+    @property
+    def account_ids(self) -> tuple[int, ...]: ...
+
+    @property
+    def rfm_segments(self) -> tuple[str, ...]: ...
+
+
+F = TypeVar("F", bound=_RfmFilters)
+
+
+def narrow_to_rfm(session: Session, filters: F, period: str | None = None) -> F | None:
+    """Filters whose RFM segments are turned into the accounts in them (of ``period``, the
+    latest when ``None``), the way a manager's scope is (``restrict_filters``): the chosen
+    accounts that are in a segment, or every account in one when none is chosen. ``None``
+    when no account is left; unchanged without RFM segments."""
+    if not filters.rfm_segments:
+        return filters
+    accounts = {a for segment in filters.rfm_segments for a in accounts_in_segment(session, segment, period)}
+    cleared = replace(filters, rfm_segments=())  # type: ignore[type-var]
+    return restrict_filters(cleared, Scope.of_accounts(accounts))

@@ -11,33 +11,45 @@ from survey.charts.common import PALETTE, _layout
 
 
 def effects_forest(effects: pd.DataFrame, labels: Mapping[str, str], title: str) -> go.Figure:
-    """Each action's difference-in-differences per indicator as a dot with its 95% interval.
+    """Each action's difference-in-differences per indicator as a dot with its intervals: the
+    one corrected for all comparisons shown (thin, wide) and the uncorrected 95% one (thick).
 
-    ``effects``: indicator, estimate, low, high, n (rows without an interval are left out)."""
-    drawn = effects.dropna(subset=["low", "high"])
+    ``effects``: indicator, estimate, low, high (uncorrected), sim_low, sim_high (corrected), n,
+    comparisons (rows without an interval are left out)."""
+    drawn = effects.dropna(subset=["low", "high", "sim_low", "sim_high"])
     names = [labels.get(code, code) for code in drawn["indicator"]]
-    figure = go.Figure(
-        go.Scatter(
-            x=drawn["estimate"].astype(float),
-            y=names,
-            mode="markers",
-            marker={"size": 11, "color": PALETTE[0]},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (drawn["high"] - drawn["estimate"]).astype(float),
-                "arrayminus": (drawn["estimate"] - drawn["low"]).astype(float),
-            },
-            customdata=drawn[["n", "low", "high"]].astype(float),
-            hovertemplate="%{y}: %{x:+.1f} points (95% CI %{customdata[1]:+.1f} to %{customdata[2]:+.1f}, "
-            "n = %{customdata[0]:.0f} accounts)<extra></extra>",
-            showlegend=False,
+    comparisons = int(drawn["comparisons"].max()) if len(drawn) else 0
+    figure = go.Figure()
+    for low, high, width, colour, name in (
+        ("sim_low", "sim_high", 1.5, "#777777", f"interval over all {comparisons} comparisons (Bonferroni)"),
+        ("low", "high", 4, PALETTE[0], "95% interval, uncorrected"),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=drawn["estimate"].astype(float),
+                y=names,
+                mode="markers",
+                name=name,
+                marker={"size": 11, "color": PALETTE[0]},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (drawn[high] - drawn["estimate"]).astype(float),
+                    "arrayminus": (drawn["estimate"] - drawn[low]).astype(float),
+                    "thickness": width,
+                    "color": colour,
+                    "width": 0 if width > 2 else 6,
+                },
+                customdata=drawn[["n", "low", "high", "sim_low", "sim_high"]].astype(float),
+                hovertemplate="%{y}: %{x:+.1f} points (over all comparisons %{customdata[3]:+.1f} to "
+                "%{customdata[4]:+.1f}; uncorrected 95% CI %{customdata[1]:+.1f} to %{customdata[2]:+.1f}; "
+                "n = %{customdata[0]:.0f} accounts)<extra></extra>",
+            )
         )
-    )
     figure.add_vline(x=0, line={"color": "#777777", "width": 1})
     figure.update_xaxes(title_text="Change after the action minus similar accounts' change (points, 0-100)")
     figure.update_yaxes(categoryorder="array", categoryarray=names[::-1])
-    return _layout(figure, title, 140 + 34 * max(1, len(names)))
+    return _layout(figure, title, 180 + 34 * max(1, len(names)))
 
 
 def tags_over_time(counts: pd.DataFrame) -> go.Figure:

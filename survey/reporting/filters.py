@@ -27,7 +27,12 @@ class Filters:
     """The filters of a report; empty tuples mean 'all'. Months are ``YYYY-MM``, inclusive.
 
     ``version`` is the instrument version the figures are computed on (``None``: the newest
-    one with responses): answers to different versions are never pooled."""
+    one with responses): answers to different versions are never pooled.
+
+    ``rfm_segments`` are behaviour segments (``survey.behaviour.rfm``, of the latest period).
+    A segment is a set of accounts, computed against the whole base, so it is not a column of
+    any aggregate: ``survey.behaviour.rfm.narrow_to_rfm`` turns it into ``account_ids`` (as a
+    manager's scope is) before anything is read, and ``where`` refuses filters still holding it."""
 
     start: str | None = None
     end: str | None = None
@@ -37,6 +42,7 @@ class Filters:
     account_ids: tuple[int, ...] = ()
     grain: Grain = "quarter"
     version: int | None = None
+    rfm_segments: tuple[str, ...] = ()
 
     @property
     def dimensions(self) -> frozenset[str]:
@@ -54,6 +60,8 @@ def where(filters: Filters, column: Callable[[str], Any], *, skip: frozenset[str
     """The filters as WHERE conditions on the columns ``column(name)`` returns (``month``,
     ``segment``, ``touchpoint_id``, ``role``, ``account_id``, ``version``); ``skip`` names
     dimensions to leave out."""
+    if filters.rfm_segments:
+        raise ValueError("RFM segments are sets of accounts: narrow them with narrow_to_rfm before reading")
     conditions: list[Any] = []
     if filters.start:
         conditions.append(column("month") >= filters.start)

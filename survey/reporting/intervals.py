@@ -1,10 +1,13 @@
 """The two intervals every page shows: a mean's and a net promoter score's.
 
-Every figure with an interval on the Overview, Dashboard, Account and Benchmarks pages comes
-from these two functions, so one month's score reads the same wherever it appears.
+Every figure with an interval on the Overview, Dashboard, Account, Benchmarks and What works
+pages comes from these two functions, so one month's score reads the same wherever it appears
+(My accounts' change is shrunk toward its segment, ``survey.accounts.intervals.shrink``, with
+this module's ``Z95``).
 
 * ``mean_interval``: the Student-t 95% interval of a mean, ``mean ± t(0.975, n-1)·sd/√n``,
-  as R's ``t.test(x)$conf.int`` gives it; ``mean_from_sums`` first turns running sums
+  as R's ``t.test(x)$conf.int`` gives it (another ``level`` where many intervals are read
+  together), and ``mean_p_value`` its test; ``mean_from_sums`` first turns running sums
   (n, Σx, Σx²) of scores on 1-7 into mean and sd on 0-100.
 * ``nps_interval``: NPS with the adjusted-Wald 95% interval (Rocks 2016, "Confidence
   intervals for the Net Promoter Score"): add 3/4 to the promoter and detractor counts and
@@ -38,12 +41,22 @@ class MeanFigures:
     high: Any
 
 
-def mean_interval(mean: Any, sd: Any, n: Any) -> tuple[Any, Any]:
-    """Student-t 95% interval of a mean (scalars or arrays); NaN where n < 2."""
+def mean_interval(mean: Any, sd: Any, n: Any, level: float = 0.95) -> tuple[Any, Any]:
+    """Student-t interval of a mean (scalars or arrays), 95% unless ``level`` says otherwise
+    (a Bonferroni-widened interval over m comparisons is ``level = 1 - 0.05/m``); NaN where n < 2."""
     n = np.asarray(n, dtype=np.float64)
+    quantile = (1 + level) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        half = np.where(n > 1, stats.t.ppf(0.975, np.clip(n - 1, 1, None)) * sd / np.sqrt(n), np.nan)
+        half = np.where(n > 1, stats.t.ppf(quantile, np.clip(n - 1, 1, None)) * sd / np.sqrt(n), np.nan)
     return mean - half, mean + half
+
+
+def mean_p_value(mean: float, sd: float, n: int) -> float:
+    """Two-sided p-value of the one-sample t-test that the true mean is zero, the test whose
+    inversion is ``mean_interval`` (R's ``t.test(x)$p.value``); needs n >= 2."""
+    if sd == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * stats.t.sf(abs(mean) / (sd / np.sqrt(n)), n - 1))
 
 
 def difference_interval(

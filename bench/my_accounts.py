@@ -1,0 +1,133 @@
+"""Benchmark: what My accounts computes for a manager's book, against one query per account.
+
+    .venv/bin/python -m bench.my_accounts [--db FILE] [--accounts 300] [--responses 30000]
+
+The base is the synthetic one of ``bench.base``, every account owned by ``alex.morgan`` (so
+My accounts lists all of them): ``--db FILE`` measures that SQLite file, building it there
+first when it does not exist (and keeping it); without ``--db`` a temporary file is built and
+deleted.
+
+* ``compute_ms``: median of warm runs of what the page reads, ``account_health`` and
+  ``disagreements`` for the manager's scope (a fixed number of queries however many accounts);
+* ``naive_ms``: the same, with each account's value levels read by its own query, as the page
+  did before (the product's own ``value_levels_by_account``, called once per account);
+  ``ratio`` = naive_ms / compute_ms. Both must give the same figures, or the run fails.
+
+Progress goes to stderr; stdout gets one line:
+``case=my-accounts accounts=N queries=… naive_queries=… compute_ms=… naive_ms=… ratio=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+
+from bench.base import build, log
+from models.db import make_engine
+from survey.accounts import health, values
+from survey.accounts.health import account_health
+from survey.accounts.profile import ValueLevels, value_levels_by_account
+from survey.accounts.values import disagreements
+from survey.people.access import Scope, owner_scope
+
+MANAGER = "alex.morgan"
+RUNS = 5
+
+
+def per_account(
+    session: Session, scope: Scope, now: datetime, managers: dict[int, int | None]
+) -> dict[int, ValueLevels]:
+    """Value levels read with one query per account: the loop the page ran before."""
+    return {
+        account_id: value_levels_by_account(
+            session, Scope.of_accounts([account_id]), now, {account_id: level}
+        )[account_id]
+        for account_id, level in managers.items()
+        if scope.allows(account_id)
+    }
+
+
+@contextmanager
+def one_query_per_account() -> Iterator[None]:
+    with (
+        mock.patch.object(health, "value_levels_by_account", per_account),
+        mock.patch.object(values, "value_levels_by_account", per_account),
+    ):
+        yield
+
+
+def page(engine: Engine, now: datetime) -> Callable[[], Any]:
+    def call() -> Any:
+        with Session(engine) as session:
+            scope = owner_scope(session, MANAGER)
+            rows = account_health(session, now, scope)
+            gaps = disagreements(session, now, scope)
+        return [(r.account_id, round(r.health, 9), r.customer_level) for r in rows], [
+            (g.account_id, g.customer_mean) for g in gaps
+        ]
+
+    return call
+
+
+def measure(call: Callable[[], Any], engine: Engine) -> tuple[float, int, Any]:
+    """Median milliseconds of warm runs, statements per run, and the result."""
+    sent: list[int] = []
+
+    def count(*_args: Any) -> None:
+        sent.append(1)
+
+    result = call()  # warm the database's pages
+    times = []
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            result = call()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return statistics.median(times), len(sent) // RUNS, result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, help="the SQLite file to measure (built when missing)")
+    parser.add_argument("--accounts", type=int, default=300)
+    parser.add_argument("--responses", type=int, default=30_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        path = args.db or Path(folder) / "my-accounts.db"
+        url = f"sqlite:///{path}"
+        if not path.exists():
+            build(url, args.responses, accounts=args.accounts, manager_accounts=args.accounts)
+        engine = make_engine(url)
+        now = datetime.now(UTC)
+        log("timing My accounts, batched")
+        compute_ms, queries, batched = measure(page(engine, now), engine)
+        log("timing My accounts, one value-level query per account")
+        with one_query_per_account():
+            naive_ms, naive_queries, looped = measure(page(engine, now), engine)
+        if batched != looped:
+            raise SystemExit("the batched and the per-account figures differ")
+        engine.dispose()
+    accounts = len(batched[0])
+    print(
+        f"case=my-accounts accounts={accounts} queries={queries} naive_queries={naive_queries} "
+        f"compute_ms={compute_ms:.1f} naive_ms={naive_ms:.1f} ratio={naive_ms / compute_ms:.2f}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
