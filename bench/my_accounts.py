@@ -74,7 +74,7 @@ def page(engine: Engine, now: datetime) -> Callable[[], Any]:
             rows = account_health(session, now, scope)
             gaps = disagreements(session, now, scope)
         return [(r.account_id, round(r.health, 9), r.customer_level) for r in rows], [
-            (g.account_id, g.customer_mean) for g in gaps
+            (g.account_id, g.customer_level) for g in gaps
         ]
 
     return call

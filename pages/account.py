@@ -132,11 +132,11 @@ st.subheader("Relationship level")
 customer, manager = st.columns(2)
 with customer:
     value = view.value
-    mean = value.customer_mean
     st.metric(
         "As the customer sees it",
-        "—" if mean is None else f"{mean:.1f} · {VALUE_LEVELS[int(mean + 0.5)]}",
-        help=f"Mean of each contact's latest answer (n = {value.customer_n}).",
+        level_label(value.customer_level),
+        help=f"The median of each contact's latest answer (n = {value.customer_n}); the levels are "
+        "ordered categories, so they are counted below, never averaged.",
         border=True,
     )
     st.dataframe(

@@ -154,7 +154,7 @@ with session_scope(engine()) as session:
     gaps = disagreements(session, now, scope)
 if gaps:
     st.caption(
-        "Accounts where the account manager's value level (0–4) and the customer's (the mean of each "
+        "Accounts where the account manager's value level (0–4) and the customer's (the median of each "
         "contact's latest answer) are one level or more apart, the largest gap first."
     )
     st.dataframe(
@@ -162,9 +162,9 @@ if gaps:
             "Account": [g.account for g in gaps],
             "Owner": [g.owner for g in gaps],
             "Account manager": [level_label(g.manager) for g in gaps],
-            "Customer": [level_label(g.customer_mean) for g in gaps],
+            "Customer": [level_label(g.customer_level) for g in gaps],
             "Contacts (n)": [g.customer_n for g in gaps],
-            "Gap": [round(g.gap, 1) for g in gaps],
+            "Gap (levels)": [g.gap for g in gaps],
             "Assessed": ["—" if g.assessed_at is None else f"{g.assessed_at:%Y-%m-%d}" for g in gaps],
         },
         hide_index=True,

@@ -88,7 +88,7 @@ def test_the_page_shows_contacts_coverage_and_weighted_scores(db, acme):
     # (0.9·6 + 0.3·2) / 1.2 = 5.0 on 1-7 -> 67 on 0-100.
     assert shown["Trust"] == "67"
     assert shown["Days since last interaction"] == "3"
-    assert shown["As the customer sees it"] == "3.0 · Value added"  # both answered level 3
+    assert shown["As the customer sees it"] == "3 · Value added"  # both answered level 3
     assert shown["As the account manager sees it"] == "not set"
     assert "No quarter has 5 or more responses" in at.info[0].value
 
@@ -153,8 +153,8 @@ def test_the_managers_level_is_kept_with_its_author_in_the_history(db, acme):
         at.button(key=f"save_manager_level_{acme}").click().run()
     history = table_with(at, "Account manager's level")
     assert list(history["Account manager's level"]) == [
-        "4.0 · Total cost of ownership",
-        "2.0 · Features & benefits",
+        "4 · Total cost of ownership",
+        "2 · Features & benefits",
     ]
     assert list(history["By"]) == ["admin", "admin"]
 

@@ -102,7 +102,7 @@ def test_value_levels_customer_and_manager(session, now, acme):
     view = account_view(session, acme, now + timedelta(days=10))
     # Each contact's latest answer: Ana 4 (not her earlier 1), Ben 2.
     assert view.value.distribution == {0: 0, 1: 0, 2: 1, 3: 0, 4: 1}
-    assert view.value.customer_mean == pytest.approx(3.0)
+    assert view.value.customer_level == 2  # the lower median of 2 and 4: never the mean 3
     assert view.value.customer_n == 2
     assert view.value.manager is None
     set_manager_value_level(session, acme, 3)
@@ -125,7 +125,7 @@ def test_an_account_without_anything_yet(session, now):
     assert view.contacts == []
     assert (view.coverage.contact_share, view.coverage.influence_share) == (None, None)
     assert all(score.score_100 is None for score in view.scores.values())
-    assert (view.value.customer_mean, view.days_since_last_interaction) == (None, None)
+    assert (view.value.customer_level, view.days_since_last_interaction) == (None, None)
     assert view.trend.empty
 
 

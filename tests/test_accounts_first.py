@@ -3,12 +3,13 @@
 
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from sqlmodel import select
 
 from models.tables import Account, TransactionMeasure
 from survey.accounts.people import people
-from survey.accounts.profile import AccountError
+from survey.accounts.profile import AccountError, median_level
 from survey.accounts.values import (
     assess_value_level,
     assessment_history,
@@ -78,6 +79,16 @@ ALL = ("satisfaction", "trust", "control_mutuality", "commitment", "mindset", "w
 # --- Value-level history ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "levels", [[0], [4, 0], [1, 1, 4], [0, 2, 3, 3], [4, 4, 4, 0, 0], [1, 2, 2, 3, 3, 3, 4, 0]]
+)
+def test_the_customers_level_is_the_median_category_never_a_mean(levels):
+    distribution = {level: levels.count(level) for level in range(5)}
+    # numpy's lower median of the answers themselves.
+    assert median_level(distribution) == int(np.sort(levels)[(len(levels) - 1) // 2])
+    assert median_level(dict.fromkeys(range(5), 0)) is None
+
+
 def test_the_managers_level_is_kept_with_date_and_author_not_overwritten(session, now):
     respond(session, now - timedelta(days=100), answers_at(VALUE_LEVEL=1))
     respond(session, now - timedelta(days=10), answers_at(VALUE_LEVEL=2), email="bo@acme.example")
@@ -93,10 +104,11 @@ def test_the_managers_level_is_kept_with_date_and_author_not_overwritten(session
     assert session.get(Account, acme).manager_value_level == 3
     quarters = customer_levels_by_quarter(session, acme, now)
     assert list(quarters["n"]) == [1, 1]
-    assert list(quarters["mean"]) == [1.0, 2.0]
+    assert list(quarters["median"]) == [1, 2]
+    # Levels 1 and 2: the lower median is 1, a level someone chose (a mean would say 1.5).
     [gap] = disagreements(session, now)
-    assert (gap.account, gap.manager, gap.customer_mean, gap.gap) == ("Acme Tools", 3, 1.5, 1.5)
-    assert disagreements(session, now, at_least=2) == []
+    assert (gap.account, gap.manager, gap.customer_level, gap.gap) == ("Acme Tools", 3, 1, 2)
+    assert disagreements(session, now, at_least=3) == []
     assert disagreements(session, now, scope=Scope.of_accounts([])) == []
 
 

@@ -141,10 +141,10 @@ def test_value_level_disagreements_are_listed(db):
     db.add(acme)
     db.commit()
     at = open_page(db)
-    gaps = next(f.value for f in at.dataframe if "Gap" in f.value.columns)
+    gaps = next(f.value for f in at.dataframe if "Gap (levels)" in f.value.columns)
     assert list(gaps["Account"]) == ["Acme Tools"]
-    assert list(gaps["Gap"]) == [-3.0]
-    assert list(gaps["Customer"]) == ["3.0 · Value added"]
+    assert list(gaps["Gap (levels)"]) == [-3]
+    assert list(gaps["Customer"]) == ["3 · Value added"]
 
 
 def queries(db, call) -> int:

@@ -93,7 +93,7 @@ class AccountHealth:
     days_since_interaction: int | None
     days_since_answer: int | None
     manager_level: int | None
-    customer_level: float | None
+    customer_level: int | None  # the median of the contacts' latest answers
     loyalty_above: int | None
     loyalty_period: str | None
     open_follow_ups: int
@@ -310,8 +310,10 @@ def account_health(
         if coverage is not None:
             components["coverage"] = 100 * coverage
         components["recency"] = (_recency_score(days_interaction) + _recency_score(days_answer)) / 2
-        if value.customer_mean is not None and account.manager_value_level is not None:
-            components["value_gap"] = _clip(100 - 25 * abs(account.manager_value_level - value.customer_mean))
+        if value.customer_level is not None and account.manager_value_level is not None:
+            components["value_gap"] = _clip(
+                100 - 25 * abs(account.manager_value_level - value.customer_level)
+            )
         if account_id in above:
             components["loyalty"] = 100 * above[account_id] / len(MEASURES)
         components["follow_ups"] = _clip(100 - 25 * (open_ + overdue))
@@ -333,7 +335,7 @@ def account_health(
             days_since_interaction=days_interaction,
             days_since_answer=days_answer,
             manager_level=account.manager_value_level,
-            customer_level=value.customer_mean,
+            customer_level=value.customer_level,
             loyalty_above=above.get(account_id),
             loyalty_period=period if account_id in above else None,
             open_follow_ups=open_,
@@ -392,7 +394,8 @@ def _reason(name: str, row: AccountHealth) -> str:
         return f"Gone quiet: {answer}, {contact}"
     if name == "value_gap":
         return (
-            f"The account manager sees value level {row.manager_level}, the customer {row.customer_level:.1f}"
+            f"The account manager sees value level {row.manager_level}, "
+            f"the customer {row.customer_level} (median)"
         )
     if name == "loyalty":
         return (
@@ -423,9 +426,7 @@ def health_frame(rows: list[AccountHealth]) -> pd.DataFrame:
             "Days since interaction": [r.days_since_interaction for r in rows],
             "Days since answer": [r.days_since_answer for r in rows],
             "Manager level": [r.manager_level for r in rows],
-            "Customer level": [
-                None if r.customer_level is None else round(r.customer_level, 1) for r in rows
-            ],
+            "Customer level (median)": [r.customer_level for r in rows],
             "Loyalty measures above base": [r.loyalty_above for r in rows],
             "Open follow-ups": [r.open_follow_ups for r in rows],
             "Overdue follow-ups": [r.overdue_follow_ups for r in rows],

@@ -109,9 +109,10 @@ class WeightedScore:
 @dataclass(frozen=True)
 class ValueLevels:
     """Seed 002's level 0-4 as the customer sees it (each contact's latest answer) and as the
-    account manager sees it."""
+    account manager sees it. The levels are ordered categories, not amounts: the customer's
+    level is their median (``median_level``), never a mean."""
 
-    customer_mean: float | None
+    customer_level: int | None
     distribution: dict[int, int]  # level -> contacts whose latest answer it is
     manager: int | None
 
@@ -284,6 +285,20 @@ def _to_100(score: float) -> float:
     return 100 * (score - 1) / 6
 
 
+def median_level(distribution: dict[int, int]) -> int | None:
+    """The median category of counts by level: the lowest level at which half the answers are
+    reached (the lower median when the count is even); None without answers."""
+    n = sum(distribution.values())
+    if not n:
+        return None
+    reached = 0
+    for level in sorted(distribution):
+        reached += distribution[level]
+        if 2 * reached >= n:
+            return level
+    return None  # unreachable: the counts add up to n
+
+
 def _value_levels(session: Session, account_id: int, now: datetime, manager: int | None) -> ValueLevels:
     return value_levels_by_account(session, Scope.of_accounts([account_id]), now, {account_id: manager})[
         account_id
@@ -325,9 +340,7 @@ def value_levels_by_account(
             distributions[int(account_id)][int(level)] = int(count)
     result = {}
     for account_id, distribution in distributions.items():
-        n = sum(distribution.values())
-        mean = sum(level * count for level, count in distribution.items()) / n if n else None
-        result[account_id] = ValueLevels(mean, distribution, managers[account_id])
+        result[account_id] = ValueLevels(median_level(distribution), distribution, managers[account_id])
     return result
 
 

@@ -1,8 +1,10 @@
 """The relationship level 0-4 over time (seed 002): the account manager's assessments, kept
 with their date and author instead of overwritten, next to the level the customer reports.
 
-The customer's level of an account at a moment is the mean of each contact's latest answer
-(``survey/accounts/profile.py``); over time it is the mean of the answers given per quarter.
+The levels are ordered categories (no value added ... partnership), so they are never averaged.
+The customer's level of an account at a moment is the median of each contact's latest answer
+(``survey.accounts.profile.median_level``); over time it is the median of the answers given per
+quarter. A gap between the manager and the customer is counted in whole levels.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from models.tables import Account, Response, ValueAssessment
 from survey.accounts.profile import (
     VALUE_LEVELS,
     AccountError,
+    median_level,
     quarter_of,
     set_manager_value_level,
     value_levels_by_account,
@@ -41,14 +44,14 @@ class Disagreement:
     account: str
     owner: str
     manager: int
-    customer_mean: float
+    customer_level: int
     customer_n: int
     assessed_at: datetime | None
 
     @property
-    def gap(self) -> float:
+    def gap(self) -> int:
         """The manager's level minus the customer's: above zero, the manager sees more value."""
-        return self.manager - self.customer_mean
+        return self.manager - self.customer_level
 
 
 def assess_value_level(
@@ -83,20 +86,26 @@ def assessment_history(session: Session, account_id: int, scope: Scope = EVERYTH
 
 
 def customer_levels_by_quarter(session: Session, account_id: int, now: datetime) -> pd.DataFrame:
-    """quarter, mean level (0-4) and n of the levels customers reported, per quarter."""
+    """quarter, median level (0-4) and n of the levels customers reported, per quarter."""
     quarter = quarter_of(col(Response.submitted_at), session.get_bind().dialect.name).label("quarter")
     rows = session.exec(
-        select(quarter, func.avg(Response.value_level), func.count(col(Response.value_level)))
+        select(quarter, col(Response.value_level), func.count())
         .where(
             Response.account_id == account_id,
             Response.value_level.is_not(None),  # type: ignore[union-attr]
             Response.submitted_at <= now,
         )
-        .group_by(quarter)
+        .group_by(quarter, col(Response.value_level))
         .order_by(quarter)
     ).all()
-    frame = pd.DataFrame(rows, columns=["quarter", "mean", "n"])
-    return frame.astype({"mean": float, "n": int})
+    by_quarter: dict[str, dict[int, int]] = {}
+    for name, level, count in rows:
+        by_quarter.setdefault(str(name), {})[int(level or 0)] = int(count)  # never None: filtered
+    frame = pd.DataFrame(
+        [(name, median_level(counts), sum(counts.values())) for name, counts in by_quarter.items()],
+        columns=["quarter", "median", "n"],
+    )
+    return frame.astype({"median": int, "n": int})
 
 
 def disagreements(
@@ -122,16 +131,16 @@ def disagreements(
     found = []
     for account_id, name, owner, manager in accounts:
         customer = customers[account_id or 0]
-        if customer.customer_mean is None or manager is None:
+        if customer.customer_level is None or manager is None:
             continue
-        if abs(manager - customer.customer_mean) >= at_least - 1e-9:
+        if abs(manager - customer.customer_level) >= at_least - 1e-9:
             found.append(
                 Disagreement(
                     account_id=account_id or 0,
                     account=name,
                     owner=owner,
                     manager=manager,
-                    customer_mean=customer.customer_mean,
+                    customer_level=customer.customer_level,
                     customer_n=customer.customer_n,
                     # An id read back from the table is never None.
                     assessed_at=latest.get(cast(int, account_id)),
@@ -140,7 +149,7 @@ def disagreements(
     return sorted(found, key=lambda d: (-abs(d.gap), d.account))
 
 
-def level_label(level: float | None) -> str:
+def level_label(level: int | None) -> str:
     if level is None:
         return "—"
-    return f"{level:.1f} · {VALUE_LEVELS[min(4, max(0, int(level + 0.5)))]}"
+    return f"{level} · {VALUE_LEVELS[level]}"

@@ -70,18 +70,18 @@ def tags_over_time(counts: pd.DataFrame) -> go.Figure:
 
 
 def value_levels_over_time(customer: pd.DataFrame, manager: pd.DataFrame) -> go.Figure:
-    """The customer's mean level per quarter (``quarter``, ``mean``, ``n``) and the manager's
+    """The customer's median level per quarter (``quarter``, ``median``, ``n``) and the manager's
     assessments as steps (``at``, ``level``)."""
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
             x=customer["quarter"],
-            y=customer["mean"],
+            y=customer["median"],
             mode="lines+markers",
-            name="Customer (mean of answers)",
+            name="Customer (median of answers)",
             line={"color": PALETTE[0]},
             customdata=customer[["n"]],
-            hovertemplate="%{x}: %{y:.1f} (n = %{customdata[0]})<extra></extra>",
+            hovertemplate="%{x}: level %{y} (median, n = %{customdata[0]})<extra></extra>",
         )
     )
     if not manager.empty:
