@@ -24,9 +24,9 @@ from survey.reporting import cache
 from survey.reporting.aggregates import COUNTERS
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, period_of, periods_of
+from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import NpsFigure, mean_from_sums, nps_interval
-from survey.reporting.reliability import ReliabilityInputError, alpha_from_covariance
 
 SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
 TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
@@ -434,44 +434,5 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         nps=nps_by_period(counts, filters.grain, min_n),
         benchmarks=figures,
         gaps=gaps(own, leaders, latest, labels, min_n),
-        reliability=reliability_table(session, filters, instrument, min_n),
-    )
-
-
-def reliability_table(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> pd.DataFrame:
-    """Cronbach's alpha with its 95% interval per indicator, from pairwise covariances
-    of reverse-keyed answers (as R psych ``alpha()`` computes raw alpha)."""
-    sums = pair_sums(session, filters, filters.version or 0)
-    rows = []
-    for indicator in instrument.indicators:
-        items = instrument.indicator_items(indicator.code)
-        codes = [item.code for item in items]
-        # Reverse keying flips the sign of a covariance between a reversed and a plain item.
-        signs = np.array([-1.0 if item.reverse else 1.0 for item in items])
-        matrix = covariance(sums, codes) * np.outer(signs, signs)
-        diagonal = (sums["item_a"] == sums["item_b"]) & np.isin(sums["item_a"], codes)
-        n = int(sums["n"][diagonal].max()) if diagonal.any() else 0
-        if n < max(min_n, 3) or np.isnan(matrix).any():
-            continue
-        try:
-            result = alpha_from_covariance(pd.DataFrame(matrix, index=codes, columns=codes), n)
-        except ReliabilityInputError:
-            continue  # e.g. an item everyone answered alike: no alpha to report
-        best_item, best_alpha = max(
-            result.alpha_if_dropped.items(), key=lambda pair: pair[1], default=(None, None)
-        )
-        rows.append(
-            {
-                "indicator": indicator.code,
-                "alpha": result.alpha,
-                "low": result.ci95[0],
-                "high": result.ci95[1],
-                "n": n,
-                "items": len(codes),
-                "drop_to_raise": best_item if best_alpha is not None and best_alpha > result.alpha else None,
-                "alpha_without": best_alpha if best_alpha is not None and best_alpha > result.alpha else None,
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["indicator", "alpha", "low", "high", "n", "items", "drop_to_raise", "alpha_without"]
+        reliability=reliability_by_form(session, filters, instrument, min_n),
     )
