@@ -34,7 +34,6 @@ SCORES = ["month", "indicator", "subject", "competitor_id"]
 OWN_BY_SEGMENT = ["month", "segment", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
 # Reliability needs pairs of answers, kept by month and segment (and account) only.
-PAIRS_SKIP = frozenset({"touchpoint_id", "role"})
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -91,22 +90,6 @@ def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
     )
 
 
-PAIR_COLUMNS = ["item_a", "item_b", "n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb"]
-
-
-def pair_sums(session: Session, filters: Filters, version: int) -> dict[str, np.ndarray]:
-    """Sums over responses answering both items of each pair (for pairwise covariances),
-    as arrays named like ``PAIR_COLUMNS``. Touchpoint and role filters do not apply."""
-    cells = one_version(
-        cache.read(session, "pairs", ["version", "item_a", "item_b"], filters, skip=PAIRS_SKIP), version
-    )
-    return {
-        "item_a": cells.keys["item_a"].astype(object),
-        "item_b": cells.keys["item_b"].astype(object),
-        "n": cells.n,
-    } | {name: cells.sums[name] for name in PAIR_COLUMNS[3:]}
-
-
 def describe(cells: Cells, min_n: int) -> dict[str, np.ndarray]:
     """Per cell: n, mean, sd and the t-based 95% interval on 0-100, and whether n < ``min_n``."""
     figures = mean_from_sums(cells.n, cells.sums["total"], cells.sums["total_sq"])
@@ -130,20 +113,6 @@ def summary(cells: Cells, by: list[str], min_n: int, *, keep_small: bool = False
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
-
-
-def covariance(pairs: dict[str, np.ndarray], items: list[str]) -> np.ndarray:
-    """Pairwise-complete sample covariances (ddof 1) of ``items`` from the pair sums."""
-    position = {item: index for index, item in enumerate(items)}
-    first = np.array([position.get(item, -1) for item in pairs["item_a"]], dtype=np.int64)
-    second = np.array([position.get(item, -1) for item in pairs["item_b"]], dtype=np.int64)
-    rows = (first >= 0) & (second >= 0) & (pairs["n"] > 1)
-    n = pairs["n"][rows].astype(float)
-    values = (pairs["sum_ab"][rows] - pairs["sum_a"][rows] * pairs["sum_b"][rows] / n) / (n - 1)
-    matrix = np.full((len(items), len(items)), np.nan)
-    matrix[first[rows], second[rows]] = values
-    matrix[second[rows], first[rows]] = values
-    return matrix
 
 
 def trend(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
