@@ -22,6 +22,7 @@ from survey.cli.main import main
 from survey.collecting.invitations import LinkState, check_link, invite
 from survey.collecting.responses import save_draft, submit
 from survey.instrument.touchpoints import add_touchpoint
+from survey.loop.worker import run_once
 from survey.people.apikeys import create_key
 from survey.sending.delivery import expire, send_due_invitations, send_invitation, send_reminders
 from survey.sending.mailer import MailSettings
@@ -251,3 +252,25 @@ def test_the_api_schedules_a_delayed_touchpoints_survey_and_the_cron_command_sen
     assert runner.invoke(main, ["send-scheduled"]).output.strip() == "0 scheduled invitation(s) sent"
     [message] = inbox.messages
     assert message["To"] == "anna@acme.example"
+
+
+def test_the_apps_worker_sends_a_scheduled_invitation_once_due(engine, session, now, inbox):
+    add_touchpoint(session, code="training", name="Training", actor="ada", delay_hours=24)
+    result = invite(
+        session,
+        account_name="Acme Tools",
+        contact_email="ana@acme.example",
+        touchpoint="training",
+        now=now,
+        base_url=BASE_URL,
+        valid_days=14,
+    )
+    session.commit()
+    run_once(engine, now=now + timedelta(hours=23))
+    assert inbox.messages == []
+    run_once(engine, now=now + timedelta(hours=24))
+    run_once(engine, now=now + timedelta(hours=25))
+    [message] = inbox.messages
+    assert message["To"] == "ana@acme.example"
+    session.expire_all()
+    assert session.get(Invitation, result.invitation_id).sent_at == now + timedelta(hours=24)
