@@ -111,6 +111,9 @@ class Invitation(SQLModel, table=True):
     design_slot: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+    # Set when the touchpoint's survey delay puts the survey after the invitation's creation:
+    # its mail goes out no earlier than this (survey.sending.delivery.send_due_invitations).
+    send_after: datetime | None = None
     sent_at: datetime | None = None
     opened_at: datetime | None = None
     started_at: datetime | None = None

@@ -26,7 +26,7 @@ from survey.reporting.dashboard import (
     headlines,
 )
 from survey.reporting.filters import Filters, period_of
-from survey.reporting.forms import responses_by_form, rests_on
+from survey.reporting.forms import form_label, responses_by_form, rests_on
 from survey.reporting.intervals import change_reading
 
 user = team_page()
@@ -254,31 +254,52 @@ else:
 
 st.header("Reliability of each scale")
 st.caption(
-    "Cronbach's alpha with its 95% interval, from pairwise covariances of the reverse-keyed answers. "
-    "Period, segment and account filters apply; touchpoint and role filters do not."
+    "Cronbach's alpha with its 95% interval, for each form apart: from the check-ups that answered "
+    "every statement of the scale, and from the pulses through pairwise covariances of the "
+    "statements asked together (the pulses' interval counts the fewest pulses behind one pair). "
+    "Answers are reverse-keyed; every filter applies."
 )
 if data.reliability.empty:
     st.info("Not enough answers to estimate reliability.")
 else:
     table = data.reliability.assign(
         Indicator=data.reliability["indicator"].map(labels),
+        Form=data.reliability["form"].map(form_label),
         drop_to_raise=data.reliability["drop_to_raise"].fillna("—"),
         Status=data.reliability["alpha"].map(lambda a: "below 0.70: read with care" if a < 0.7 else "good"),
     )
     for row in table[table["alpha"] < 0.7].itertuples():
-        st.warning(f"{row.Indicator}: alpha {row.alpha:.2f} is below 0.70; its score is not reliable here.")
-    st.dataframe(
-        table[
-            ["Indicator", "alpha", "low", "high", "n", "items", "drop_to_raise", "alpha_without", "Status"]
-        ],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "alpha": st.column_config.NumberColumn("Alpha", format="%.3f"),
-            "low": st.column_config.NumberColumn("95% low", format="%.3f"),
-            "high": st.column_config.NumberColumn("95% high", format="%.3f"),
-            "drop_to_raise": st.column_config.TextColumn("Dropping this item raises alpha"),
-            "alpha_without": st.column_config.NumberColumn("Alpha without it", format="%.3f"),
-        },
-    )
+        st.warning(
+            f"{row.Indicator} ({row.Form.lower()}s): alpha {row.alpha:.2f} is below 0.70; "
+            "its score is not reliable here."
+        )
+    for form, shown in table.groupby("form", sort=False):
+        st.subheader(f"From {form_label(str(form)).lower()}s")
+        st.caption(f"Rests on {shown['basis'].iloc[0]}; n = {shown['n'].min():,} to {shown['n'].max():,}.")
+        st.dataframe(
+            shown[
+                [
+                    "Indicator",
+                    "Form",
+                    "alpha",
+                    "low",
+                    "high",
+                    "n",
+                    "items",
+                    "drop_to_raise",
+                    "alpha_without",
+                    "Status",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "alpha": st.column_config.NumberColumn("Alpha", format="%.3f"),
+                "low": st.column_config.NumberColumn("95% low", format="%.3f"),
+                "high": st.column_config.NumberColumn("95% high", format="%.3f"),
+                "n": st.column_config.NumberColumn("n (responses)"),
+                "drop_to_raise": st.column_config.TextColumn("Dropping this item raises alpha"),
+                "alpha_without": st.column_config.NumberColumn("Alpha without it", format="%.3f"),
+            },
+        )
 st.caption(f"Computed {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the stored scores.")

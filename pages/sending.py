@@ -101,11 +101,13 @@ if submitted:
             "outbox": "Written to the outbox",
             "failed": "Sending failed",
             "skipped": "Not sent",
+            "scheduled": "Scheduled after the touchpoint's survey delay",
         }[sent.status]
         (st.error if sent.status in ("failed", "skipped") else st.success)(
             f"{said}: {plain(sent.to)}. {plain(sent.detail)}"
         )
-        st.code(result.link, language=None)
+        if result.link:
+            st.code(result.link, language=None)
 
 
 def _mapping(header: list[str]) -> dict[str, str]:
@@ -152,7 +154,11 @@ def _import(rows: list, send: bool) -> None:
     if send and result.invitations:
         with session_scope(engine()) as session:
             sent = send_all(session, result.invitations, now=now, mail=mail, messages=result.messages)
-        st.info(", ".join(f"{sum(s.status == k for s in sent)} {k}" for k in ("sent", "outbox", "failed")))
+        st.info(
+            ", ".join(
+                f"{sum(s.status == k for s in sent)} {k}" for k in ("sent", "outbox", "failed", "scheduled")
+            )
+        )
     elif result.invitations:
         # Only their hashes are stored: shown now or never.
         st.warning("The links were not emailed. Copy them now: they cannot be shown again.")

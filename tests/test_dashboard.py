@@ -5,17 +5,20 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pingouin
 import pytest
 from scipy import stats
 from sqlmodel import select
 
-from models.tables import Account, Answer, Competitor, Contact, Touchpoint
+from models.tables import Account, Answer, Competitor, Contact, Invitation, Response, Touchpoint
+from survey.collecting.responses import submit
 from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import load_instrument
+from survey.instrument.forms import pulse_page
+from survey.instrument.touchpoints import add_touchpoint
 from survey.reporting.dashboard import account_movers, compute, movers
 from survey.reporting.filters import Filters, period_of
-from survey.reporting.reliability import alpha_from_frame
-from tests.factories import full_answers, respond
+from tests.factories import full_answers, make_invitation, respond
 
 INSTRUMENT = load_instrument()
 
@@ -108,20 +111,66 @@ def test_filters_narrow_every_figure(session, responses):
     assert set(service.heat_map["touchpoint_id"]) == {6}
 
 
-def test_reliability_from_pair_sums_equals_psych_alpha_on_the_answers(session, responses):
+def _pulses(session, now, count: int) -> None:
+    """``count`` pulses with random answers to what each asks, at a touchpoint that always
+    gets a pulse."""
+    add_touchpoint(session, code="training", name="Training", actor="ada", form_rule="pulse")
+    session.commit()
+    rng = np.random.default_rng(11)
+    for number in range(count):
+        result, _ = make_invitation(session, now, email=f"pulse{number}@example.com", touchpoint="training")
+        invitation = session.get(Invitation, result.invitation_id)
+        asked = pulse_page(INSTRUMENT, invitation.design_slot)
+        answers = {
+            code: int(rng.integers(0, 11) if code == "NPS" else rng.integers(1, 8))
+            for code in asked
+            if code not in ("MOMENT", "COMMENT")
+        }
+        submit(session, invitation_id=result.invitation_id, answers=answers, locale="en", now=now)
+        session.commit()
+
+
+def _keyed_answers(session, form: str) -> pd.DataFrame:
+    """Every answer of one form, one row per response, reverse-keyed by hand."""
+    rows = session.exec(
+        select(Answer.response_id, Answer.item_code, Answer.value)
+        .join(Response, Response.id == Answer.response_id)
+        .where(Response.form == form)
+    ).all()
+    wide = pd.DataFrame(rows, columns=["response_id", "item_code", "value"]).pivot(
+        index="response_id", columns="item_code", values="value"
+    )
+    for item in INSTRUMENT.items:
+        if item.indicator and item.reverse and item.code in wide:
+            wide[item.code] = 8 - wide[item.code]
+    return wide.astype(float)
+
+
+def test_reliability_is_reported_for_check_ups_and_pulses_apart_each_with_its_n(session, responses, now):
+    _pulses(session, now, 120)  # every pair of a scale asked together at least 4 times
     data = compute(session, Filters(), INSTRUMENT, min_n=2)
-    answers = pd.DataFrame(session.exec(select(Answer.response_id, Answer.item_code, Answer.value)).all())
-    wide = answers.pivot(index="response_id", columns="item_code", values="value")
-    for indicator in ("satisfaction", "trust"):
-        items = INSTRUMENT.indicator_items(indicator)
-        frame = wide[[item.code for item in items]].copy()
-        for item in items:
-            if item.reverse:
-                frame[item.code] = 8 - frame[item.code]
-        expected = alpha_from_frame(frame)
-        row = data.reliability.set_index("indicator").loc[indicator]
-        assert row["alpha"] == pytest.approx(expected.alpha, abs=1e-12)
-        assert row["n"] == 12
+    table = data.reliability.set_index(["form", "indicator"])
+    checkups, pulses = _keyed_answers(session, "checkup"), _keyed_answers(session, "pulse")
+    for indicator in ("satisfaction", "trust", "commitment"):
+        codes = [item.code for item in INSTRUMENT.indicator_items(indicator)]
+        # Check-ups: complete cases only (SAT2 was skipped in three of the twelve).
+        complete = checkups[codes].dropna()
+        alpha, ci = pingouin.cronbach_alpha(complete)
+        row = table.loc[("checkup", indicator)]
+        assert row["alpha"] == pytest.approx(alpha, abs=1e-12)
+        assert [row["low"], row["high"]] == pytest.approx(list(ci), abs=1e-3)
+        assert row["n"] == len(complete) == (9 if indicator == "satisfaction" else 12)
+        # Pulses: no pulse asks the whole scale, so alpha comes from pairwise covariances.
+        asked = pulses[codes].dropna(how="all")
+        assert not asked.notna().all(axis=1).any()
+        row = table.loc[("pulse", indicator)]
+        assert row["alpha"] == pytest.approx(
+            pingouin.cronbach_alpha(asked, nan_policy="pairwise")[0], abs=1e-12
+        )
+        assert row["n"] == len(asked) == 120
+        assert "pairwise" in row["basis"]
+    # Nothing pooled: every figure names the one form it rests on.
+    assert set(data.reliability["form"]) == {"checkup", "pulse"}
 
 
 def test_gaps_compare_with_the_published_figure_and_the_rated_leader(session, responses):

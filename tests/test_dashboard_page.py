@@ -66,6 +66,10 @@ def test_the_dashboard_draws_every_chart(answered, db):
     assert [m.label for m in at.metric][:2] == ["Satisfaction", "Trust"]
     reliability = at.dataframe[-1].value
     assert list(reliability["Indicator"])[:2] == ["Satisfaction", "Trust"]
+    # Reliability names the form it rests on: here only check-ups were answered.
+    assert set(reliability["Form"]) == {"Check-up"}
+    assert "From check-ups" in [header.value for header in at.subheader]
+    assert any("Rests on check-ups that answered every statement" in c.value for c in at.caption)
 
 
 def test_filters_apply_to_the_whole_page(answered, db):

@@ -28,6 +28,8 @@ from survey.exports.rows import ExportError, ExportRequest
 from survey.exports.safety import neutralise, neutralise_array
 from survey.exports.writers import export
 from survey.instrument.definition import load_instrument
+from survey.instrument.forms import FORM_LABELS, pulse_page
+from survey.instrument.touchpoints import add_touchpoint
 from survey.people.access import Scope, owner_scope
 from survey.reporting.filters import Filters
 from tests.factories import full_answers, respond
@@ -43,7 +45,9 @@ SCALE_CODES = [item.code for item in INSTRUMENT.items if item.kind == "agree"]
 @pytest.fixture
 def answered(session, now):
     """Six responses from two managers' accounts: a skipped item, an anonymous respondent,
-    an item only partly answered, hostile text in comments, notes, names and providers."""
+    an item only partly answered, hostile text in comments, notes, names and providers; the
+    last a pulse (a training touchpoint always gets one), the others check-ups."""
+    add_touchpoint(session, code="training", name="Training", actor="ada", form_rule="pulse")
     ids = []
     for number in range(6):
         answers = full_answers() | {"COMMENT": HOSTILE_COMMENT if number % 2 == 0 else f"fine {number}"}
@@ -53,6 +57,9 @@ def answered(session, now):
             answers |= {"LEADER_OTHER": HOSTILE_LEADER, "CL_SAT": None}
         if number == 3:  # too few trust items: no trust score
             answers |= {"TRU1": None, "TRU2": None, "TRU3": None}
+        if number == 5:  # the first pulse asks only its page's questions
+            asked = pulse_page(INSTRUMENT, 0)
+            answers = {code: value for code, value in answers.items() if code in asked}
         ids.append(
             respond(
                 session,
@@ -61,7 +68,7 @@ def answered(session, now):
                 account=("Acme Tools", HOSTILE_ACCOUNT)[number % 2],
                 email=f"person{number}@example.com",
                 contact_name=f"Person {number}",
-                touchpoint=("delivery", "onboarding")[number % 3 == 0],
+                touchpoint="training" if number == 5 else ("delivery", "onboarding")[number % 3 == 0],
             )
         )
     for account in session.exec(select(Account)).all():
@@ -109,6 +116,8 @@ def expected(session) -> dict[int, dict]:
             "interaction_date": session.get(Interaction, response.interaction_id).occurred_at.date(),
             "submitted_at": response.submitted_at,
             "locale": response.locale,
+            "instrument_version": response.instrument_version,
+            "form": response.form,
             "duration_seconds": response.duration_seconds,
             "follow_up_status": follow_up.status if follow_up else None,
             "follow_up_note": follow_up.note if follow_up else None,
@@ -172,6 +181,11 @@ def test_csv_holds_every_value_with_formulas_neutralised(session, answered, tmp_
     assert hostile.loc[answered[1], "follow_up_note"] == "'" + HOSTILE_NOTE
     assert hostile.loc[answered[2], "LEADER"] == "'" + HOSTILE_LEADER
     assert hostile.loc[answered[1], "account"] == "'" + HOSTILE_ACCOUNT
+    # An analyst separates pulses from check-ups, and instrument versions, by column.
+    assert hostile["form"].to_dict() == {
+        rid: "pulse" if rid == answered[5] else "checkup" for rid in answered
+    }
+    assert set(hostile["instrument_version"]) == {INSTRUMENT.version}
     # Dates and times as stored.
     wanted = expected(session)
     for response_id, row in hostile.iterrows():
@@ -242,7 +256,7 @@ def test_spss_file_has_variable_and_value_labels_and_missing_codes(session, answ
     frame, meta = pyreadstat.read_sav(out, user_missing=False)
     # Text codes are numbers in SPSS: read them back through their labels.
     labelled = frame.copy()
-    for name in ("MOMENT", "nps_category"):
+    for name in ("MOMENT", "nps_category", "form"):
         codes = {
             code: text for text, code in next(c for c in wide_columns() if c.name == name).text_codes.items()
         }
@@ -254,6 +268,8 @@ def test_spss_file_has_variable_and_value_labels_and_missing_codes(session, answ
     assert meta.variable_value_labels["NPS"][10.0] == "Extremely likely"
     assert meta.variable_value_labels["VALUE_LEVEL"][1.0] == "Mainly the price."
     assert meta.variable_value_labels["MOMENT"][1.0] == "Yes, it delighted me"
+    assert set(meta.variable_value_labels["form"].values()) == set(FORM_LABELS.values())
+    assert meta.column_names_to_labels["instrument_version"] == "Instrument version"
     assert meta.variable_value_labels["SAT1"][-1.0] == "Not answered"
     assert meta.variable_measure["SAT1"] == "ordinal"
     # With user-missing codes kept, the skipped item says why it is empty.
@@ -281,6 +297,9 @@ def test_long_format_has_one_row_per_answer(session, answered, tmp_path):
     sat1 = frame[frame["item_code"] == "SAT4"]
     assert set(sat1["indicator"]) == {"satisfaction"}
     assert frame.groupby("response_id")["account"].nunique().max() == 1
+    forms = frame.groupby("response_id")[["form", "instrument_version"]].nunique()
+    assert forms.max().tolist() == [1, 1]  # every answer row says its response's form and version
+    assert set(frame.loc[frame["response_id"] == answered[5], "form"]) == {"pulse"}
 
 
 def test_small_chunks_write_the_same_file(session, answered, tmp_path):

@@ -19,10 +19,12 @@ from starlette.testclient import TestClient
 from models.tables import Contact, Delivery, Draft, Invitation
 from survey.api.routes import routes
 from survey.cli.main import main
-from survey.collecting.invitations import LinkState, check_link
+from survey.collecting.invitations import LinkState, check_link, invite
 from survey.collecting.responses import save_draft, submit
+from survey.instrument.touchpoints import add_touchpoint
+from survey.loop.worker import run_once
 from survey.people.apikeys import create_key
-from survey.sending.delivery import expire, send_invitation, send_reminders
+from survey.sending.delivery import expire, send_due_invitations, send_invitation, send_reminders
 from survey.sending.mailer import MailSettings
 from tests.factories import BASE_URL, full_answers, make_invitation
 from tests.test_api import BODY
@@ -187,3 +189,88 @@ def test_smtp_settings_come_from_secrets_toml_unless_the_environment_says_otherw
     monkeypatch.setenv("PULSE_SMTP_HOST", "relay.internal")
     assert MailSettings.from_env(secrets).host == "relay.internal"
     assert MailSettings.from_env(tmp_path / "missing.toml").port == 587
+
+
+def test_a_touchpoint_with_a_survey_delay_is_surveyed_once_the_delay_has_passed(session, now, inbox):
+    add_touchpoint(session, code="training", name="Training", actor="ada", delay_hours=24)
+    session.commit()
+    mail = MailSettings.from_env()
+    result = invite(
+        session,
+        account_name="Acme Tools",
+        contact_email="ana@acme.example",
+        touchpoint="training",
+        occurred_at=now - timedelta(hours=2),
+        now=now,
+        base_url=BASE_URL,
+        valid_days=14,
+    )
+    session.commit()
+    # Right after the interaction: no link handed out, nothing sent, whoever tries.
+    assert result.link == ""
+    assert result.scheduled_for == now + timedelta(hours=22)
+    assert (
+        send_invitation(session, result.invitation_id, result.link, now=now, mail=mail).status == "scheduled"
+    )
+    assert send_due_invitations(session, now=now + timedelta(hours=21), base_url=BASE_URL, mail=mail) == []
+    assert inbox.messages == []
+    # 24 hours after the interaction: sent once, with a link that opens the survey.
+    due = now + timedelta(hours=22)
+    [sent] = send_due_invitations(session, now=due, base_url=BASE_URL, mail=mail)
+    assert (sent.invitation_id, sent.status) == (result.invitation_id, "sent")
+    assert send_due_invitations(session, now=due + timedelta(hours=1), base_url=BASE_URL, mail=mail) == []
+    [message] = inbox.messages
+    link = link_in(parts(message)[0])
+    assert check_link(session, link.split("?t=", 1)[1], due).state == LinkState.VALID
+    invitation = session.get(Invitation, result.invitation_id)
+    # The link stays valid as long after it went out as any other.
+    assert invitation.sent_at == due
+    assert invitation.expires_at == due + timedelta(days=14)
+
+
+def test_the_api_schedules_a_delayed_touchpoints_survey_and_the_cron_command_sends_it(
+    app_db, inbox, time_machine
+):
+    add_touchpoint(app_db, code="training", name="Training", actor="ada", delay_hours=24)
+    app_db.commit()
+    app = Starlette(routes=routes)
+    app.state.engine = app_db.get_bind()
+    api = TestClient(app)
+    key = create_key(app_db, "CRM", now=BODY_TIME, scopes=["write:interactions"])
+    time_machine.move_to(BODY_TIME, tick=False)
+    answer = api.post(
+        "/api/v1/interactions",
+        json=BODY | {"touchpoint": "training"},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert (answer["email"], answer["link"]) == ("scheduled", None)
+    runner = CliRunner()
+    assert runner.invoke(main, ["send-scheduled"]).output.strip() == "0 scheduled invitation(s) sent"
+    assert inbox.messages == []
+    time_machine.move_to(BODY_TIME + timedelta(hours=24), tick=False)
+    assert runner.invoke(main, ["send-scheduled"]).output.strip().endswith("1 scheduled invitation(s) sent")
+    assert runner.invoke(main, ["send-scheduled"]).output.strip() == "0 scheduled invitation(s) sent"
+    [message] = inbox.messages
+    assert message["To"] == "anna@acme.example"
+
+
+def test_the_apps_worker_sends_a_scheduled_invitation_once_due(engine, session, now, inbox):
+    add_touchpoint(session, code="training", name="Training", actor="ada", delay_hours=24)
+    result = invite(
+        session,
+        account_name="Acme Tools",
+        contact_email="ana@acme.example",
+        touchpoint="training",
+        now=now,
+        base_url=BASE_URL,
+        valid_days=14,
+    )
+    session.commit()
+    run_once(engine, now=now + timedelta(hours=23))
+    assert inbox.messages == []
+    run_once(engine, now=now + timedelta(hours=24))
+    run_once(engine, now=now + timedelta(hours=25))
+    [message] = inbox.messages
+    assert message["To"] == "ana@acme.example"
+    session.expire_all()
+    assert session.get(Invitation, result.invitation_id).sent_at == now + timedelta(hours=24)

@@ -3,6 +3,7 @@
 from sqlmodel import select
 
 from models.tables import Account, Invitation
+from survey.instrument.touchpoints import set_touchpoint_rule
 from tests.factories import make_invitation, team_app
 
 
@@ -74,3 +75,19 @@ def test_text_a_mail_header_cannot_carry_is_refused_and_nothing_is_recorded(db, 
     assert db.exec(select(Invitation)).all() == []
     assert db.exec(select(Account)).all() == []
     assert not (tmp_path / "outbox").exists()
+
+
+def test_a_touchpoint_with_a_survey_delay_schedules_the_email_and_shows_no_link(db, tmp_path):
+    at = open_page(db, "manager", "maria")
+    touchpoint = at.selectbox[0].value
+    set_touchpoint_rule(db, str(touchpoint), form_rule="auto", delay_hours=24, actor="ada")
+    db.commit()
+    at = fill(open_page(db, "manager", "maria"), "Nordwind GmbH", "jana@nordwind.example")
+    assert not at.exception
+    assert at.success[0].value.startswith("Scheduled after the touchpoint's survey delay: jana@nordwind")
+    assert "goes out at" in at.success[0].value
+    assert not at.code  # the link is made when the email goes out
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+    [invitation] = db.exec(select(Invitation)).all()
+    assert invitation.sent_at is None
+    assert invitation.send_after is not None

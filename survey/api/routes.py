@@ -285,7 +285,7 @@ def _post_interaction(request: Request, body: bytes) -> JSONResponse:
         {
             "interaction_id": result.interaction_id,
             "invitation_id": result.invitation_id,
-            "link": result.link,
+            "link": result.link or None,
             "status": "created",
             "email": sent.status,
         },

@@ -99,6 +99,23 @@ def send_reminders_command() -> None:
     click.echo(f"{len(sent)} reminder(s)")
 
 
+@click.command("send-scheduled")
+def send_scheduled_command() -> None:
+    """Email the invitations held back by their touchpoint's survey delay, once due (cron)."""
+    from models.settings import get_settings
+    from survey.sending.delivery import send_due_invitations
+    from survey.sending.mailer import MailSettings
+
+    settings = get_settings()
+    with _session() as session:
+        sent = send_due_invitations(
+            session, now=datetime.now(UTC), base_url=settings.base_url, mail=MailSettings.from_env()
+        )
+    for item in sent:
+        click.echo(f"invitation #{item.invitation_id} to {item.to}: {item.status} {item.detail}".rstrip())
+    click.echo(f"{len(sent)} scheduled invitation(s) sent")
+
+
 @click.command("expire")
 def expire_command() -> None:
     """Drop the saved answers of links that expired unanswered (cron; safe to run again)."""
@@ -171,11 +188,12 @@ def import_crm_command(file: str, mappings: tuple[str, ...], send: bool) -> None
                 session, result.invitations, now=now, mail=MailSettings.from_env(), messages=result.messages
             )
         statuses = {
-            status: sum(1 for s in sent if s.status == status) for status in ("sent", "outbox", "failed")
+            status: sum(1 for s in sent if s.status == status)
+            for status in ("sent", "outbox", "failed", "scheduled")
         }
         click.echo(", ".join(f"{count} {status}" for status, count in statuses.items() if count))
     elif result.invitations:
         # Only their hashes are stored: printed now or never.
         click.echo("not emailed (no --send); the links, which cannot be shown again:", err=True)
         for invitation_id, link in result.invitations:
-            click.echo(f"invitation #{invitation_id}\t{link}")
+            click.echo(f"invitation #{invitation_id}\t{link or 'scheduled: emailed by send-scheduled'}")

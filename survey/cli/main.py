@@ -70,6 +70,9 @@ def invite_command(
 ) -> None:
     """Record an interaction now and print the contact's survey link (last line).
 
+    At a touchpoint with a survey delay the invitation is scheduled instead: no link is printed,
+    and `send-scheduled` (cron) emails it once the delay has passed.
+
     A contact who opted out, bounced, or was surveyed within PULSE_FATIGUE_DAYS is not invited:
     the interaction is recorded, the reason printed, and the command fails."""
     from models.db import session_scope
@@ -100,6 +103,11 @@ def invite_command(
         for line in outcome.created:
             click.echo(f"created {line}")
         raise click.ClickException(f"{contact_email} was not invited: {outcome.not_invited}")
+    if result.scheduled_for is not None:
+        # The touchpoint's survey delay: `send-scheduled` (cron) emails it once due.
+        for line in result.created:
+            click.echo(f"created {line}")
+        return
     if send:
         from survey.sending.delivery import send_invitation
         from survey.sending.mailer import MailSettings
@@ -248,7 +256,13 @@ def export_command(
 
 
 def _add_people_commands() -> None:
-    from survey.cli.keys import apikey_group, expire_command, import_crm_command, send_reminders_command
+    from survey.cli.keys import (
+        apikey_group,
+        expire_command,
+        import_crm_command,
+        send_reminders_command,
+        send_scheduled_command,
+    )
     from survey.cli.people import (
         backup_command,
         erase_contact_command,
@@ -279,6 +293,7 @@ def _add_people_commands() -> None:
         *commands,
         *loop_commands,
         send_reminders_command,
+        send_scheduled_command,
         expire_command,
         import_crm_command,
         touchpoint_group,

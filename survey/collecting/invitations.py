@@ -25,7 +25,7 @@ from survey.collecting.forms import choose_form
 from survey.collecting.tokens import hash_token, looks_like_token, new_token, survey_link
 from survey.instrument.definition import load_instrument
 from survey.instrument.forms import PULSE, pulse_page
-from survey.instrument.touchpoints import find_touchpoint
+from survey.instrument.touchpoints import find_touchpoint, survey_due_at
 from survey.instrument.workflow import newest, sync_published
 from survey.people.access import EVERYTHING, Scope
 from survey.sending.headers import contact_problems
@@ -153,9 +153,12 @@ def create_invitation(
     if valid_days < 1:
         raise InviteError("a link must stay valid for at least one day")
     version = newest(session).version
+    touchpoint = session.get_one(Touchpoint, interaction.touchpoint_id)
+    due = survey_due_at(touchpoint, interaction.occurred_at)
+    send_after = due if due > now else None
     choice = choose_form(
         session,
-        touchpoint=session.get_one(Touchpoint, interaction.touchpoint_id),
+        touchpoint=touchpoint,
         contact_id=contact.id or 0,
         instrument_version=version,
         now=now,
@@ -170,7 +173,9 @@ def create_invitation(
         form=choice.form,
         design_slot=choice.slot,
         created_at=now,
-        expires_at=now + timedelta(days=valid_days),
+        send_after=send_after,
+        # A scheduled link stays valid as long after it goes out as any other.
+        expires_at=(send_after or now) + timedelta(days=valid_days),
     )
     session.add(invitation)
     session.flush()
@@ -179,10 +184,13 @@ def create_invitation(
 
 @dataclass(frozen=True)
 class InviteResult:
+    # Empty for a scheduled invitation: its link is made when its mail goes out.
     link: str
     created: list[str]
     invitation_id: int
     interaction_id: int = 0
+    # When the mail of an invitation held back by the touchpoint's survey delay goes out.
+    scheduled_for: datetime | None = None
 
 
 @dataclass
@@ -332,9 +340,13 @@ def invite_recorded(
     )
     created = recorded.created
     created.append(f"invitation #{invitation.id}, valid until {invitation.expires_at:%Y-%m-%d %H:%M} UTC")
+    if invitation.send_after is not None:
+        # Nobody gets this token: the link is made afresh when the mail goes out.
+        created.append(f"survey email scheduled for {invitation.send_after:%Y-%m-%d %H:%M} UTC")
     return InviteResult(
-        link=survey_link(base_url, token),
+        link="" if invitation.send_after is not None else survey_link(base_url, token),
         created=created,
         invitation_id=invitation.id or 0,
         interaction_id=recorded.interaction.id or 0,
+        scheduled_for=invitation.send_after,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from survey.instrument.definition import Instrument, Item, available_versions, load_instrument
+from survey.instrument.forms import FORM_LABELS, FORMS
 
 Kind = Literal["int", "float", "text", "date", "timestamp", "bool"]
 
@@ -20,6 +21,8 @@ NOT_SCORED = -1  # too few of the indicator's items were answered
 MISSING_LABELS = {NOT_ANSWERED: "Not answered", NOT_ASKED: "Not asked in this instrument version"}
 
 NPS_CATEGORY_CODES = {"promoter": 1, "passive": 2, "detractor": 3}
+# Which survey a response answered: in SPSS a number, labelled.
+FORM_CODES = {form: number for number, form in enumerate(FORMS, start=1)}
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,13 @@ def context_columns() -> list[Column]:
         Column("interaction_date", "Date of the interaction (UTC)", "date"),
         Column("submitted_at", "Submitted at (UTC)", "timestamp"),
         Column("instrument_version", "Instrument version", "int"),
+        Column(
+            "form",
+            "Survey form: pulse (a rotating few statements) or check-up (every statement)",
+            "text",
+            value_labels={code: FORM_LABELS[form] for form, code in FORM_CODES.items()},
+            text_codes=dict(FORM_CODES),
+        ),
         Column("locale", "Language answered in", "text"),
         Column("duration_seconds", "Time taken to answer (seconds)", "int"),
         Column("follow_up_status", "Follow-up status", "text"),
@@ -157,7 +167,7 @@ LONG_CONTEXT: tuple[str, ...] = (
     "touchpoint",
     "contact_role",
 )
-LONG_CONTEXT += ("submitted_at", "instrument_version", "locale")
+LONG_CONTEXT += ("submitted_at", "instrument_version", "form", "locale")
 
 
 def long_columns() -> list[Column]:

@@ -11,7 +11,7 @@ touchpoint's history.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
@@ -78,6 +78,13 @@ def list_touchpoints(session: Session, *, include_retired: bool = True) -> list[
     if not include_retired:
         query = query.where(Touchpoint.active)
     return list(session.exec(query).all())
+
+
+def survey_due_at(touchpoint: Touchpoint, occurred_at: datetime) -> datetime:
+    """When an interaction at ``touchpoint`` is surveyed: its time plus the touchpoint's survey
+    delay. An invitation due later than its creation is scheduled and sent once due
+    (``survey.sending.delivery.send_due_invitations``)."""
+    return occurred_at + timedelta(hours=touchpoint.survey_delay_hours)
 
 
 def _check_name(session: Session, name: str, keep: Touchpoint | None = None) -> str:

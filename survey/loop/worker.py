@@ -191,11 +191,18 @@ def deliver_due(
 def run_once(
     engine: Engine, *, now: datetime, worker: str | None = None, mail: MailSettings | None = None
 ) -> list[Outcome]:
-    """One pass: record what the clock makes due, then deliver what is due."""
+    """One pass: record what the clock makes due, email the survey invitations their
+    touchpoint's delay held back until now, then deliver what is due."""
+    from models.settings import get_settings
     from survey.loop.schedule import record_due
+    from survey.sending.delivery import send_due_invitations
 
     with session_scope(engine) as session:
         record_due(session, now=now)
+    with session_scope(engine) as session:
+        send_due_invitations(
+            session, now=now, base_url=get_settings().base_url, mail=mail or MailSettings.from_env()
+        )
     return deliver_due(engine, now=now, worker=worker, mail=mail)
 
 

@@ -24,9 +24,9 @@ from survey.reporting import cache
 from survey.reporting.aggregates import COUNTERS
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, period_of, periods_of
+from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import NpsFigure, difference_interval, mean_from_sums, nps_interval
-from survey.reporting.reliability import ReliabilityInputError, alpha_from_covariance
 
 SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
 TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
@@ -34,7 +34,6 @@ SCORES = ["month", "indicator", "subject", "competitor_id"]
 OWN_BY_SEGMENT = ["month", "segment", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
 # Reliability needs pairs of answers, kept by month and segment (and account) only.
-PAIRS_SKIP = frozenset({"touchpoint_id", "role"})
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -91,22 +90,6 @@ def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
     )
 
 
-PAIR_COLUMNS = ["item_a", "item_b", "n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb"]
-
-
-def pair_sums(session: Session, filters: Filters, version: int) -> dict[str, np.ndarray]:
-    """Sums over responses answering both items of each pair (for pairwise covariances),
-    as arrays named like ``PAIR_COLUMNS``. Touchpoint and role filters do not apply."""
-    cells = one_version(
-        cache.read(session, "pairs", ["version", "item_a", "item_b"], filters, skip=PAIRS_SKIP), version
-    )
-    return {
-        "item_a": cells.keys["item_a"].astype(object),
-        "item_b": cells.keys["item_b"].astype(object),
-        "n": cells.n,
-    } | {name: cells.sums[name] for name in PAIR_COLUMNS[3:]}
-
-
 def describe(cells: Cells, min_n: int) -> dict[str, np.ndarray]:
     """Per cell: n, mean, sd and the t-based 95% interval on 0-100, and whether n < ``min_n``."""
     figures = mean_from_sums(cells.n, cells.sums["total"], cells.sums["total_sq"])
@@ -130,20 +113,6 @@ def summary(cells: Cells, by: list[str], min_n: int, *, keep_small: bool = False
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
-
-
-def covariance(pairs: dict[str, np.ndarray], items: list[str]) -> np.ndarray:
-    """Pairwise-complete sample covariances (ddof 1) of ``items`` from the pair sums."""
-    position = {item: index for index, item in enumerate(items)}
-    first = np.array([position.get(item, -1) for item in pairs["item_a"]], dtype=np.int64)
-    second = np.array([position.get(item, -1) for item in pairs["item_b"]], dtype=np.int64)
-    rows = (first >= 0) & (second >= 0) & (pairs["n"] > 1)
-    n = pairs["n"][rows].astype(float)
-    values = (pairs["sum_ab"][rows] - pairs["sum_a"][rows] * pairs["sum_b"][rows] / n) / (n - 1)
-    matrix = np.full((len(items), len(items)), np.nan)
-    matrix[first[rows], second[rows]] = values
-    matrix[second[rows], first[rows]] = values
-    return matrix
 
 
 def trend(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
@@ -477,44 +446,5 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         nps=nps_by_period(counts, filters.grain, min_n),
         benchmarks=figures,
         gaps=gaps(own, leaders, latest, labels, min_n),
-        reliability=reliability_table(session, filters, instrument, min_n),
-    )
-
-
-def reliability_table(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> pd.DataFrame:
-    """Cronbach's alpha with its 95% interval per indicator, from pairwise covariances
-    of reverse-keyed answers (as R psych ``alpha()`` computes raw alpha)."""
-    sums = pair_sums(session, filters, filters.version or 0)
-    rows = []
-    for indicator in instrument.indicators:
-        items = instrument.indicator_items(indicator.code)
-        codes = [item.code for item in items]
-        # Reverse keying flips the sign of a covariance between a reversed and a plain item.
-        signs = np.array([-1.0 if item.reverse else 1.0 for item in items])
-        matrix = covariance(sums, codes) * np.outer(signs, signs)
-        diagonal = (sums["item_a"] == sums["item_b"]) & np.isin(sums["item_a"], codes)
-        n = int(sums["n"][diagonal].max()) if diagonal.any() else 0
-        if n < max(min_n, 3) or np.isnan(matrix).any():
-            continue
-        try:
-            result = alpha_from_covariance(pd.DataFrame(matrix, index=codes, columns=codes), n)
-        except ReliabilityInputError:
-            continue  # e.g. an item everyone answered alike: no alpha to report
-        best_item, best_alpha = max(
-            result.alpha_if_dropped.items(), key=lambda pair: pair[1], default=(None, None)
-        )
-        rows.append(
-            {
-                "indicator": indicator.code,
-                "alpha": result.alpha,
-                "low": result.ci95[0],
-                "high": result.ci95[1],
-                "n": n,
-                "items": len(codes),
-                "drop_to_raise": best_item if best_alpha is not None and best_alpha > result.alpha else None,
-                "alpha_without": best_alpha if best_alpha is not None and best_alpha > result.alpha else None,
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["indicator", "alpha", "low", "high", "n", "items", "drop_to_raise", "alpha_without"]
+        reliability=reliability_by_form(session, filters, instrument, min_n),
     )

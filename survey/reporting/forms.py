@@ -1,6 +1,8 @@
 """Which survey forms a figure rests on, and each scale's reliability per form.
 
-A check-up answers every statement, so its alpha is the usual one. A pulse answers one or
+A check-up answers every statement, so its alpha is the usual one, from the check-ups that
+answered all of the scale's statements (complete cases, as pingouin ``cronbach_alpha`` after
+dropping incomplete rows). A pulse answers one or
 two statements per indicator in a planned-missingness rotation (survey/instrument/forms.py):
 no pulse has all of a scale's items, but every pair of them is answered together in some
 pulses, so the pairwise-complete covariance matrix — what R ``psych::alpha()`` uses by
@@ -11,6 +13,7 @@ default — is estimable from pulses alone, and with it the alpha of the full sc
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,12 @@ from models.tables import Account, Answer, Contact, Response
 from survey.instrument.definition import Instrument
 from survey.instrument.forms import CHECKUP, FORM_LABELS, FORMS, PULSE
 from survey.reporting.filters import Filters, month_of, role_of, where
-from survey.reporting.reliability import ReliabilityInputError, alpha_from_covariance, alpha_from_frame
+from survey.reporting.reliability import (
+    Reliability,
+    ReliabilityInputError,
+    alpha_from_covariance,
+    alpha_from_frame,
+)
 
 ALPHA_COLUMNS = [
     "indicator",
@@ -37,28 +45,32 @@ ALPHA_COLUMNS = [
 ]
 
 
+def _filtered(session: Session, statement: Any, filters: Filters | None) -> Any:
+    """``statement`` over Response narrowed by the dashboard's own filter definition, on the
+    responses' own columns."""
+    if filters is None:
+        return statement
+    columns = {
+        "month": month_of(col(Response.submitted_at), session.get_bind().dialect.name),
+        "version": Response.instrument_version,
+        "account_id": Response.account_id,
+        "segment": Account.segment,
+        "touchpoint_id": Response.touchpoint_id,
+        "role": role_of(),
+    }
+    return (
+        statement.join(Account, col(Account.id) == Response.account_id)
+        .outerjoin(Contact, col(Contact.id) == Response.contact_id)
+        .where(*where(filters, columns.__getitem__))
+    )
+
+
 def responses_by_form(session: Session, filters: Filters | None = None) -> dict[str, int]:
     """How many responses each form contributed under the dashboard's ``filters`` (every form
     named, zero when none)."""
-    if filters is None:
-        statement = select(Response.form, func.count()).group_by(Response.form)
-    else:
-        # The dashboard's own filter definition, on the responses' own columns.
-        columns = {
-            "month": month_of(col(Response.submitted_at), session.get_bind().dialect.name),
-            "version": Response.instrument_version,
-            "account_id": Response.account_id,
-            "segment": Account.segment,
-            "touchpoint_id": Response.touchpoint_id,
-            "role": role_of(),
-        }
-        statement = (
-            select(Response.form, func.count())
-            .join(Account, col(Account.id) == Response.account_id)
-            .outerjoin(Contact, col(Contact.id) == Response.contact_id)
-            .where(*where(filters, columns.__getitem__))
-            .group_by(Response.form)
-        )
+    statement = _filtered(
+        session, select(Response.form, func.count()).select_from(Response), filters
+    ).group_by(Response.form)
     counts = {form: count for form, count in session.execute(statement).all()}
     return {form: int(counts.get(form, 0)) for form in FORMS}
 
@@ -70,13 +82,17 @@ def rests_on(counts: dict[str, int]) -> str:
     return f"{total:,} responses: {' and '.join(parts)}"
 
 
-def _answers(session: Session, instrument: Instrument, form: str) -> pd.DataFrame:
-    """Reverse-keyed answers to the indicator statements, one row per response of ``form``."""
+def _answers(
+    session: Session, instrument: Instrument, form: str, filters: Filters | None = None
+) -> pd.DataFrame:
+    """Reverse-keyed answers to the indicator statements, one row per response of ``form``
+    (under the dashboard's ``filters``, when given)."""
     codes = [item.code for item in instrument.items if item.indicator]
+    statement = select(Answer.response_id, Answer.item_code, Answer.value).join(
+        Response, col(Response.id) == Answer.response_id
+    )
     rows = session.exec(
-        select(Answer.response_id, Answer.item_code, Answer.value)
-        .join(Response, col(Response.id) == Answer.response_id)
-        .where(
+        _filtered(session, statement, filters).where(
             Response.form == form,
             Response.instrument_version == instrument.version,
             col(Answer.item_code).in_(codes),
@@ -92,11 +108,28 @@ def _answers(session: Session, instrument: Instrument, form: str) -> pd.DataFram
     return wide
 
 
-def alpha_by_form(session: Session, instrument: Instrument) -> pd.DataFrame:
-    """Per indicator: alpha from check-ups and from pulses alone (pairwise covariances),
-    each with its Feldt 95% interval and n, and their difference. ``pulse_fewest_pair_n`` is
-    the fewest pulses that answered one pair of the scale's statements together."""
-    frames = {form: _answers(session, instrument, form) for form in FORMS}
+def form_alpha(data: pd.DataFrame, form: str) -> tuple[Reliability, int]:
+    """The alpha of one scale's reverse-keyed answers (one column per statement) from one
+    form, with the number of responses it rests on: check-ups from complete cases (as
+    pingouin ``cronbach_alpha`` after dropping incomplete rows), pulses from pairwise
+    covariances, their interval counting the fewest pulses behind one covariance (psych's row
+    count would make it far too narrow under planned missingness). Raises
+    ``ReliabilityInputError`` when there is too little to estimate it."""
+    if form == CHECKUP:
+        complete = data.dropna(how="any")
+        return alpha_from_frame(complete), len(complete)
+    answered = data.dropna(how="all")
+    present = answered.notna()
+    fewest = min(int((present[a] & present[b]).sum()) for a, b in combinations(data.columns, 2))
+    return alpha_from_covariance(answered.cov(), fewest), len(answered)
+
+
+def alpha_by_form(session: Session, instrument: Instrument, filters: Filters | None = None) -> pd.DataFrame:
+    """Per indicator: alpha from check-ups (complete cases) and from pulses alone (pairwise
+    covariances), each with its Feldt 95% interval and n, and their difference, under the
+    dashboard's ``filters`` when given. ``pulse_fewest_pair_n`` is the fewest pulses that
+    answered one pair of the scale's statements together."""
+    frames = {form: _answers(session, instrument, form, filters) for form in FORMS}
     rows = []
     for indicator in instrument.indicators:
         codes = [item.code for item in instrument.indicator_items(indicator.code)]
@@ -106,11 +139,7 @@ def alpha_by_form(session: Session, instrument: Instrument) -> pd.DataFrame:
             answered = data.notna()
             fewest = min(int((answered[a] & answered[b]).sum()) for a, b in combinations(codes, 2))
             try:
-                # A pulse's interval counts the fewest pulses behind one covariance, not every
-                # pulse: psych's row count would make it far too narrow under planned missingness.
-                result = (
-                    alpha_from_covariance(data.cov(), fewest) if form == PULSE else alpha_from_frame(data)
-                )
+                result, _ = form_alpha(data, form)
             except ReliabilityInputError:
                 row |= {f"{prefix}_alpha": np.nan, f"{prefix}_low": np.nan, f"{prefix}_high": np.nan}
                 row[f"{prefix}_n"] = len(data)
@@ -127,6 +156,65 @@ def alpha_by_form(session: Session, instrument: Instrument) -> pd.DataFrame:
         row["difference"] = float(row["pulse_alpha"]) - float(row["checkup_alpha"])  # type: ignore[arg-type]
         rows.append(row)
     return pd.DataFrame(rows, columns=ALPHA_COLUMNS)
+
+
+RELIABILITY_COLUMNS = [
+    "indicator",
+    "form",
+    "alpha",
+    "low",
+    "high",
+    "n",
+    "items",
+    "basis",
+    "drop_to_raise",
+    "alpha_without",
+]
+BASIS = {
+    CHECKUP: "check-ups that answered every statement of the scale",
+    PULSE: "pulses, from pairwise covariances of the statements asked together",
+}
+
+
+def reliability_by_form(
+    session: Session, filters: Filters, instrument: Instrument, min_n: int
+) -> pd.DataFrame:
+    """The dashboard's reliability: per indicator, one row for the check-ups and one for the
+    pulses (``form_alpha``), each with the n it rests on, its Feldt 95% interval and the
+    statement whose dropping would raise it. A form with fewer than ``min_n`` (at least 3)
+    responses behind it, or too little variation, has no row."""
+    rows = []
+    for form in (CHECKUP, PULSE):
+        answers = _answers(session, instrument, form, filters)
+        if len(answers) < max(min_n, 3):
+            continue
+        for indicator in instrument.indicators:
+            codes = [item.code for item in instrument.indicator_items(indicator.code)]
+            try:
+                result, n = form_alpha(answers[codes], form)
+            except ReliabilityInputError:
+                continue  # too few answers, or an item everyone answered alike
+            if result.n < max(min_n, 3):
+                continue
+            best_item, best_alpha = max(
+                result.alpha_if_dropped.items(), key=lambda pair: pair[1], default=(None, None)
+            )
+            raises = best_alpha is not None and best_alpha > result.alpha
+            rows.append(
+                {
+                    "indicator": indicator.code,
+                    "form": form,
+                    "alpha": result.alpha,
+                    "low": result.ci95[0],
+                    "high": result.ci95[1],
+                    "n": n,
+                    "items": len(codes),
+                    "basis": BASIS[form],
+                    "drop_to_raise": best_item if raises else None,
+                    "alpha_without": best_alpha if raises else None,
+                }
+            )
+    return pd.DataFrame(rows, columns=RELIABILITY_COLUMNS)
 
 
 def form_label(form: str) -> str:

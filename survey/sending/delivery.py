@@ -26,7 +26,7 @@ from survey.sending.optout import new_link, opted_out
 class Sent:
     invitation_id: int
     to: str
-    status: str  # sent, outbox, failed, skipped (on the opt-out list)
+    status: str  # sent, outbox, failed, skipped (on the opt-out list), scheduled (not yet due)
     detail: str = ""
 
 
@@ -105,6 +105,14 @@ def send_invitation(
     is the mail built before the invitation was committed (``invitation_message``)."""
     invitation = session.get_one(Invitation, invitation_id)
     contact = session.get_one(Contact, invitation.contact_id)
+    if invitation.send_after is not None and invitation.send_after > now:
+        # The touchpoint's survey delay: ``send_due_invitations`` sends it once due.
+        return Sent(
+            invitation_id,
+            contact.email,
+            "scheduled",
+            f"goes out at {invitation.send_after:%Y-%m-%d %H:%M} UTC",
+        )
     refused = opted_out(session, contact.email)
     if refused is not None:
         # Opted out (or bounced) after the invitation was made: nothing goes out.
@@ -130,6 +138,45 @@ def send_invitation(
     session.add(delivery)
     session.commit()
     return Sent(invitation_id, contact.email, status, detail)
+
+
+def send_due_invitations(session: Session, *, now: datetime, base_url: str, mail: MailSettings) -> list[Sent]:
+    """Email each invitation the touchpoint's survey delay held back, once due, with a link made
+    now (nobody had one before). Each is claimed, by replacing its token, in its own committed
+    step before the mail goes out, so two cron runs at once never send one twice."""
+    due = session.exec(
+        select(Invitation.id, Invitation.token_hash)
+        .where(
+            col(Invitation.send_after) <= now,
+            col(Invitation.sent_at).is_(None),
+            col(Invitation.completed_at).is_(None),
+            Invitation.expires_at > now,
+            col(Invitation.id).not_in(select(Delivery.invitation_id)),
+        )
+        .order_by(col(Invitation.send_after), col(Invitation.id))
+    ).all()
+    results = []
+    for invitation_id, old_hash in due:
+        token = new_token()
+        claimed = session.exec(
+            update(Invitation)
+            .where(
+                col(Invitation.id) == invitation_id,
+                col(Invitation.token_hash) == old_hash,
+                col(Invitation.sent_at).is_(None),
+            )
+            .values(token_hash=hash_token(token))
+        ).rowcount
+        session.commit()
+        if not claimed:
+            continue  # another run sent this one a moment ago
+        session.expire_all()
+        results.append(
+            send_invitation(
+                session, cast(int, invitation_id), survey_link(base_url, token), now=now, mail=mail
+            )
+        )
+    return results
 
 
 def send_reminders(

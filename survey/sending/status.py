@@ -14,7 +14,18 @@ from survey.instrument.forms import FORM_LABELS
 from survey.people.access import EVERYTHING, Scope
 from survey.people.privacy import ANONYMOUS
 
-STATUSES = ("completed", "started", "opened", "sent", "failed", "bounced", "not sent", "created", "expired")
+STATUSES = (
+    "completed",
+    "started",
+    "opened",
+    "sent",
+    "failed",
+    "bounced",
+    "not sent",
+    "scheduled",
+    "created",
+    "expired",
+)
 
 
 def status_of(
@@ -25,8 +36,10 @@ def status_of(
     expires: datetime,
     delivery: str | None,
     now: datetime,
+    send_after: datetime | None = None,
 ) -> str:
-    """The furthest step an invitation reached; an unanswered link past its date is expired."""
+    """The furthest step an invitation reached; an unanswered link past its date is expired;
+    one held back by its touchpoint's survey delay is scheduled until it goes out."""
     if completed is not None:
         return "completed"
     if delivery == "bounced":
@@ -45,6 +58,8 @@ def status_of(
         return "bounced"
     if delivery == "skipped":
         return "not sent"
+    if send_after is not None:
+        return "scheduled"
     return "created"
 
 
@@ -118,6 +133,7 @@ def report(
             Invitation.completed_at,
             Invitation.form,
             Invitation.sent_at,
+            Invitation.send_after,
             Delivery.status,
             Delivery.detail,
             Delivery.reminded_at,
@@ -143,10 +159,9 @@ def report(
     ).all()
     records = []
     for row in rows:
-        (iid, created, expires, opened, started, completed, form, sent_at, delivery, detail, reminded) = row[
-            :11
-        ]
-        account, owner, touchpoint, email, occurred, submitted, opted_out, anonymous = row[11:]
+        (iid, created, expires, opened, started, completed, form, sent_at, send_after) = row[:9]
+        delivery, detail, reminded = row[9:12]
+        account, owner, touchpoint, email, occurred, submitted, opted_out, anonymous = row[12:]
         hours = (submitted - occurred).total_seconds() / 3600 if submitted else None
         if anonymous:
             # The row of an anonymous answer must not say who answered, nor when (which would
@@ -168,6 +183,7 @@ def report(
                     expires=expires,
                     delivery=delivery,
                     now=now,
+                    send_after=send_after,
                 ),
                 "reminded": reminded is not None,
                 "was_sent": sent_at is not None,
