@@ -16,7 +16,7 @@ from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import load_instrument
 from survey.instrument.forms import pulse_page
 from survey.instrument.touchpoints import add_touchpoint
-from survey.reporting.dashboard import account_movers, compute, movers
+from survey.reporting.dashboard import account_movers, compute, movers, reliability
 from survey.reporting.filters import Filters, period_of
 from tests.factories import full_answers, make_invitation, respond
 
@@ -57,7 +57,7 @@ def test_roll_ups_and_raw_rows_give_the_same_dashboard(session, responses):
     everyone = tuple(session.exec(select(Account.id)).all())
     from_rollups = compute(session, Filters(grain="month"), INSTRUMENT, min_n=2)
     from_raw = compute(session, Filters(grain="month", account_ids=everyone), INSTRUMENT, min_n=2)
-    for name in ("trend", "profile", "heat_map", "distribution", "nps", "reliability"):
+    for name in ("trend", "profile", "heat_map", "distribution", "nps"):
         left, right = getattr(from_rollups, name), getattr(from_raw, name)
         sort = [
             c
@@ -148,8 +148,8 @@ def _keyed_answers(session, form: str) -> pd.DataFrame:
 
 def test_reliability_is_reported_for_check_ups_and_pulses_apart_each_with_its_n(session, responses, now):
     _pulses(session, now, 120)  # every pair of a scale asked together at least 4 times
-    data = compute(session, Filters(), INSTRUMENT, min_n=2)
-    table = data.reliability.set_index(["form", "indicator"])
+    alphas = reliability(session, Filters(), INSTRUMENT, min_n=2)
+    table = alphas.set_index(["form", "indicator"])
     checkups, pulses = _keyed_answers(session, "checkup"), _keyed_answers(session, "pulse")
     for indicator in ("satisfaction", "trust", "commitment"):
         codes = [item.code for item in INSTRUMENT.indicator_items(indicator)]
@@ -170,7 +170,17 @@ def test_reliability_is_reported_for_check_ups_and_pulses_apart_each_with_its_n(
         assert row["n"] == len(asked) == 120
         assert "pairwise" in row["basis"]
     # Nothing pooled: every figure names the one form it rests on.
-    assert set(data.reliability["form"]) == {"checkup", "pulse"}
+    assert set(alphas["form"]) == {"checkup", "pulse"}
+    # The status reads the interval against 0.70, and no statement is named for dropping unless
+    # alpha without it lies above alpha's own interval.
+    for row in alphas.itertuples():
+        if row.low >= 0.7:
+            assert row.reading.startswith("adequate")
+        elif row.high < 0.7:
+            assert row.reading.startswith("below 0.70")
+        else:
+            assert row.reading.startswith("uncertain")
+        assert row.drop_to_raise is None or row.alpha_without > row.high
 
 
 def test_gaps_compare_with_the_published_figure_and_the_rated_leader(session, responses):
@@ -246,9 +256,9 @@ def segmented(session, now):
         )
 
 
-def _same_dashboard(fast, raw, *, with_reliability: bool = True) -> None:
+def _same_dashboard(fast, raw) -> None:
     names = ["trend", "profile", "heat_map", "segment_movers", "touchpoint_movers", "distribution", "nps"]
-    for name in names + (["reliability"] if with_reliability else []):
+    for name in names:
         pd.testing.assert_frame_equal(getattr(fast, name), getattr(raw, name), check_dtype=False, atol=1e-9)
     assert [gap.sentence() for gap in fast.gaps] == [gap.sentence() for gap in raw.gaps]
     assert fast.responses == raw.responses
@@ -275,10 +285,9 @@ def test_roll_ups_and_raw_rows_agree_under_every_filter(session, segmented, filt
     fast = compute(session, filters, INSTRUMENT, min_n=2)
     raw = compute(session, replace(filters, account_ids=everyone), INSTRUMENT, min_n=2)
     assert fast.responses > 5
-    for figure in (fast.trend, fast.segment_movers, fast.touchpoint_movers, fast.reliability):
+    for figure in (fast.trend, fast.segment_movers, fast.touchpoint_movers):
         assert not figure.empty
-    # Reliability obeys touchpoint and role filters only on raw rows (the page says so).
-    _same_dashboard(fast, raw, with_reliability=not (filters.touchpoint_ids or filters.roles))
+    _same_dashboard(fast, raw)
 
 
 def test_a_segment_filter_narrows_every_figure_to_that_segment(session, segmented):
@@ -327,3 +336,17 @@ def test_the_overview_cards_and_nps_come_from_the_same_aggregates(session, segme
     assert (card.n, card.score_100, card.low, card.high) == pytest.approx(
         (trust["n"], trust["mean"], trust["low"], trust["high"])
     )
+
+
+@pytest.mark.parametrize(
+    ("interval", "reading"),
+    [
+        ((0.70, 0.90), "adequate: the whole interval is above 0.70"),
+        ((0.55, 0.69), "below 0.70: read this score with care"),
+        ((0.62, 0.81), "uncertain: the interval spans 0.70"),
+    ],
+)
+def test_alpha_is_judged_by_its_interval_not_its_point(interval, reading):
+    from survey.reporting.forms import alpha_reading
+
+    assert alpha_reading(interval) == reading

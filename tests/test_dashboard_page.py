@@ -68,6 +68,9 @@ def test_the_dashboard_draws_every_chart(answered, db):
     assert list(reliability["Indicator"])[:2] == ["Satisfaction", "Trust"]
     # Reliability names the form it rests on: here only check-ups were answered.
     assert set(reliability["Form"]) == {"Check-up"}
+    assert all(
+        status.split(":")[0] in {"adequate", "below 0.70", "uncertain"} for status in reliability["Status"]
+    )
     assert "From check-ups" in [header.value for header in at.subheader]
     assert any("Rests on check-ups that answered every statement" in c.value for c in at.caption)
 
@@ -218,3 +221,16 @@ def test_an_rfm_segment_narrows_the_figures_to_its_accounts(db):
     assert any("No account you can see is in the chosen RFM segments" in i.value for i in at.info)
     at.multiselect(key="accounts").set_value([bolt]).run()
     assert "2 responses" in at.caption[0].value
+
+
+def test_a_large_selection_estimates_reliability_only_on_request(answered, db, monkeypatch):
+    import survey.reporting.forms
+
+    monkeypatch.setattr(survey.reporting.forms, "READ_AT_ONCE", 3)  # the six answers are "many"
+    at = open_page(db, "pages/dashboard.py")
+    assert not at.exception
+    toggle = at.toggle(key="reliability")
+    assert toggle.label.startswith("Estimate reliability (reads every answer of these 6 responses")
+    assert not any("Form" in frame.value.columns for frame in at.dataframe)
+    toggle.set_value(True).run()
+    assert set(at.dataframe[-1].value["Form"]) == {"Check-up"}

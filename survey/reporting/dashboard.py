@@ -407,7 +407,6 @@ class DashboardData:
     nps: pd.DataFrame
     benchmarks: pd.DataFrame
     gaps: list[Gap]
-    reliability: pd.DataFrame
 
 
 def compute(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> DashboardData:
@@ -446,5 +445,14 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         nps=nps_by_period(counts, filters.grain, min_n),
         benchmarks=figures,
         gaps=gaps(own, leaders, latest, labels, min_n),
-        reliability=reliability_by_form(session, filters, instrument, min_n),
     )
+
+
+def reliability(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> pd.DataFrame:
+    """The reliability of each scale by form (``reliability_by_form``) on the version the
+    dashboard shows. Kept apart from ``compute``: it reads the selection's answers, so the page
+    runs it at once only for selections up to ``forms.READ_AT_ONCE`` responses."""
+    version = shown_version(session, filters) or 0
+    if version and instrument.version != version:
+        instrument = load_instrument(version)
+    return reliability_by_form(session, replace(filters, version=version), instrument, min_n)

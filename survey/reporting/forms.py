@@ -169,7 +169,12 @@ RELIABILITY_COLUMNS = [
     "basis",
     "drop_to_raise",
     "alpha_without",
+    "reading",
 ]
+# Reliability reads the selection's answers (the aggregates hold no per-form item pairs): the
+# Dashboard estimates it at once up to this many responses, and on request above.
+READ_AT_ONCE = 20_000
+ADEQUATE = 0.70  # the usual floor for a scale used to compare groups (Nunnally 1978)
 BASIS = {
     CHECKUP: "check-ups that answered every statement of the scale",
     PULSE: "pulses, from pairwise covariances of the statements asked together",
@@ -199,7 +204,10 @@ def reliability_by_form(
             best_item, best_alpha = max(
                 result.alpha_if_dropped.items(), key=lambda pair: pair[1], default=(None, None)
             )
-            raises = best_alpha is not None and best_alpha > result.alpha
+            # Dropping a statement is suggested only when alpha without it lies above the upper
+            # end of alpha's own interval: a smaller rise is within noise, and deleting items on
+            # noise shortens the scale for nothing.
+            raises = best_alpha is not None and best_alpha > result.ci95[1]
             rows.append(
                 {
                     "indicator": indicator.code,
@@ -212,9 +220,20 @@ def reliability_by_form(
                     "basis": BASIS[form],
                     "drop_to_raise": best_item if raises else None,
                     "alpha_without": best_alpha if raises else None,
+                    "reading": alpha_reading(result.ci95),
                 }
             )
     return pd.DataFrame(rows, columns=RELIABILITY_COLUMNS)
+
+
+def alpha_reading(interval: tuple[float, float]) -> str:
+    """How alpha stands against ``ADEQUATE``, judged by its 95% interval, not its point."""
+    low, high = interval
+    if low >= ADEQUATE:
+        return f"adequate: the whole interval is above {ADEQUATE:.2f}"
+    if high < ADEQUATE:
+        return f"below {ADEQUATE:.2f}: read this score with care"
+    return f"uncertain: the interval spans {ADEQUATE:.2f}"
 
 
 def form_label(form: str) -> str:
