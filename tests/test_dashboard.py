@@ -350,3 +350,47 @@ def test_alpha_is_judged_by_its_interval_not_its_point(interval, reading):
     from survey.reporting.forms import alpha_reading
 
     assert alpha_reading(interval) == reading
+
+
+def test_a_hidden_heat_map_cell_cannot_be_recovered_from_the_profile():
+    from survey.reporting.cells import Cells
+    from survey.reporting.dashboard import heat_map
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for touchpoint, n in ((1, 30), (2, 12), (3, 3), (4, 20)):  # touchpoint 3 is below min_n
+        scores = rng.integers(1, 8, size=n).astype(float)
+        rows.append(
+            {
+                "touchpoint_id": touchpoint,
+                "indicator": "trust",
+                "n": n,
+                "total": scores.sum(),
+                "total_sq": (scores**2).sum(),
+            }
+        )
+    own = Cells.from_frame(pd.DataFrame(rows))
+    table = heat_map(own, min_n=5).set_index("touchpoint_id")
+    # The small cell is hidden, mean and n, and so is the next smallest (complementary): the
+    # profile minus the visible cells gives only the two hidden ones together.
+    hidden = set(table.index[table["mean"].isna()])
+    assert hidden == {2, 3}
+    assert table.loc[list(hidden), "n"].isna().all()
+    assert table.loc[[1, 4], "n"].tolist() == [30, 20]
+    # With nothing hidden, nothing more is hidden either.
+    assert not heat_map(own, min_n=1)["mean"].isna().any()
+
+
+def test_the_heat_maps_hover_never_shows_a_hidden_cells_n():
+    from survey.charts.common import heat_map as draw
+
+    table = pd.DataFrame(
+        {
+            "touchpoint_id": [1, 2, 3],
+            "indicator": ["trust"] * 3,
+            "n": [30.0, np.nan, np.nan],
+            "mean": [61.0, np.nan, np.nan],
+        }
+    )
+    figure = draw(table, {"trust": "Trust"}, {1: "Sales", 2: "Service", 3: "Delivery"})
+    assert [row[0] for row in figure.data[0].customdata] == ["n = 30", "hidden", "hidden"]

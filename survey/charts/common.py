@@ -297,8 +297,11 @@ def heat_map(table: pd.DataFrame, labels: dict[str, str], touchpoints: dict[int,
             y=[touchpoints[tp] for tp in grid.index],
             text=text,
             texttemplate="%{text}",
-            customdata=counts.fillna(0).to_numpy(),
-            hovertemplate="%{y} · %{x}: %{z:.0f} (n = %{customdata})<extra></extra>",
+            # A hidden cell shows no figure and no n, only that it is hidden.
+            customdata=[
+                [("hidden" if pd.isna(n) else f"n = {n:.0f}") for n in row] for row in counts.to_numpy()
+            ],
+            hovertemplate="%{y} · %{x}: %{text} (%{customdata})<extra></extra>",
             colorscale="BrBG",
             zmid=float(np.nanmean(grid.to_numpy())) if grid.notna().to_numpy().any() else 50.0,
             colorbar={"title": {"text": "0–100"}},

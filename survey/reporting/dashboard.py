@@ -179,19 +179,29 @@ def profile(cells: Cells, min_n: int) -> pd.DataFrame:
 
 
 def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
-    """Touchpoint x indicator mean (0-100) of our own scores; small cells left empty."""
+    """Touchpoint x indicator mean (0-100) of our own scores. A cell with fewer than ``min_n``
+    responses is hidden, mean *and* n. The indicator's profile (its whole-period figure) is shown
+    beside the map, so one hidden cell in a column could be recovered by subtracting the visible
+    ones from it: wherever a column hides exactly one cell, its next smallest cell is hidden too
+    (complementary suppression), so the hidden ones are only ever known together."""
     if not len(own):
         return pd.DataFrame(columns=["touchpoint_id", "indicator", "n", "mean"])
     grouped = own.group(["touchpoint_id", "indicator"])
     figures = describe(grouped, min_n)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "touchpoint_id": grouped.keys["touchpoint_id"],
             "indicator": grouped.keys["indicator"],
             "n": figures["n"],
-            "mean": np.where(figures["suppressed"], np.nan, figures["mean"]),
+            "mean": figures["mean"],
+            "hidden": figures["suppressed"],
         }
     )
+    for _, column in frame.groupby("indicator", sort=False):
+        if int(column["hidden"].sum()) == 1 and len(column) > 1:
+            frame.loc[column[~column["hidden"]]["n"].idxmin(), "hidden"] = True
+    frame.loc[frame["hidden"], ["n", "mean"]] = np.nan
+    return frame.drop(columns="hidden")
 
 
 def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
