@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,6 +29,7 @@ from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from bench.measure import log, normalised_url, timed
 from models.db import make_engine
 from models.tables import Account, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.collecting.responses import LEADER_OTHER, LEADER_OTHER_KEY, scores_for, validate_answers
@@ -55,33 +53,6 @@ MISSING = -1  # an item left unanswered, in the int8 answer matrices
 CHUNK = 50_000  # responses per batch of inserts
 SPOT_CHECKS = 300  # responses re-scored with survey.collecting.responses / survey.instrument.scoring
 PERIOD_MONTHS = 12  # the period timed: the last 12 months
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def timed(label: str, laps: dict[str, float] | None = None) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - started
-    if laps is not None:
-        laps[label] = laps.get(label, 0.0) + elapsed
-    else:
-        log(f"{label}: {elapsed:.1f} s")
-
-
-def peak_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def normalised_url(url: str) -> str:
-    # Like the tests: a bare postgresql:// URL means psycopg 3, the driver installed here.
-    return (
-        url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-    )
 
 
 # --------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bench.base import ACCOUNTS, DEFAULT_RESPONSES, build, existing, log, peak_rss_mb
+from bench.base import ACCOUNTS, DEFAULT_RESPONSES, build, existing
+from bench.measure import log, peak_rss_mb
 from models.db import make_engine
 from models.settings import get_settings
 from models.tables import Account, Contact, IndicatorScore, Response

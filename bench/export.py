@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.engine import make_url
 
-from bench.base import DEFAULT_RESPONSES, build, holds_data, log, normalised_url, peak_rss_mb
+# Not bench.base: each export runs in a child that imports this module, and measures its peak.
+from bench.measure import log, normalised_url, peak_rss_mb
 
 FORMATS = ("csv", "parquet", "sav")
 
@@ -256,6 +257,8 @@ def in_fresh_process(call: Callable[..., Any], *args: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from bench.base import DEFAULT_RESPONSES, build, holds_data
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--responses", type=int, default=DEFAULT_RESPONSES, help="how many (default 1,000,000)"

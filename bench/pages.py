@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import Page, sync_playwright
 from sqlmodel import Session
 
-from bench.base import log
 from bench.dashboard import new_response
+from bench.measure import log
 from models.db import make_engine
 from survey.people.access import owner_scope
 from survey.people.users import UserError, add_user

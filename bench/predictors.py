@@ -28,7 +28,8 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
-from bench.base import build, log, peak_rss_mb
+from bench.base import build
+from bench.measure import log, peak_rss_mb
 from models.db import make_engine
 from models.tables import Account, TransactionMeasure
 from survey.behaviour import predictors

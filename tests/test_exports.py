@@ -1,7 +1,10 @@
 """Exports read back with the tools analysts use, and compared value by value with the database."""
 
 import math
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -434,3 +437,19 @@ def test_spss_ids_are_held_as_four_byte_integers_and_widen_when_one_does_not_fit
     held = _placed_at(held, big, 3, 6)
     assert held.dtype == np.float64
     assert held.tolist() == [1, 2, 3, 2**31, 5, 6]
+
+
+def test_the_export_path_does_not_load_the_statistics_libraries():
+    """An export of a million responses must stay small: loading pingouin, scipy or statsmodels
+    alone costs it over 100 MB, and nothing an export writes needs them."""
+    code = (
+        "import sys\n"
+        "import models.db, survey.exports.api, survey.exports.names, survey.exports.writers\n"
+        "print(','.join(sorted(name for name in ('pingouin', 'scipy', 'statsmodels', 'sklearn')"
+        " if name in sys.modules)))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == ""

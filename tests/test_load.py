@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bench.load import fresh_sqlite, race, respondents
+from survey.operations.drills import fresh_sqlite, race, respondents
 
 
 def test_concurrent_respondents_are_all_stored_once(tmp_path: Path):

@@ -12,10 +12,10 @@ from sqlmodel import func, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bench.load import fresh_sqlite, servers, webhook
 from models.tables import Account, Interaction, Invitation
 from survey.api.routes import routes
 from survey.collecting.invitations import record_interaction
+from survey.operations.drills import fresh_sqlite, servers, webhook
 from survey.people.apikeys import create_key
 
 

@@ -27,11 +27,13 @@ import math
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pandas as pd
 import pingouin as pg
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import select as select_rows
+from sqlmodel import Session, col, select
 
 from models.tables import Account, IndicatorScore, Response, Touchpoint, TransactionMeasure
 from survey.people.access import Scope
@@ -67,7 +69,7 @@ class Predictions:
 def data_version(session: Session) -> tuple[int, str, int]:
     """Changes whenever measures are imported or a response arrives: a cache key for the page."""
     count, imported = session.exec(
-        select(func.count(TransactionMeasure.id), func.max(TransactionMeasure.imported_at))
+        select(func.count(col(TransactionMeasure.id)), func.max(TransactionMeasure.imported_at))
     ).one()
     latest = session.exec(select(func.max(Response.id))).one()
     return int(count or 0), str(imported), int(latest or 0)
@@ -86,30 +88,34 @@ def period_scores(session: Session, scope: Scope = EVERYTHING) -> pd.DataFrame:
     """account_id, period, touchpoint_id, indicator, n, total: own scores (1-7) summed in the
     database for each period on file; one query per period, each a range on submitted_at."""
     periods = session.exec(
-        select(TransactionMeasure.period, TransactionMeasure.period_start, TransactionMeasure.period_end)
+        select(
+            col(TransactionMeasure.period),
+            col(TransactionMeasure.period_start),
+            col(TransactionMeasure.period_end),
+        )
         .distinct()
-        .order_by(TransactionMeasure.period_start)
+        .order_by(col(TransactionMeasure.period_start))
     ).all()
     parts = []
     for period, start, end in periods:
         statement = (
-            select(
-                Response.account_id,
-                Response.touchpoint_id,
-                IndicatorScore.indicator,
+            select_rows(
+                col(Response.account_id),
+                col(Response.touchpoint_id),
+                col(IndicatorScore.indicator),
                 func.count(),
                 func.sum(IndicatorScore.score),
             )
-            .join(IndicatorScore, IndicatorScore.response_id == Response.id)
+            .join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
             .where(
-                IndicatorScore.subject == "own",
-                Response.submitted_at >= _at(start),
-                Response.submitted_at < _at(end + timedelta(days=1)),
+                col(IndicatorScore.subject) == "own",
+                col(Response.submitted_at) >= _at(start),
+                col(Response.submitted_at) < _at(end + timedelta(days=1)),
                 scope.condition(Response.account_id),
             )
-            .group_by(Response.account_id, Response.touchpoint_id, IndicatorScore.indicator)
+            .group_by(col(Response.account_id), col(Response.touchpoint_id), col(IndicatorScore.indicator))
         )
-        rows = session.exec(statement).all()
+        rows = session.execute(statement).all()
         part = pd.DataFrame(rows, columns=["account_id", "touchpoint_id", "indicator", "n", "total"])
         part["period"] = period
         parts.append(part)
@@ -122,17 +128,17 @@ def period_scores(session: Session, scope: Scope = EVERYTHING) -> pd.DataFrame:
 def next_period_outcomes(session: Session, scope: Scope = EVERYTHING) -> pd.DataFrame:
     """account_id, segment, period, and the next period's sales_transactions,
     monetary_volume and retained (0/1), for every account-period that has a next one."""
-    rows = session.exec(
-        select(
-            TransactionMeasure.account_id,
-            Account.segment,
-            TransactionMeasure.period,
-            TransactionMeasure.period_start,
-            TransactionMeasure.period_end,
-            TransactionMeasure.sales_transactions,
-            TransactionMeasure.monetary_volume,
+    rows = session.execute(
+        select_rows(
+            col(TransactionMeasure.account_id),
+            col(Account.segment),
+            col(TransactionMeasure.period),
+            col(TransactionMeasure.period_start),
+            col(TransactionMeasure.period_end),
+            col(TransactionMeasure.sales_transactions),
+            col(TransactionMeasure.monetary_volume),
         )
-        .join(Account, Account.id == TransactionMeasure.account_id)
+        .join(Account, col(Account.id) == TransactionMeasure.account_id)
         .where(scope.condition(TransactionMeasure.account_id))
     ).all()
     frame = pd.DataFrame(
@@ -248,19 +254,19 @@ def _two(value: float) -> str:
     return f"{round(value, 2) + 0.0:.2f}"
 
 
-def _sentence(row: object, labels: dict[str, str], grain: str, smallest: int) -> str:
+def _sentence(row: Any, labels: dict[str, str], grain: str, smallest: int) -> str:
     """The reading of one row, always with its n and, when shown, its interval."""
-    name = labels.get(row.indicator, row.indicator)  # type: ignore[attr-defined]
-    outcome = OUTCOMES[row.outcome].lower()  # type: ignore[attr-defined]
-    n = row.n  # type: ignore[attr-defined]
-    if not row.shown:  # type: ignore[attr-defined]
+    name = labels.get(row.indicator, row.indicator)
+    outcome = OUTCOMES[row.outcome].lower()
+    n = row.n
+    if not row.shown:
         if n < smallest:
             return f"Too few account-{grain}s to say (n = {n}, at least {smallest} needed)"
         return f"No variation to relate (n = {n})"
-    stats = f"r = {_two(row.r)}, 95% CI {_two(row.low)} to {_two(row.high)}, n = {n}"  # type: ignore[attr-defined]
-    if not row.claim:  # type: ignore[attr-defined]
+    stats = f"r = {_two(row.r)}, 95% CI {_two(row.low)} to {_two(row.high)}, n = {n}"
+    if not row.claim:
         return f"No clear link between {name.lower()} and the next {grain}'s {outcome} ({stats})"
-    text = _reading(name, row.outcome, grain, row.above, row.below)  # type: ignore[attr-defined]
+    text = _reading(name, row.outcome, grain, row.above, row.below)
     return f"{text} ({stats})"
 
 

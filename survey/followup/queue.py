@@ -29,7 +29,8 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import func, insert, literal
-from sqlmodel import Session, select
+from sqlalchemy import select as select_rows
+from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Response, Touchpoint
 from survey.followup import sla
@@ -165,13 +166,13 @@ def _assess_many(
     )
     scores: dict[int, dict[str, float]] = {}
     for chunk in _chunks(wanted):
-        rows = session.exec(
+        scored = session.exec(
             select(IndicatorScore.response_id, IndicatorScore.indicator, IndicatorScore.score).where(
                 IndicatorScore.subject == "own",
-                IndicatorScore.response_id.in_(chunk),  # type: ignore[attr-defined]
+                col(IndicatorScore.response_id).in_(chunk),
             )
         ).all()
-        for response_id, indicator, score in rows:
+        for response_id, indicator, score in scored:
             scores.setdefault(response_id, {})[indicator] = float(score)
 
     flagged = []
@@ -324,37 +325,37 @@ def queue(
         raise FollowUpError(f"there is no account #{account_id}")
 
     statement = (
-        select(
+        select_rows(
             FollowUp,
             Response,
-            Account.name,
-            Contact.name,
-            Contact.email,
-            Contact.role,
-            Touchpoint.name,
+            col(Account.name),
+            col(Contact.name),
+            col(Contact.email),
+            col(Contact.role),
+            col(Touchpoint.name),
         )
         .where(scope.condition(FollowUp.account_id))
-        .outerjoin(Response, Response.id == FollowUp.response_id)
-        .join(Account, Account.id == FollowUp.account_id)
-        .outerjoin(Touchpoint, Touchpoint.id == Response.touchpoint_id)
-        .outerjoin(Contact, Contact.id == Response.contact_id)
+        .outerjoin(Response, col(Response.id) == FollowUp.response_id)
+        .join(Account, col(Account.id) == FollowUp.account_id)
+        .outerjoin(Touchpoint, col(Touchpoint.id) == Response.touchpoint_id)
+        .outerjoin(Contact, col(Contact.id) == Response.contact_id)
     )
     if status is not None:
-        statement = statement.where(FollowUp.status == status)
+        statement = statement.where(col(FollowUp.status) == status)
     if reason is not None:
         # Reasons are stored comma-separated: match whole entries only.
         padded = literal(",") + FollowUp.reasons + literal(",")
         statement = statement.where(padded.like(f"%,{reason},%"))
     if account_id is not None:
-        statement = statement.where(FollowUp.account_id == account_id)
+        statement = statement.where(col(FollowUp.account_id) == account_id)
     if follow_up_id is not None:
-        statement = statement.where(FollowUp.id == follow_up_id)
+        statement = statement.where(col(FollowUp.id) == follow_up_id)
     if overdue_at is not None:
-        statement = statement.where(FollowUp.status != "closed", FollowUp.due_at <= overdue_at)  # type: ignore[operator]
-    statement = statement.order_by(FollowUp.created_at.desc(), FollowUp.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
+        statement = statement.where(col(FollowUp.status) != "closed", col(FollowUp.due_at) <= overdue_at)
+    statement = statement.order_by(col(FollowUp.created_at).desc(), col(FollowUp.id).desc()).limit(limit)
 
     rows = []
-    for follow_up, response, account, name, email, role, touchpoint in session.exec(statement).all():
+    for follow_up, response, account, name, email, role, touchpoint in session.execute(statement).all():
         if response is None:  # a follow-up about the whole account
             rows.append(_account_row(follow_up, account, overdue_at))
             continue

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Select, bindparam, case, delete, func, literal, select, true, union_all
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.tables import (
     Account,
@@ -107,27 +107,27 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
     time (``pair_definition``): their keys are the answers' keys."""
     keys: dict[str, Any] = {
         "version": Response.instrument_version,
-        "month": month_of(Response.submitted_at, dialect),
+        "month": month_of(col(Response.submitted_at), dialect),
         "account_id": Response.account_id,
         "segment": Account.segment,
         "touchpoint_id": Response.touchpoint_id,
         "role": role_of(),
     }
     base = (
-        select(Response.id)
+        select(col(Response.id))
         .select_from(Response)
-        .join(Account, Account.id == Response.account_id)
-        .outerjoin(Contact, Contact.id == Response.contact_id)
+        .join(Account, col(Account.id) == Response.account_id)
+        .outerjoin(Contact, col(Contact.id) == Response.contact_id)
     )
     if measure in ("scores", "own_scores"):
-        base = base.join(IndicatorScore, IndicatorScore.response_id == Response.id)
+        base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
         if measure == "own_scores":
-            base = base.where(IndicatorScore.subject == "own")
+            base = base.where(col(IndicatorScore.subject) == "own")
         keys |= {
             "indicator": IndicatorScore.indicator,
             "subject": IndicatorScore.subject,
             "competitor_id": case(
-                (IndicatorScore.subject == "leader", func.coalesce(Response.leader_competitor_id, 0)),
+                (col(IndicatorScore.subject) == "leader", func.coalesce(Response.leader_competitor_id, 0)),
                 else_=0,
             ),
         }
@@ -137,9 +137,9 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
             func.sum(IndicatorScore.score * IndicatorScore.score),
         ]
         return base, keys, sums
-    base = base.join(Answer, Answer.response_id == Response.id)
+    base = base.join(Answer, col(Answer.response_id) == Response.id)
     keys["item_code"] = Answer.item_code
-    return base, keys, [func.sum(case((Answer.value == point, 1), else_=0)) for point in range(11)]
+    return base, keys, [func.sum(case((col(Answer.value) == point, 1), else_=0)) for point in range(11)]
 
 
 def scale_pairs(version: int) -> list[tuple[str, str]]:
@@ -166,7 +166,7 @@ def pair_definition(keys: Sequence[str], dialect: str, conditions: Sequence[Any]
         pairs = scale_pairs(version)
         items = sorted({code for pair in pairs for code in pair})
         answer_of = {
-            code: func.max(case((Answer.item_code == code, Answer.value))).label(f"i_{index}")
+            code: func.max(case((col(Answer.item_code) == code, Answer.value))).label(f"i_{index}")
             for index, code in enumerate(items)
         }
         grouped = [columns[name] for name in outer]
@@ -175,8 +175,8 @@ def pair_definition(keys: Sequence[str], dialect: str, conditions: Sequence[Any]
                 *(column.label(name) for column, name in zip(grouped, outer, strict=True)),
                 *answer_of.values(),
             )
-            .where(Response.instrument_version == version, *conditions)
-            .group_by(Response.id, *grouped)
+            .where(col(Response.instrument_version) == version, *conditions)
+            .group_by(col(Response.id), *grouped)
             .subquery(f"answers_v{version}")
         )
         value = {code: per_response.c[f"i_{index}"] for index, code in enumerate(items)}
@@ -332,7 +332,7 @@ def read(
     if aggregate is None:
         conditions = raw_conditions(measure, filters, dialect, skip=skip)
         if ids is not None:
-            conditions += [Response.id > ids[0], Response.id <= ids[1]]
+            conditions += [col(Response.id) > ids[0], col(Response.id) <= ids[1]]
         statement = definition(measure, keys, dialect, conditions)
     else:
         table = aggregate.model.__table__

@@ -61,9 +61,20 @@ class ScoreCells:
     own_by_touchpoint: Cells  # month, touchpoint_id, indicator: heat map, touchpoint falls
 
 
+def _by_segment(session: Session, filters: Filters, version: int) -> Cells:
+    # The same read as ``shown_version``'s, so that it costs nothing more.
+    return one_version(cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None)), version)
+
+
+def score_sums(session: Session, filters: Filters, version: int) -> Cells:
+    """Sums of indicator scores by month, indicator, subject and named leader (``SCORES``),
+    of one instrument version: what the trend, the profile and the gaps are computed from."""
+    return _by_segment(session, filters, version).group(SCORES)
+
+
 def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
     """Sums of indicator scores for the filters, of one instrument version."""
-    cells = one_version(cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None)), version)
+    cells = _by_segment(session, filters, version)
     own = cells.where(cells.keys["subject"] == "own")
     touchpoints = one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
     return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), touchpoints)

@@ -85,7 +85,8 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
     if version is None:
         return empty
     filters = replace(filters, version=version)
-    cells = dashboard.score_cells(session, filters, version).scores
+    # Scores only: the touchpoint cells the dashboard also reads are not shown here.
+    cells = dashboard.score_sums(session, filters, version)
     own = cells.where(cells.keys["subject"] == "own")
     months = own.keys["month"]
 
