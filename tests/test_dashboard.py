@@ -394,3 +394,41 @@ def test_the_heat_maps_hover_never_shows_a_hidden_cells_n():
     )
     figure = draw(table, {"trust": "Trust"}, {1: "Sales", 2: "Service", 3: "Delivery"})
     assert [row[0] for row in figure.data[0].customdata] == ["n = 30", "hidden", "hidden"]
+
+
+def test_a_trend_runs_on_across_a_version_only_where_the_statements_are_unchanged(session, now):
+    from survey.instrument.workflow import publish, save_draft, start_draft
+    from tests.factories import answers_at
+    from tests.test_instrument_versions import NEXT, reworded
+
+    early, late = now - timedelta(days=200), now - timedelta(days=10)
+    for number, level in enumerate((2, 5, 7)):
+        respond(
+            session, early, answers_at({"trust": level, "satisfaction": level}), email=f"e{number}@x.example"
+        )
+    draft = start_draft(session, actor="ada", now=now - timedelta(days=100))
+    save_draft(session, NEXT, reworded(draft.body), actor="ada", now=now - timedelta(days=100))
+    publish(session, NEXT, actor="ada", now=now - timedelta(days=100))
+    session.commit()
+    for number, level in enumerate((4, 6, 6)):
+        answers = answers_at({"trust": level, "satisfaction": level})
+        answers["SAT5"] = answers.pop("SAT2")
+        respond(session, late, answers, email=f"l{number}@x.example")
+    data = compute(session, Filters(grain="month"), INSTRUMENT, min_n=2)
+    assert data.version == NEXT
+    own = data.trend[data.trend["subject"] == "own"].set_index(["indicator", "period"])
+    early_month, late_month = f"{early:%Y-%m}", f"{late:%Y-%m}"
+    # Trust kept its statements: the earlier version's month is on the same line, and its figure
+    # is the plain t interval of those three scores.
+    scores = [(level - 1) * 100 / 6 for level in (2, 5, 7)]
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(scores), scale=stats.sem(scores))
+    row = own.loc[("trust", early_month)]
+    assert (row["n"], row["mean"]) == (3, pytest.approx(np.mean(scores)))
+    assert (row["low"], row["high"]) == (pytest.approx(low), pytest.approx(high))
+    assert ("trust", late_month) in own.index
+    # Satisfaction changed (SAT2 reworded as SAT5): it starts afresh in the new version.
+    assert ("satisfaction", early_month) not in own.index
+    assert ("satisfaction", late_month) in own.index
+    # The profile and the gaps stay on the shown version alone.
+    trust = data.profile[(data.profile["subject"] == "own") & (data.profile["indicator"] == "trust")]
+    assert trust["n"].iloc[0] == 3

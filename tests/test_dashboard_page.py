@@ -150,6 +150,19 @@ def test_the_trend_charts_mark_where_the_instrument_changed_and_say_which_forms(
     [line] = [s for s in satisfaction["layout"]["shapes"] if s["type"] == "line"]
     quarter = (now - timedelta(days=10)).month
     assert line["x0"] == f"{(now - timedelta(days=10)).year}-Q{(quarter - 1) // 3 + 1}"
+    # Versions are linked only through unchanged statements: trust kept its statements, so its
+    # line runs on from the earlier version's quarter; satisfaction changed, so it starts afresh.
+    early, late = (
+        f"{d.year}-Q{(d.month - 1) // 3 + 1}" for d in (now - timedelta(days=200), now - timedelta(days=10))
+    )
+    [trust] = [f for f in charts(at) if f["layout"]["title"]["text"] == "Trust"]
+    assert list(_us(trust)["x"]) == [early, late]
+    assert list(_us(satisfaction)["x"]) == [late]
+
+
+def _us(figure: dict) -> dict:
+    [ours] = [trace for trace in figure["data"] if trace.get("name") == "Us"]
+    return ours
 
 
 def test_each_headline_change_carries_its_interval(db):

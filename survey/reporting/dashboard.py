@@ -72,6 +72,32 @@ def score_sums(session: Session, filters: Filters, version: int) -> Cells:
     return _by_segment(session, filters, version).group(SCORES)
 
 
+def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
+    """Each indicator's statements by code. A published version never changes a statement under
+    its code (a reworded statement gets a new one), so equal codes mean the same score."""
+    return {
+        indicator.code: tuple(sorted(item.code for item in instrument.indicator_items(indicator.code)))
+        for indicator in instrument.indicators
+    }
+
+
+def linked_score_sums(session: Session, filters: Filters, instrument: Instrument) -> Cells:
+    """The trend's sums: those of ``instrument``'s version, plus, for each indicator whose
+    statements are the same in another version, that version's sums of the indicator. Same
+    statements give the same score, so such an indicator's line runs on across a version
+    change; an indicator whose statements changed starts afresh where its version starts."""
+    every = cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None))
+    linked = one_version(every, instrument.version).group(SCORES)
+    codes = statement_codes(instrument)
+    for other in sorted({int(value) for value in every.keys["version"]} - {instrument.version}):
+        theirs = statement_codes(load_instrument(other))
+        same = [code for code, items in codes.items() if theirs.get(code) == items]
+        if same:
+            cells = one_version(every, other).group(SCORES)
+            linked = linked.plus(cells.where(np.isin(cells.keys["indicator"], same)))
+    return linked
+
+
 def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
     """Sums of indicator scores for the filters, of one instrument version."""
     cells = _by_segment(session, filters, version)
@@ -457,7 +483,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
         version=version,
-        trend=trend(cells.scores, filters.grain, min_n),
+        trend=trend(linked_score_sums(session, filters, instrument), filters.grain, min_n),
         profile=overall,
         heat_map=heat_map(cells.own_by_touchpoint, min_n),
         segment_movers=movers(cells.own_by_segment, "segment", filters.grain, min_n),
