@@ -137,10 +137,19 @@ if significant:
         st.markdown(f"{icon} {plain(gap.sentence())} · {plain(gap.kind)}")
 
 st.subheader(f"Where it is slipping: the largest falls since the previous {filters.grain}")
+st.caption(
+    "Ranked by the estimated change: each group's change shrunk toward the indicator's change over "
+    "all groups, the more the fewer its responses (empirical Bayes), so a small group's noisy fall "
+    "does not outrank a large group's real one. The raw change is shown with its Welch 95% interval."
+)
+
+
+def _interval(low: float, high: float) -> str:
+    return "—" if pd.isna(low) else f"{low:+.1f} to {high:+.1f}"
 
 
 def _falls(frame: pd.DataFrame, where: str, names: dict | None = None) -> pd.DataFrame:
-    falls = frame[frame["change"] < 0].head(8)
+    falls = frame[frame["shrunk"] < 0].head(8)
     return pd.DataFrame(
         {
             where: falls[falls.columns[0]].map(names or (lambda value: value)),
@@ -148,6 +157,10 @@ def _falls(frame: pd.DataFrame, where: str, names: dict | None = None) -> pd.Dat
             "Before": falls["before"].round(0),
             "Now": falls["after"].round(0),
             "Change": falls["change"].round(1),
+            "Change 95% CI": [
+                _interval(lo, hi) for lo, hi in zip(falls["change_low"], falls["change_high"], strict=True)
+            ],
+            "Estimated change": falls["shrunk"].round(1),
             "n": falls["n_before"].astype(str) + " → " + falls["n_after"].astype(str),
         }
     )

@@ -216,10 +216,65 @@ def test_movers_find_the_group_that_fell_most():
     assert found.loc[0, "period"] == "2026-Q2"
 
 
+def _sums(rng, month: str, group: str, mean: float, sd: float, n: int) -> tuple:
+    scores = np.clip(rng.normal(mean, sd, size=n), 1, 7)
+    return (month, group, "trust", n, scores.sum(), (scores**2).sum())
+
+
+def test_movers_rank_by_a_shrunk_change_so_a_small_noisy_fall_does_not_come_first():
+    rng = np.random.default_rng(7)
+    rows = [
+        # A large group that really fell by about half a point (8 points on 0-100)...
+        _sums(rng, "2026-01", "Large", 5.0, 1.0, 400),
+        _sums(rng, "2026-04", "Large", 4.5, 1.0, 400),
+        # ... and a tiny one whose bigger raw fall is mostly noise.
+        _sums(rng, "2026-01", "Tiny", 5.6, 1.5, 5),
+        _sums(rng, "2026-04", "Tiny", 4.6, 1.5, 5),
+    ] + [
+        _sums(rng, month, f"Steady {k}", 5.0, 1.0, 200) for k in range(4) for month in ("2026-01", "2026-04")
+    ]
+    cells = pd.DataFrame(rows, columns=["month", "segment", "indicator", "n", "total", "total_sq"])
+    found = movers(cells.assign(subject="own"), "segment", "quarter", min_n=5).set_index("segment")
+    assert found.loc["Tiny", "change"] < found.loc["Large", "change"]  # raw: Tiny fell more
+    assert found.index[0] == "Large"  # shrunk: the real fall comes first
+
+    # Each raw change carries scipy's Welch interval.
+    def scores(group, month):
+        return next(r for r in rows if r[0] == month and r[1] == group)
+
+    # The shrinkage, recomputed independently: precision-weighted centre, moment tau², posterior.
+    table = found.reset_index()
+    change, variance = [], []
+    for group in table["segment"]:
+        before, after = scores(group, "2026-01"), scores(group, "2026-04")
+        stats_ = []
+        for _, _, _, n, total, total_sq in (after, before):
+            mean = total / n
+            sd = np.sqrt((total_sq - n * mean**2) / (n - 1))
+            stats_.append(((mean - 1) * 100 / 6, sd * 100 / 6, n))
+        (m1, s1, n1), (m0, s0, n0) = stats_
+        change.append(m1 - m0)
+        variance.append(s1**2 / n1 + s0**2 / n0)
+        welch = stats.ttest_ind_from_stats(m1, s1, n1, m0, s0, n0, equal_var=False)
+        half = (m1 - m0) / welch.statistic * stats.t.ppf(0.975, _welch_df(s1, n1, s0, n0))
+        row = table[table["segment"] == group].iloc[0]
+        assert (row["change_low"], row["change_high"]) == pytest.approx((m1 - m0 - half, m1 - m0 + half))
+    change, variance = np.array(change), np.array(variance)
+    centre = np.sum(change / variance) / np.sum(1 / variance)
+    tau2 = max(1.0, np.sum((change - centre) ** 2) / (len(change) - 1) - variance.mean())
+    weight = tau2 / (tau2 + variance)
+    assert table["shrunk"].to_numpy() == pytest.approx(weight * change + (1 - weight) * centre)
+
+
+def _welch_df(s1: float, n1: int, s0: float, n0: int) -> float:
+    a, b = s1**2 / n1, s0**2 / n0
+    return (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n0 - 1))
+
+
 def test_account_movers_read_only_the_last_two_periods(session, responses):
     found = account_movers(session, Filters(grain="month"), min_n=1)
     assert set(found.columns) >= {"account_id", "indicator", "before", "after", "change"}
-    assert found["change"].is_monotonic_increasing
+    assert found["shrunk"].is_monotonic_increasing  # ranked by the shrunk change
 
 
 SEGMENTED = ("Retail", "Health", "Mining")

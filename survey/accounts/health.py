@@ -37,13 +37,13 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Interaction, Response
-from survey.accounts.intervals import Shrunk, shrink
 from survey.accounts.profile import latest_scores_by_account, value_levels_by_account, weighted_scores
 from survey.behaviour.loyalty import loyalty
 from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
+from survey.reporting.intervals import Shrunk, moment_tau2, shrink
 
 PERIOD_DAYS = 90
 BASELINE_DAYS = 365
@@ -189,8 +189,7 @@ def _changes(windows: dict[tuple[int, str], _Window], segments: dict[int, str]) 
         own = [raw[a] for a in members if a in raw]
         if len(own) < 3:
             return centre, MIN_TAU2 * 4
-        spread = sum((d - centre) ** 2 for d, _, _ in own) / (len(own) - 1)
-        return centre, max(MIN_TAU2, spread - sum(se2 for _, se2, _ in own) / len(own))
+        return centre, moment_tau2([d for d, _, _ in own], [se2 for _, se2, _ in own], centre, MIN_TAU2)
 
     by_segment: dict[str, list[int]] = {}
     for account_id, segment in segments.items():

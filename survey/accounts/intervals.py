@@ -3,8 +3,8 @@
 Account figures rest on a handful of responses, so they use Student's t rather than the
 normal approximation — the core's ``survey.reporting.intervals.mean_interval`` and its test
 ``mean_p_value``, the same arithmetic as every other page — and a change against the
-account's own baseline is shrunk toward its segment's change rather than suppressed (see
-``shrink``: the documented method of My accounts, with the core's 95% normal quantile).
+account's own baseline is shrunk toward its segment's change rather than suppressed (the
+core's ``shrink``, which the Dashboard's movers use too).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from survey.reporting.intervals import Z95, mean_p_value
+from survey.reporting.intervals import Shrunk, mean_p_value, shrink
 from survey.reporting.intervals import mean_interval as core_mean_interval
 
 LEVEL = 0.95
@@ -59,34 +59,4 @@ def t_test_p(values: Sequence[float]) -> float:
     return mean_p_value(mean, sd, len(values))
 
 
-@dataclass(frozen=True)
-class Shrunk:
-    """An account's change shrunk toward its segment: ``weight`` is the share of the estimate
-    that is the account's own (0 with no own data, near 1 with many responses)."""
-
-    value: float
-    low: float
-    high: float
-    raw: float | None
-    weight: float
-    n: int
-
-
-def shrink(
-    raw: float | None, raw_variance: float | None, prior: float, prior_variance: float, n: int
-) -> Shrunk:
-    """Normal-normal (empirical Bayes) shrinkage of ``raw`` toward ``prior``.
-
-    The posterior mean is ``w·raw + (1 - w)·prior`` with ``w = τ² / (τ² + se²)``, and its
-    variance ``w·se²`` (Gelman et al., *Bayesian Data Analysis*, 3rd ed., §5.4); with no own
-    estimate the prior and its spread stand alone. The interval is the posterior's normal 95%
-    one, ``value ± z(0.975)·√variance``."""
-    if raw is None or raw_variance is None or not math.isfinite(raw_variance):
-        half = Z95 * math.sqrt(prior_variance)
-        return Shrunk(prior, prior - half, prior + half, None, 0.0, n)
-    tau2 = max(prior_variance, 1e-9)
-    se2 = max(raw_variance, 1e-9)
-    weight = tau2 / (tau2 + se2)
-    value = weight * raw + (1 - weight) * prior
-    half = Z95 * math.sqrt(weight * se2)
-    return Shrunk(value, value - half, value + half, raw, weight, n)
+__all__ = ["Estimate", "Shrunk", "mean_interval", "shrink", "t_test_p"]

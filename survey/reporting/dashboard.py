@@ -26,7 +26,15 @@ from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, period_of, periods_of
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
-from survey.reporting.intervals import NpsFigure, difference_interval, mean_from_sums, nps_interval
+from survey.reporting.intervals import (
+    NpsFigure,
+    Shrunk,
+    difference_interval,
+    mean_from_sums,
+    moment_tau2,
+    nps_interval,
+    shrink,
+)
 
 SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
 TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
@@ -241,13 +249,25 @@ def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
     return frame.drop(columns="hidden")
 
 
+MOVER_FLOOR_TAU2 = 1.0  # (1 point)²: groups are never assumed to move exactly alike
+
+
 def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
     """Where each indicator moved most between the last two periods, per ``by`` group
-    (segment or touchpoint), largest falls first; groups with too few responses are left out.
+    (segment, touchpoint or account); groups with too few responses are left out.
+
+    Ranking raw changes would put the smallest, noisiest groups first (regression to the mean).
+    So each change comes with its Welch 95% interval (``change_low``/``change_high``) and is
+    shrunk toward the indicator's change over all groups (``shrink``: the precision-weighted
+    mean change, and the spread of true changes by ``moment_tau2``); rows are ordered by the
+    shrunk change (``shrunk``, with its interval), largest falls first.
 
     ``cells``: score sums with month, ``by`` and indicator keys; of a subject key, if any,
     only our own scores count."""
-    columns = [by, "indicator", "before", "after", "change", "n_before", "n_after", "period"]
+    columns = [
+        by, "indicator", "before", "after", "change", "change_low", "change_high",
+        "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after", "period",
+    ]  # fmt: skip
     own = Cells.from_frame(cells) if isinstance(cells, pd.DataFrame) else cells
     if "subject" in own.keys:
         own = own.where(own.keys["subject"] == "own")
@@ -270,28 +290,57 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
     if not pairs:
         return pd.DataFrame(columns=columns)
     earlier_at, later_at = (np.array(side, dtype=np.int64) for side in zip(*pairs, strict=True))
+    sd = figures["sd"][shown]
     change = mean[later_at] - mean[earlier_at]
-    # Largest falls first: numpy's argsort with the kind pandas' sort_values uses.
-    order = np.argsort(change, kind="quicksort")
+    variance = sd[later_at] ** 2 / n[later_at] + sd[earlier_at] ** 2 / n[earlier_at]
+    indicators = grouped.keys["indicator"][shown][earlier_at]
+    welch = [
+        difference_interval(mean[a], sd[a], int(n[a]), mean[b], sd[b], int(n[b]))
+        for a, b in zip(later_at, earlier_at, strict=True)
+    ]
+    shrunk: list[Shrunk] = [None] * len(change)  # type: ignore[list-item]
+    for code in np.unique(indicators):
+        at = np.flatnonzero(indicators == code)
+        known = at[np.isfinite(variance[at])]  # a group of one response has no variance
+        if len(known):
+            weights = 1 / np.maximum(variance[known], 1e-9)
+            centre = float(np.sum(weights * change[known]) / np.sum(weights))
+        else:
+            centre = float(np.mean(change[at]))
+        tau2 = moment_tau2(change[known].tolist(), variance[known].tolist(), centre, MOVER_FLOOR_TAU2)
+        for i in at:
+            shrunk[i] = shrink(float(change[i]), float(variance[i]), centre, tau2, int(n[later_at[i]]))
+    value = np.array([s.value for s in shrunk])
+    # Largest (shrunk) falls first: numpy's argsort with the kind pandas' sort_values uses.
+    order = np.argsort(value, kind="quicksort")
     earlier_at, later_at = earlier_at[order], later_at[order]
     return pd.DataFrame(
         {
             by: grouped.keys[by][shown][earlier_at],
-            "indicator": grouped.keys["indicator"][shown][earlier_at],
+            "indicator": indicators[order],
             "before": mean[earlier_at],
             "after": mean[later_at],
             "change": change[order],
+            "change_low": [np.nan if welch[i] is None else welch[i][0] for i in order],
+            "change_high": [np.nan if welch[i] is None else welch[i][1] for i in order],
+            "shrunk": value[order],
+            "shrunk_low": [shrunk[i].low for i in order],
+            "shrunk_high": [shrunk[i].high for i in order],
             "n_before": n[earlier_at],
             "n_after": n[later_at],
             "period": np.full(len(order), after),
-        }
+        },
+        columns=columns,
     )
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
     """Like ``movers`` per account, from the account-keyed aggregates of the last two periods;
     computed on request rather than with the rest of the dashboard."""
-    columns = ["account_id", "indicator", "before", "after", "change", "n_before", "n_after"]
+    columns = [
+        "account_id", "indicator", "before", "after", "change", "change_low", "change_high",
+        "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after",
+    ]  # fmt: skip
     version = shown_version(session, filters)
     months = cache.read(session, "own_scores", ["version", "month"], filters)
     if version is None or not len(months):

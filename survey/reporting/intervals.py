@@ -16,6 +16,8 @@ this module's ``Z95``).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,3 +137,47 @@ def change_reading(change: float | None, interval: tuple[float, float] | None, a
     low, high = interval
     verdict = "could be noise" if low <= 0 <= high else "more than noise"
     return f"{since} (95% CI {low:+.1f} to {high:+.1f}: {verdict})"
+
+
+@dataclass(frozen=True)
+class Shrunk:
+    """A change shrunk toward its parent's (an account's toward its segment's, a group's toward
+    all groups'): ``weight`` is the share of the estimate that is its own (0 with no own data,
+    near 1 with many responses)."""
+
+    value: float
+    low: float
+    high: float
+    raw: float | None
+    weight: float
+    n: int
+
+
+def shrink(
+    raw: float | None, raw_variance: float | None, prior: float, prior_variance: float, n: int
+) -> Shrunk:
+    """Normal-normal (empirical Bayes) shrinkage of ``raw`` toward ``prior``.
+
+    The posterior mean is ``w·raw + (1 - w)·prior`` with ``w = τ² / (τ² + se²)``, and its
+    variance ``w·se²`` (Gelman et al., *Bayesian Data Analysis*, 3rd ed., §5.4); with no own
+    estimate the prior and its spread stand alone. The interval is the posterior's normal 95%
+    one, ``value ± z(0.975)·√variance``."""
+    if raw is None or raw_variance is None or not math.isfinite(raw_variance):
+        half = Z95 * math.sqrt(prior_variance)
+        return Shrunk(prior, prior - half, prior + half, None, 0.0, n)
+    tau2 = max(prior_variance, 1e-9)
+    se2 = max(raw_variance, 1e-9)
+    weight = tau2 / (tau2 + se2)
+    value = weight * raw + (1 - weight) * prior
+    half = Z95 * math.sqrt(weight * se2)
+    return Shrunk(value, value - half, value + half, raw, weight, n)
+
+
+def moment_tau2(changes: Sequence[float], variances: Sequence[float], centre: float, floor: float) -> float:
+    """The spread of true changes between groups by the method of moments: the changes'
+    variance around ``centre`` less their mean sampling variance, never below ``floor``."""
+    k = len(changes)
+    if k < 2:
+        return floor
+    spread = sum((change - centre) ** 2 for change in changes) / (k - 1)
+    return max(floor, spread - sum(variances) / k)
