@@ -216,7 +216,8 @@ def test_from_a_crm_file_and_the_webhook_through_smtp_reminders_go_once(
     assert len(inbox.messages) == 999
 
 
-def test_without_send_the_command_prints_the_links_that_cannot_be_shown_again(app_db, tmp_path):
+def test_without_send_the_command_prints_the_links_that_cannot_be_shown_again(app_db, tmp_path, time_machine):
+    time_machine.move_to(NOW, tick=True)  # the file's interactions are recent at NOW
     path = tmp_path / "crm-export.csv"
     path.write_bytes(as_csv(crm_rows(3)))
     maps = [f"--map={ours}={theirs}" for ours, theirs in MAPPING.items()]
