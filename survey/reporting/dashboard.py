@@ -28,7 +28,6 @@ from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
     NpsFigure,
-    Shrunk,
     difference_interval,
     mean_from_sums,
     moment_tau2,
@@ -298,7 +297,7 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
         difference_interval(mean[a], sd[a], int(n[a]), mean[b], sd[b], int(n[b]))
         for a, b in zip(later_at, earlier_at, strict=True)
     ]
-    shrunk: list[Shrunk] = [None] * len(change)  # type: ignore[list-item]
+    priors: dict[str, tuple[float, float]] = {}  # indicator -> centre, tau²
     for code in np.unique(indicators):
         at = np.flatnonzero(indicators == code)
         known = at[np.isfinite(variance[at])]  # a group of one response has no variance
@@ -307,9 +306,14 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
             centre = float(np.sum(weights * change[known]) / np.sum(weights))
         else:
             centre = float(np.mean(change[at]))
-        tau2 = moment_tau2(change[known].tolist(), variance[known].tolist(), centre, MOVER_FLOOR_TAU2)
-        for i in at:
-            shrunk[i] = shrink(float(change[i]), float(variance[i]), centre, tau2, int(n[later_at[i]]))
+        priors[str(code)] = (
+            centre,
+            moment_tau2(change[known].tolist(), variance[known].tolist(), centre, MOVER_FLOOR_TAU2),
+        )
+    shrunk = [
+        shrink(float(change[i]), float(variance[i]), *priors[str(indicators[i])], int(n[later_at[i]]))
+        for i in range(len(change))
+    ]
     value = np.array([s.value for s in shrunk])
     # Largest (shrunk) falls first: numpy's argsort with the kind pandas' sort_values uses.
     order = np.argsort(value, kind="quicksort")
@@ -505,13 +509,22 @@ class DashboardData:
     gaps: list[Gap]
 
 
+def _on_shown_version(
+    session: Session, filters: Filters, instrument: Instrument
+) -> tuple[Filters, Instrument]:
+    """The filters pinned to ``shown_version`` (0: no responses, every figure empty), and that
+    version's instrument when it is not ``instrument``."""
+    version = shown_version(session, filters) or 0
+    if version and instrument.version != version:
+        instrument = load_instrument(version)
+    return replace(filters, version=version), instrument
+
+
 def compute(session: Session, filters: Filters, instrument: Instrument, min_n: int) -> DashboardData:
     """Run every query and computation of the dashboard once, on one instrument version
     (``shown_version``; ``instrument`` is replaced by that version's when it differs)."""
-    version = shown_version(session, filters) or 0  # 0: no responses, every figure empty
-    if version and instrument.version != version:
-        instrument = load_instrument(version)
-    filters = replace(filters, version=version)
+    filters, instrument = _on_shown_version(session, filters, instrument)
+    version = filters.version or 0
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
     cells = score_cells(session, filters, version)
     counts = item_counts(session, filters, version)
@@ -548,7 +561,5 @@ def reliability(session: Session, filters: Filters, instrument: Instrument, min_
     """The reliability of each scale by form (``reliability_by_form``) on the version the
     dashboard shows. Kept apart from ``compute``: it reads the selection's answers, so the page
     runs it at once only for selections up to ``forms.READ_AT_ONCE`` responses."""
-    version = shown_version(session, filters) or 0
-    if version and instrument.version != version:
-        instrument = load_instrument(version)
-    return reliability_by_form(session, replace(filters, version=version), instrument, min_n)
+    filters, instrument = _on_shown_version(session, filters, instrument)
+    return reliability_by_form(session, filters, instrument, min_n)
