@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import User
+from models.tables import TransactionMeasure, User
 from survey.collecting.invitations import InviteResult, invite
 from survey.collecting.responses import submit
 from survey.people.users import SignedIn, add_user
@@ -138,3 +138,17 @@ def team_app(
     at.session_state["user"] = user
     at.session_state["last_seen"] = datetime.now(UTC)
     return at
+
+
+def quarter_measures(account_id: int, quarter: str, **values: Any) -> TransactionMeasure:
+    """One quarter's transactional measures of an account (``quarter`` like ``2026-Q3``); the
+    counts not given are 0, the "days since" measures None (never bought or paid)."""
+    year, number = int(quarter[:4]), int(quarter[-1])
+    start = date(year, 3 * number - 2, 1)
+    end = (date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)) - timedelta(days=1)
+    counts = dict.fromkeys(
+        ("sales_transactions", "information_requests", "positive_service_events", "referral_sales"), 0
+    )
+    return TransactionMeasure(
+        account_id=account_id, period=quarter, period_start=start, period_end=end, **(counts | values)
+    )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from models.tables import Account, TransactionMeasure
+from models.tables import Account
 from survey.accounts.people import people
 from survey.accounts.profile import AccountError, median_level
 from survey.accounts.values import (
@@ -30,7 +30,7 @@ from survey.comments.tags import TagRuleError, add_rule, list_rules, tags_of
 from survey.exports.frames import frame_csv
 from survey.people.access import Scope
 from survey.reporting.filters import Filters, where
-from tests.factories import answers_at, make_invitation, respond
+from tests.factories import answers_at, make_invitation, quarter_measures, respond
 
 
 def account_id(session, name="Acme Tools") -> int:
@@ -233,15 +233,10 @@ def test_rfm_segments_score_tertiles_against_the_whole_base(session, now):
     for name, (days, sales, volume) in measures.items():
         respond(session, now, account=name, email=f"x@{name.lower()}.example")
         session.add(
-            TransactionMeasure(
-                account_id=account_id(session, name),
-                period="2026-Q3",
-                period_start=date(2026, 7, 1),
-                period_end=date(2026, 9, 30),
+            quarter_measures(
+                account_id(session, name),
+                "2026-Q3",
                 sales_transactions=sales,
-                information_requests=0,
-                positive_service_events=0,
-                referral_sales=0,
                 days_since_purchase=days,
                 days_since_payment=days,
                 monetary_volume=volume,

@@ -1,15 +1,15 @@
 """The dashboard and benchmark pages, through AppTest."""
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import Account, Benchmark, Competitor, TransactionMeasure
+from models.tables import Account, Benchmark, Competitor
 from survey.instrument.definition import load_instrument
-from tests.factories import full_answers, respond, team_app
+from tests.factories import full_answers, quarter_measures, respond, team_app
 
 APP = "../app.py"
 HEADER = b"kind,name,indicator,period,value,scale,n,sd,source\n"
@@ -193,15 +193,10 @@ def measures(db, account: str, *, days: int, sales: int, volume: float) -> None:
     """One quarter of transactional measures for an account (what RFM segments come from)."""
     account_id = db.exec(select(Account.id).where(Account.name == account)).one()
     db.add(
-        TransactionMeasure(
-            account_id=account_id,
-            period="2026-Q1",
-            period_start=date(2026, 1, 1),
-            period_end=date(2026, 3, 31),
+        quarter_measures(
+            account_id,
+            "2026-Q1",
             sales_transactions=sales,
-            information_requests=0,
-            positive_service_events=0,
-            referral_sales=0,
             days_since_purchase=days,
             days_since_payment=days,
             monetary_volume=volume,

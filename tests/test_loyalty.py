@@ -1,15 +1,14 @@
 """The loyalty rule (seed 004): above the base average on at least three of seven measures."""
 
-from datetime import date
-
 import pandas as pd
 import pytest
 from scipy import stats
 from sqlmodel import Session
 
-from models.tables import Account, TransactionMeasure
+from models.tables import Account
 from survey.behaviour.loyalty import LoyaltyError, loyalty
 from survey.people.access import Scope
+from tests.factories import quarter_measures
 
 # sales, requests, service, referrals, days since purchase, days since payment, volume
 BEHAVIOUR = {
@@ -35,11 +34,9 @@ def base(session: Session) -> dict[str, int]:
         ids[name] = account.id
         sales, requests, service, referrals, purchase, payment, volume = values
         session.add(
-            TransactionMeasure(
-                account_id=account.id,
-                period="2026-Q3",
-                period_start=date(2026, 7, 1),
-                period_end=date(2026, 9, 30),
+            quarter_measures(
+                account.id,
+                "2026-Q3",
                 sales_transactions=sales,
                 information_requests=requests,
                 positive_service_events=service,
@@ -128,15 +125,12 @@ def test_for_days_since_fewer_is_better_and_the_interval_turns_with_it(session, 
     session.add(echo)
     session.flush()
     session.add(
-        TransactionMeasure(
-            account_id=echo.id,
-            period="2026-Q3",
-            period_start=date(2026, 7, 1),
-            period_end=date(2026, 9, 30),
+        quarter_measures(
+            echo.id,
+            "2026-Q3",
             sales_transactions=2,
             information_requests=1,
             positive_service_events=1,
-            referral_sales=0,
             days_since_purchase=3,
             days_since_payment=20,
             monetary_volume=100.0,
