@@ -307,17 +307,21 @@ class ItemRollup(SQLModel, table=True):
     c10: int = 0
 
 
-class PairRollup(SQLModel, table=True):
-    """Sums over responses that answered both items of a scale: a pairwise covariance."""
+class LeaderPairRollup(SQLModel, table=True):
+    """Paired ratings: sums over responses that rated both a named leader and us on the matching
+    statement (``Instrument.leader_counterpart``); ``a`` is our statement's answer, ``b`` the
+    leader's, both 1-7. By month, indicator, named leader, segment, touchpoint and role."""
 
-    __tablename__ = "pair_rollup"
+    __tablename__ = "leader_pair_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
     version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
-    item_a: str = Field(primary_key=True, max_length=30)
-    item_b: str = Field(primary_key=True, max_length=30)
+    indicator: str = Field(primary_key=True, max_length=30)
+    competitor_id: int = Field(primary_key=True)  # 0: a leader not on the list
     segment: str = Field(primary_key=True, max_length=100)
+    touchpoint_id: int = Field(primary_key=True)
+    role: str = Field(primary_key=True, max_length=30)
     n: int
     sum_a: float
     sum_b: float
@@ -519,17 +523,17 @@ class AccountItemRollup(SQLModel, table=True):
     c10: int = 0
 
 
-class AccountPairRollup(SQLModel, table=True):
-    """Pair sums per account by month and segment (reliability of one account's scales)."""
+class AccountLeaderPairRollup(SQLModel, table=True):
+    """Paired ratings (``LeaderPairRollup``) per account by month, indicator, leader and segment."""
 
-    __tablename__ = "account_pair_rollup"
+    __tablename__ = "account_leader_pair_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
     account_id: int = Field(primary_key=True)
     version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
-    item_a: str = Field(primary_key=True, max_length=30)
-    item_b: str = Field(primary_key=True, max_length=30)
+    indicator: str = Field(primary_key=True, max_length=30)
+    competitor_id: int = Field(primary_key=True)
     segment: str = Field(primary_key=True, max_length=100)
     n: int
     sum_a: float

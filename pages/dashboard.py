@@ -210,10 +210,12 @@ for index, (code, label) in enumerate(labels.items()):
 st.header("Gaps to each benchmark")
 if data.gaps:
     st.caption(
-        "Welch's t-test between two samples from their summaries: against customers' ratings of a "
-        "provider, and against a published figure that states its own n and standard deviation "
-        "(converted linearly to 0–100). A published figure without n and sd is shown for "
-        "reference and not tested. p-values corrected for all tests shown (Holm)."
+        "A provider rated by our respondents: each respondent's rating of it beside their own "
+        "answer to our matching statement (the same content), compared as pairs: the paired "
+        "t-test, the 95% interval of the mean difference and Cohen's d_av. A published figure "
+        "that states its own n and standard deviation (converted linearly to 0–100): Welch's "
+        "t-test between the two samples from their summaries. A published figure without n and "
+        "sd is shown for reference and not tested. p-values corrected for all tests shown (Holm)."
     )
     st.dataframe(
         pd.DataFrame(
@@ -224,6 +226,11 @@ if data.gaps:
                 "Us": [round(gap.ours, 1) for gap in data.gaps],
                 "Them": [round(gap.theirs, 1) for gap in data.gaps],
                 "Gap": [round(gap.difference, 1) for gap in data.gaps],
+                "Gap 95% CI": [
+                    "—" if gap.low is None or gap.high is None else _interval(gap.low, gap.high)
+                    for gap in data.gaps
+                ],
+                "Effect (d)": [None if gap.effect is None else round(gap.effect, 2) for gap in data.gaps],
                 "p (corrected)": [gap.p_corrected for gap in data.gaps],
                 "n": [gap.n for gap in data.gaps],
                 "n (theirs)": [gap.n_theirs for gap in data.gaps],

@@ -85,9 +85,10 @@ def test_one_response_is_summed_once(session, now):
         5.0,
         25.0,
     )
-    pairs = aggregates.read(session, "pairs", ["item_a", "item_b"], Filters())
-    at = (pairs.keys["item_a"] == "SAT1") & (pairs.keys["item_b"] == "SAT4")
-    assert [pairs.sums[name][at][0] for name in ("n", "sum_a", "sum_b", "sum_ab")] == [1, 6, 2, 12]
+    pairs = aggregates.read(session, "leader_pairs", ["indicator", "competitor_id"], Filters())
+    at = pairs.keys["indicator"] == "trust"
+    # TRU3 (ours) beside CL_TRU (the leader's), on 1-7.
+    assert [pairs.sums[name][at][0] for name in ("n", "sum_a", "sum_b", "sum_ab")] == [1, 6, 4, 24]
 
 
 @pytest.mark.parametrize(
@@ -128,13 +129,13 @@ def test_own_scores_by_account_and_touchpoint_come_from_their_aggregate():
         Filters(account_ids=(1, 2), roles=("user",)),
     ],
 )
-@pytest.mark.parametrize("measure", ["scores", "own_scores", "answers", "pairs"])
+@pytest.mark.parametrize("measure", ["scores", "own_scores", "answers", "leader_pairs"])
 def test_a_read_from_aggregates_equals_the_definition_over_the_raw_rows(session, varied, measure, filters):
     keys = ["version", "month", "item_code"] if measure == "answers" else ["version", "month"]
     if measure in ("scores", "own_scores"):
         keys += ["indicator", "subject"] if measure == "scores" else ["indicator"]
-    if measure == "pairs":
-        keys += ["item_a", "item_b"]
+    if measure == "leader_pairs":
+        keys += ["indicator", "competitor_id"]
     if filters.touchpoint_ids:  # the touchpoint account 2 was surveyed at
         service = session.exec(select(Response.touchpoint_id).where(Response.account_id == 2)).first()
         filters = replace(filters, touchpoint_ids=(service,))

@@ -62,7 +62,7 @@ def test_the_dashboard_draws_every_chart(answered, db):
     assert "6 responses" in at.caption[0].value
     trust = next(figure for figure in charts(at) if figure["layout"]["title"]["text"] == "Trust")
     names = [trace["name"] for trace in trust["data"]]
-    assert "Brightline Partners (rated by our customers)" in names
+    assert "Brightline Partners (one statement, rated by our customers)" in names
     assert [m.label for m in at.metric][:2] == ["Satisfaction", "Trust"]
     reliability = at.dataframe[-1].value
     assert list(reliability["Indicator"])[:2] == ["Satisfaction", "Trust"]
@@ -73,6 +73,13 @@ def test_the_dashboard_draws_every_chart(answered, db):
     )
     assert "From check-ups" in [header.value for header in at.subheader]
     assert any("Rests on check-ups that answered every statement" in c.value for c in at.caption)
+    # The leader is compared with our matching statement by the same people, with its interval.
+    gaps = next(frame.value for frame in at.dataframe if "Compared with" in frame.value.columns)
+    rated = gaps[gaps["Compared with"] == "Brightline Partners"]
+    assert len(rated) >= 5  # an indicator whose every pair differs alike has no spread to test
+    assert rated["Reading"].str.contains(r"\(paired, p [=<] [0-9.]+, 95% CI .+, n = 6 rating both\)").all()
+    assert rated["Reading"].str.contains("on COM1 “This relationship is worth the effort").any()
+    assert rated["Gap 95% CI"].str.contains(" to ").all()
 
 
 def test_filters_apply_to_the_whole_page(answered, db):

@@ -138,10 +138,13 @@ def indicator_trend(
                 x=rows["period"],
                 y=rows["mean"],
                 mode="lines+markers",
-                name=f"{name} (rated by our customers)",
+                # The leader is rated on one statement per indicator, not on the whole scale:
+                # the gaps table compares it with our matching statement, as pairs.
+                name=f"{name} (one statement, rated by our customers)",
                 line={"color": colours.get(str(name), PALETTE[1]), "dash": "dot"},
-                customdata=rows[["n"]],
-                hovertemplate="%{x}: %{y:.0f} (n = %{customdata[0]})<extra>" + str(name) + "</extra>",
+                customdata=rows[["n", "low", "high"]],
+                hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
+                "n = %{customdata[0]})<extra>" + str(name) + "</extra>",
             )
         )
     for name, rows in figures.groupby("name", sort=True):
@@ -198,7 +201,7 @@ def profile_dots(profile: pd.DataFrame, labels: dict[str, str], names: dict[int,
     for index, ((subject, competitor), rows) in enumerate(profile.groupby(["subject", "competitor_id"])):
         rows = rows.set_index("indicator").reindex(order).dropna(subset=["mean"])
         own = subject == "own"
-        name = "Us" if own else f"{names.get(int(competitor), 'Another provider')} (rated)"
+        name = "Us" if own else f"{names.get(int(competitor), 'Another provider')} (one statement, rated)"
         figure.add_trace(
             go.Scatter(
                 x=rows["mean"],

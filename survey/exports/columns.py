@@ -131,6 +131,11 @@ def score_columns(instrument: Instrument) -> list[Column]:
     for subject, prefix, who in (("own", "", "us"), ("leader", "leader_", "the category leader")):
         for indicator in instrument.indicators:
             label = indicator.label[english]
+            if subject == "leader":
+                # One statement, not the scale: like for like only with our matching statement.
+                counterpart = instrument.leader_counterpart(indicator.code)
+                who = f"the category leader, one statement ({instrument.leader_item(indicator.code).code}"
+                who += f"; compare as pairs with {counterpart.code})" if counterpart else ")"
             for suffix, scale in (("score", "1-7"), ("100", "0-100")):
                 columns.append(
                     Column(

@@ -23,6 +23,19 @@ LIKELY_SCALE = "likely11"
 
 Text = dict[str, str]
 
+# Like for like: each leader rating statement and our own statement with the same content, by
+# indicator. A respondent who rates the leader also rated us on the matching statement, so the
+# two ratings are a pair (survey.reporting.gaps). Word of mouth is the weakest match: the
+# leader's statement asks what people in the field say, ours what the respondent says.
+LEADER_COUNTERPARTS: dict[str, str] = {
+    "satisfaction": "SAT1",  # worth what it costs
+    "trust": "TRU3",  # keeps its promises
+    "control_mutuality": "CTL1",  # a real say
+    "commitment": "COM1",  # worth the effort of keeping
+    "mindset": "MIN1",  # positive about
+    "word_of_mouth": "WOM1",  # spoken well of
+}
+
 
 class InstrumentError(ValueError):
     """The instrument file is not usable; the message names the entry at fault."""
@@ -131,6 +144,14 @@ class Instrument(_Strict):
 
     def leader_item(self, indicator: str) -> Item:
         return next(item for item in self.items if item.rates == indicator)
+
+    def leader_counterpart(self, indicator: str) -> Item | None:
+        """Our own statement matching the leader rating of ``indicator`` (``LEADER_COUNTERPARTS``),
+        when this version asks it, scored on that indicator and not reverse-keyed; else None."""
+        item = self._items_by_code().get(LEADER_COUNTERPARTS.get(indicator, ""))
+        if item is None or item.indicator != indicator or item.reverse:
+            return None
+        return item
 
     def scale_for(self, item: Item) -> Scale | None:
         if item.kind == "agree":

@@ -1,6 +1,6 @@
 """Aggregates: every sum a report reads, each defined once as a query over the raw tables.
 
-A *measure* says what is summed (indicator scores, answer counts, item pairs) and ``definition``
+A *measure* says what is summed (indicator scores, answer counts, paired leader ratings) and ``definition``
 writes it as one ``SELECT keys, sums … GROUP BY keys`` over responses joined to their account
 and contact. Each aggregate table (``AGGREGATES``) is that measure grouped by the table's keys,
 and the one definition serves three uses:
@@ -24,17 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import combinations_with_replacement
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, case, delete, func, literal, select, true, union_all
+from sqlalchemy import Select, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from models.tables import (
     Account,
     AccountItemRollup,
-    AccountPairRollup,
+    AccountLeaderPairRollup,
     AccountScoreRollup,
     AccountTouchpointRollup,
     Answer,
@@ -42,17 +41,17 @@ from models.tables import (
     IndicatorScore,
     ItemRollup,
     ItemSegmentRollup,
+    LeaderPairRollup,
     OwnTouchpointRollup,
-    PairRollup,
     Response,
     ScoreRollup,
     ScoreSegmentRollup,
 )
-from survey.instrument.definition import available_versions, load_instrument
+from survey.instrument.definition import LEADER_COUNTERPARTS
 from survey.reporting.cells import Cells
 from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_of, role_of, where
 
-Measure = Literal["scores", "own_scores", "answers", "pairs"]
+Measure = Literal["scores", "own_scores", "answers", "leader_pairs"]
 SCORE_SUMS = ("n", "total", "total_sq")
 COUNTERS = tuple(f"c{point}" for point in range(11))  # answers 0..10
 PAIR_SUMS = ("n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb")
@@ -60,7 +59,7 @@ SUMS: dict[str, tuple[str, ...]] = {
     "scores": SCORE_SUMS,
     "own_scores": SCORE_SUMS,
     "answers": COUNTERS,
-    "pairs": PAIR_SUMS,
+    "leader_pairs": PAIR_SUMS,
 }
 __all__ = ["AGGREGATES", "UNKNOWN_ROLE", "Aggregate", "add_response", "definition", "read", "rebuild"]
 
@@ -96,15 +95,14 @@ AGGREGATES = (
     Aggregate(ItemSegmentRollup, "answers"),
     Aggregate(AccountItemRollup, "answers"),
     Aggregate(ItemRollup, "answers"),
-    Aggregate(PairRollup, "pairs"),
-    Aggregate(AccountPairRollup, "pairs"),
+    Aggregate(LeaderPairRollup, "leader_pairs"),
+    Aggregate(AccountLeaderPairRollup, "leader_pairs"),
 )
 
 
 def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any], list[Any]]:
     """The raw rows of ``measure``: a statement to add columns to, its key columns by name
-    and its sum expressions (in ``SUMS[measure]`` order). Pairs are answers read two at a
-    time (``pair_definition``): their keys are the answers' keys."""
+    and its sum expressions (in ``SUMS[measure]`` order)."""
     keys: dict[str, Any] = {
         "version": Response.instrument_version,
         "month": month_of(col(Response.submitted_at), dialect),
@@ -119,6 +117,7 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
         .join(Account, col(Account.id) == Response.account_id)
         .outerjoin(Contact, col(Contact.id) == Response.contact_id)
     )
+    leader = func.coalesce(Response.leader_competitor_id, 0)
     if measure in ("scores", "own_scores"):
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
         if measure == "own_scores":
@@ -126,10 +125,7 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
         keys |= {
             "indicator": IndicatorScore.indicator,
             "subject": IndicatorScore.subject,
-            "competitor_id": case(
-                (col(IndicatorScore.subject) == "leader", func.coalesce(Response.leader_competitor_id, 0)),
-                else_=0,
-            ),
+            "competitor_id": case((col(IndicatorScore.subject) == "leader", leader), else_=0),
         }
         sums = [
             func.count(),
@@ -137,83 +133,27 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
             func.sum(IndicatorScore.score * IndicatorScore.score),
         ]
         return base, keys, sums
+    if measure == "leader_pairs":
+        # The leader's rating (its one statement is its score) beside our answer to the
+        # matching statement, where the respondent gave both.
+        counterpart = case(
+            *((col(IndicatorScore.indicator) == code, item) for code, item in LEADER_COUNTERPARTS.items()),
+            else_=None,
+        )
+        base = base.join(
+            IndicatorScore,
+            (col(IndicatorScore.response_id) == Response.id) & (col(IndicatorScore.subject) == "leader"),
+        ).join(Answer, (col(Answer.response_id) == Response.id) & (col(Answer.item_code) == counterpart))
+        keys |= {"indicator": IndicatorScore.indicator, "competitor_id": leader}
+        a, b = Answer.value, IndicatorScore.score
+        return (
+            base,
+            keys,
+            [func.count(), func.sum(a), func.sum(b), func.sum(a * b), func.sum(a * a), func.sum(b * b)],
+        )
     base = base.join(Answer, col(Answer.response_id) == Response.id)
     keys["item_code"] = Answer.item_code
     return base, keys, [func.sum(case((col(Answer.value) == point, 1), else_=0)) for point in range(11)]
-
-
-def scale_pairs(version: int) -> list[tuple[str, str]]:
-    """Item pairs within each scale of an instrument version (an item with itself included),
-    each once, sorted by code."""
-    instrument = load_instrument(version)
-    pairs = []
-    for indicator in instrument.indicators:
-        codes = sorted(item.code for item in instrument.indicator_items(indicator.code))
-        pairs += list(combinations_with_replacement(codes, 2))
-    return pairs
-
-
-def pair_definition(keys: Sequence[str], dialect: str, conditions: Sequence[Any] = ()) -> Select[Any]:
-    """Sums over responses answering both items of each scale pair, by ``keys`` (which end
-    in ``item_a``, ``item_b`` somewhere): per instrument version, each response's answers
-    become one row (a column per item), summed by the other keys in one pass, then one row
-    per pair is read off. ``a + 0*b`` is NULL unless both were answered, so SUM and COUNT
-    see a pair only where both items have an answer."""
-    base, columns, _ = source("answers", dialect)
-    outer = [name for name in keys if name not in ("item_a", "item_b")]
-    parts = []
-    for version in available_versions():
-        pairs = scale_pairs(version)
-        items = sorted({code for pair in pairs for code in pair})
-        answer_of = {
-            code: func.max(case((col(Answer.item_code) == code, Answer.value))).label(f"i_{index}")
-            for index, code in enumerate(items)
-        }
-        grouped = [columns[name] for name in outer]
-        per_response = (
-            base.with_only_columns(
-                *(column.label(name) for column, name in zip(grouped, outer, strict=True)),
-                *answer_of.values(),
-            )
-            .where(col(Response.instrument_version) == version, *conditions)
-            .group_by(col(Response.id), *grouped)
-            .subquery(f"answers_v{version}")
-        )
-        value = {code: per_response.c[f"i_{index}"] for index, code in enumerate(items)}
-        sums = []
-        for index, (first, second) in enumerate(pairs):
-            a, b = value[first], value[second]
-            both = 0 * a * b
-            sums += [
-                func.count(a * b).label(f"n_{index}"),
-                func.sum(a + both).label(f"a_{index}"),
-                func.sum(b + both).label(f"b_{index}"),
-                func.sum(a * b).label(f"ab_{index}"),
-                func.sum(a * a + both).label(f"aa_{index}"),
-                func.sum(b * b + both).label(f"bb_{index}"),
-            ]
-        wide = (
-            select(*(per_response.c[name] for name in outer), *sums)
-            .group_by(*(per_response.c[name] for name in outer))
-            .cte(f"pairs_v{version}")
-        )
-        for index, (first, second) in enumerate(pairs):
-            chosen = {name: wide.c[name] for name in outer} | {
-                "item_a": literal(first),
-                "item_b": literal(second),
-            }
-            parts.append(
-                select(
-                    *(chosen[name].label(name) for name in keys),
-                    *(
-                        wide.c[f"{prefix}_{index}"].label(name)
-                        for prefix, name in zip(("n", "a", "b", "ab", "aa", "bb"), PAIR_SUMS, strict=True)
-                    ),
-                ).where(wide.c[f"n_{index}"] > 0)
-            )
-    everything = union_all(*parts).subquery("pairs")
-    # WHERE true: SQLite would otherwise read an upsert's ON CONFLICT as a join's ON.
-    return select(*everything.c).where(true())
 
 
 def definition(
@@ -221,8 +161,6 @@ def definition(
 ) -> Select[Any]:
     """``measure`` summed by ``keys`` over the raw rows meeting ``conditions``: the one
     definition behind every aggregate."""
-    if measure == "pairs":
-        return pair_definition(keys, dialect, conditions)
     base, columns, sums = source(measure, dialect)
     chosen = [columns[name] for name in keys]
     return (

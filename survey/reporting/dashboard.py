@@ -40,7 +40,7 @@ TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
 SCORES = ["month", "indicator", "subject", "competitor_id"]
 OWN_BY_SEGMENT = ["month", "segment", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
-# Reliability needs pairs of answers, kept by month and segment (and account) only.
+LEADER_PAIR_KEYS = ["version", "month", "indicator", "competitor_id"]
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -111,6 +111,21 @@ def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
     own = cells.where(cells.keys["subject"] == "own")
     touchpoints = one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
     return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), touchpoints)
+
+
+def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
+    """Paired ratings of each named leader and of us on the matching statement, over the
+    filtered period (``gaps``): indicator, name and the pair sums."""
+    cells = one_version(cache.read(session, "leader_pairs", LEADER_PAIR_KEYS, filters), version)
+    cells = cells.group(["indicator", "competitor_id"])
+    named = cells.where(cells.keys["competitor_id"] > 0)
+    return pd.DataFrame(
+        {
+            "indicator": named.keys["indicator"].astype(object),
+            "name": [names.get(int(value), str(value)) for value in named.keys["competitor_id"]],
+        }
+        | dict(named.sums)
+    )
 
 
 @dataclass(frozen=True)
@@ -530,8 +545,11 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     counts = item_counts(session, filters, version)
     overall = profile(cells.scores, min_n)
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
-    leaders = overall[(overall["subject"] == "leader") & (overall["competitor_id"] > 0)]
-    leaders = leaders.assign(name=leaders["competitor_id"].map(names))
+    statements = {
+        code: f"{item.code} “{item.text['en']}”"
+        for code in labels
+        if (item := instrument.leader_counterpart(code)) is not None
+    }
     figures = with_periods(benchmarks(session, filters), filters.grain)
     # Compare with each study's most recent figure only.
     latest = figures.sort_values("period_end").groupby(["name", "indicator"], as_index=False).tail(1)
@@ -553,7 +571,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         distribution=distribution(counts, items, scale.min, scale.max),
         nps=nps_by_period(counts, filters.grain, min_n),
         benchmarks=figures,
-        gaps=gaps(own, leaders, latest, labels, min_n),
+        gaps=gaps(own, leader_pairs(session, filters, version, names), latest, labels, min_n, statements),
     )
 
 

@@ -1,36 +1,45 @@
 """How far each indicator is from its benchmarks, and whether that gap is more than noise.
 
-Two kinds of comparison, both Welch's t-test between two samples given by their summaries:
+Two kinds of test, and one kind of figure that is never tested:
 
-* against the respondents' own ratings of a provider they named as leader;
-* against a published figure **that states its own n and standard deviation**. The figure is
-  brought to our 0-100 scale by the explicit linear conversion of the benchmark import
+* **rated by respondents** (``RATED``): a respondent who names a provider as the field's leader
+  rates it on one statement per indicator, and has rated us on the matching statement
+  (``Instrument.leader_counterpart``: "keeps its promises" beside "when we make you a promise,
+  we keep it"). The two ratings come from the same person, so they are compared as pairs: the
+  mean difference (ours - leader's, 0-100) with its Student-t 95% interval, the paired t-test
+  (R's ``t.test(a, b, paired = TRUE)``) and Cohen's d_av (``paired_from_sums``). Our whole
+  scale is never set against the leader's single statement;
+* **published with n and sd** (``PUBLISHED``): a figure from another study is a sample too.
+  It is brought to our 0-100 scale by the explicit linear conversion of the benchmark import
   (``value_100 = (value - min) / (max - min) * 100``, the standard deviation multiplied by
   ``100 / (max - min)``), which assumes both instruments measure the same construct on an
-  interval scale. A published figure without n and sd is a reference line, never a test: a
-  figure from another study is a sample too, and treating it as an exact constant makes any
+  interval scale, and compared by Welch's t-test from the two summaries, with the Welch 95%
+  interval of the difference;
+* **published, reference only** (``REFERENCE``): a figure without its own n and sd is drawn as a
+  reference line and never gets a p-value: treating it as an exact constant would make any
   difference look certain.
 
 The p-values of all tests shown are corrected together with pingouin's ``multicomp`` (Holm),
-and each gap is worded for a manager with both n: "Trust is 6 points below Brightline Partners
-(p = 0.01, n = 84 and 120)".
+and each gap is worded for a manager with its n: "Trust is 6 points below Brightline Partners
+(paired, p = 0.01, 95% CI -9.8 to -2.1, n = 84 rating both)".
 
-The dashboard keeps sums, never every score, so the tests are computed from n, mean and
-standard deviation, which is all they depend on. The tests check that t and p equal
-pingouin's ``ttest(x, y, correction=True)`` on the raw scores; running pingouin itself would
-mean loading every score.
+The dashboard keeps sums, never every score, so the tests are computed from sums (pairs: n, Σa,
+Σb, Σab, Σa², Σb²; published: n, mean, sd), which is all they depend on. The tests check that
+t, p, the interval and d equal pingouin's ``ttest`` on the raw scores.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pingouin as pg
 from scipy import stats
+
+from survey.reporting.intervals import difference_interval, paired_from_sums
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,10 @@ class Gap:
     n_theirs: int | None
     p: float | None  # uncorrected; None: not tested (a reference figure)
     p_corrected: float | None
+    low: float | None = None  # 95% interval of the difference (ours - theirs)
+    high: float | None = None
+    effect: float | None = None  # paired: Cohen's d_av, signed as the difference
+    statement: str | None = None  # paired: our statement the leader's rating is set beside
 
     @property
     def difference(self) -> float:
@@ -69,8 +82,14 @@ class Gap:
         if p is None:
             return f"{self.label} is {where} (not tested: the figure has no n and sd; our n = {self.n})"
         shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+        interval = (
+            "" if self.low is None or self.high is None else f", 95% CI {self.low:+.1f} to {self.high:+.1f}"
+        )
+        if self.kind == RATED:
+            on = f" on {self.statement}" if self.statement else ""
+            return f"{self.label} is {where}{on} (paired, {shown}{interval}, n = {self.n} rating both)"
         both = f"n = {self.n}" if self.n_theirs is None else f"n = {self.n} and {self.n_theirs}"
-        return f"{self.label} is {where} ({shown}, {both})"
+        return f"{self.label} is {where} ({shown}{interval}, {both})"
 
 
 RATED = "rated by respondents"
@@ -92,25 +111,48 @@ def p_welch(n: Any, mean: Any, sd: Any, n_other: Any, mean_other: Any, sd_other:
 
 def gaps(
     own: pd.DataFrame,
-    leaders: pd.DataFrame,
+    paired: pd.DataFrame,
     published: pd.DataFrame,
     labels: dict[str, str],
     min_n: int,
+    statements: dict[str, str] | None = None,
 ) -> list[Gap]:
     """Compare our profile with every benchmark that has enough data.
 
-    ``own``: indicator, n, mean, sd (0-100); ``leaders``: the same plus ``name`` for the
-    providers respondents rated; ``published``: indicator, name, value_100 and, where the
-    study gives them, n and sd_100 (figures on 0-100).
+    ``own``: indicator, n, mean, sd (0-100); ``paired``: indicator, ``name`` of the leader and
+    the pair sums on 1-7 (n, sum_a, sum_b, sum_ab, sum_aa, sum_bb; ``a`` ours, ``b`` the
+    leader's); ``published``: indicator, name, value_100 and, where the study gives them, n and
+    sd_100 (figures on 0-100). ``statements`` names our matching statement per indicator.
     """
-    # Plain rows and a dict, and one scipy call for every test: per-row pandas look-ups and
-    # scipy calls would cost more than the dashboard's queries.
+    # Plain rows and a dict, and one scipy call for the Welch tests: per-row pandas look-ups
+    # and scipy calls would cost more than the dashboard's queries.
     ours = {row.indicator: row for row in own.itertuples(index=False)}
-    tested: list[tuple[str, str, str, Any, float, float, float]] = []  # ..., us, n, mean, sd
-    for row in leaders.itertuples(index=False):
-        us = ours.get(row.indicator)
-        if us is not None and row.n >= min_n and us.n >= min_n and us.sd > 0 and row.sd > 0:
-            tested.append((row.indicator, row.name, RATED, us, row.n, row.mean, row.sd))
+    found: list[Gap] = []
+    for row in paired.itertuples(index=False):
+        if row.n < min_n:
+            continue
+        pair = paired_from_sums(row.n, row.sum_a, row.sum_b, row.sum_ab, row.sum_aa, row.sum_bb)
+        if pair is None or pair.sd_difference <= 0:
+            continue
+        found.append(
+            Gap(
+                row.indicator,
+                labels[row.indicator],
+                row.name,
+                RATED,
+                pair.mean_a,
+                pair.mean_b,
+                pair.n,
+                pair.n,
+                pair.p,
+                None,
+                pair.low,
+                pair.high,
+                pair.effect,
+                (statements or {}).get(row.indicator),
+            )
+        )
+    welch: list[tuple[str, str, Any, float, float, float]] = []  # indicator, name, us, n, mean, sd
     reference: list[Gap] = []
     for row in published.itertuples(index=False):
         us = ours.get(row.indicator)
@@ -118,7 +160,7 @@ def gaps(
             continue
         n, sd = getattr(row, "n", None), getattr(row, "sd_100", None)
         if n is not None and sd is not None and _summary(n, sd):
-            tested.append((row.indicator, row.name, PUBLISHED, us, float(n), row.value_100, float(sd)))
+            welch.append((row.indicator, row.name, us, float(n), row.value_100, float(sd)))
         else:
             label = labels[row.indicator]
             reference.append(
@@ -135,31 +177,37 @@ def gaps(
                     None,
                 )
             )
-    if not tested:
+    if welch:
+        columns = [
+            np.array(column, dtype=float)
+            for column in zip(
+                *((us.n, us.mean, us.sd, n, mean, sd) for *_, us, n, mean, sd in welch), strict=True
+            )
+        ]
+        p_values = np.atleast_1d(p_welch(*columns))
+        for (indicator, name, us, n, mean, sd), p in zip(welch, p_values, strict=True):
+            interval = difference_interval(us.mean, us.sd, int(us.n), float(mean), sd, int(n))
+            low, high = interval if interval is not None else (None, None)
+            found.append(
+                Gap(
+                    indicator,
+                    labels[indicator],
+                    name,
+                    PUBLISHED,
+                    us.mean,
+                    float(mean),
+                    int(us.n),
+                    int(n),
+                    float(p),
+                    None,
+                    low,
+                    high,
+                )
+            )
+    if not found:
         return reference
-    columns = [
-        np.array(column, dtype=float)
-        for column in zip(
-            *((us.n, us.mean, us.sd, n, mean, sd) for *_, us, n, mean, sd in tested), strict=True
-        )
-    ]
-    p_values = np.atleast_1d(p_welch(*columns))
-    _, corrected = pg.multicomp(list(p_values), method="holm")
-    found = [
-        Gap(
-            indicator,
-            labels[indicator],
-            name,
-            kind,
-            us.mean,
-            float(mean),
-            int(us.n),
-            int(n),
-            float(p),
-            float(p_corrected) if not math.isnan(p_corrected) else 1.0,
-        )
-        for (indicator, name, kind, us, n, mean, _sd), p, p_corrected in zip(
-            tested, p_values, corrected, strict=True
-        )
-    ]
-    return found + reference
+    _, corrected = pg.multicomp([gap.p for gap in found], method="holm")
+    return [
+        replace(gap, p_corrected=float(p) if not math.isnan(p) else 1.0)
+        for gap, p in zip(found, corrected, strict=True)
+    ] + reference

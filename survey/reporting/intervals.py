@@ -79,6 +79,54 @@ def difference_interval(
     return difference - half, difference + half
 
 
+@dataclass(frozen=True)
+class PairedFigures:
+    """Two ratings by the same respondents, on 0-100: each side's mean and sd, the mean
+    difference ``a - b`` with its Student-t 95% interval and paired t-test, and Cohen's d_av
+    (the mean difference over the average of the two sds, Lakens 2013; pingouin's ``ttest(a, b,
+    paired=True)`` reports its absolute value)."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    sd_a: float
+    sd_b: float
+    difference: float
+    sd_difference: float
+    low: float
+    high: float
+    p: float
+    effect: float
+
+
+def paired_from_sums(
+    n: float, sum_a: float, sum_b: float, sum_ab: float, sum_aa: float, sum_bb: float
+) -> PairedFigures | None:
+    """``PairedFigures`` from the sums over pairs of scores on 1-7 (n, Σa, Σb, Σab, Σa², Σb²):
+    the differences' sums are Σa - Σb and Σa² + Σb² - 2Σab. None below two pairs."""
+    if n < 2:
+        return None
+    a, b = mean_from_sums(n, sum_a, sum_aa), mean_from_sums(n, sum_b, sum_bb)
+    difference = float(a.mean - b.mean)
+    mean_d, sum_dd = (sum_a - sum_b) / n, sum_aa + sum_bb - 2 * sum_ab
+    sd_difference = math.sqrt(max(0.0, (sum_dd - n * mean_d**2) / (n - 1))) * 100 / 6
+    low, high = mean_interval(difference, sd_difference, n)
+    spread = math.sqrt((float(a.sd) ** 2 + float(b.sd) ** 2) / 2)
+    return PairedFigures(
+        n=int(n),
+        mean_a=float(a.mean),
+        mean_b=float(b.mean),
+        sd_a=float(a.sd),
+        sd_b=float(b.sd),
+        difference=difference,
+        sd_difference=sd_difference,
+        low=float(low),
+        high=float(high),
+        p=mean_p_value(difference, sd_difference, int(n)),
+        effect=difference / spread if spread > 0 else math.nan,
+    )
+
+
 def mean_from_sums(n: Any, total: Any, total_sq: Any) -> MeanFigures:
     """Mean, sd (ddof 1) and t interval on 0-100 from n, Σscore and Σscore² on 1-7."""
     count = np.asarray(n, dtype=np.float64)
