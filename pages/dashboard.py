@@ -23,12 +23,11 @@ from survey.reporting.dashboard import (
     compute,
     data_version,
     filter_options,
-    headlines,
     reliability,
 )
 from survey.reporting.filters import Filters, period_of
 from survey.reporting.forms import READ_AT_ONCE, form_label, responses_by_form, rests_on
-from survey.reporting.intervals import change_reading
+from survey.reporting.intervals import change_reading, effective
 
 user = team_page()
 
@@ -111,9 +110,12 @@ for notice in quality_notices(settings.database_url, f"{datetime.now(UTC):%Y-%m-
     st.warning(f"{plain(notice)} See the Instrument quality page.", icon=":material/translate:")
 
 # Headline: where the latest period stands against the one before.
-st.caption(f"Latest {filters.grain} and its change against the {filters.grain} before.")
+st.caption(
+    f"Latest {filters.grain} and its change against the {filters.grain} before. Intervals allow for "
+    "answers from one account being alike (cluster-robust across accounts)."
+)
 own_trend = data.trend[data.trend["subject"] == "own"]
-latest = headlines(data.trend)
+latest = data.headlines
 cards = st.columns(len(labels))
 for card, (code, label) in zip(cards, labels.items(), strict=True):
     headline = latest.get(code)
@@ -124,7 +126,8 @@ for card, (code, label) in zip(cards, labels.items(), strict=True):
         label,
         f"{headline.mean:.0f}",
         delta=None if headline.change is None else f"{headline.change:+.1f}",
-        help=f"{headline.period}: n = {headline.n}, 95% CI {headline.low:.0f}–{headline.high:.0f}",
+        help=f"{headline.period}: n = {headline.n}{effective(headline.n, headline.n_eff)}, "
+        f"95% CI {headline.low:.0f}–{headline.high:.0f}",
         border=True,
     )
     card.caption(change_reading(headline.change, headline.change_interval, headline.previous_period))
@@ -215,7 +218,10 @@ if data.gaps:
         "t-test, the 95% interval of the mean difference and Cohen's d_av. A published figure "
         "that states its own n and standard deviation (converted linearly to 0–100): Welch's "
         "t-test between the two samples from their summaries. A published figure without n and "
-        "sd is shown for reference and not tested. p-values corrected for all tests shown (Holm)."
+        "sd is shown for reference and not tested. Our answers are clustered by account (contacts "
+        "answer repeatedly and share a relationship): the tests use cluster-robust standard errors, "
+        "and the effective n is the number of independent answers they are worth. p-values "
+        "corrected for all tests shown (Holm)."
     )
     st.dataframe(
         pd.DataFrame(
@@ -233,6 +239,7 @@ if data.gaps:
                 "Effect (d)": [None if gap.effect is None else round(gap.effect, 2) for gap in data.gaps],
                 "p (corrected)": [gap.p_corrected for gap in data.gaps],
                 "n": [gap.n for gap in data.gaps],
+                "n (effective)": [None if gap.n_eff is None else round(gap.n_eff) for gap in data.gaps],
                 "n (theirs)": [gap.n_theirs for gap in data.gaps],
                 "Reading": [gap.sentence() for gap in data.gaps],
             }

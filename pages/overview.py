@@ -10,7 +10,7 @@ from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from survey.charts.common import trend_small_multiples
 from survey.instrument.definition import load_instrument
-from survey.reporting.intervals import change_reading
+from survey.reporting.intervals import change_reading, effective
 from survey.reporting.overview import WINDOW_MONTHS, latest_responses, overview
 
 user = team_page()
@@ -50,12 +50,15 @@ for card, (code, label) in zip(cards, labels.items(), strict=False):
         label,
         f"{summary.score_100:.0f}",
         delta=None if summary.change is None else f"{summary.change:+.1f}",
-        help=f"n = {summary.n}, 95% CI {summary.low:.0f}–{summary.high:.0f} "
-        f"(previous period n = {summary.previous_n})",
+        help=f"n = {summary.n}{effective(summary.n, summary.n_eff)}, 95% CI "
+        f"{summary.low:.0f}–{summary.high:.0f} (previous period n = {summary.previous_n}). The interval "
+        "allows for answers from one account being alike (clustered by account).",
         border=True,
     )
     # The interval and n are printed, not only in a tooltip that a phone never shows.
-    card.caption(f"95% CI {summary.low:.0f}–{summary.high:.0f} · n = {summary.n}")
+    card.caption(
+        f"95% CI {summary.low:.0f}–{summary.high:.0f} · n = {summary.n}{effective(summary.n, summary.n_eff)}"
+    )
     card.caption(change_reading(summary.change, summary.change_interval, "the 3 months before"))
 nps = data.nps
 nps_shown = nps.nps is not None and nps.n >= settings.min_n

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pingouin
 import pytest
+import statsmodels.api as sm
 from scipy import stats
 from sqlmodel import select
 
@@ -73,11 +74,13 @@ def test_roll_ups_and_raw_rows_give_the_same_dashboard(session, responses):
     assert from_rollups.responses == from_raw.responses == 12
 
 
-def test_trend_mean_and_interval_match_a_hand_calculation(session, responses):
+def test_trend_mean_and_interval_match_an_independent_clustered_fit(session, responses):
+    """Our score's interval is cluster-robust across accounts: it equals statsmodels' OLS of
+    the scores on a constant with standard errors clustered by account (t on accounts - 1)."""
     data = compute(session, Filters(grain="quarter"), INSTRUMENT, min_n=2)
     scores = pd.read_sql(
-        "select r.submitted_at, s.score from indicator_score s join response r on r.id = s.response_id "
-        "where s.indicator = 'trust' and s.subject = 'own'",
+        "select r.submitted_at, r.account_id, s.score from indicator_score s "
+        "join response r on r.id = s.response_id where s.indicator = 'trust' and s.subject = 'own'",
         session.connection(),
     )
     month = pd.to_datetime(scores["submitted_at"]).dt.strftime("%Y-%m")
@@ -86,11 +89,30 @@ def test_trend_mean_and_interval_match_a_hand_calculation(session, responses):
     for period, group in scores.groupby("period"):
         row = own_trust.loc[period]
         values = (group["score"] - 1) * 100 / 6
-        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        fit = sm.OLS(values.to_numpy(), np.ones(len(values))).fit(
+            cov_type="cluster", cov_kwds={"groups": group["account_id"].to_numpy()}, use_t=True
+        )
         assert row["n"] == len(values)
+        assert row["clusters"] == group["account_id"].nunique() == 2
         assert row["mean"] == pytest.approx(values.mean())
-        assert row["low"] == pytest.approx(values.mean() - half)
-        assert row["high"] == pytest.approx(values.mean() + half)
+        assert [row["low"], row["high"]] == pytest.approx(list(fit.conf_int()[0]))
+        assert row["n_eff"] == pytest.approx(min(len(values), values.var(ddof=1) / fit.bse[0] ** 2))
+
+
+def test_one_account_keeps_the_student_t_interval(session, responses):
+    acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    data = compute(session, Filters(grain="quarter", account_ids=(acme,)), INSTRUMENT, min_n=2)
+    row = data.profile.query("indicator == 'trust' and subject == 'own'").iloc[0]
+    values = pd.read_sql(
+        "select s.score from indicator_score s join response r on r.id = s.response_id "
+        f"where s.indicator = 'trust' and s.subject = 'own' and r.account_id = {acme}",
+        session.connection(),
+    )["score"]
+    interval = stats.t.interval(
+        0.95, len(values) - 1, ((values - 1) * 100 / 6).mean(), stats.sem(values) * 100 / 6
+    )
+    assert (row["clusters"], row["n_eff"]) == (1, len(values))
+    assert [row["low"], row["high"]] == pytest.approx(list(interval))
 
 
 def test_small_groups_are_suppressed(session, responses):
@@ -366,16 +388,21 @@ def test_a_month_reads_the_same_with_the_same_interval_on_overview_and_dashboard
         assert (row["n"], row["mean"], row["low"], row["high"]) == pytest.approx(
             (other["n"], other["mean"], other["low"], other["high"])
         )
-    # And the interval is Student t on that month's raw scores.
+    # And the interval is statsmodels' clustered by account on that month's raw scores.
     month, indicator = on_overview.index[-1]
     scores = pd.read_sql(
-        "select r.submitted_at, s.score_100 from indicator_score s join response r on r.id = s.response_id "
-        f"where s.indicator = '{indicator}' and s.subject = 'own'",
+        "select r.submitted_at, r.account_id, s.score_100 from indicator_score s "
+        f"join response r on r.id = s.response_id where s.indicator = '{indicator}' and s.subject = 'own'",
         session.connection(),
     )
-    values = scores[pd.to_datetime(scores["submitted_at"]).dt.strftime("%Y-%m") == month]["score_100"]
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
-    assert (on_overview.iloc[-1]["low"], on_overview.iloc[-1]["high"]) == pytest.approx((low, high))
+    chosen = scores[pd.to_datetime(scores["submitted_at"]).dt.strftime("%Y-%m") == month]
+    fit = sm.OLS(chosen["score_100"].to_numpy(), np.ones(len(chosen))).fit(
+        cov_type="cluster", cov_kwds={"groups": chosen["account_id"].to_numpy()}, use_t=True
+    )
+    assert chosen["account_id"].nunique() > 1
+    assert (on_overview.iloc[-1]["low"], on_overview.iloc[-1]["high"]) == pytest.approx(
+        tuple(fit.conf_int()[0])
+    )
 
 
 def test_the_overview_cards_and_nps_come_from_the_same_aggregates(session, segmented, now):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
+import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -222,3 +223,54 @@ def test_the_codebook_says_a_leader_score_is_one_statement_to_compare_as_pairs()
         "Trust of the category leader, one statement (CL_TRU; compare as pairs with TRU3) (0-100)"
     )
     assert labels["trust_100"] == "Trust of us (0-100)"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_paired_ratings_from_several_accounts_are_tested_with_standard_errors_clustered_by_account(seed):
+    """Respondents in one account rate alike: the mean difference's test and interval equal
+    statsmodels' OLS of the differences on a constant, clustered by account, and the sentence
+    gives the effective n."""
+    rng = np.random.default_rng(seed)
+    accounts = int(rng.integers(4, 12))
+    account = np.repeat(np.arange(accounts), rng.integers(3, 15, size=accounts))
+    ours = np.clip(np.round(4 + rng.normal(0, 1, accounts)[account] + rng.normal(0, 0.8, len(account))), 1, 7)
+    shift = rng.normal(-0.5, 1, accounts)[account]  # each account sees the leader its own way
+    theirs = np.clip(np.round(ours - shift + rng.normal(0, 0.5, len(account))), 1, 7)
+    rows = pd.DataFrame(
+        [
+            pair_sums("trust", ours[account == index], theirs[account == index]) | {"account_id": index}
+            for index in range(accounts)
+        ]
+    )
+    [rated] = gaps(
+        pd.DataFrame(columns=["indicator", "n", "mean", "sd"]),
+        rows,
+        pd.DataFrame(columns=["indicator", "name", "value_100", "sd_100", "n"]),
+        LABELS,
+        min_n=5,
+    )
+    difference = to_100(ours) - to_100(theirs)
+    fit = sm.OLS(difference, np.ones(len(difference))).fit(
+        cov_type="cluster", cov_kwds={"groups": account}, use_t=True
+    )
+    assert rated.difference == pytest.approx(fit.params[0])
+    assert rated.p == pytest.approx(fit.pvalues[0], rel=1e-9)
+    assert [rated.low, rated.high] == pytest.approx(list(fit.conf_int()[0]))
+    assert rated.n_eff == pytest.approx(min(len(difference), difference.var(ddof=1) / fit.bse[0] ** 2))
+    if round(rated.n_eff) < rated.n:
+        assert rated.sentence().endswith(f"n = {rated.n} rating both, effective n {rated.n_eff:.0f})")
+
+
+def test_a_published_figure_is_tested_against_our_effective_n():
+    rng = np.random.default_rng(8)
+    scores = rng.normal(60, 15, size=200)
+    own = pd.DataFrame([summary("trust", scores, n_eff=40.0)])
+    figure = pd.DataFrame(
+        [{"indicator": "trust", "name": "Index", "value_100": 64.0, "sd_100": 18.0, "n": 500}]
+    )
+    [gap] = gaps(own, NO_LEADERS, figure, LABELS, min_n=5)
+    expected = stats.ttest_ind_from_stats(
+        scores.mean(), scores.std(ddof=1), 40, 64.0, 18.0, 500, equal_var=False
+    )
+    assert gap.p == pytest.approx(expected.pvalue, rel=1e-9)
+    assert gap.sentence().endswith("n = 200 and 500, effective n 40 of ours)")

@@ -1,11 +1,16 @@
 """The two interval functions every page uses, against independent computations."""
 
 import numpy as np
+import pandas as pd
 import pytest
+import statsmodels.api as sm
 from scipy import stats
 
 from survey.reporting.intervals import (
+    clustered_change,
+    clustered_from_sums,
     difference_interval,
+    effective,
     mean_from_sums,
     mean_interval,
     mean_p_value,
@@ -86,3 +91,76 @@ def test_the_interval_of_a_change_is_welchs_from_scipy(seed):
 
 def test_a_change_needs_two_values_on_each_side():
     assert difference_interval(50.0, 10.0, 1, 40.0, 10.0, 30) is None
+
+
+def clustered_sample(seed: int) -> pd.DataFrame:
+    """Scores 1-7 from accounts of very different sizes with a shared account effect (an
+    intra-account correlation of about 0.4), in two periods."""
+    rng = np.random.default_rng(seed)
+    accounts = int(rng.integers(3, 25))
+    size = rng.integers(1, 30, size=accounts)
+    account = np.repeat(np.arange(accounts), size)
+    effect = rng.normal(0, 1, size=accounts)[account]
+    score = np.clip(np.round(4 + effect + rng.normal(0, 1.2, size=len(account))), 1, 7)
+    period = rng.integers(0, 2, size=len(account))
+    return pd.DataFrame({"account": account, "score": score, "period": period})
+
+
+def sums_by_account(frame: pd.DataFrame, accounts: np.ndarray) -> pd.DataFrame:
+    return (
+        frame.groupby("account")["score"]
+        .agg(n="count", total="sum", total_sq=lambda v: (v**2).sum())
+        .reindex(accounts, fill_value=0)
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_clustered_interval_is_statsmodels_ols_with_standard_errors_clustered_by_account(seed):
+    frame = clustered_sample(seed)
+    sums = sums_by_account(frame, np.unique(frame["account"]))
+    robust = clustered_from_sums(
+        np.zeros(len(sums), dtype=int), sums["n"], sums["total"], sums["total_sq"], 1
+    )
+    fit = sm.OLS(frame["score"].to_numpy(), np.ones(len(frame))).fit(
+        cov_type="cluster", cov_kwds={"groups": frame["account"].to_numpy()}, use_t=True
+    )
+    assert robust.mean[0] == pytest.approx(fit.params[0])
+    assert robust.se[0] == pytest.approx(fit.bse[0])
+    assert [robust.low[0], robust.high[0]] == pytest.approx(list(fit.conf_int()[0]))
+    assert robust.clusters[0] == frame["account"].nunique()
+    assert robust.n_eff[0] == pytest.approx(min(len(frame), frame["score"].var(ddof=1) / fit.bse[0] ** 2))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_clustered_change_is_statsmodels_ols_on_the_period_clustered_by_account(seed):
+    frame = clustered_sample(seed)
+    accounts = np.unique(frame["account"])
+    before = sums_by_account(frame[frame["period"] == 0], accounts)
+    after = sums_by_account(frame[frame["period"] == 1], accounts)
+    found = clustered_change((before["n"], before["total"]), (after["n"], after["total"]))
+    design = sm.add_constant(frame["period"].to_numpy(dtype=float))
+    fit = sm.OLS(frame["score"].to_numpy(), design).fit(
+        cov_type="cluster", cov_kwds={"groups": frame["account"].to_numpy()}, use_t=True
+    )
+    assert found is not None
+    assert found == pytest.approx((fit.params[1], *fit.conf_int()[1]))
+
+
+def test_a_design_effect_shrinks_the_effective_n():
+    """Ten accounts of 30 answers each, every account answering alike: 300 answers carry about
+    the information of ten."""
+    rng = np.random.default_rng(4)
+    account = np.repeat(np.arange(10), 30)
+    score = np.clip(np.round(4 + rng.normal(0, 1.5, size=10)[account] + rng.normal(0, 0.3, 300)), 1, 7)
+    sums = sums_by_account(pd.DataFrame({"account": account, "score": score}), np.arange(10))
+    robust = clustered_from_sums(np.zeros(10, dtype=int), sums["n"], sums["total"], sums["total_sq"], 1)
+    assert 5 < robust.n_eff[0] < 20
+    assert effective(300, robust.n_eff[0]) == f", effective n {robust.n_eff[0]:.0f}"
+    assert effective(300, 300.0) == effective(300, None) == ""
+
+
+def test_one_account_has_no_clustered_interval():
+    robust = clustered_from_sums(np.zeros(1, dtype=int), [5], [20.0], [90.0], 1)
+    assert np.isnan(robust.low[0])
+    assert robust.clusters[0] == 1
+    assert clustered_change(([5], [20.0]), ([4], [18.0])) is None

@@ -127,8 +127,11 @@ def indicator_trend(
             mode="lines+markers",
             name="Us",
             line={"color": OURS, "width": 3},
-            customdata=ours[["n", "low", "high"]],
+            customdata=ours.reindex(columns=["n", "low", "high", "n_eff"]),
             hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
+            "n = %{customdata[0]}, effective n %{customdata[3]:.0f})<extra>Us</extra>"
+            if "n_eff" in ours
+            else "%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
             "n = %{customdata[0]})<extra>Us</extra>",
         )
     )

@@ -21,18 +21,21 @@ from sqlmodel import Session, col, select
 from models.tables import Account, Benchmark, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.instrument.definition import Instrument, load_instrument
 from survey.reporting import cache
-from survey.reporting.aggregates import COUNTERS
+from survey.reporting.aggregates import COUNTERS, Measure
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, period_of, periods_of
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
     NpsFigure,
+    clustered_change,
+    clustered_from_sums,
     difference_interval,
     mean_from_sums,
     moment_tau2,
     nps_interval,
     shrink,
+    to_100,
 )
 
 SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
@@ -40,7 +43,11 @@ TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
 SCORES = ["month", "indicator", "subject", "competitor_id"]
 OWN_BY_SEGMENT = ["month", "segment", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
-LEADER_PAIR_KEYS = ["version", "month", "indicator", "competitor_id"]
+LEADER_PAIR_KEYS = ["version", "month", "account_id", "indicator", "competitor_id"]
+# Our own scores per account: the clusters of every interval of our scores (``summary``).
+ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
+OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
+CLUSTER = "account_id"
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -88,21 +95,39 @@ def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
     }
 
 
-def linked_score_sums(session: Session, filters: Filters, instrument: Instrument) -> Cells:
+def linked_score_sums(
+    session: Session,
+    filters: Filters,
+    instrument: Instrument,
+    *,
+    by_account: bool = False,
+) -> Cells:
     """The trend's sums: those of ``instrument``'s version, plus, for each indicator whose
     statements are the same in another version, that version's sums of the indicator. Same
     statements give the same score, so such an indicator's line runs on across a version
-    change; an indicator whose statements changed starts afresh where its version starts."""
-    every = cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None))
-    linked = one_version(every, instrument.version).group(SCORES)
+    change; an indicator whose statements changed starts afresh where its version starts.
+    By month, indicator, subject and leader (``SCORES``), or, ``by_account``, our own scores by
+    month, account and indicator (``OWN_BY_ACCOUNT``)."""
+    measure: Measure = "own_scores" if by_account else "scores"
+    keys, by = (ACCOUNT_KEYS, OWN_BY_ACCOUNT) if by_account else (SCORE_KEYS, SCORES)
+    every = cache.read(session, measure, keys, replace(filters, version=None))
+    linked = one_version(every, instrument.version).group(by)
     codes = statement_codes(instrument)
     for other in sorted({int(value) for value in every.keys["version"]} - {instrument.version}):
         theirs = statement_codes(load_instrument(other))
         same = [code for code, items in codes.items() if theirs.get(code) == items]
         if same:
-            cells = one_version(every, other).group(SCORES)
+            cells = one_version(every, other).group(by)
             linked = linked.plus(cells.where(np.isin(cells.keys["indicator"], same)))
     return linked
+
+
+def own_by_account(session: Session, filters: Filters, version: int) -> Cells:
+    """Our own score sums by month, account and indicator, of one instrument version: the
+    clusters behind every interval of our scores."""
+    return one_version(cache.read(session, "own_scores", ACCOUNT_KEYS, filters), version).group(
+        OWN_BY_ACCOUNT
+    )
 
 
 def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
@@ -115,14 +140,16 @@ def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
 
 def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
     """Paired ratings of each named leader and of us on the matching statement, over the
-    filtered period (``gaps``): indicator, name and the pair sums."""
+    filtered period, per account (the clusters of ``gaps``): indicator, name, account_id and
+    the pair sums."""
     cells = one_version(cache.read(session, "leader_pairs", LEADER_PAIR_KEYS, filters), version)
-    cells = cells.group(["indicator", "competitor_id"])
+    cells = cells.group(["indicator", "competitor_id", CLUSTER])
     named = cells.where(cells.keys["competitor_id"] > 0)
     return pd.DataFrame(
         {
             "indicator": named.keys["indicator"].astype(object),
             "name": [names.get(int(value), str(value)) for value in named.keys["competitor_id"]],
+            CLUSTER: named.keys[CLUSTER],
         }
         | dict(named.sums)
     )
@@ -162,79 +189,163 @@ def describe(cells: Cells, min_n: int) -> dict[str, np.ndarray]:
     }
 
 
-def summary(cells: Cells, by: list[str], min_n: int, *, keep_small: bool = False) -> pd.DataFrame:
+def summary(
+    cells: Cells, by: list[str], min_n: int, *, keep_small: bool = False, cluster: str | None = None
+) -> pd.DataFrame:
     """``by``, n, mean, sd, low, high per group of ``by``; groups under ``min_n`` left out
-    (or, with ``keep_small``, kept with a ``suppressed`` column)."""
+    (or, with ``keep_small``, kept with a ``suppressed`` column).
+
+    With ``cluster`` (a key of ``cells``: the account), the interval is cluster-robust
+    (``clustered_from_sums``) and ``n_eff`` and ``clusters`` say how many independent answers
+    and accounts it rests on. A group from one account only keeps the Student-t interval,
+    its n_eff the raw n: there are no accounts to compare it across."""
     grouped = cells.group(by)
     figures = describe(grouped, min_n)
     suppressed = figures.pop("suppressed")
     columns = {name: grouped.keys[name] for name in by} | figures
+    if cluster is not None and len(grouped):
+        fine = cells.group([*by, cluster])
+        first = np.zeros(len(fine), dtype=bool)
+        first[0] = True
+        for name in by:  # sorted by ``by`` first: a group's clusters are consecutive
+            first[1:] |= fine.keys[name][1:] != fine.keys[name][:-1]
+        group = np.cumsum(first) - 1
+        robust = clustered_from_sums(
+            group, fine.sums["n"], fine.sums["total"], fine.sums["total_sq"], len(grouped)
+        )
+        several = robust.clusters > 1
+        columns |= {
+            "low": np.where(several, to_100(robust.low), columns["low"]),
+            "high": np.where(several, to_100(robust.high), columns["high"]),
+            "n_eff": np.where(several, robust.n_eff, grouped.n),
+            "clusters": robust.clusters,
+        }
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
 
 
-def trend(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
-    """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one)."""
-    if not len(cells):
-        return pd.DataFrame(
-            columns=["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
-        )
-    by_period = cells.with_key("period", periods_of(cells.keys["month"], grain))
-    # Sorted by period already: period is the first key.
-    return summary(by_period, ["period", "indicator", "subject", "competitor_id"], min_n)
+def change_interval(cells: Cells, before: np.ndarray, after: np.ndarray) -> tuple[float, float] | None:
+    """The 95% interval of the change in our mean score (0-100) from the ``before`` cells to the
+    ``after`` ones (masks over ``cells``, keyed by account): cluster-robust across accounts
+    (``clustered_change``), or, within one account, Welch's from the two summaries."""
+    earlier, later = cells.where(before).group([CLUSTER]), cells.where(after).group([CLUSTER])
+    accounts = np.union1d(earlier.keys[CLUSTER], later.keys[CLUSTER])
+
+    def aligned(part: Cells) -> tuple[np.ndarray, np.ndarray]:
+        n, total = np.zeros(len(accounts)), np.zeros(len(accounts))
+        at = np.searchsorted(accounts, part.keys[CLUSTER])
+        n[at], total[at] = part.sums["n"], part.sums["total"]
+        return n, total
+
+    robust = clustered_change(aligned(earlier), aligned(later))
+    if robust is not None:
+        _, low, high = robust
+        return low * 100 / 6, high * 100 / 6
+    first, second = (
+        mean_from_sums(part.n.sum(), part.sums["total"].sum(), part.sums["total_sq"].sum())
+        for part in (earlier, later)
+    )
+    return difference_interval(
+        float(second.mean), float(second.sd), int(second.n), float(first.mean), float(first.sd), int(first.n)
+    )
+
+
+def trend(cells: Cells | None, grain: Grain, min_n: int, own: Cells | None = None) -> pd.DataFrame:
+    """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one).
+    With ``own`` (our scores by month, account and indicator), our rows come from it with
+    cluster-robust intervals and ``cells`` gives the leaders' rows only, Student-t (one
+    statement each, rated by few): ``None`` for our rows alone."""
+    columns = ["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
+    keys = ["period", "indicator", "subject", "competitor_id"]
+
+    def by_period(part: Cells) -> Cells:
+        return part.with_key("period", periods_of(part.keys["month"], grain))
+
+    if own is None:
+        if cells is None or not len(cells):
+            return pd.DataFrame(columns=columns)
+        # Sorted by period already: period is the first key.
+        return summary(by_period(cells), keys, min_n)
+    leaders = pd.DataFrame(columns=columns)
+    if cells is not None and len(cells):
+        leaders = summary(by_period(cells.where(cells.keys["subject"] != "own")), keys, min_n)
+    ours = pd.DataFrame(columns=columns)
+    if len(own):
+        ours = summary(by_period(own), ["period", "indicator"], min_n, cluster=CLUSTER)
+    return _ours_and_leaders(ours, leaders, keys, columns)
 
 
 @dataclass(frozen=True)
 class Headline:
     """An indicator's latest shown period and its change against the shown period before,
-    with the Welch 95% interval of that change (``difference_interval``)."""
+    with the 95% interval of that change (``change_interval``: cluster-robust across accounts)."""
 
     period: str
     mean: float
     n: int
     low: float
     high: float
+    n_eff: float | None = None
     previous_period: str | None = None
     change: float | None = None
     change_interval: tuple[float, float] | None = None
 
 
-def headlines(trend: pd.DataFrame) -> dict[str, Headline]:
-    """Per indicator, our latest period of ``trend`` against the period before it."""
-    own = trend[trend["subject"] == "own"].sort_values("period")
+def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headline]:
+    """Per indicator, our latest period of ``trend`` against the period before it; ``own``: our
+    scores by month, account and indicator, for the interval of the change."""
+    ours = trend[trend["subject"] == "own"].sort_values("period")
+    periods = periods_of(own.keys["month"], grain) if len(own) else np.array([])
     found = {}
-    for code, series in own.groupby("indicator", sort=False):
+    for code, series in ours.groupby("indicator", sort=False):
         last = series.iloc[-1]
+        n_eff = last.get("n_eff")
         headline = Headline(
-            str(last["period"]), float(last["mean"]), int(last["n"]), float(last["low"]), float(last["high"])
+            str(last["period"]),
+            float(last["mean"]),
+            int(last["n"]),
+            float(last["low"]),
+            float(last["high"]),
+            None if n_eff is None or pd.isna(n_eff) else float(n_eff),
         )
         if len(series) > 1:
             before = series.iloc[-2]
+            mine = own.keys["indicator"] == code
             headline = replace(
                 headline,
                 previous_period=str(before["period"]),
                 change=float(last["mean"] - before["mean"]),
-                change_interval=difference_interval(
-                    float(last["mean"]),
-                    float(last["sd"]),
-                    int(last["n"]),
-                    float(before["mean"]),
-                    float(before["sd"]),
-                    int(before["n"]),
+                change_interval=change_interval(
+                    own, mine & (periods == before["period"]), mine & (periods == last["period"])
                 ),
             )
         found[str(code)] = headline
     return found
 
 
-def profile(cells: Cells, min_n: int) -> pd.DataFrame:
-    """Each indicator over the whole filtered period, for us and each named leader."""
+def profile(cells: Cells, min_n: int, own: Cells | None = None) -> pd.DataFrame:
+    """Each indicator over the whole filtered period, for us and each named leader (with
+    ``own``, ours with cluster-robust intervals, as ``trend``)."""
+    columns = ["indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
     if not len(cells):
-        return pd.DataFrame(
-            columns=["indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
-        )
-    return summary(cells, ["indicator", "subject", "competitor_id"], min_n)
+        return pd.DataFrame(columns=columns)
+    keys = ["indicator", "subject", "competitor_id"]
+    if own is None:
+        return summary(cells, keys, min_n)
+    leaders = summary(cells.where(cells.keys["subject"] != "own"), keys, min_n)
+    return _ours_and_leaders(summary(own, ["indicator"], min_n, cluster=CLUSTER), leaders, keys, columns)
+
+
+def _ours_and_leaders(
+    ours: pd.DataFrame, leaders: pd.DataFrame, keys: list[str], columns: list[str]
+) -> pd.DataFrame:
+    """Our clustered rows and the leaders' rows in one frame, sorted by ``keys``."""
+    columns = [*columns, "n_eff", "clusters"]
+    parts = [frame for frame in (ours.assign(subject="own", competitor_id=0), leaders) if len(frame)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts).sort_values(keys, kind="stable").reset_index(drop=True).reindex(columns=columns)
 
 
 def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
@@ -514,6 +625,7 @@ class DashboardData:
     responses: int
     version: int  # the instrument version every figure is computed on
     trend: pd.DataFrame
+    headlines: dict[str, Headline]
     profile: pd.DataFrame
     heat_map: pd.DataFrame
     segment_movers: pd.DataFrame
@@ -543,7 +655,9 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
     cells = score_cells(session, filters, version)
     counts = item_counts(session, filters, version)
-    overall = profile(cells.scores, min_n)
+    overall = profile(cells.scores, min_n, own_by_account(session, filters, version))
+    linked_own = linked_score_sums(session, filters, instrument, by_account=True)
+    trends = trend(linked_score_sums(session, filters, instrument), filters.grain, min_n, linked_own)
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     statements = {
         code: f"{item.code} “{item.text['en']}”"
@@ -563,7 +677,8 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
         version=version,
-        trend=trend(linked_score_sums(session, filters, instrument), filters.grain, min_n),
+        trend=trends,
+        headlines=headlines(trends, linked_own, filters.grain),
         profile=overall,
         heat_map=heat_map(cells.own_by_touchpoint, min_n),
         segment_movers=movers(cells.own_by_segment, "segment", filters.grain, min_n),

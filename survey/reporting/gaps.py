@@ -39,7 +39,7 @@ import pandas as pd
 import pingouin as pg
 from scipy import stats
 
-from survey.reporting.intervals import difference_interval, paired_from_sums
+from survey.reporting.intervals import clustered_from_sums, difference_interval, effective, paired_from_sums
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Gap:
     high: float | None = None
     effect: float | None = None  # paired: Cohen's d_av, signed as the difference
     statement: str | None = None  # paired: our statement the leader's rating is set beside
+    n_eff: float | None = None  # our answers' effective n, clustered by account
 
     @property
     def difference(self) -> float:
@@ -85,21 +86,32 @@ class Gap:
         interval = (
             "" if self.low is None or self.high is None else f", 95% CI {self.low:+.1f} to {self.high:+.1f}"
         )
+        clustered = effective(self.n, self.n_eff)
         if self.kind == RATED:
             on = f" on {self.statement}" if self.statement else ""
-            return f"{self.label} is {where}{on} (paired, {shown}{interval}, n = {self.n} rating both)"
+            rated = f"n = {self.n} rating both{clustered}"
+            return f"{self.label} is {where}{on} (paired, {shown}{interval}, {rated})"
         both = f"n = {self.n}" if self.n_theirs is None else f"n = {self.n} and {self.n_theirs}"
+        both += f"{clustered} of ours" if clustered else ""
         return f"{self.label} is {where} ({shown}{interval}, {both})"
 
 
 RATED = "rated by respondents"
 PUBLISHED = "published (n and sd)"
+PAIR_SUMS = ("n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb")
 REFERENCE = "published, reference only"
 
 
 def _summary(n: Any, sd: Any) -> bool:
     """A published figure can be tested only with its own n (2 or more) and a positive sd."""
     return n is not None and sd is not None and not pd.isna(n) and not pd.isna(sd) and n >= 2 and sd > 0
+
+
+def _effective(us: Any) -> float:
+    """Our figure's effective n (clustered by account) where the profile gives it, else its n:
+    what a test against another sample may count our answers as."""
+    n_eff = getattr(us, "n_eff", None)
+    return float(us.n) if n_eff is None or pd.isna(n_eff) else float(n_eff)
 
 
 def p_welch(n: Any, mean: Any, sd: Any, n_other: Any, mean_other: Any, sd_other: Any) -> Any:
@@ -128,28 +140,49 @@ def gaps(
     # and scipy calls would cost more than the dashboard's queries.
     ours = {row.indicator: row for row in own.itertuples(index=False)}
     found: list[Gap] = []
-    for row in paired.itertuples(index=False):
-        if row.n < min_n:
+    keys = ["indicator", "name"]
+    for (indicator, name), rows in paired.groupby(keys, sort=True) if len(paired) else ():
+        totals = rows[list(PAIR_SUMS)].sum()
+        if totals["n"] < min_n:
             continue
-        pair = paired_from_sums(row.n, row.sum_a, row.sum_b, row.sum_ab, row.sum_aa, row.sum_bb)
+        pair = paired_from_sums(*(float(totals[column]) for column in PAIR_SUMS))
         if pair is None or pair.sd_difference <= 0:
             continue
+        p, n_eff = pair.p, float(pair.n)
+        low: float | None = pair.low
+        high: float | None = pair.high
+        if "account_id" in rows and rows["account_id"].nunique() > 1:
+            # The respondents' accounts are the clusters: the mean difference's se is
+            # cluster-robust, with t on accounts - 1 (``clustered_from_sums`` on d = a - b).
+            d = clustered_from_sums(
+                np.zeros(len(rows), dtype=np.int64),
+                rows["n"],
+                rows["sum_a"] - rows["sum_b"],
+                rows["sum_aa"] + rows["sum_bb"] - 2 * rows["sum_ab"],
+                1,
+            )
+            se = float(d.se[0]) * 100 / 6
+            if se > 0:
+                p = float(2 * stats.t.sf(abs(pair.difference) / se, int(d.clusters[0]) - 1))
+                low, high = float(d.low[0]) * 100 / 6, float(d.high[0]) * 100 / 6
+                n_eff = float(d.n_eff[0])
         found.append(
             Gap(
-                row.indicator,
-                labels[row.indicator],
-                row.name,
+                str(indicator),
+                labels[str(indicator)],
+                str(name),
                 RATED,
                 pair.mean_a,
                 pair.mean_b,
                 pair.n,
                 pair.n,
-                pair.p,
+                p,
                 None,
-                pair.low,
-                pair.high,
+                low,
+                high,
                 pair.effect,
-                (statements or {}).get(row.indicator),
+                (statements or {}).get(str(indicator)),
+                n_eff,
             )
         )
     welch: list[tuple[str, str, Any, float, float, float]] = []  # indicator, name, us, n, mean, sd
@@ -175,19 +208,20 @@ def gaps(
                     None,
                     None,
                     None,
+                    n_eff=_effective(us),
                 )
             )
     if welch:
         columns = [
             np.array(column, dtype=float)
             for column in zip(
-                *((us.n, us.mean, us.sd, n, mean, sd) for *_, us, n, mean, sd in welch), strict=True
+                *((_effective(us), us.mean, us.sd, n, mean, sd) for *_, us, n, mean, sd in welch), strict=True
             )
         ]
         p_values = np.atleast_1d(p_welch(*columns))
         for (indicator, name, us, n, mean, sd), p in zip(welch, p_values, strict=True):
-            interval = difference_interval(us.mean, us.sd, int(us.n), float(mean), sd, int(n))
-            low, high = interval if interval is not None else (None, None)
+            interval = difference_interval(us.mean, us.sd, _effective(us), float(mean), sd, int(n))
+            low, high = (None, None) if interval is None else interval
             found.append(
                 Gap(
                     indicator,
@@ -202,6 +236,7 @@ def gaps(
                     None,
                     low,
                     high,
+                    n_eff=_effective(us),
                 )
             )
     if not found:

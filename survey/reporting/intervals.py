@@ -62,7 +62,7 @@ def mean_p_value(mean: float, sd: float, n: int) -> float:
 
 
 def difference_interval(
-    mean: float, sd: float, n: int, other_mean: float, other_sd: float, other_n: int
+    mean: float, sd: float, n: float, other_mean: float, other_sd: float, other_n: float
 ) -> tuple[float, float] | None:
     """Welch 95% interval of ``mean - other_mean`` from two independent groups' summaries (the
     Welch-Satterthwaite degrees of freedom, as ``scipy.stats.ttest_ind_from_stats(...,
@@ -127,6 +127,83 @@ def paired_from_sums(
     )
 
 
+@dataclass(frozen=True)
+class Clustered:
+    """Per group (arrays): a mean and the cluster-robust standard error of it, on the scale of
+    the sums, with the number of clusters and the effective n (``sd² / se²``, at most n)."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    se: np.ndarray
+    clusters: np.ndarray
+    n_eff: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def clustered_from_sums(group: Any, n: Any, total: Any, total_sq: Any, groups: int) -> Clustered:
+    """Means of ``groups`` groups from per-cluster sums (one row per group and cluster: the
+    group's index in 0..groups-1, n, Σx, Σx²), with cluster-robust (CR1) standard errors.
+
+    Answers from one account are not independent: its contacts answer repeatedly and share a
+    relationship. The mean is that of every answer; its variance is that of the clusters'
+    residual sums, ``G/(G-1) · Σ_j (Σx_j - n_j·mean)² / n²`` (Liang & Zeger 1986, with the small-
+    sample factor of Stata and statsmodels' ``OLS(...).fit(cov_type="cluster")``), and the 95%
+    interval is ``mean ± t(0.975, G-1)·se``. The effective n is the number of independent answers
+    that would give the same se (the raw n over the design effect). NaN with fewer than two
+    clusters."""
+    index = np.asarray(group, dtype=np.int64)
+    count = np.asarray(n, dtype=np.float64)
+    sums = np.asarray(total, dtype=np.float64)
+    n_all = np.bincount(index, weights=count, minlength=groups)
+    clusters = np.bincount(index, weights=(count > 0).astype(np.float64), minlength=groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(index, weights=sums, minlength=groups) / n_all
+        squares = np.bincount(index, weights=np.asarray(total_sq, dtype=np.float64), minlength=groups)
+        variance = np.where(n_all > 1, (squares - n_all * mean**2) / (n_all - 1), np.nan).clip(min=0)
+        residual = sums - count * mean[index]
+        spread = np.bincount(index, weights=residual**2, minlength=groups)
+        se = np.where(clusters > 1, np.sqrt(clusters / (clusters - 1) * spread) / n_all, np.nan)
+        n_eff = np.where(se > 0, np.minimum(n_all, variance / se**2), n_all)
+        half = stats.t.ppf(0.975, np.clip(clusters - 1, 1, None)) * se
+    return Clustered(
+        n=n_all.astype(np.int64),
+        mean=mean,
+        sd=np.sqrt(variance),
+        se=se,
+        clusters=clusters.astype(np.int64),
+        n_eff=n_eff,
+        low=mean - half,
+        high=mean + half,
+    )
+
+
+def clustered_change(before: tuple[Any, Any], after: tuple[Any, Any]) -> tuple[float, float, float] | None:
+    """The change in a mean between two periods, with its cluster-robust 95% interval: change,
+    low and high. ``before`` and ``after`` are (n, Σx) per
+    cluster, aligned (the same clusters in the same order, zeros where a cluster has no answer
+    in a period). The same cluster answering in both periods makes the two means correlated;
+    the sandwich variance of the difference in OLS of x on a period indicator, clustered
+    (CR1: ``G/(G-1) · (N-1)/(N-2)``; statsmodels' ``cov_type="cluster"``), takes that in, with
+    t on G - 1 degrees of freedom. None unless both periods have answers and there are two or
+    more clusters."""
+    n0, s0 = (np.asarray(value, dtype=np.float64) for value in before)
+    n1, s1 = (np.asarray(value, dtype=np.float64) for value in after)
+    total0, total1 = n0.sum(), n1.sum()
+    clusters = int(((n0 + n1) > 0).sum())
+    if total0 < 1 or total1 < 1 or clusters < 2:
+        return None
+    mean0, mean1 = s0.sum() / total0, s1.sum() / total1
+    influence = (s1 - n1 * mean1) / total1 - (s0 - n0 * mean0) / total0
+    everyone = total0 + total1
+    factor = clusters / (clusters - 1) * (everyone - 1) / max(everyone - 2, 1)
+    se = math.sqrt(factor * float((influence**2).sum()))
+    change = mean1 - mean0
+    half = float(stats.t.ppf(0.975, clusters - 1)) * se
+    return change, change - half, change + half
+
+
 def mean_from_sums(n: Any, total: Any, total_sq: Any) -> MeanFigures:
     """Mean, sd (ddof 1) and t interval on 0-100 from n, Σscore and Σscore² on 1-7."""
     count = np.asarray(n, dtype=np.float64)
@@ -172,6 +249,14 @@ def nps_interval(promoters: int, passives: int, detractors: int) -> NpsFigure:
         100 * max(-1.0, adjusted - margin),
         100 * min(1.0, adjusted + margin),
     )
+
+
+def effective(n: int, n_eff: float | None) -> str:
+    """The effective n beside the raw one, worded the same on every page: ", effective n 41"
+    when clustering within accounts leaves fewer independent answers than answers."""
+    if n_eff is None or not math.isfinite(n_eff) or round(n_eff) >= n:
+        return ""
+    return f", effective n {n_eff:.0f}"
 
 
 def change_reading(change: float | None, interval: tuple[float, float] | None, against: str | None) -> str:

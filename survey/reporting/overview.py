@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
@@ -19,7 +20,7 @@ from models.tables import Account, IndicatorScore, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope, restrict_filters
 from survey.reporting import dashboard
 from survey.reporting.filters import Filters
-from survey.reporting.intervals import NpsFigure, difference_interval, nps_interval
+from survey.reporting.intervals import NpsFigure, nps_interval
 
 WINDOW_MONTHS = 3
 
@@ -28,31 +29,20 @@ WINDOW_MONTHS = 3
 class IndicatorSummary:
     indicator: str
     score_100: float | None  # None when suppressed
-    low: float | None
+    low: float | None  # cluster-robust across accounts, as on the dashboard
     high: float | None
     n: int
     previous_100: float | None
     previous_n: int
-    # Standard deviations of the 0-100 scores, for the interval of the change.
-    sd_100: float | None = None
-    previous_sd_100: float | None = None
+    n_eff: float | None = None  # the independent answers the interval rests on
+    # 95% interval of the change against the months before (``dashboard.change_interval``).
+    change_interval: tuple[float, float] | None = None
 
     @property
     def change(self) -> float | None:
         if self.score_100 is None or self.previous_100 is None:
             return None
         return self.score_100 - self.previous_100
-
-    @property
-    def change_interval(self) -> tuple[float, float] | None:
-        """95% interval of the change against the months before (Welch, from both summaries)."""
-        if self.score_100 is None or self.previous_100 is None:
-            return None
-        if self.sd_100 is None or self.previous_sd_100 is None:
-            return None
-        return difference_interval(
-            self.score_100, self.sd_100, self.n, self.previous_100, self.previous_sd_100, self.previous_n
-        )
 
 
 @dataclass(frozen=True)
@@ -85,36 +75,44 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
     if version is None:
         return empty
     filters = replace(filters, version=version)
-    # Scores only: the touchpoint cells the dashboard also reads are not shown here.
-    cells = dashboard.score_sums(session, filters, version)
-    own = cells.where(cells.keys["subject"] == "own")
+    # Our own scores by account only: the leaders' and the touchpoint cells are not shown here.
+    own = dashboard.own_by_account(session, filters, version)
     months = own.keys["month"]
+    in_window, in_previous = (
+        (months >= start) & (months <= end),
+        (months >= previous[0]) & (months <= previous[1]),
+    )
 
-    def window(first: str, last: str) -> pd.DataFrame:
-        chosen = own.where((months >= first) & (months <= last))
-        return dashboard.summary(chosen, ["indicator"], min_n, keep_small=True).set_index("indicator")
+    def window(chosen: np.ndarray) -> pd.DataFrame:
+        return dashboard.summary(
+            own.where(chosen), ["indicator"], min_n, keep_small=True, cluster=dashboard.CLUSTER
+        ).set_index("indicator")
 
-    recent, before = window(start, end), window(*previous)
+    recent, before = window(in_window), window(in_previous)
     indicators = {}
     for code, row in recent.iterrows():
         shown = not row["suppressed"]
         earlier = before.loc[code] if code in before.index else None
+        compared = shown and earlier is not None and not earlier["suppressed"]
+        mine = own.keys["indicator"] == code
         indicators[str(code)] = IndicatorSummary(
             indicator=str(code),
             score_100=float(row["mean"]) if shown else None,
             low=float(row["low"]) if shown else None,
             high=float(row["high"]) if shown else None,
             n=int(row["n"]),
-            previous_100=None if earlier is None or earlier["suppressed"] else float(earlier["mean"]),
+            previous_100=float(earlier["mean"]) if compared and earlier is not None else None,
             previous_n=0 if earlier is None else int(earlier["n"]),
-            sd_100=float(row["sd"]) if shown else None,
-            previous_sd_100=None if earlier is None or earlier["suppressed"] else float(earlier["sd"]),
+            n_eff=float(row["n_eff"]) if shown else None,
+            change_interval=dashboard.change_interval(own, mine & in_previous, mine & in_window)
+            if compared
+            else None,
         )
     counts = dashboard.item_counts(session, replace(filters, start=start), version)
     nps_counts = counts.counts[counts.item_code == "NPS"].sum(axis=0)
     nps = dashboard.nps_of(nps_counts) if len(nps_counts) else nps_interval(0, 0, 0)
-    trend = dashboard.trend(own, "month", min_n).rename(columns={"period": "month"})
-    trend = trend.drop(columns=["subject", "competitor_id"])
+    trend = dashboard.trend(None, "month", min_n, own)
+    trend = trend.rename(columns={"period": "month"}).drop(columns=["subject", "competitor_id"])
     return OverviewData(version, (start, end), previous, indicators, nps, trend.reset_index(drop=True))
 
 
