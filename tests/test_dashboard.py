@@ -228,6 +228,7 @@ def test_movers_find_the_group_that_fell_most():
             ("2026-01", "Retail", "trust", 5, 25.0, 125.0),
             ("2026-04", "Retail", "trust", 5, 25.0, 125.0),
             ("2026-04", "Mining", "trust", 2, 4.0, 8.0),  # too few to judge
+            ("2026-04", "Energy", "trust", 1, 4.0, 16.0),  # too: hidden with Mining, never alone
         ],
         columns=["month", "segment", "indicator", "n", "total", "total_sq"],
     ).assign(subject="own", touchpoint_id=1, competitor_id=0)
@@ -359,8 +360,9 @@ def test_roll_ups_and_raw_rows_agree_under_every_filter(session, segmented, filt
         service = session.exec(select(Touchpoint.id).where(Touchpoint.code == "service")).one()
         filters = replace(filters, touchpoint_ids=(service,))
     everyone = tuple(session.exec(select(Account.id)).all())
-    fast = compute(session, filters, INSTRUMENT, min_n=2)
-    raw = compute(session, replace(filters, account_ids=everyone), INSTRUMENT, min_n=2)
+    # Every group shown (min_n 1), so that every figure is compared, none suppressed.
+    fast = compute(session, filters, INSTRUMENT, min_n=1)
+    raw = compute(session, replace(filters, account_ids=everyone), INSTRUMENT, min_n=1)
     assert fast.responses > 5
     for figure in (fast.trend, fast.segment_movers, fast.touchpoint_movers):
         assert not figure.empty
@@ -461,6 +463,39 @@ def test_a_hidden_heat_map_cell_cannot_be_recovered_from_the_profile():
     assert table.loc[[1, 4], "n"].tolist() == [30, 20]
     # With nothing hidden, nothing more is hidden either.
     assert not heat_map(own, min_n=1)["mean"].isna().any()
+
+
+def test_a_hidden_group_in_the_movers_cannot_be_recovered_from_the_trend():
+    """The trend shows each period's figure and n; the movers show each group's. With one group
+    left out, the period less the groups shown would give it exactly: its next smallest is left
+    out too, and no row names either hidden group."""
+    from survey.reporting.cells import Cells
+    from survey.reporting.dashboard import movers
+
+    rng = np.random.default_rng(9)
+    rows = []
+    for month in ("2026-04", "2026-07"):
+        for segment, n in (("Retail", 30), ("Energy", 12), ("Health", 3), ("Public", 20)):
+            scores = rng.integers(1, 8, size=n).astype(float)
+            rows.append(
+                {
+                    "month": month,
+                    "segment": segment,
+                    "indicator": "trust",
+                    "n": n,
+                    "total": scores.sum(),
+                    "total_sq": (scores**2).sum(),
+                }
+            )
+    cells = Cells.from_frame(pd.DataFrame(rows))
+    table = movers(cells, "segment", "quarter", min_n=5)
+    assert set(table["segment"]) == {"Retail", "Public"}
+    assert set(movers(cells, "segment", "quarter", min_n=1)["segment"]) == {
+        "Retail",
+        "Energy",
+        "Health",
+        "Public",
+    }
 
 
 def test_the_heat_maps_hover_never_shows_a_hidden_cells_n():

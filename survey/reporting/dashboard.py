@@ -348,6 +348,19 @@ def _ours_and_leaders(
     return pd.concat(parts).sort_values(keys, kind="stable").reset_index(drop=True).reindex(columns=columns)
 
 
+def complementary(hidden: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Complementary suppression: cells sharing a value of ``total`` add up to a figure shown
+    elsewhere (an indicator's profile or period), so where exactly one of them is hidden, the
+    smallest shown one is hidden too, and the hidden ones are only ever known together."""
+    hidden = hidden.copy()
+    for value in np.unique(total):
+        at = np.flatnonzero(total == value)
+        if int(hidden[at].sum()) == 1 and len(at) > 1:
+            shown = at[~hidden[at]]
+            hidden[shown[np.argmin(n[shown])]] = True  # the first of the smallest
+    return hidden
+
+
 def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
     """Touchpoint x indicator mean (0-100) of our own scores. A cell with fewer than ``min_n``
     responses is hidden, mean *and* n. The indicator's profile (its whole-period figure) is shown
@@ -367,9 +380,7 @@ def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
             "hidden": figures["suppressed"],
         }
     )
-    for _, column in frame.groupby("indicator", sort=False):
-        if int(column["hidden"].sum()) == 1 and len(column) > 1:
-            frame.loc[column[~column["hidden"]]["n"].idxmin(), "hidden"] = True
+    frame["hidden"] = complementary(frame["hidden"].to_numpy(), figures["n"], frame["indicator"].to_numpy())
     frame.loc[frame["hidden"], ["n", "mean"]] = np.nan
     return frame.drop(columns="hidden")
 
@@ -379,7 +390,8 @@ MOVER_FLOOR_TAU2 = 1.0  # (1 point)²: groups are never assumed to move exactly 
 
 def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
     """Where each indicator moved most between the last two periods, per ``by`` group
-    (segment, touchpoint or account); groups with too few responses are left out.
+    (segment, touchpoint or account); groups with too few responses are left out, and where
+    a period and indicator leave out exactly one group, its next smallest too (``complementary``).
 
     Ranking raw changes would put the smallest, noisiest groups first (regression to the mean).
     So each change comes with its Welch 95% interval (``change_low``/``change_high``) and is
@@ -406,7 +418,11 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
     recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
     grouped = recent.group(["period", by, "indicator"])
     figures = describe(grouped, min_n)
-    shown = ~figures["suppressed"]
+    # The groups of one period and indicator add up to the trend's figure for it.
+    total = np.char.add(
+        grouped.keys["period"].astype(str), np.char.add("|", grouped.keys["indicator"].astype(str))
+    )
+    shown = ~complementary(figures["suppressed"], figures["n"], total)
     key = list(zip(grouped.keys[by][shown].tolist(), grouped.keys["indicator"][shown].tolist(), strict=True))
     mean, n, is_after = figures["mean"][shown], figures["n"][shown], grouped.keys["period"][shown] == after
     later = {k: i for i, k in enumerate(key) if is_after[i]}
