@@ -196,6 +196,11 @@ if view.trend.empty:
     st.info(f"No quarter has {settings.min_n} or more responses from this account yet.")
 else:
     st.plotly_chart(account_trend(view.trend, labels, settings.min_n), width="stretch")
+    st.caption(
+        "95% intervals allow for the same contacts answering again and again (clustered by "
+        "contact); the effective n in each point's details is how many independent answers "
+        "that is worth."
+    )
 
 
 # --- Accounts first: people, value-level history, the action log --------------------------

@@ -122,8 +122,8 @@ def test_the_trend_chart_shows_quarters_with_enough_responses(db, acme):
     trust = next(trace for trace in figure["data"] if trace["name"] == "Trust")
     assert [trace["name"] for trace in figure["data"]][:2] == ["Satisfaction", "Trust"]
     assert trust["x"][0] == "2025-Q2"
-    n, low, high = trust["customdata"][0]
-    assert n == 5
+    n, low, high, n_eff = trust["customdata"][0]
+    assert n == n_eff == 5  # five people, once each
     # Everyone answered alike: the interval has no width, and is drawn as error bars.
     assert (low, high) == pytest.approx((50.0, 50.0))
     assert values(trust["error_y"]["array"])[0] == pytest.approx(0.0)

@@ -3,7 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
+import statsmodels.api as sm
 from sqlmodel import Session, select
 
 from models.tables import Account, Contact
@@ -150,6 +152,33 @@ def test_the_quarterly_trend_drops_small_quarters(session):
     assert list(trust["quarter"]) == ["2026-Q3", "2026-Q4"]
     assert list(trust["n"]) == [5, 4]
     assert trust["mean"].iloc[1] == pytest.approx(100.0)
+
+
+def test_an_accounts_interval_is_clustered_by_the_contact_who_answered(session):
+    """Three contacts answer again and again, each much like before: the quarter's interval is
+    statsmodels' OLS on a constant clustered by contact, not one that counts every answer as a
+    new person, and the effective n says how many independent answers that is."""
+    q3 = datetime(2026, 7, 6, 12, tzinfo=UTC)
+    answered = []
+    for day in range(12):
+        for contact, level in (("ana", 2), ("ben", 5), ("cy", 7)):
+            wobble = (day % 3) - 1 if contact != "cy" else -(day % 2)
+            respond(
+                session, q3 + timedelta(days=day), f"{contact}@acme.example", levels={"trust": level + wobble}
+            )
+            answered.append((contact, level + wobble))
+    account_id = session.exec(select(Account.id)).one()
+    trust = account_view(session, account_id, datetime(2026, 10, 1, tzinfo=UTC), min_n=5).trend
+    trust = trust[trust["indicator"] == "trust"].iloc[0]
+    contacts = np.array([contact for contact, _ in answered])
+    scores = (np.array([level for _, level in answered], dtype=float) - 1) * 100 / 6
+    fit = sm.OLS(scores, np.ones(len(scores))).fit(
+        cov_type="cluster", cov_kwds={"groups": contacts}, use_t=True
+    )
+    assert trust["n"] == 36
+    assert [trust["low"], trust["high"]] == pytest.approx(list(fit.conf_int()[0]))
+    assert trust["n_eff"] == pytest.approx(min(36, scores.var(ddof=1) / fit.bse[0] ** 2))
+    assert trust["n_eff"] < 10  # 36 answers from three people carry little more than three
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 from models.tables import Account, Contact, IndicatorScore, Interaction, Response
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
-from survey.reporting import dashboard
+from survey.reporting import cache, dashboard
 from survey.reporting.filters import Filters
 
 # Seed 002: how the customer perceives the value we provide.
@@ -345,16 +345,19 @@ def value_levels_by_account(
 
 
 def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int) -> pd.DataFrame:
-    """Per quarter and indicator: mean own score (0-100) with its 95% interval and n, from
-    the account's aggregates up to the month of ``now``, computed as the dashboard does."""
+    """Per quarter and indicator: mean own score (0-100) with its 95% interval, n and effective
+    n, up to the month of ``now``, computed as the dashboard does. One account's answers come
+    from a few contacts answering repeatedly, so the interval is clustered by respondent (an
+    anonymous answer is its own cluster): the account's raw scores summed per contact."""
     filters = Filters(account_ids=(account_id,), end=f"{now:%Y-%m}", grain="quarter")
-    columns = ["quarter", "indicator", "n", "mean", "low", "high"]
+    columns = ["quarter", "indicator", "n", "mean", "low", "high", "n_eff"]
     version = dashboard.shown_version(session, filters)
     if version is None:
         return pd.DataFrame(columns=columns)
-    cells = dashboard.score_cells(session, filters, version).scores
-    own = cells.where(cells.keys["subject"] == "own")
-    trend = dashboard.trend(own, "quarter", min_n).rename(columns={"period": "quarter"})
+    keys = ["version", "month", "respondent", "indicator"]
+    by_respondent = dashboard.one_version(cache.read(session, "own_scores", keys, filters), version)
+    trend = dashboard.trend(None, "quarter", min_n, by_respondent, cluster="respondent")
+    trend = trend.rename(columns={"period": "quarter"})
     return trend[columns].sort_values(["quarter", "indicator"]).reset_index(drop=True)
 
 

@@ -48,10 +48,12 @@ def account_trend(trend: pd.DataFrame, labels: Mapping[str, str], min_n: int) ->
                     "arrayminus": (data["mean"] - data["low"]).tolist(),
                     "thickness": 1,
                 },
-                customdata=list(zip(data["n"], data["low"], data["high"], strict=True)),
+                customdata=list(
+                    zip(data["n"], data["low"], data["high"], data.get("n_eff", data["n"]), strict=True)
+                ),
                 hovertemplate=f"{labels.get(code, code)}, "
                 "%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-                "n = %{customdata[0]})<extra></extra>",
+                "n = %{customdata[0]}, effective n %{customdata[3]:.0f})<extra></extra>",
                 connectgaps=False,
             )
         )

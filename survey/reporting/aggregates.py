@@ -110,6 +110,10 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
         "segment": Account.segment,
         "touchpoint_id": Response.touchpoint_id,
         "role": role_of(),
+        # Who answered, for intervals clustered by respondent within one account: the contact,
+        # or, for an anonymous answer (never linked to anyone), the response itself. No
+        # aggregate holds it: a read by respondent reads the definition over the raw rows.
+        "respondent": case((col(Response.anonymous), -col(Response.id)), else_=Response.contact_id),
     }
     base = (
         select(col(Response.id))

@@ -251,11 +251,14 @@ def change_interval(cells: Cells, before: np.ndarray, after: np.ndarray) -> tupl
     )
 
 
-def trend(cells: Cells | None, grain: Grain, min_n: int, own: Cells | None = None) -> pd.DataFrame:
+def trend(
+    cells: Cells | None, grain: Grain, min_n: int, own: Cells | None = None, cluster: str = CLUSTER
+) -> pd.DataFrame:
     """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one).
-    With ``own`` (our scores by month, account and indicator), our rows come from it with
-    cluster-robust intervals and ``cells`` gives the leaders' rows only, Student-t (one
-    statement each, rated by few): ``None`` for our rows alone."""
+    With ``own`` (our scores by month, ``cluster`` and indicator: the account, or within one
+    account the respondent), our rows come from it with cluster-robust intervals and ``cells``
+    gives the leaders' rows only, Student-t (one statement each, rated by few): ``None`` for
+    our rows alone."""
     columns = ["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
     keys = ["period", "indicator", "subject", "competitor_id"]
 
@@ -272,7 +275,7 @@ def trend(cells: Cells | None, grain: Grain, min_n: int, own: Cells | None = Non
         leaders = summary(by_period(cells.where(cells.keys["subject"] != "own")), keys, min_n)
     ours = pd.DataFrame(columns=columns)
     if len(own):
-        ours = summary(by_period(own), ["period", "indicator"], min_n, cluster=CLUSTER)
+        ours = summary(by_period(own), ["period", "indicator"], min_n, cluster=cluster)
     return _ours_and_leaders(ours, leaders, keys, columns)
 
 
