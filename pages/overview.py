@@ -70,7 +70,7 @@ cards[-1].metric(
     border=True,
 )
 if nps_shown:
-    cards[-1].caption(f"95% CI {nps.low:+.0f} to {nps.high:+.0f} · n = {nps.n}")
+    cards[-1].caption(f"95% CI {nps.low:+.0f} to {nps.high:+.0f} · n = {nps.n}{effective(nps.n, nps.n_eff)}")
 
 if data.trend.empty:
     st.info(f"No month has {settings.min_n} or more responses yet.")

@@ -9,6 +9,7 @@ from scipy import stats
 from survey.reporting.intervals import (
     clustered_change,
     clustered_from_sums,
+    clustered_nps,
     difference_interval,
     effective,
     mean_from_sums,
@@ -164,3 +165,38 @@ def test_one_account_has_no_clustered_interval():
     assert np.isnan(robust.low[0])
     assert robust.clusters[0] == 1
     assert clustered_change(([5], [20.0]), ([4], [18.0])) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_clustered_nps_interval_is_the_adjusted_wald_one_at_statsmodels_effective_n(seed):
+    """Accounts lean promoter or detractor as a whole: the design effect is statsmodels'
+    clustered variance of the +1/0/-1 mean over its plain variance, and the interval is the
+    adjusted-Wald one with every count divided by it (never narrower than the plain one)."""
+    rng = np.random.default_rng(seed)
+    accounts = int(rng.integers(3, 15))
+    account = np.repeat(np.arange(accounts), rng.integers(2, 25, size=accounts))
+    lean = rng.uniform(0.1, 0.9, size=accounts)[account]
+    value = np.where(rng.random(len(account)) < lean, 1, np.where(rng.random(len(account)) < 0.5, 0, -1))
+    per = pd.DataFrame({"account": account, "value": value})
+    counts = [
+        per[per["value"] == v].groupby("account").size().reindex(range(accounts), fill_value=0)
+        for v in (1, 0, -1)
+    ]
+    figure = clustered_nps(*counts)
+    fit = sm.OLS(value.astype(float), np.ones(len(value))).fit(
+        cov_type="cluster", cov_kwds={"groups": account}
+    )
+    n = len(value)
+    design = max(1.0, fit.bse[0] ** 2 / (value.var(ddof=1) / n))
+    p, d = (value == 1).sum() / design, (value == -1).sum() / design
+    n_adj = n / design + 3
+    p_adj, d_adj = (p + 0.75) / n_adj, (d + 0.75) / n_adj
+    half = stats.norm.ppf(0.975) * np.sqrt((p_adj + d_adj - (p_adj - d_adj) ** 2) / n_adj)
+    assert figure.nps == pytest.approx(100 * value.mean())
+    assert figure.n_eff == pytest.approx(n / design)
+    assert [figure.low, figure.high] == pytest.approx(
+        [100 * max(-1, p_adj - d_adj - half), 100 * min(1, p_adj - d_adj + half)]
+    )
+    plain = nps_interval(int((value == 1).sum()), int((value == 0).sum()), int((value == -1).sum()))
+    assert figure.low <= plain.low + 1e-9
+    assert figure.high >= plain.high - 1e-9

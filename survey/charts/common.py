@@ -346,8 +346,9 @@ def nps_over_time(nps: pd.DataFrame) -> go.Figure:
                 "array": nps["high"] - nps["nps"],
                 "arrayminus": nps["nps"] - nps["low"],
             },
-            customdata=nps[["n"]],
-            hovertemplate="%{x}: NPS %{y:.0f} (n = %{customdata[0]})<extra></extra>",
+            customdata=nps.reindex(columns=["n", "low", "high", "n_eff"]),
+            hovertemplate="%{x}: NPS %{y:.0f} (95% CI %{customdata[1]:.0f} to %{customdata[2]:.0f}, "
+            "n = %{customdata[0]}, effective n %{customdata[3]:.0f})<extra></extra>",
         ),
         secondary_y=True,
     )

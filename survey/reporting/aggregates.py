@@ -265,20 +265,27 @@ def read(
     *,
     skip: frozenset[str] = frozenset(),
     ids: tuple[int, int] | None = None,
+    items: tuple[str, ...] = (),
 ) -> Cells:
     """``measure`` summed by ``keys`` under ``filters`` (leaving out the dimensions in
     ``skip``), from the smallest aggregate that can answer. With ``ids`` (low, high], only
-    responses in that id range count, read through the definition."""
+    responses in that id range count, read through the definition. ``items`` narrows answer
+    counts to those statements (``item_code`` must be among ``keys``)."""
     dialect = session.get_bind().dialect.name
     aggregate = None if ids is not None else source_for(measure, keys, filters, skip=skip)
     if aggregate is None:
         conditions = raw_conditions(measure, filters, dialect, skip=skip)
         if ids is not None:
             conditions += [col(Response.id) > ids[0], col(Response.id) <= ids[1]]
+        if items:
+            conditions.append(col(Answer.item_code).in_(items))
         statement = definition(measure, keys, dialect, conditions)
     else:
         table = aggregate.model.__table__
-        statement = _regrouped(aggregate, keys, measure, where(filters, table.c.__getitem__, skip=skip))
+        conditions = where(filters, table.c.__getitem__, skip=skip)
+        if items:
+            conditions.append(table.c.item_code.in_(items))
+        statement = _regrouped(aggregate, keys, measure, conditions)
     # Core rows on the session's connection: the ORM's result processing would cost about as
     # much as the query itself.
     rows = list(session.connection().execute(statement).all())

@@ -58,12 +58,13 @@ def read(
     filters: Filters,
     *,
     skip: frozenset[str] = frozenset(),
+    items: tuple[str, ...] = (),
 ) -> Cells:
     """``aggregates.read``, kept and brought up to date incrementally. When the cells are
     keyed by month, the period is applied to the kept cells, so that every period of one
     scope (the overview's and the dashboard's) shares one read."""
     if "month" in keys and (filters.start or filters.end):
-        cells = read(session, measure, keys, replace(filters, start=None, end=None), skip=skip)
+        cells = read(session, measure, keys, replace(filters, start=None, end=None), skip=skip, items=items)
         months = cells.keys["month"]
         inside = (months >= (filters.start or "")) & (months <= (filters.end or "9999-99"))
         return cells.where(inside)
@@ -75,6 +76,7 @@ def read(
         tuple(keys),
         replace(filters, grain="month"),
         skip,
+        items,
     )
     newest = newest_response_id(session)
     with _lock:
@@ -84,12 +86,14 @@ def read(
     if entry is not None and entry.upto == newest:
         return entry.cells
     if entry is not None and entry.upto < newest:
-        arrived = aggregates.read(session, measure, keys, filters, skip=skip, ids=(entry.upto, newest))
+        arrived = aggregates.read(
+            session, measure, keys, filters, skip=skip, ids=(entry.upto, newest), items=items
+        )
         cells = entry.cells.plus(arrived)
         _keep(key, _Entry(newest, cells))
         return cells
     for _ in range(_ATTEMPTS):
-        cells = aggregates.read(session, measure, keys, filters, skip=skip)
+        cells = aggregates.read(session, measure, keys, filters, skip=skip, items=items)
         after = newest_response_id(session)
         if after == newest:
             _keep(key, _Entry(newest, cells))

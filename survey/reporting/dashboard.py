@@ -30,10 +30,10 @@ from survey.reporting.intervals import (
     NpsFigure,
     clustered_change,
     clustered_from_sums,
+    clustered_nps,
     difference_interval,
     mean_from_sums,
     moment_tau2,
-    nps_interval,
     shrink,
     to_100,
 )
@@ -48,6 +48,7 @@ LEADER_PAIR_KEYS = ["version", "month", "account_id", "indicator", "competitor_i
 ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
 OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
 CLUSTER = "account_id"
+NPS_ITEM = "NPS"
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -522,39 +523,46 @@ def distribution(counts: ItemCounts, items: list[str], low: int, high: int) -> p
     return frame
 
 
-def nps_by_period(counts: ItemCounts, grain: Grain, min_n: int) -> pd.DataFrame:
-    """Promoters, passives, detractors and NPS per period, with an adjusted-Wald 95% interval."""
-    columns = ["period", "promoters", "passives", "detractors", "n", "nps", "low", "high"]
-    rows = counts.item_code == "NPS"
-    if not rows.any():
-        return pd.DataFrame(columns=columns)
-    periods, inverse = np.unique(periods_of(counts.month[rows].astype(str), grain), return_inverse=True)
-    totals = np.zeros((len(periods), len(COUNTERS)), dtype=np.int64)
-    np.add.at(totals, inverse, counts.counts[rows])
-    figures = [nps_of(row) for row in totals]
-    kept = [figure.n >= min_n for figure in figures]
-    shown = [figure for figure, keep in zip(figures, kept, strict=True) if keep]
-    return pd.DataFrame(
-        {
-            "period": periods[np.array(kept, dtype=bool)],
-            "promoters": np.array([f.promoters for f in shown], dtype=np.int64),
-            "passives": np.array([f.passives for f in shown], dtype=np.int64),
-            "detractors": np.array([f.detractors for f in shown], dtype=np.int64),
-            "n": np.array([f.n for f in shown], dtype=np.int64),
-            "nps": np.array([f.nps for f in shown], dtype=np.float64),
-            "low": np.array([f.low for f in shown], dtype=np.float64),
-            "high": np.array([f.high for f in shown], dtype=np.float64),
-        },
-        columns=columns,
+def nps_by_account(session: Session, filters: Filters, version: int) -> Cells:
+    """How often each recommendation answer (0..10) was given, by month and account, of one
+    instrument version: the clusters behind every NPS interval."""
+    keys = ["version", "month", "account_id", "item_code"]
+    cells = one_version(cache.read(session, "answers", keys, filters, items=(NPS_ITEM,)), version)
+    return cells.group(["month", CLUSTER])
+
+
+def nps_of(cells: Cells) -> NpsFigure:
+    """NPS and its interval, clustered by account (``clustered_nps``), from answer counts
+    (``c0``..``c10``) per account."""
+    by_account = cells.group([CLUSTER])
+    counts = [by_account.sums[name] for name in COUNTERS]
+    return clustered_nps(
+        promoters=counts[9] + counts[10], passives=counts[7] + counts[8], detractors=sum(counts[:7])
     )
 
 
-def nps_of(counts: np.ndarray) -> NpsFigure:
-    """NPS and its interval from how often each answer 0..10 was given."""
-    return nps_interval(
-        promoters=int(counts[9] + counts[10]),
-        passives=int(counts[7] + counts[8]),
-        detractors=int(counts[:7].sum()),
+def nps_by_period(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
+    """Promoters, passives, detractors and NPS per period, with an adjusted-Wald 95% interval at
+    the effective n (``nps_of``); ``cells``: answer counts by month and account."""
+    columns = ["period", "promoters", "passives", "detractors", "n", "nps", "low", "high", "n_eff"]
+    if not len(cells):
+        return pd.DataFrame(columns=columns)
+    period = periods_of(cells.keys["month"], grain)
+    figures = {str(value): nps_of(cells.where(period == value)) for value in np.unique(period)}
+    shown = {value: figure for value, figure in figures.items() if figure.n >= min_n}
+    return pd.DataFrame(
+        {
+            "period": list(shown),
+            "promoters": np.array([f.promoters for f in shown.values()], dtype=np.int64),
+            "passives": np.array([f.passives for f in shown.values()], dtype=np.int64),
+            "detractors": np.array([f.detractors for f in shown.values()], dtype=np.int64),
+            "n": np.array([f.n for f in shown.values()], dtype=np.int64),
+            "nps": np.array([f.nps for f in shown.values()], dtype=np.float64),
+            "low": np.array([f.low for f in shown.values()], dtype=np.float64),
+            "high": np.array([f.high for f in shown.values()], dtype=np.float64),
+            "n_eff": np.array([f.n_eff for f in shown.values()], dtype=np.float64),
+        },
+        columns=columns,
     )
 
 
@@ -703,7 +711,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         segment_movers=movers(cells.own_by_segment, "segment", filters.grain, min_n),
         touchpoint_movers=movers(cells.own_by_touchpoint, "touchpoint_id", filters.grain, min_n),
         distribution=distribution(counts, items, scale.min, scale.max),
-        nps=nps_by_period(counts, filters.grain, min_n),
+        nps=nps_by_period(nps_by_account(session, filters, version), filters.grain, min_n),
         benchmarks=figures,
         gaps=gaps(own, leader_pairs(session, filters, version, names), latest, labels, min_n, statements),
     )

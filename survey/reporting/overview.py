@@ -108,9 +108,7 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
             if compared
             else None,
         )
-    counts = dashboard.item_counts(session, replace(filters, start=start), version)
-    nps_counts = counts.counts[counts.item_code == "NPS"].sum(axis=0)
-    nps = dashboard.nps_of(nps_counts) if len(nps_counts) else nps_interval(0, 0, 0)
+    nps = dashboard.nps_of(dashboard.nps_by_account(session, replace(filters, start=start), version))
     trend = dashboard.trend(None, "month", min_n, own)
     trend = trend.rename(columns={"period": "month"}).drop(columns=["subject", "competitor_id"])
     return OverviewData(version, (start, end), previous, indicators, nps, trend.reset_index(drop=True))
