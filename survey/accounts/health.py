@@ -34,10 +34,15 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import case, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Interaction, Response
-from survey.accounts.profile import latest_scores_by_account, value_levels_by_account, weighted_scores
+from survey.accounts.profile import (
+    last_answers,
+    latest_scores_by_account,
+    value_levels_by_account,
+    weighted_scores,
+)
 from survey.behaviour.loyalty import loyalty
 from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
@@ -233,16 +238,8 @@ def account_health(
         influence.setdefault(account_id, {})[contact_id or 0] = float(weight)
     heard = {
         contact_id
-        for contact_id in session.exec(
-            select(Response.contact_id)
-            .where(
-                scope.condition(Response.account_id),
-                Response.submitted_at > now - timedelta(days=PERIOD_DAYS),
-                Response.submitted_at <= now,
-                ~col(Response.anonymous),
-            )
-            .distinct()
-        ).all()
+        for contact_id, at in last_answers(session, scope, now).items()
+        if at > now - timedelta(days=PERIOD_DAYS)
     }
     last_interaction = dict(
         session.exec(
