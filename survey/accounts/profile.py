@@ -198,14 +198,16 @@ def quarter_of(column: ColumnElement[datetime] | Mapped[datetime], dialect: str)
 
 def _contacts(session: Session, account_id: int, now: datetime) -> list[ContactRow]:
     statement = (
-        select(Contact, func.count(Response.id), func.max(Response.submitted_at))
+        select(Contact, func.count(col(Response.id)), func.max(Response.submitted_at))
         .outerjoin(
             Response,
-            (Response.contact_id == Contact.id) & (Response.submitted_at <= now) & ~col(Response.anonymous),
+            (col(Response.contact_id) == col(Contact.id))
+            & (col(Response.submitted_at) <= now)
+            & ~col(Response.anonymous),
         )
         .where(Contact.account_id == account_id)
-        .group_by(Contact.id)
-        .order_by(Contact.buying_influence.desc(), Contact.name, Contact.id)  # type: ignore[attr-defined]
+        .group_by(col(Contact.id))
+        .order_by(col(Contact.buying_influence).desc(), col(Contact.name), col(Contact.id))
     )
     return [
         ContactRow(
