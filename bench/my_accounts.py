@@ -1,11 +1,13 @@
 """Benchmark: what My accounts computes for a manager's book, against one query per account.
 
     .venv/bin/python -m bench.my_accounts [--db FILE] [--accounts 300] [--responses 30000]
+        [--manager-accounts M]
 
 The base is the synthetic one of ``bench.base``, every account owned by ``alex.morgan`` (so
-My accounts lists all of them): ``--db FILE`` measures that SQLite file, building it there
-first when it does not exist (and keeping it); without ``--db`` a temporary file is built and
-deleted.
+My accounts lists all of them), or only the first ``M`` with ``--manager-accounts`` (the
+others share the rest: one book in a larger base). ``--db FILE`` measures that SQLite file,
+building it there first when it does not exist (and keeping it); without ``--db`` a temporary
+file is built and deleted.
 
 * ``compute_ms``: median of warm runs of what the page reads, ``account_health`` and
   ``disagreements`` for the manager's scope (a fixed number of queries however many accounts);
@@ -105,12 +107,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, help="the SQLite file to measure (built when missing)")
     parser.add_argument("--accounts", type=int, default=300)
     parser.add_argument("--responses", type=int, default=30_000)
+    parser.add_argument("--manager-accounts", type=int, help="accounts of the manager (default: all)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         path = args.db or Path(folder) / "my-accounts.db"
         url = f"sqlite:///{path}"
         if not path.exists():
-            build(url, args.responses, accounts=args.accounts, manager_accounts=args.accounts)
+            book = args.manager_accounts or args.accounts
+            build(url, args.responses, accounts=args.accounts, manager_accounts=book)
         engine = make_engine(url)
         now = datetime.now(UTC)
         log("timing My accounts, batched")

@@ -87,8 +87,11 @@ class Competitor(SQLModel, table=True):
 
 
 class Interaction(SQLModel, table=True):
+    # An account's interactions by time: its latest one is one step into it.
+    __table_args__ = (Index("ix_interaction_account_occurred", "account_id", "occurred_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     touchpoint_id: int = Field(foreign_key="touchpoint.id", index=True)
     occurred_at: datetime
@@ -138,6 +141,9 @@ UNPACKED = "export_pack IS NULL"
 class Response(SQLModel, table=True):
     __table_args__ = (
         Index("ix_response_submitted_touchpoint", "submitted_at", "touchpoint_id"),
+        # An account's and a contact's responses by time: the latest is one step into each.
+        Index("ix_response_account_submitted", "account_id", "submitted_at"),
+        Index("ix_response_contact_submitted", "contact_id", "submitted_at", "id"),
         # Only the responses still to be packed: the check at every start reads this, not the table.
         Index("ix_response_unpacked", "id", sqlite_where=text(UNPACKED), postgresql_where=text(UNPACKED)),
     )
@@ -146,8 +152,8 @@ class Response(SQLModel, table=True):
     # Unique: one invitation can never yield two responses.
     invitation_id: int = Field(foreign_key="invitation.id", unique=True)
     interaction_id: int = Field(foreign_key="interaction.id", index=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
-    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
     touchpoint_id: int = Field(foreign_key="touchpoint.id", index=True)
     instrument_version: int
     # The instrument's item layout it was answered on (Instrument.fingerprint).

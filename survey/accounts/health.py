@@ -34,10 +34,16 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import case, func
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from models.tables import Account, Contact, FollowUp, IndicatorScore, Interaction, Response
-from survey.accounts.profile import latest_scores_by_account, value_levels_by_account, weighted_scores
+from survey.accounts.profile import (
+    last_answers,
+    latest_scores_by_account,
+    value_levels_by_account,
+    weighted_scores,
+)
 from survey.behaviour.loyalty import loyalty
 from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
@@ -131,21 +137,21 @@ def _windows(session: Session, now: datetime) -> dict[tuple[int, str], _Window]:
     baseline_from = recent_from - timedelta(days=BASELINE_DAYS)
     per_response = (
         select(
-            Response.account_id.label("account_id"),  # type: ignore[attr-defined]
-            case((Response.submitted_at >= recent_from, "recent"), else_="baseline").label("window"),
+            col(Response.account_id).label("account_id"),
+            case((col(Response.submitted_at) >= recent_from, "recent"), else_="baseline").label("window"),
             func.avg(IndicatorScore.score_100).label("mean"),
         )
-        .join(IndicatorScore, IndicatorScore.response_id == Response.id)
+        .join(IndicatorScore, col(IndicatorScore.response_id) == col(Response.id))
         .where(
             IndicatorScore.subject == "own",
             Response.submitted_at >= baseline_from,
             Response.submitted_at <= now,
         )
-        .group_by(Response.id, Response.account_id, Response.submitted_at)
+        .group_by(col(Response.id), col(Response.account_id), col(Response.submitted_at))
         .subquery()
     )
-    rows = session.exec(
-        select(
+    rows = session.execute(
+        select_rows(
             per_response.c.account_id,
             per_response.c.window,
             func.count(),
@@ -218,7 +224,7 @@ def account_health(
     # Segments and windows of every account: the segment's change is the whole segment's.
     all_segments = dict(session.exec(select(Account.id, Account.segment)).all())
     windows = _windows(session, now)
-    changes = _changes(windows, {int(a): s for a, s in all_segments.items()})
+    changes = _changes(windows, {a or 0: s for a, s in all_segments.items()})  # ids are never None
 
     indicators = [indicator.code for indicator in load_instrument().indicators]
     labels = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}
@@ -233,29 +239,21 @@ def account_health(
         influence.setdefault(account_id, {})[contact_id or 0] = float(weight)
     heard = {
         contact_id
-        for contact_id in session.exec(
-            select(Response.contact_id)
-            .where(
-                scope.condition(Response.account_id),
-                Response.submitted_at > now - timedelta(days=PERIOD_DAYS),
-                Response.submitted_at <= now,
-                ~col(Response.anonymous),
-            )
-            .distinct()
-        ).all()
+        for contact_id, at in last_answers(session, scope, now).items()
+        if at > now - timedelta(days=PERIOD_DAYS)
     }
     last_interaction = dict(
         session.exec(
             select(Interaction.account_id, func.max(Interaction.occurred_at))
             .where(scope.condition(Interaction.account_id), Interaction.occurred_at <= now)
-            .group_by(Interaction.account_id)
+            .group_by(col(Interaction.account_id))
         ).all()
     )
     last_answer = dict(
         session.exec(
             select(Response.account_id, func.max(Response.submitted_at))
             .where(scope.condition(Response.account_id), Response.submitted_at <= now)
-            .group_by(Response.account_id)
+            .group_by(col(Response.account_id))
         ).all()
     )
     overdue_before = now - timedelta(days=OVERDUE_DAYS)
@@ -265,12 +263,12 @@ def account_health(
             select(
                 FollowUp.account_id,
                 func.count(),
-                func.sum(case((FollowUp.created_at < overdue_before, 1), else_=0)),
+                func.sum(case((col(FollowUp.created_at) < overdue_before, 1), else_=0)),
             )
             .where(
                 scope.condition(FollowUp.account_id), FollowUp.status != "closed", FollowUp.created_at <= now
             )
-            .group_by(FollowUp.account_id)
+            .group_by(col(FollowUp.account_id))
         ).all()
     }
     period = latest_period(session)

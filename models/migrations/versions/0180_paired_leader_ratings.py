@@ -1,7 +1,7 @@
 """paired leader ratings replace the item-pair sums
 
 Revision ID: 0180
-Revises: 0162
+Revises: 0175
 Create Date: 2026-11-30 16:20:00
 
 The item-pair sums (``pair_rollup``, ``account_pair_rollup``) were no longer read: reliability
@@ -19,7 +19,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0180"
-down_revision: str | None = "0162"
+down_revision: str | None = "0175"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
