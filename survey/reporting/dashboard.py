@@ -43,7 +43,8 @@ TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
 SCORES = ["month", "indicator", "subject", "competitor_id"]
 OWN_BY_SEGMENT = ["month", "segment", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
-LEADER_PAIR_KEYS = ["version", "month", "account_id", "indicator", "competitor_id"]
+# Over the whole period only, so the database sums the months: a few rows per account.
+LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
 # Our own scores per account: the clusters of every interval of our scores (``summary``).
 ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
 OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
@@ -126,9 +127,9 @@ def linked_score_sums(
 def own_by_account(session: Session, filters: Filters, version: int) -> Cells:
     """Our own score sums by month, account and indicator, of one instrument version: the
     clusters behind every interval of our scores."""
-    return one_version(cache.read(session, "own_scores", ACCOUNT_KEYS, filters), version).group(
-        OWN_BY_ACCOUNT
-    )
+    # The same read as the linked trend's (every version), so that it costs nothing more.
+    every = cache.read(session, "own_scores", ACCOUNT_KEYS, replace(filters, version=None))
+    return one_version(every, version).group(OWN_BY_ACCOUNT)
 
 
 def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
