@@ -181,12 +181,16 @@ def raw_conditions(
     measure: Measure, filters: Filters, dialect: str, *, skip: frozenset[str], by_ids: bool = False
 ) -> list[Any]:
     """``filters`` on the raw rows of ``measure``. ``by_ids``: the rows are also narrowed to a
-    range of response ids, the narrowest way in, so the account and touchpoint filters are
-    written as expressions (``+ 0``) that no index serves: otherwise SQLite, without statistics,
+    range of response ids, the narrowest way in, so the account, touchpoint and segment filters
+    are written as expressions (``+ 0``, ``|| ''``) that no index serves: otherwise SQLite, without statistics,
     would walk every response of the chosen accounts to find the few new ones."""
     _, columns, _ = source(measure, dialect)
     if by_ids:
-        columns = columns | {name: columns[name] + 0 for name in ("account_id", "touchpoint_id")}
+        columns = columns | {
+            "account_id": columns["account_id"] + 0,
+            "touchpoint_id": columns["touchpoint_id"] + 0,
+            "segment": columns["segment"] + "",
+        }
     return where(filters, columns.__getitem__, skip=skip)
 
 
