@@ -22,7 +22,7 @@ from itertools import pairwise
 import yaml
 from sqlmodel import Session, col, func, select
 
-from models.tables import InstrumentVersion, Response
+from models.tables import InstrumentVersion, ItemSegmentRollup
 from survey.instrument.definition import (
     INSTRUMENTS_DIR,
     Instrument,
@@ -244,9 +244,10 @@ class VersionBreak:
 def version_breaks(session: Session) -> list[VersionBreak]:
     """Where the instrument changed in the responses: the first month of each later version."""
     sync_published(session)
+    # From the answer counts (a few rows per month), not every response.
     firsts = session.exec(
-        select(Response.instrument_version, func.min(Response.submitted_at)).group_by(
-            col(Response.instrument_version)
+        select(ItemSegmentRollup.version, func.min(ItemSegmentRollup.month)).group_by(
+            col(ItemSegmentRollup.version)
         )
     ).all()
     answered = sorted((version, first) for version, first in firsts if first is not None)
@@ -255,7 +256,7 @@ def version_breaks(session: Session) -> list[VersionBreak]:
         breaks.append(
             VersionBreak(
                 version=version,
-                month=f"{first:%Y-%m}",
+                month=str(first),
                 changes=changes(load_instrument(before), load_instrument(version)),
             )
         )

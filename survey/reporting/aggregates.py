@@ -51,7 +51,7 @@ from survey.instrument.definition import LEADER_COUNTERPARTS
 from survey.reporting.cells import Cells
 from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_of, role_of, where
 
-Measure = Literal["scores", "own_scores", "answers", "leader_pairs"]
+Measure = Literal["scores", "own_scores", "answers", "leader_pairs", "responses"]
 SCORE_SUMS = ("n", "total", "total_sq")
 COUNTERS = tuple(f"c{point}" for point in range(11))  # answers 0..10
 PAIR_SUMS = ("n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb")
@@ -60,6 +60,7 @@ SUMS: dict[str, tuple[str, ...]] = {
     "own_scores": SCORE_SUMS,
     "answers": COUNTERS,
     "leader_pairs": PAIR_SUMS,
+    "responses": ("n",),
 }
 __all__ = ["AGGREGATES", "UNKNOWN_ROLE", "Aggregate", "add_response", "definition", "read", "rebuild"]
 
@@ -122,6 +123,8 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
         .outerjoin(Contact, col(Contact.id) == Response.contact_id)
     )
     leader = func.coalesce(Response.leader_competitor_id, 0)
+    if measure == "responses":  # how many, by the form answered: no aggregate keeps it
+        return base, keys | {"form": Response.form}, [func.count()]
     if measure in ("scores", "own_scores"):
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
         if measure == "own_scores":
@@ -181,9 +184,10 @@ def raw_conditions(
     measure: Measure, filters: Filters, dialect: str, *, skip: frozenset[str], by_ids: bool = False
 ) -> list[Any]:
     """``filters`` on the raw rows of ``measure``. ``by_ids``: the rows are also narrowed to a
-    range of response ids, the narrowest way in, so the account, touchpoint and segment filters
-    are written as expressions (``+ 0``, ``|| ''``) that no index serves: otherwise SQLite, without statistics,
-    would walk every response of the chosen accounts to find the few new ones."""
+    range of response ids, the narrowest way in, so the account, touchpoint and segment
+    filters are written as expressions (``+ 0``, ``|| ''``) that no index serves: otherwise
+    SQLite, without statistics, would walk every response of the chosen accounts to find the
+    few new ones."""
     _, columns, _ = source(measure, dialect)
     if by_ids:
         columns = columns | {
