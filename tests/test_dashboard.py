@@ -436,23 +436,20 @@ def test_alpha_is_judged_by_its_interval_not_its_point(interval, reading):
     assert alpha_reading(interval) == reading
 
 
+def score_sums(rng: np.random.Generator, n: int, **keys: object) -> dict:
+    """One cell of ``n`` random trust scores on 1-7, as an aggregate keeps it, with ``keys``."""
+    scores = rng.integers(1, 8, size=n).astype(float)
+    return keys | {"indicator": "trust", "n": n, "total": scores.sum(), "total_sq": (scores**2).sum()}
+
+
 def test_a_hidden_heat_map_cell_cannot_be_recovered_from_the_profile():
     from survey.reporting.cells import Cells
     from survey.reporting.dashboard import heat_map
 
     rng = np.random.default_rng(4)
-    rows = []
-    for touchpoint, n in ((1, 30), (2, 12), (3, 3), (4, 20)):  # touchpoint 3 is below min_n
-        scores = rng.integers(1, 8, size=n).astype(float)
-        rows.append(
-            {
-                "touchpoint_id": touchpoint,
-                "indicator": "trust",
-                "n": n,
-                "total": scores.sum(),
-                "total_sq": (scores**2).sum(),
-            }
-        )
+    rows = [  # touchpoint 3 is below min_n
+        score_sums(rng, n, touchpoint_id=touchpoint) for touchpoint, n in ((1, 30), (2, 12), (3, 3), (4, 20))
+    ]
     own = Cells.from_frame(pd.DataFrame(rows))
     table = heat_map(own, min_n=5).set_index("touchpoint_id")
     # The small cell is hidden, mean and n, and so is the next smallest (complementary): the
@@ -473,20 +470,11 @@ def test_a_hidden_group_in_the_movers_cannot_be_recovered_from_the_trend():
     from survey.reporting.dashboard import movers
 
     rng = np.random.default_rng(9)
-    rows = []
-    for month in ("2026-04", "2026-07"):
-        for segment, n in (("Retail", 30), ("Energy", 12), ("Health", 3), ("Public", 20)):
-            scores = rng.integers(1, 8, size=n).astype(float)
-            rows.append(
-                {
-                    "month": month,
-                    "segment": segment,
-                    "indicator": "trust",
-                    "n": n,
-                    "total": scores.sum(),
-                    "total_sq": (scores**2).sum(),
-                }
-            )
+    rows = [
+        score_sums(rng, n, month=month, segment=segment)
+        for month in ("2026-04", "2026-07")
+        for segment, n in (("Retail", 30), ("Energy", 12), ("Health", 3), ("Public", 20))
+    ]
     cells = Cells.from_frame(pd.DataFrame(rows))
     table = movers(cells, "segment", "quarter", min_n=5)
     assert set(table["segment"]) == {"Retail", "Public"}

@@ -39,6 +39,7 @@ import pandas as pd
 import pingouin as pg
 from scipy import stats
 
+from survey.reporting.aggregates import PAIR_SUMS
 from survey.reporting.intervals import clustered_from_sums, difference_interval, effective, paired_from_sums
 
 
@@ -98,7 +99,6 @@ class Gap:
 
 RATED = "rated by respondents"
 PUBLISHED = "published (n and sd)"
-PAIR_SUMS = ("n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb")
 REFERENCE = "published, reference only"
 
 
