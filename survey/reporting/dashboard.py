@@ -201,12 +201,13 @@ def summary(
     (``clustered_from_sums``) and ``n_eff`` and ``clusters`` say how many independent answers
     and accounts it rests on. A group from one account only keeps the Student-t interval,
     its n_eff the raw n: there are no accounts to compare it across."""
-    grouped = cells.group(by)
+    # Clustered, the groups are summed from the per-cluster cells: one pass over ``cells``.
+    fine = cells.group([*by, cluster]) if cluster is not None else cells
+    grouped = fine.group(by)
     figures = describe(grouped, min_n)
     suppressed = figures.pop("suppressed")
     columns = {name: grouped.keys[name] for name in by} | figures
     if cluster is not None and len(grouped):
-        fine = cells.group([*by, cluster])
         first = np.zeros(len(fine), dtype=bool)
         first[0] = True
         for name in by:  # sorted by ``by`` first: a group's clusters are consecutive
