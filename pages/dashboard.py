@@ -93,7 +93,8 @@ data = _dashboard(settings.database_url, filters, settings.min_n, version)
 competitors = options["competitors"]
 st.caption(
     f"{data.responses} responses from {filters.start} to {filters.end}. Scores run from 0 to 100. "
-    f"Figures from fewer than {settings.min_n} responses are not shown. "
+    f"Figures from fewer than {settings.min_n} responses, or from fewer than {settings.min_n} different "
+    "people, are not shown. "
     "Every chart's menu can download it as a PNG."
     + (f" Instrument version {data.version}." if len(options["versions"]) > 1 else "")
 )
@@ -120,7 +121,7 @@ cards = st.columns(len(labels))
 for card, (code, label) in zip(cards, labels.items(), strict=True):
     headline = latest.get(code)
     if headline is None:
-        card.metric(label, "—", help=f"Fewer than {settings.min_n} responses.")
+        card.metric(label, "—", help=f"Fewer than {settings.min_n} responses, or people.")
         continue
     card.metric(
         label,
@@ -143,7 +144,9 @@ st.subheader(f"Where it is slipping: the largest falls since the previous {filte
 st.caption(
     "Ranked by the estimated change: each group's change shrunk toward the indicator's change over "
     "all groups, the more the fewer its responses (empirical Bayes), so a small group's noisy fall "
-    "does not outrank a large group's real one. The raw change is shown with its Welch 95% interval."
+    "does not outrank a large group's real one; the estimate has its own 95% interval. The raw change "
+    "is shown with its 95% interval: for a segment or touchpoint clustered by account (an account's "
+    "answers in both periods are alike), for one account Welch's."
 )
 
 
@@ -164,6 +167,9 @@ def _falls(frame: pd.DataFrame, where: str, names: dict | None = None) -> pd.Dat
                 _interval(lo, hi) for lo, hi in zip(falls["change_low"], falls["change_high"], strict=True)
             ],
             "Estimated change": falls["shrunk"].round(1),
+            "Estimate 95% CI": [
+                _interval(lo, hi) for lo, hi in zip(falls["shrunk_low"], falls["shrunk_high"], strict=True)
+            ],
             "n": falls["n_before"].astype(str) + " → " + falls["n_after"].astype(str),
         }
     )
@@ -275,9 +281,8 @@ shown = st.selectbox(
 )
 codes = [item.code for item in instrument.indicator_items(shown)]
 shares = data.distribution[data.distribution.index.isin(codes)]
-shares = shares[shares["n"] >= settings.min_n]
 if shares.empty:
-    st.info(f"Fewer than {settings.min_n} answers per statement.")
+    st.info(f"Fewer than {settings.min_n} answers, or people, per statement.")
 else:
     scale_labels = {point: text["en"] for point, text in instrument.agree_scale.labels.items()}
     marked = {
@@ -293,7 +298,8 @@ st.caption(
     "every statement of the scale, and from the pulses through pairwise covariances of the "
     "statements asked together (the pulses' interval counts the fewest pulses behind one pair). "
     "Answers are reverse-keyed; every filter applies. The status reads the interval against 0.70, "
-    "and a statement is named for dropping only when alpha without it lies above that interval."
+    "and a statement is named for dropping only when alpha without it lies above that interval. "
+    "The interval is taken at the effective n: answers from one account are alike (design effect)."
 )
 if data.responses <= READ_AT_ONCE or st.toggle(
     f"Estimate reliability (reads every answer of these {data.responses:,} responses; this can take a while)",
@@ -331,6 +337,7 @@ else:
                     "low",
                     "high",
                     "n",
+                    "n_eff",
                     "items",
                     "drop_to_raise",
                     "alpha_without",
@@ -344,6 +351,12 @@ else:
                 "low": st.column_config.NumberColumn("95% low", format="%.3f"),
                 "high": st.column_config.NumberColumn("95% high", format="%.3f"),
                 "n": st.column_config.NumberColumn("n (responses)"),
+                "n_eff": st.column_config.NumberColumn(
+                    "Effective n",
+                    format="%.0f",
+                    help="The independent answers the interval rests on: answers from one account "
+                    "are alike, so the interval is taken at n over the design effect.",
+                ),
                 "drop_to_raise": st.column_config.TextColumn("Dropping this item raises alpha"),
                 "alpha_without": st.column_config.NumberColumn("Alpha without it", format="%.3f"),
             },

@@ -31,7 +31,7 @@ st.caption(
     f"{'All accounts' if scope.is_everything else 'Your accounts'}. Scores run from 0 to 100; the cards "
     f"cover {data.window[0]} to {data.window[1]} (the last {WINDOW_MONTHS} months) and their change "
     f"compares them with {data.previous[0]} to {data.previous[1]}. Figures from fewer than "
-    f"{settings.min_n} responses are not shown."
+    f"{settings.min_n} responses, or from fewer than {settings.min_n} different people, are not shown."
 )
 
 if not data.indicators and latest.empty:
@@ -43,7 +43,9 @@ for card, (code, label) in zip(cards, labels.items(), strict=False):
     summary = data.indicators.get(code)
     if summary is None or summary.score_100 is None:
         card.metric(
-            label, "—", help=f"Fewer than {settings.min_n} responses in the last {WINDOW_MONTHS} months."
+            label,
+            "—",
+            help=f"Fewer than {settings.min_n} responses, or people, in the last {WINDOW_MONTHS} months.",
         )
         continue
     card.metric(
@@ -51,7 +53,9 @@ for card, (code, label) in zip(cards, labels.items(), strict=False):
         f"{summary.score_100:.0f}",
         delta=None if summary.change is None else f"{summary.change:+.1f}",
         help=f"n = {summary.n}{effective(summary.n, summary.n_eff)}, 95% CI "
-        f"{summary.low:.0f}–{summary.high:.0f} (previous period n = {summary.previous_n}). The interval "
+        f"{summary.low:.0f}–{summary.high:.0f}"
+        + ("" if summary.previous_n is None else f" (previous period n = {summary.previous_n})")
+        + ". The interval "
         "allows for answers from one account being alike (clustered by account).",
         border=True,
     )
@@ -61,12 +65,14 @@ for card, (code, label) in zip(cards, labels.items(), strict=False):
     )
     card.caption(change_reading(summary.change, summary.change_interval, "the 3 months before"))
 nps = data.nps
-nps_shown = nps.nps is not None and nps.n >= settings.min_n
+nps_shown = data.nps_shown and nps.nps is not None
 cards[-1].metric(
     "NPS",
     f"{nps.nps:+.0f}" if nps_shown else "—",
-    help=f"{nps.promoters} promoters, {nps.passives} passives, {nps.detractors} detractors (n = {nps.n})"
-    + (f", 95% CI {nps.low:+.0f} to {nps.high:+.0f}" if nps_shown else ""),
+    help=f"{nps.promoters} promoters, {nps.passives} passives, {nps.detractors} detractors (n = {nps.n}), "
+    f"95% CI {nps.low:+.0f} to {nps.high:+.0f}"
+    if nps_shown
+    else f"Fewer than {settings.min_n} people answered in the last {WINDOW_MONTHS} months.",
     border=True,
 )
 if nps_shown:

@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel
 from models.db import default_engine, make_engine
 from survey.operations.startup import prepare_database
 from survey.reporting import cache as report_cache
+from survey.reporting import people as report_people
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -57,11 +58,13 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     st.cache_resource.clear()
     default_engine.cache_clear()
     report_cache.clear()
+    report_people.clear()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
     default_engine.cache_clear()
     report_cache.clear()
+    report_people.clear()
 
 
 @pytest.fixture(scope="session")

@@ -144,7 +144,8 @@ def test_the_clustered_change_is_statsmodels_ols_on_the_period_clustered_by_acco
         cov_type="cluster", cov_kwds={"groups": frame["account"].to_numpy()}, use_t=True
     )
     assert found is not None
-    assert found == pytest.approx((fit.params[1], *fit.conf_int()[1]))
+    assert found[:3] == pytest.approx((fit.params[1], *fit.conf_int()[1]))
+    assert found.se == pytest.approx(fit.bse[1])
 
 
 def test_a_design_effect_shrinks_the_effective_n():

@@ -354,3 +354,39 @@ def test_a_total_variance_that_cancels_to_rounding_noise_is_named_not_turned_int
     for columns in (list(frame.columns), list(reversed(frame.columns))):
         with pytest.raises(ReliabilityInputError, match="without item Q5 the total score has no variance"):
             alpha_from_frame(frame[columns])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_alphas_interval_is_feldts_at_the_effective_n_when_accounts_answer_alike(seed):
+    """Twelve accounts whose contacts answer much alike: the interval is Feldt's (scipy's F)
+    at n over the design effect of the scale score, the design effect from statsmodels'
+    OLS clustered by account; the alpha itself is pingouin's."""
+    import statsmodels.api as sm
+    from scipy import stats
+
+    from survey.instrument.forms import CHECKUP
+    from survey.reporting.forms import form_alpha
+
+    rng = np.random.default_rng(seed)
+    accounts = np.repeat(np.arange(12), rng.integers(8, 20, size=12))
+    level = rng.normal(4, 1.0, size=12)[accounts] + rng.normal(0, 0.7, size=len(accounts))
+    items = pd.DataFrame(
+        {f"I{k}": np.clip(np.round(level + rng.normal(0, 0.8, size=len(accounts))), 1, 7) for k in range(4)}
+    )
+    result, n, n_eff = form_alpha(items, CHECKUP, pd.Series(accounts, index=items.index))
+    alpha, _ = pg.cronbach_alpha(items)
+    score = items.mean(axis=1).to_numpy()
+    fit = sm.OLS(score, np.ones(len(score))).fit(
+        cov_type="cluster", cov_kwds={"groups": accounts}, use_t=True
+    )
+    expected_n = min(len(score), score.var(ddof=1) / fit.bse[0] ** 2)
+    df1, df2 = expected_n - 1, (expected_n - 1) * 3
+    low, high = 1 - (1 - alpha) * stats.f.ppf(0.975, df1, df2), 1 - (1 - alpha) * stats.f.ppf(0.025, df1, df2)
+    assert n == len(items)
+    assert result.alpha == pytest.approx(alpha)
+    assert n_eff == pytest.approx(expected_n)
+    assert n_eff < n / 2  # answers alike within an account carry far less than their count
+    assert result.ci95 == pytest.approx((low, high))
+    # Without the accounts, the plain Feldt interval at n, narrower.
+    plain, _, _ = form_alpha(items, CHECKUP)
+    assert plain.ci95[1] - plain.ci95[0] < high - low

@@ -62,7 +62,9 @@ def account_trend(trend: pd.DataFrame, labels: Mapping[str, str], min_n: int) ->
     figure.update_layout(
         height=380,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        title={"text": f"Indicators by quarter (quarters with fewer than {min_n} responses left out)"},
+        title={
+            "text": f"Indicators by quarter (quarters with fewer than {min_n} responses or people left out)"
+        },
         legend={"orientation": "h", "y": -0.25},
     )
     return figure

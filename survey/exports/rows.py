@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from survey.exports import fetch, packs
 from survey.exports.columns import Column, Kind, long_columns, wide_columns
 from survey.instrument.scoring import nps_category
 from survey.people.access import Scope
-from survey.reporting.filters import UNKNOWN_ROLE, Filters, where_dimensions
+from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_begins, month_ends, where_dimensions
 
 DEFAULT_CHUNK = 20_000
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
@@ -72,11 +72,7 @@ def month_start(month: str, name: str) -> datetime:
         raise ExportError(
             f"{name} must be a month as YYYY-MM, not {month[:20]!r} (years {FIRST_YEAR} to {LAST_YEAR})"
         )
-    return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
-
-
-def _next_month(moment: datetime) -> datetime:
-    return datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+    return month_begins(month)
 
 
 def where_filters(statement: Select[Any], filters: Filters, scope: Scope) -> Select[Any]:
@@ -87,7 +83,8 @@ def where_filters(statement: Select[Any], filters: Filters, scope: Scope) -> Sel
     if filters.start:
         statement = statement.where(col(Response.submitted_at) >= month_start(filters.start, "start"))
     if filters.end:
-        statement = statement.where(col(Response.submitted_at) < _next_month(month_start(filters.end, "end")))
+        month_start(filters.end, "end")
+        statement = statement.where(col(Response.submitted_at) < month_ends(filters.end))
     return where_dimensions(statement, filters, func.coalesce(Contact.role, literal(UNKNOWN_ROLE)))
 
 

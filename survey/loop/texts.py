@@ -40,7 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "weekly_title": "Week to {day}: {scope}",
         "weekly_intro": "Indicators over the last 90 days against the 90 before "
         "(0-100, 95% interval of the change); "
-        "figures from fewer than {min_n} responses are left out.",
+        "figures from fewer than {min_n} responses or people are left out.",
         "weekly_indicators": "Indicators",
         "now": "Last 90 days",
         "change": "Change",
@@ -104,7 +104,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "weekly_subject_mine": "Ihre {count} Kunden",
         "weekly_title": "Woche bis {day}: {scope}",
         "weekly_intro": "Indikatoren der letzten 90 Tage gegenüber den 90 davor (0-100, 95-%-Intervall der "
-        "Veränderung); Werte aus weniger als {min_n} Antworten werden nicht gezeigt.",
+        "Veränderung); Werte aus weniger als {min_n} Antworten oder Personen werden nicht gezeigt.",
         "weekly_indicators": "Indikatoren",
         "now": "Letzte 90 Tage",
         "change": "Veränderung",

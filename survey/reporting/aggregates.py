@@ -180,21 +180,26 @@ def definition(
     )
 
 
+def ranged_columns(measure: Measure, dialect: str) -> dict[str, Any]:
+    """The key columns of ``measure``'s raw rows for a read narrowed to a range (of response
+    ids, or of submission times), the narrowest way in: the account, touchpoint, segment and
+    indicator are written as expressions (``+ 0``, ``|| ''``) that no index serves. Otherwise
+    SQLite, without statistics, would walk every response of the chosen accounts (or every
+    score of the indicator) to find the few in the range."""
+    _, columns, _ = source(measure, dialect)
+    unindexed = {"account_id": columns["account_id"] + 0, "touchpoint_id": columns["touchpoint_id"] + 0}
+    for name in ("segment", "indicator", "subject"):
+        if name in columns:
+            unindexed[name] = columns[name] + ""
+    return columns | unindexed
+
+
 def raw_conditions(
     measure: Measure, filters: Filters, dialect: str, *, skip: frozenset[str], by_ids: bool = False
 ) -> list[Any]:
     """``filters`` on the raw rows of ``measure``. ``by_ids``: the rows are also narrowed to a
-    range of response ids, the narrowest way in, so the account, touchpoint and segment
-    filters are written as expressions (``+ 0``, ``|| ''``) that no index serves: otherwise
-    SQLite, without statistics, would walk every response of the chosen accounts to find the
-    few new ones."""
-    _, columns, _ = source(measure, dialect)
-    if by_ids:
-        columns = columns | {
-            "account_id": columns["account_id"] + 0,
-            "touchpoint_id": columns["touchpoint_id"] + 0,
-            "segment": columns["segment"] + "",
-        }
+    range of response ids (``ranged_columns``)."""
+    columns = ranged_columns(measure, dialect) if by_ids else source(measure, dialect)[1]
     return where(filters, columns.__getitem__, skip=skip)
 
 

@@ -9,6 +9,7 @@ pandas frames only as finished figures, with their intervals from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -21,14 +22,16 @@ from sqlmodel import Session, col, select
 from models.tables import Account, Benchmark, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.instrument.definition import Instrument, load_instrument
 from survey.reporting import cache
-from survey.reporting.aggregates import COUNTERS, Measure
+from survey.reporting.aggregates import COUNTERS, SCORE_SUMS, Measure
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, period_of, periods_of
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
+    Change,
     NpsFigure,
     clustered_change,
+    clustered_changes,
     clustered_from_sums,
     clustered_nps,
     difference_interval,
@@ -37,18 +40,21 @@ from survey.reporting.intervals import (
     shrink,
     to_100,
 )
+from survey.reporting.people import Enough, People
 
 SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
 TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
 SCORES = ["month", "indicator", "subject", "competitor_id"]
-OWN_BY_SEGMENT = ["month", "segment", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
 # Over the whole period only, so the database sums the months: a few rows per account.
 LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
 # Our own scores per account: the clusters of every interval of our scores (``summary``).
 ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
 OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
+# The movers: each group's change clustered by account, over the last two periods only.
+MOVER_KEYS = ["version", "month", "account_id", "touchpoint_id", "segment", "indicator"]
 CLUSTER = "account_id"
+RESPONDENT = "respondent"  # the contact, or an anonymous answer alone (``aggregates.source``)
 NPS_ITEM = "NPS"
 
 
@@ -70,11 +76,10 @@ def shown_version(session: Session, filters: Filters) -> int | None:
 
 @dataclass(frozen=True)
 class ScoreCells:
-    """The score sums behind every score figure, in the three shapes the figures use."""
+    """The score sums behind every score figure but the movers', in the shapes they use."""
 
     scores: Cells  # month, indicator, subject, competitor_id: trend, profile, gaps
-    own_by_segment: Cells  # month, segment, indicator: segment falls
-    own_by_touchpoint: Cells  # month, touchpoint_id, indicator: heat map, touchpoint falls
+    own_by_touchpoint: Cells  # month, touchpoint_id, indicator: heat map
 
 
 def _by_segment(session: Session, filters: Filters, version: int) -> Cells:
@@ -114,14 +119,34 @@ def linked_score_sums(
     keys, by = (ACCOUNT_KEYS, OWN_BY_ACCOUNT) if by_account else (SCORE_KEYS, SCORES)
     every = cache.read(session, measure, keys, replace(filters, version=None))
     linked = one_version(every, instrument.version).group(by)
+    for other, same in _linked(every, instrument).items():
+        cells = one_version(every, other).group(by)
+        linked = linked.plus(cells.where(np.isin(cells.keys["indicator"], same)))
+    return linked
+
+
+def _linked(every: Cells, instrument: Instrument) -> dict[int, list[str]]:
+    """Each other version among ``every``'s with the indicators whose statements it shares
+    with ``instrument``'s (``statement_codes``)."""
     codes = statement_codes(instrument)
+    found = {}
     for other in sorted({int(value) for value in every.keys["version"]} - {instrument.version}):
         theirs = statement_codes(load_instrument(other))
         same = [code for code, items in codes.items() if theirs.get(code) == items]
         if same:
-            cells = one_version(every, other).group(by)
-            linked = linked.plus(cells.where(np.isin(cells.keys["indicator"], same)))
-    return linked
+            found[other] = same
+    return found
+
+
+def linked_versions(session: Session, filters: Filters, instrument: Instrument) -> dict[str, tuple[int, ...]]:
+    """Per indicator, the instrument versions whose answers its trend line pools
+    (``linked_score_sums``): ``instrument``'s own and those with the same statements."""
+    every = cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None))
+    pooled = {indicator.code: [instrument.version] for indicator in instrument.indicators}
+    for other, same in _linked(every, instrument).items():
+        for code in same:
+            pooled[code].append(other)
+    return {code: tuple(sorted(versions)) for code, versions in pooled.items()}
 
 
 def own_by_account(session: Session, filters: Filters, version: int) -> Cells:
@@ -135,9 +160,8 @@ def own_by_account(session: Session, filters: Filters, version: int) -> Cells:
 def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
     """Sums of indicator scores for the filters, of one instrument version."""
     cells = _by_segment(session, filters, version)
-    own = cells.where(cells.keys["subject"] == "own")
     touchpoints = one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
-    return ScoreCells(cells.group(SCORES), own.group(OWN_BY_SEGMENT), touchpoints)
+    return ScoreCells(cells.group(SCORES), touchpoints)
 
 
 def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
@@ -151,6 +175,7 @@ def leader_pairs(session: Session, filters: Filters, version: int, names: dict[A
         {
             "indicator": named.keys["indicator"].astype(object),
             "name": [names.get(int(value), str(value)) for value in named.keys["competitor_id"]],
+            "competitor_id": named.keys["competitor_id"],
             CLUSTER: named.keys[CLUSTER],
         }
         | dict(named.sums)
@@ -178,8 +203,21 @@ def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
     )
 
 
-def describe(cells: Cells, min_n: int) -> dict[str, np.ndarray]:
-    """Per cell: n, mean, sd and the t-based 95% interval on 0-100, and whether n < ``min_n``."""
+def few(cells: Cells, min_n: int, people: Enough | None = None) -> np.ndarray:
+    """Per cell, whether it is too small to show: fewer than ``min_n`` answers or, asked of
+    ``people`` (``survey.reporting.people``), answers from fewer than ``min_n`` people."""
+    hidden = cells.n < min_n
+    if people is not None:
+        for at in np.flatnonzero(~hidden):
+            hidden[at] = not people(
+                {name: values[at] for name, values in cells.keys.items()}, int(cells.n[at])
+            )
+    return hidden
+
+
+def describe(cells: Cells, min_n: int, people: Enough | None = None) -> dict[str, np.ndarray]:
+    """Per cell: n, mean, sd and the t-based 95% interval on 0-100, and whether it is too
+    small to show (``few``)."""
     figures = mean_from_sums(cells.n, cells.sums["total"], cells.sums["total_sq"])
     return {
         "n": cells.n,
@@ -187,15 +225,22 @@ def describe(cells: Cells, min_n: int) -> dict[str, np.ndarray]:
         "sd": figures.sd,
         "low": figures.low,
         "high": figures.high,
-        "suppressed": cells.n < min_n,
+        "suppressed": few(cells, min_n, people),
     }
 
 
 def summary(
-    cells: Cells, by: list[str], min_n: int, *, keep_small: bool = False, cluster: str | None = None
+    cells: Cells,
+    by: list[str],
+    min_n: int,
+    *,
+    keep_small: bool = False,
+    cluster: str | None = None,
+    people: Enough | None = None,
 ) -> pd.DataFrame:
-    """``by``, n, mean, sd, low, high per group of ``by``; groups under ``min_n`` left out
-    (or, with ``keep_small``, kept with a ``suppressed`` column).
+    """``by``, n, mean, sd, low, high per group of ``by``; groups too small to show (``few``)
+    left out (or, with ``keep_small``, kept with a ``suppressed`` column). Clustered by
+    respondent, the clusters are the people: a group needs ``min_n`` of them.
 
     With ``cluster`` (a key of ``cells``: the account), the interval is cluster-robust
     (``clustered_from_sums``) and ``n_eff`` and ``clusters`` say how many independent answers
@@ -204,7 +249,7 @@ def summary(
     # Clustered, the groups are summed from the per-cluster cells: one pass over ``cells``.
     fine = cells.group([*by, cluster]) if cluster is not None else cells
     grouped = fine.group(by)
-    figures = describe(grouped, min_n)
+    figures = describe(grouped, min_n, people)
     suppressed = figures.pop("suppressed")
     columns = {name: grouped.keys[name] for name in by} | figures
     if cluster is not None and len(grouped):
@@ -223,6 +268,8 @@ def summary(
             "n_eff": np.where(several, robust.n_eff, grouped.n),
             "clusters": robust.clusters,
         }
+        if cluster == RESPONDENT:
+            suppressed = suppressed | (robust.clusters < min_n)
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
@@ -230,8 +277,16 @@ def summary(
 
 def change_interval(cells: Cells, before: np.ndarray, after: np.ndarray) -> tuple[float, float] | None:
     """The 95% interval of the change in our mean score (0-100) from the ``before`` cells to the
-    ``after`` ones (masks over ``cells``, keyed by account): cluster-robust across accounts
-    (``clustered_change``), or, within one account, Welch's from the two summaries."""
+    ``after`` ones (``change_figures``)."""
+    found = change_figures(cells, before, after)
+    return None if found is None else (found.low, found.high)
+
+
+def change_figures(cells: Cells, before: np.ndarray, after: np.ndarray) -> Change | None:
+    """The change in our mean score (0-100) from the ``before`` cells to the ``after`` ones
+    (masks over ``cells``, keyed by account), with its 95% interval and standard error:
+    cluster-robust across accounts (``clustered_change``), or, within one account, Welch's
+    from the two summaries. None where a period has too few answers."""
     earlier, later = cells.where(before).group([CLUSTER]), cells.where(after).group([CLUSTER])
     accounts = np.union1d(earlier.keys[CLUSTER], later.keys[CLUSTER])
 
@@ -243,42 +298,78 @@ def change_interval(cells: Cells, before: np.ndarray, after: np.ndarray) -> tupl
 
     robust = clustered_change(aligned(earlier), aligned(later))
     if robust is not None:
-        _, low, high = robust
-        return low * 100 / 6, high * 100 / 6
+        return Change(*(value * 100 / 6 for value in robust))
     first, second = (
         mean_from_sums(part.n.sum(), part.sums["total"].sum(), part.sums["total_sq"].sum())
         for part in (earlier, later)
     )
-    return difference_interval(
+    welch = difference_interval(
         float(second.mean), float(second.sd), int(second.n), float(first.mean), float(first.sd), int(first.n)
     )
+    if welch is None:
+        return None
+    se = float(np.sqrt(second.sd**2 / second.n + first.sd**2 / first.n))
+    return Change(float(second.mean - first.mean), *welch, se)
+
+
+def one_total(periods: np.ndarray) -> np.ndarray:
+    """Every period adds up to one figure shown beside the trend (the dashboard's profile)."""
+    return np.zeros(len(periods), dtype=np.int64)
 
 
 def trend(
-    cells: Cells | None, grain: Grain, min_n: int, own: Cells | None = None, cluster: str = CLUSTER
+    cells: Cells | None,
+    grain: Grain,
+    min_n: int,
+    own: Cells | None = None,
+    cluster: str = CLUSTER,
+    *,
+    people: People | None = None,
+    totals: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one).
     With ``own`` (our scores by month, ``cluster`` and indicator: the account, or within one
     account the respondent), our rows come from it with cluster-robust intervals and ``cells``
     gives the leaders' rows only, Student-t (one statement each, rated by few): ``None`` for
-    our rows alone."""
+    our rows alone.
+
+    A period too small to show (``few``; ``people`` counts the people of our own scores, and
+    of all scores for the leaders' rows) is left out. ``totals`` labels each period with the
+    figure it adds up to where such a figure is shown beside the trend (equal labels: one
+    figure): a series hiding exactly one period of a figure hides its next smallest too
+    (``complementary``), so the hidden one is not the shown figure minus the shown periods."""
     columns = ["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
     keys = ["period", "indicator", "subject", "competitor_id"]
 
     def by_period(part: Cells) -> Cells:
         return part.with_key("period", periods_of(part.keys["month"], grain))
 
+    def shown(frame: pd.DataFrame, series: list[str]) -> pd.DataFrame:
+        hidden = frame.pop("suppressed").to_numpy(dtype=bool)
+        if totals is not None and len(frame):
+            total = np.asarray(totals(frame["period"].to_numpy())).astype(str)
+            for name in series:
+                total = np.char.add(np.char.add(frame[name].to_numpy().astype(str), "|"), total)
+            hidden = complementary(hidden, frame["n"].to_numpy(), total)
+        return frame[~hidden].reset_index(drop=True)
+
+    leader_people = None if people is None else people.on("scores")
     if own is None:
         if cells is None or not len(cells):
             return pd.DataFrame(columns=columns)
         # Sorted by period already: period is the first key.
-        return summary(by_period(cells), keys, min_n)
+        every = summary(by_period(cells), keys, min_n, keep_small=True, people=leader_people)
+        return shown(every, keys[1:])
     leaders = pd.DataFrame(columns=columns)
     if cells is not None and len(cells):
-        leaders = summary(by_period(cells.where(cells.keys["subject"] != "own")), keys, min_n)
+        theirs = by_period(cells.where(cells.keys["subject"] != "own"))
+        leaders = shown(summary(theirs, keys, min_n, keep_small=True, people=leader_people), keys[1:])
     ours = pd.DataFrame(columns=columns)
     if len(own):
-        ours = summary(by_period(own), ["period", "indicator"], min_n, cluster=cluster)
+        mine = summary(
+            by_period(own), ["period", "indicator"], min_n, keep_small=True, cluster=cluster, people=people
+        )
+        ours = shown(mine, ["indicator"])
     return _ours_and_leaders(ours, leaders, keys, columns)
 
 
@@ -330,17 +421,21 @@ def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headli
     return found
 
 
-def profile(cells: Cells, min_n: int, own: Cells | None = None) -> pd.DataFrame:
+def profile(
+    cells: Cells, min_n: int, own: Cells | None = None, *, people: People | None = None
+) -> pd.DataFrame:
     """Each indicator over the whole filtered period, for us and each named leader (with
-    ``own``, ours with cluster-robust intervals, as ``trend``)."""
+    ``own``, ours with cluster-robust intervals, as ``trend``; ``people`` as ``trend``'s)."""
     columns = ["indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
     if not len(cells):
         return pd.DataFrame(columns=columns)
     keys = ["indicator", "subject", "competitor_id"]
+    leader_people = None if people is None else people.on("scores")
     if own is None:
-        return summary(cells, keys, min_n)
-    leaders = summary(cells.where(cells.keys["subject"] != "own"), keys, min_n)
-    return _ours_and_leaders(summary(own, ["indicator"], min_n, cluster=CLUSTER), leaders, keys, columns)
+        return summary(cells, keys, min_n, people=leader_people)
+    leaders = summary(cells.where(cells.keys["subject"] != "own"), keys, min_n, people=leader_people)
+    ours = summary(own, ["indicator"], min_n, cluster=CLUSTER, people=people)
+    return _ours_and_leaders(ours, leaders, keys, columns)
 
 
 def _ours_and_leaders(
@@ -367,16 +462,17 @@ def complementary(hidden: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.nd
     return hidden
 
 
-def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
+def heat_map(own: Cells, min_n: int, people: Enough | None = None) -> pd.DataFrame:
     """Touchpoint x indicator mean (0-100) of our own scores. A cell with fewer than ``min_n``
-    responses is hidden, mean *and* n. The indicator's profile (its whole-period figure) is shown
-    beside the map, so one hidden cell in a column could be recovered by subtracting the visible
-    ones from it: wherever a column hides exactly one cell, its next smallest cell is hidden too
-    (complementary suppression), so the hidden ones are only ever known together."""
+    responses (or people: ``few``) is hidden, mean *and* n. The indicator's profile (its
+    whole-period figure) is shown beside the map, so one hidden cell in a column could be
+    recovered by subtracting the visible ones from it: wherever a column hides exactly one
+    cell, its next smallest cell is hidden too (complementary suppression), so the hidden ones
+    are only ever known together."""
     if not len(own):
         return pd.DataFrame(columns=["touchpoint_id", "indicator", "n", "mean"])
     grouped = own.group(["touchpoint_id", "indicator"])
-    figures = describe(grouped, min_n)
+    figures = describe(grouped, min_n, people)
     frame = pd.DataFrame(
         {
             "touchpoint_id": grouped.keys["touchpoint_id"],
@@ -394,19 +490,23 @@ def heat_map(own: Cells, min_n: int) -> pd.DataFrame:
 MOVER_FLOOR_TAU2 = 1.0  # (1 point)²: groups are never assumed to move exactly alike
 
 
-def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd.DataFrame:
+def movers(
+    cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int, people: Enough | None = None
+) -> pd.DataFrame:
     """Where each indicator moved most between the last two periods, per ``by`` group
-    (segment, touchpoint or account); groups with too few responses are left out, and where
+    (segment, touchpoint or account); groups too small to show (``few``) are left out, and where
     a period and indicator leave out exactly one group, its next smallest too (``complementary``).
 
     Ranking raw changes would put the smallest, noisiest groups first (regression to the mean).
-    So each change comes with its Welch 95% interval (``change_low``/``change_high``) and is
+    So each change comes with its 95% interval (``change_low``/``change_high``): cluster-robust
+    across accounts when ``cells`` are also keyed by account (``clustered_changes``: a group's
+    accounts answer in both periods), else Welch's from the two summaries; and it is
     shrunk toward the indicator's change over all groups (``shrink``: the precision-weighted
     mean change, and the spread of true changes by ``moment_tau2``); rows are ordered by the
     shrunk change (``shrunk``, with its interval), largest falls first.
 
-    ``cells``: score sums with month, ``by`` and indicator keys; of a subject key, if any,
-    only our own scores count."""
+    ``cells``: score sums with month, ``by`` and indicator keys, and optionally ``account_id``;
+    of a subject key, if any, only our own scores count."""
     columns = [
         by, "indicator", "before", "after", "change", "change_low", "change_high",
         "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after", "period",
@@ -423,7 +523,7 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
     after = str(periods[-1])
     recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
     grouped = recent.group(["period", by, "indicator"])
-    figures = describe(grouped, min_n)
+    figures = describe(grouped, min_n, people)
     # The groups of one period and indicator add up to the trend's figure for it.
     total = np.char.add(
         grouped.keys["period"].astype(str), np.char.add("|", grouped.keys["indicator"].astype(str))
@@ -439,12 +539,20 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
     earlier_at, later_at = (np.array(side, dtype=np.int64) for side in zip(*pairs, strict=True))
     sd = figures["sd"][shown]
     change = mean[later_at] - mean[earlier_at]
-    variance = sd[later_at] ** 2 / n[later_at] + sd[earlier_at] ** 2 / n[earlier_at]
     indicators = grouped.keys["indicator"][shown][earlier_at]
-    welch = [
+    variance = sd[later_at] ** 2 / n[later_at] + sd[earlier_at] ** 2 / n[earlier_at]
+    intervals = [
         difference_interval(mean[a], sd[a], int(n[a]), mean[b], sd[b], int(n[b]))
         for a, b in zip(later_at, earlier_at, strict=True)
     ]
+    bounds = np.array([(np.nan, np.nan) if pair is None else pair for pair in intervals]).reshape(-1, 2)
+    if CLUSTER in recent.keys and by != CLUSTER:
+        # Cluster-robust where a group's answers come from two or more accounts.
+        robust = _clustered_changes(recent, by, after)
+        for i, group in enumerate(zip(grouped.keys[by][shown][earlier_at], indicators, strict=True)):
+            found = robust.get(group)
+            if found is not None:
+                variance[i], bounds[i] = found.se**2, (found.low, found.high)
     priors: dict[str, tuple[float, float]] = {}  # indicator -> centre, tau²
     for code in np.unique(indicators):
         at = np.flatnonzero(indicators == code)
@@ -473,8 +581,8 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
             "before": mean[earlier_at],
             "after": mean[later_at],
             "change": change[order],
-            "change_low": [np.nan if welch[i] is None else welch[i][0] for i in order],
-            "change_high": [np.nan if welch[i] is None else welch[i][1] for i in order],
+            "change_low": bounds[order, 0],
+            "change_high": bounds[order, 1],
             "shrunk": value[order],
             "shrunk_low": [shrunk[i].low for i in order],
             "shrunk_high": [shrunk[i].high for i in order],
@@ -486,6 +594,46 @@ def movers(cells: Cells | pd.DataFrame, by: str, grain: Grain, min_n: int) -> pd
     )
 
 
+def _clustered_changes(cells: Cells, by: str, after: str) -> dict[tuple[Any, Any], Change]:
+    """Per ``by`` group and indicator of ``cells`` (keyed by period and account, two periods),
+    the change of the mean (0-100) from the period before ``after`` to ``after``, clustered by
+    account (``clustered_changes``); only where that is defined."""
+    fine = cells.group([by, "indicator", CLUSTER, "period"])
+    if not len(fine):
+        return {}
+
+    def numbered(names: list[str]) -> np.ndarray:
+        """Each row's group of ``names``: sorted by them, a group's rows are consecutive."""
+        first = np.zeros(len(fine), dtype=bool)
+        first[0] = True
+        for name in names:
+            first[1:] |= fine.keys[name][1:] != fine.keys[name][:-1]
+        return np.cumsum(first) - 1
+
+    row, pair_of = numbered([by, "indicator", CLUSTER]), numbered([by, "indicator"])
+    rows, pairs = int(row[-1]) + 1, int(pair_of[-1]) + 1
+    later = fine.keys["period"] == after
+    n, total = fine.sums["n"], fine.sums["total"]
+
+    def side(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.bincount(row, weights=np.where(mask, n, 0.0), minlength=rows),
+            np.bincount(row, weights=np.where(mask, total, 0.0), minlength=rows),
+        )
+
+    pair = np.zeros(rows, dtype=np.int64)
+    pair[row] = pair_of
+    found = clustered_changes(pair, side(~later), side(later), pairs)
+    first = np.searchsorted(pair_of, np.arange(pairs))
+    return {
+        (fine.keys[by][at], fine.keys["indicator"][at]): Change(
+            *(float(values[p]) * 100 / 6 for values in (found.change, found.low, found.high, found.se))
+        )
+        for p, at in enumerate(first)
+        if np.isfinite(found.se[p])
+    }
+
+
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
     """Like ``movers`` per account, from the account-keyed aggregates of the last two periods;
     computed on request rather than with the rest of the dashboard."""
@@ -494,23 +642,42 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
         "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after",
     ]  # fmt: skip
     version = shown_version(session, filters)
+    narrowed = None if version is None else last_two_periods(session, filters, version)
+    if version is None or narrowed is None:
+        return pd.DataFrame(columns=columns)
+    cells = one_version(cache.read(session, "own_scores", ACCOUNT_KEYS, narrowed), version)
+    people = People(session, narrowed, min_n)
+    return movers(cells, "account_id", filters.grain, min_n, people).drop(columns="period")
+
+
+def last_two_periods(session: Session, filters: Filters, version: int) -> Filters | None:
+    """``filters`` narrowed to the last two periods with answers to ``version`` (what the
+    movers compare); None without answers."""
     months = cache.read(session, "own_scores", ["version", "month"], filters)
-    if version is None or not len(months):
-        return pd.DataFrame(columns=columns)
-    month_list = sorted(one_version(months, version).keys["month"].tolist())
+    month_list = sorted(one_version(months, version).keys["month"].tolist()) if len(months) else []
     if not month_list:
-        return pd.DataFrame(columns=columns)
+        return None
     periods = period_of(pd.Series(month_list), filters.grain)
     recent = sorted(set(periods))[-2:]
     first_month = min(m for m, p in zip(month_list, periods, strict=True) if p in recent)
-    narrowed = replace(filters, start=max(first_month, filters.start or first_month))
-    keys = ["version", "month", "account_id", "indicator"]
-    cells = one_version(cache.read(session, "own_scores", keys, narrowed), version)
-    return movers(cells, "account_id", filters.grain, min_n).drop(columns="period")
+    return replace(filters, start=max(first_month, filters.start or first_month))
 
 
-def distribution(counts: ItemCounts, items: list[str], low: int, high: int) -> pd.DataFrame:
-    """Share of each answer per item over the period (rows: items, columns: scale points)."""
+def mover_cells(session: Session, filters: Filters, version: int) -> Cells | None:
+    """Our own score sums of the last two periods by month, account, touchpoint, segment and
+    indicator (``MOVER_KEYS``): the segment and touchpoint movers, clustered by account."""
+    narrowed = last_two_periods(session, filters, version)
+    if narrowed is None:
+        return None
+    return one_version(cache.read(session, "own_scores", MOVER_KEYS, narrowed, every_month=False), version)
+
+
+def distribution(
+    counts: ItemCounts, items: list[str], low: int, high: int, min_n: int = 0, people: Enough | None = None
+) -> pd.DataFrame:
+    """Share of each answer per item over the period (rows: items, columns: scale points).
+    An item answered fewer than ``min_n`` times, or (``people``, on answer counts) by fewer
+    than ``min_n`` people, is left out."""
     given = set(counts.item_code.tolist())
     shown = [item for item in items if item in given]
     row = {item: index for index, item in enumerate(shown)}
@@ -522,7 +689,11 @@ def distribution(counts: ItemCounts, items: list[str], low: int, high: int) -> p
         shares = totals / np.where(n > 0, n, np.nan)[:, None] * 100
     frame = pd.DataFrame(shares, index=pd.Index(shown, name="item_code"), columns=list(range(low, high + 1)))
     frame["n"] = n
-    return frame
+    kept = [
+        n[at] >= min_n and (people is None or people({"item_code": code}, int(n[at])))
+        for at, code in enumerate(shown)
+    ]
+    return frame[np.array(kept, dtype=bool)] if len(frame) else frame
 
 
 def nps_by_account(session: Session, filters: Filters, version: int) -> Cells:
@@ -543,15 +714,21 @@ def nps_of(cells: Cells) -> NpsFigure:
     )
 
 
-def nps_by_period(cells: Cells, grain: Grain, min_n: int) -> pd.DataFrame:
+def nps_by_period(cells: Cells, grain: Grain, min_n: int, people: Enough | None = None) -> pd.DataFrame:
     """Promoters, passives, detractors and NPS per period, with an adjusted-Wald 95% interval at
-    the effective n (``nps_of``); ``cells``: answer counts by month and account."""
+    the effective n (``nps_of``); ``cells``: answer counts by month and account. A period with
+    fewer than ``min_n`` answers, or (``people``, on answer counts) people, is left out."""
     columns = ["period", "promoters", "passives", "detractors", "n", "nps", "low", "high", "n_eff"]
     if not len(cells):
         return pd.DataFrame(columns=columns)
     period = periods_of(cells.keys["month"], grain)
     figures = {str(value): nps_of(cells.where(period == value)) for value in np.unique(period)}
-    shown = {value: figure for value, figure in figures.items() if figure.n >= min_n}
+    shown = {
+        value: figure
+        for value, figure in figures.items()
+        if figure.n >= min_n
+        and (people is None or people({"period": value, "item_code": NPS_ITEM}, figure.n))
+    }
     return pd.DataFrame(
         {
             "period": list(shown),
@@ -684,9 +861,17 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
     cells = score_cells(session, filters, version)
     counts = item_counts(session, filters, version)
-    overall = profile(cells.scores, min_n, own_by_account(session, filters, version))
+    people = People(session, filters, min_n)
+    overall = profile(cells.scores, min_n, own_by_account(session, filters, version), people=people)
     linked_own = linked_score_sums(session, filters, instrument, by_account=True)
-    trends = trend(linked_score_sums(session, filters, instrument), filters.grain, min_n, linked_own)
+    trends = trend(
+        linked_score_sums(session, filters, instrument),
+        filters.grain,
+        min_n,
+        linked_own,
+        people=people.pooling(linked_versions(session, filters, instrument)),
+        totals=one_total,
+    )
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     statements = {
         code: f"{item.code} “{item.text['en']}”"
@@ -703,19 +888,37 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         for item in instrument.indicator_items(indicator.code)
     ]
     scale = instrument.agree_scale
+    recent = mover_cells(session, filters, version)
+
+    def falls(by: str) -> pd.DataFrame:
+        fine = (
+            Cells.from_rows([], ["month", by, CLUSTER, "indicator"], SCORE_SUMS) if recent is None else recent
+        )
+        return movers(fine.group(["month", by, CLUSTER, "indicator"]), by, filters.grain, min_n, people)
+
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
         version=version,
         trend=trends,
         headlines=headlines(trends, linked_own, filters.grain),
         profile=overall,
-        heat_map=heat_map(cells.own_by_touchpoint, min_n),
-        segment_movers=movers(cells.own_by_segment, "segment", filters.grain, min_n),
-        touchpoint_movers=movers(cells.own_by_touchpoint, "touchpoint_id", filters.grain, min_n),
-        distribution=distribution(counts, items, scale.min, scale.max),
-        nps=nps_by_period(nps_by_account(session, filters, version), filters.grain, min_n),
+        heat_map=heat_map(cells.own_by_touchpoint, min_n, people),
+        segment_movers=falls("segment"),
+        touchpoint_movers=falls("touchpoint_id"),
+        distribution=distribution(counts, items, scale.min, scale.max, min_n, people.on("answers")),
+        nps=nps_by_period(
+            nps_by_account(session, filters, version), filters.grain, min_n, people.on("answers")
+        ),
         benchmarks=figures,
-        gaps=gaps(own, leader_pairs(session, filters, version, names), latest, labels, min_n, statements),
+        gaps=gaps(
+            own,
+            leader_pairs(session, filters, version, names),
+            latest,
+            labels,
+            min_n,
+            statements,
+            people=people.on("leader_pairs"),
+        ),
     )
 
 

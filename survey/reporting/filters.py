@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -86,6 +87,25 @@ def month_of(column: ColumnElement[Any] | Mapped[Any], dialect: str) -> ColumnEl
         return func.strftime("%Y-%m", column)
     # timestamptz: take the month in UTC, whatever the session's time zone.
     return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+
+
+def month_begins(month: str) -> datetime:
+    """The first instant (UTC) of the ``YYYY-MM`` month."""
+    return datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
+
+
+def month_ends(month: str) -> datetime:
+    """The first instant (UTC) after the ``YYYY-MM`` month."""
+    year, number = int(month[:4]), int(month[5:7])
+    return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+
+
+def period_months(period: str) -> tuple[str, str]:
+    """The first and last ``YYYY-MM`` of a period label: a month, or a quarter ``YYYY-Qn``."""
+    if "-Q" not in period:
+        return period, period
+    first = (int(period[6:]) - 1) * 3 + 1
+    return f"{period[:4]}-{first:02d}", f"{period[:4]}-{first + 2:02d}"
 
 
 def role_of() -> ColumnElement[str]:

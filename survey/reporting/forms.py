@@ -12,6 +12,7 @@ default — is estimable from pulses alone, and with it the alpha of the full sc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import combinations
 from typing import Any
 
@@ -24,13 +25,16 @@ from survey.instrument.definition import Instrument
 from survey.instrument.forms import CHECKUP, FORM_LABELS, FORMS, PULSE
 from survey.reporting import cache
 from survey.reporting.filters import Filters, month_of, role_of, where
+from survey.reporting.intervals import design_effect
 from survey.reporting.reliability import (
     Reliability,
     ReliabilityInputError,
     alpha_from_covariance,
     alpha_from_frame,
+    feldt_ci95,
 )
 
+CLUSTER = "account_id"  # the clusters of alpha's interval: answers from one account are alike
 ALPHA_COLUMNS = [
     "indicator",
     "checkup_alpha",
@@ -86,9 +90,9 @@ def _answers(
     session: Session, instrument: Instrument, form: str, filters: Filters | None = None
 ) -> pd.DataFrame:
     """Reverse-keyed answers to the indicator statements, one row per response of ``form``
-    (under the dashboard's ``filters``, when given)."""
+    (under the dashboard's ``filters``, when given), with the response's account (``CLUSTER``)."""
     codes = [item.code for item in instrument.items if item.indicator]
-    statement = select(Answer.response_id, Answer.item_code, Answer.value).join(
+    statement = select(Answer.response_id, Answer.item_code, Answer.value, Response.account_id).join(
         Response, col(Response.id) == Answer.response_id
     )
     rows = session.exec(
@@ -98,9 +102,10 @@ def _answers(
             col(Answer.item_code).in_(codes),
         )
     ).all()
-    frame = pd.DataFrame(rows, columns=["response_id", "item_code", "value"])
+    frame = pd.DataFrame(rows, columns=["response_id", "item_code", "value", CLUSTER])
     wide = frame.pivot(index="response_id", columns="item_code", values="value").astype(float)
     wide = wide.reindex(columns=codes)
+    wide[CLUSTER] = frame.groupby("response_id")[CLUSTER].first()
     scale = instrument.agree_scale
     for item in instrument.items:
         if item.indicator and item.reverse:
@@ -108,20 +113,42 @@ def _answers(
     return wide
 
 
-def form_alpha(data: pd.DataFrame, form: str) -> tuple[Reliability, int]:
+def form_alpha(
+    data: pd.DataFrame, form: str, accounts: pd.Series | None = None
+) -> tuple[Reliability, int, float]:
     """The alpha of one scale's reverse-keyed answers (one column per statement) from one
-    form, with the number of responses it rests on: check-ups from complete cases (as
-    pingouin ``cronbach_alpha`` after dropping incomplete rows), pulses from pairwise
-    covariances, their interval counting the fewest pulses behind one covariance (psych's row
-    count would make it far too narrow under planned missingness). Raises
-    ``ReliabilityInputError`` when there is too little to estimate it."""
+    form, with the number of responses it rests on and the effective n of its interval:
+    check-ups from complete cases (as pingouin ``cronbach_alpha`` after dropping incomplete
+    rows), pulses from pairwise covariances, their interval counting the fewest pulses behind
+    one covariance (psych's row count would make it far too narrow under planned missingness).
+
+    With ``accounts`` (each response's account, by the index of ``data``), the interval is
+    Feldt's at the effective n: that count over the design effect of the scale score (each
+    response's mean of the statements it answered) clustered by account (``design_effect``;
+    Kish), since answers from one account are alike. Raises ``ReliabilityInputError`` when
+    there is too little to estimate it."""
     if form == CHECKUP:
-        complete = data.dropna(how="any")
-        return alpha_from_frame(complete), len(complete)
-    answered = data.dropna(how="all")
-    present = answered.notna()
-    fewest = min(int((present[a] & present[b]).sum()) for a, b in combinations(data.columns, 2))
-    return alpha_from_covariance(answered.cov(), fewest), len(answered)
+        used = data.dropna(how="any")
+        result, n = alpha_from_frame(used), len(used)
+        basis = float(n)
+    else:
+        used = data.dropna(how="all")
+        present = used.notna()
+        fewest = min(int((present[a] & present[b]).sum()) for a, b in combinations(data.columns, 2))
+        result, n, basis = alpha_from_covariance(used.cov(), fewest), len(used), float(fewest)
+    if accounts is None:
+        return result, n, basis
+    score = used.mean(axis=1)
+    sums = (
+        pd.DataFrame({CLUSTER: accounts.reindex(used.index), "score": score, "square": score**2})
+        .groupby(CLUSTER)
+        .agg(n=("score", "size"), total=("score", "sum"), total_sq=("square", "sum"))
+    )
+    design = design_effect(sums["n"], sums["total"], sums["total_sq"])
+    if design == 1.0:
+        return result, n, basis
+    n_eff = max(basis / design, 2.0)
+    return replace(result, ci95=feldt_ci95(result.alpha, n_eff, len(data.columns))), n, n_eff
 
 
 def alpha_by_form(session: Session, instrument: Instrument, filters: Filters | None = None) -> pd.DataFrame:
@@ -139,7 +166,7 @@ def alpha_by_form(session: Session, instrument: Instrument, filters: Filters | N
             answered = data.notna()
             fewest = min(int((answered[a] & answered[b]).sum()) for a, b in combinations(codes, 2))
             try:
-                result, _ = form_alpha(data, form)
+                result, _, _ = form_alpha(data, form, frames[form][CLUSTER])
             except ReliabilityInputError:
                 row |= {f"{prefix}_alpha": np.nan, f"{prefix}_low": np.nan, f"{prefix}_high": np.nan}
                 row[f"{prefix}_n"] = len(data)
@@ -165,6 +192,7 @@ RELIABILITY_COLUMNS = [
     "low",
     "high",
     "n",
+    "n_eff",
     "items",
     "basis",
     "drop_to_raise",
@@ -196,7 +224,7 @@ def reliability_by_form(
         for indicator in instrument.indicators:
             codes = [item.code for item in instrument.indicator_items(indicator.code)]
             try:
-                result, n = form_alpha(answers[codes], form)
+                result, n, n_eff = form_alpha(answers[codes], form, answers[CLUSTER])
             except ReliabilityInputError:
                 continue  # too few answers, or an item everyone answered alike
             if result.n < max(min_n, 3):
@@ -216,6 +244,7 @@ def reliability_by_form(
                     "low": result.ci95[0],
                     "high": result.ci95[1],
                     "n": n,
+                    "n_eff": n_eff,
                     "items": len(codes),
                     "basis": BASIS[form],
                     "drop_to_raise": best_item if raises else None,

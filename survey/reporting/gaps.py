@@ -41,6 +41,7 @@ from scipy import stats
 
 from survey.reporting.aggregates import PAIR_SUMS
 from survey.reporting.intervals import clustered_from_sums, difference_interval, effective, paired_from_sums
+from survey.reporting.people import Enough
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def gaps(
     labels: dict[str, str],
     min_n: int,
     statements: dict[str, str] | None = None,
+    *,
+    people: Enough | None = None,
 ) -> list[Gap]:
     """Compare our profile with every benchmark that has enough data.
 
@@ -135,6 +138,8 @@ def gaps(
     the pair sums on 1-7 (n, sum_a, sum_b, sum_ab, sum_aa, sum_bb; ``a`` ours, ``b`` the
     leader's); ``published``: indicator, name, value_100 and, where the study gives them, n and
     sd_100 (figures on 0-100). ``statements`` names our matching statement per indicator.
+    A leader is compared only on pairs from ``min_n`` answers and, asked of ``people`` (on
+    the paired ratings, by indicator and ``competitor_id``), as many people.
     """
     # Plain rows and a dict, and one scipy call for the Welch tests: per-row pandas look-ups
     # and scipy calls would cost more than the dashboard's queries.
@@ -145,6 +150,10 @@ def gaps(
         totals = rows[list(PAIR_SUMS)].sum()
         if totals["n"] < min_n:
             continue
+        if people is not None and "competitor_id" in rows:
+            pairs = {"indicator": indicator, "competitor_id": int(rows["competitor_id"].iloc[0])}
+            if not people(pairs, int(totals["n"])):
+                continue
         pair = paired_from_sums(*(float(totals[column]) for column in PAIR_SUMS))
         if pair is None or pair.sd_difference <= 0:
             continue

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -179,29 +179,63 @@ def clustered_from_sums(group: Any, n: Any, total: Any, total_sq: Any, groups: i
     )
 
 
-def clustered_change(before: tuple[Any, Any], after: tuple[Any, Any]) -> tuple[float, float, float] | None:
-    """The change in a mean between two periods, with its cluster-robust 95% interval: change,
-    low and high. ``before`` and ``after`` are (n, Σx) per
-    cluster, aligned (the same clusters in the same order, zeros where a cluster has no answer
-    in a period). The same cluster answering in both periods makes the two means correlated;
-    the sandwich variance of the difference in OLS of x on a period indicator, clustered
-    (CR1: ``G/(G-1) · (N-1)/(N-2)``; statsmodels' ``cov_type="cluster"``), takes that in, with
-    t on G - 1 degrees of freedom. None unless both periods have answers and there are two or
-    more clusters."""
+class Change(NamedTuple):
+    """A change in a mean with its 95% interval and standard error."""
+
+    change: float
+    low: float
+    high: float
+    se: float
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Per pair (arrays): a change in a mean, its cluster-robust 95% interval and standard
+    error; NaN where it is not defined (``clustered_changes``)."""
+
+    change: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    se: np.ndarray
+
+
+def clustered_changes(pair: Any, before: tuple[Any, Any], after: tuple[Any, Any], pairs: int) -> Changes:
+    """The change in a mean between two periods for each of ``pairs`` groups, with its
+    cluster-robust 95% interval and standard error. One row per group and cluster: the group's
+    index in 0..pairs-1 (``pair``), and ``before`` and ``after`` as (n, Σx), zeros where the
+    cluster has no answer in a period. The same cluster answering in both periods makes the two
+    means correlated; the sandwich variance of the difference in OLS of x on a period
+    indicator, clustered (CR1: ``G/(G-1) · (N-1)/(N-2)``; statsmodels' ``cov_type="cluster"``),
+    takes that in, with t on G - 1 degrees of freedom. NaN unless both periods have answers and
+    there are two or more clusters."""
+    index = np.asarray(pair, dtype=np.int64)
     n0, s0 = (np.asarray(value, dtype=np.float64) for value in before)
     n1, s1 = (np.asarray(value, dtype=np.float64) for value in after)
-    total0, total1 = n0.sum(), n1.sum()
-    clusters = int(((n0 + n1) > 0).sum())
-    if total0 < 1 or total1 < 1 or clusters < 2:
+
+    def per_pair(values: np.ndarray) -> np.ndarray:
+        return np.bincount(index, weights=values, minlength=pairs)
+
+    total0, total1 = per_pair(n0), per_pair(n1)
+    clusters = per_pair(((n0 + n1) > 0).astype(np.float64))
+    valid = (total0 >= 1) & (total1 >= 1) & (clusters >= 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean0, mean1 = per_pair(s0) / total0, per_pair(s1) / total1
+        influence = (s1 - n1 * mean1[index]) / total1[index] - (s0 - n0 * mean0[index]) / total0[index]
+        everyone = total0 + total1
+        factor = clusters / (clusters - 1) * (everyone - 1) / np.maximum(everyone - 2, 1)
+        se = np.where(valid, np.sqrt(factor * per_pair(np.where(valid[index], influence, 0.0) ** 2)), np.nan)
+        change = np.where(valid, mean1 - mean0, np.nan)
+        half = stats.t.ppf(0.975, np.clip(clusters - 1, 1, None)) * se
+    return Changes(change=change, low=change - half, high=change + half, se=se)
+
+
+def clustered_change(before: tuple[Any, Any], after: tuple[Any, Any]) -> Change | None:
+    """``clustered_changes`` of one group: ``before`` and ``after`` are (n, Σx) per cluster,
+    aligned. None where it is not defined."""
+    found = clustered_changes(np.zeros(len(np.asarray(before[0])), dtype=np.int64), before, after, 1)
+    if not np.isfinite(found.se[0]):
         return None
-    mean0, mean1 = s0.sum() / total0, s1.sum() / total1
-    influence = (s1 - n1 * mean1) / total1 - (s0 - n0 * mean0) / total0
-    everyone = total0 + total1
-    factor = clusters / (clusters - 1) * (everyone - 1) / max(everyone - 2, 1)
-    se = math.sqrt(factor * float((influence**2).sum()))
-    change = mean1 - mean0
-    half = float(stats.t.ppf(0.975, clusters - 1)) * se
-    return change, change - half, change + half
+    return Change(float(found.change[0]), float(found.low[0]), float(found.high[0]), float(found.se[0]))
 
 
 def mean_from_sums(n: Any, total: Any, total_sq: Any) -> MeanFigures:
@@ -260,6 +294,18 @@ def effective(n: int, n_eff: float | None) -> str:
     return f", effective n {n_eff:.0f}"
 
 
+def design_effect(n: Any, total: Any, total_sq: Any) -> float:
+    """Kish's design effect of a mean from per-cluster sums (n, Σx, Σx²): the cluster-robust
+    variance of the mean (``clustered_from_sums``) over its variance as if every answer were
+    independent. At least 1; 1 with fewer than two clusters or answers, or no spread."""
+    count = np.asarray(n, dtype=np.float64)
+    everyone = float(count.sum())
+    robust = clustered_from_sums(np.zeros(len(count), dtype=np.int64), count, total, total_sq, 1)
+    if everyone < 2 or robust.clusters[0] < 2 or not np.isfinite(robust.se[0]) or robust.sd[0] == 0:
+        return 1.0
+    return max(1.0, float(robust.se[0] ** 2 / (robust.sd[0] ** 2 / everyone)))
+
+
 def clustered_nps(promoters: Any, passives: Any, detractors: Any) -> NpsFigure:
     """NPS of answers from several accounts (counts per account), its adjusted-Wald interval
     taken at the effective n: NPS is the mean of +1 (promoter), 0 and -1 (detractor); the
@@ -271,12 +317,9 @@ def clustered_nps(promoters: Any, passives: Any, detractors: Any) -> NpsFigure:
     p, q, d = (float(value.sum()) for value in counts)
     figure = nps_interval(int(p), int(q), int(d))
     n = p + q + d
-    robust = clustered_from_sums(
-        np.zeros(len(counts[0]), dtype=np.int64), sum(counts), counts[0] - counts[2], counts[0] + counts[2], 1
-    )
-    if n < 2 or robust.clusters[0] < 2 or not np.isfinite(robust.se[0]) or robust.sd[0] == 0:
+    design = design_effect(sum(counts), counts[0] - counts[2], counts[0] + counts[2])
+    if design == 1.0:
         return replace(figure, n_eff=n)
-    design = max(1.0, float(robust.se[0] ** 2 / (robust.sd[0] ** 2 / n)))
     scaled = nps_interval_of(p / design, q / design, d / design)
     return replace(figure, low=scaled[0], high=scaled[1], n_eff=n / design)
 

@@ -21,6 +21,7 @@ from survey.people.access import EVERYTHING, Scope, restrict_filters
 from survey.reporting import dashboard
 from survey.reporting.filters import Filters
 from survey.reporting.intervals import NpsFigure, nps_interval
+from survey.reporting.people import People
 
 WINDOW_MONTHS = 3
 
@@ -33,7 +34,7 @@ class IndicatorSummary:
     high: float | None
     n: int
     previous_100: float | None
-    previous_n: int
+    previous_n: int | None  # None when the months before are too small to show
     n_eff: float | None = None  # the independent answers the interval rests on
     # 95% interval of the change against the months before (``dashboard.change_interval``).
     change_interval: tuple[float, float] | None = None
@@ -53,6 +54,8 @@ class OverviewData:
     indicators: dict[str, IndicatorSummary]
     nps: NpsFigure
     trend: pd.DataFrame  # month, indicator, n, mean, sd, low, high (0-100); small months left out
+    # Whether the NPS (and its counts) may be shown: from ``min_n`` answers and people.
+    nps_shown: bool = False
 
 
 def months_back(month: str, count: int) -> str:
@@ -83,12 +86,19 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
         (months >= previous[0]) & (months <= previous[1]),
     )
 
-    def window(chosen: np.ndarray) -> pd.DataFrame:
+    people = People(session, filters, min_n)
+
+    def window(chosen: np.ndarray, months: tuple[str, str]) -> pd.DataFrame:
         return dashboard.summary(
-            own.where(chosen), ["indicator"], min_n, keep_small=True, cluster=dashboard.CLUSTER
+            own.where(chosen),
+            ["indicator"],
+            min_n,
+            keep_small=True,
+            cluster=dashboard.CLUSTER,
+            people=people.within(*months),
         ).set_index("indicator")
 
-    recent, before = window(in_window), window(in_previous)
+    recent, before = window(in_window, (start, end)), window(in_previous, previous)
     indicators = {}
     for code, row in recent.iterrows():
         shown = not row["suppressed"]
@@ -102,16 +112,29 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
             high=float(row["high"]) if shown else None,
             n=int(row["n"]),
             previous_100=float(earlier["mean"]) if compared and earlier is not None else None,
-            previous_n=0 if earlier is None else int(earlier["n"]),
+            previous_n=int(earlier["n"]) if compared and earlier is not None else None,
             n_eff=float(row["n_eff"]) if shown else None,
             change_interval=dashboard.change_interval(own, mine & in_previous, mine & in_window)
             if compared
             else None,
         )
     nps = dashboard.nps_of(dashboard.nps_by_account(session, replace(filters, start=start), version))
-    trend = dashboard.trend(None, "month", min_n, own)
+    nps_shown = nps.n >= min_n and people.on("answers").within(start, end)(
+        {"item_code": dashboard.NPS_ITEM}, nps.n
+    )
+
+    def totals(months: np.ndarray) -> np.ndarray:
+        """The cards' two windows are the totals of their months; other months stand alone."""
+        labels = months.astype(object).copy()
+        labels[(months >= start) & (months <= end)] = "window"
+        labels[(months >= previous[0]) & (months <= previous[1])] = "previous"
+        return labels
+
+    trend = dashboard.trend(None, "month", min_n, own, people=people, totals=totals)
     trend = trend.rename(columns={"period": "month"}).drop(columns=["subject", "competitor_id"])
-    return OverviewData(version, (start, end), previous, indicators, nps, trend.reset_index(drop=True))
+    return OverviewData(
+        version, (start, end), previous, indicators, nps, trend.reset_index(drop=True), nps_shown
+    )
 
 
 def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYTHING) -> pd.DataFrame:

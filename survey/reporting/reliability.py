@@ -51,7 +51,7 @@ def _raw_alpha(cov: np.ndarray) -> float:
     return k / (k - 1) * (1.0 - np.trace(cov) / cov.sum())
 
 
-def feldt_ci95(alpha: float, n: int, k: int) -> tuple[float, float]:
+def feldt_ci95(alpha: float, n: float, k: int) -> tuple[float, float]:
     """Feldt, Woodruff & Salih (1987) 95% interval, as R ``psych::alpha.ci(alpha, n.obs, n.var)``.
 
     ``df1 = n - 1`` and ``df2 = (n - 1)(k - 1)`` (psych >= 2.2.3; earlier versions used an
