@@ -20,6 +20,13 @@ def _column(values: Sequence[Any]) -> np.ndarray:
     return np.array(values) if len(values) else np.array([], dtype=object)
 
 
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, sorted, and each value's index among them (``np.unique`` with
+    ``return_inverse``, by hashing rather than sorting every value)."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+    return np.asarray(uniques).astype(values.dtype, copy=False), codes
+
+
 @dataclass(frozen=True)
 class Cells:
     """Sums (``sums``) per combination of ``keys``: equal-length arrays by name."""
@@ -78,7 +85,7 @@ class Cells:
         """Summed per distinct combination of ``by``, sorted by ``by`` (like pandas ``groupby``)."""
         if not len(self):
             return Cells({name: self.keys[name][:0] for name in by}, self.sums)
-        uniques, codes = zip(*(np.unique(self.keys[name], return_inverse=True) for name in by), strict=True)
+        uniques, codes = zip(*(_sorted_codes(self.keys[name]) for name in by), strict=True)
         shape = tuple(len(values) for values in uniques)
         cells, inverse = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
         positions = np.unravel_index(cells, shape)

@@ -24,7 +24,7 @@ from survey.instrument.definition import Instrument, load_instrument
 from survey.reporting import cache
 from survey.reporting.aggregates import COUNTERS, SCORE_SUMS, Measure
 from survey.reporting.cells import Cells
-from survey.reporting.filters import Filters, Grain, period_of, periods_of
+from survey.reporting.filters import Filters, Grain, first_months, period_of, periods_of
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
@@ -890,11 +890,13 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     scale = instrument.agree_scale
     recent = mover_cells(session, filters, version)
 
+    if recent is None:
+        recent = Cells.from_rows([], MOVER_KEYS, SCORE_SUMS)
+    # Summed by period (keyed by its first month) before anything else: a third of the cells.
+    recent = recent.with_key("month", first_months(recent.keys["month"], filters.grain))
+
     def falls(by: str) -> pd.DataFrame:
-        fine = (
-            Cells.from_rows([], ["month", by, CLUSTER, "indicator"], SCORE_SUMS) if recent is None else recent
-        )
-        return movers(fine.group(["month", by, CLUSTER, "indicator"]), by, filters.grain, min_n, people)
+        return movers(recent.group(["month", by, CLUSTER, "indicator"]), by, filters.grain, min_n, people)
 
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),

@@ -139,6 +139,16 @@ def period_of(month: pd.Series, grain: Grain) -> pd.Series:
     return month.str[:4] + "-Q" + quarter.astype(str)
 
 
+def first_months(months: np.ndarray, grain: Grain) -> np.ndarray:
+    """``YYYY-MM`` labels to the first month of their period (``periods_of``): sums keyed by
+    it are the period's, and still read as months."""
+    if grain == "month" or not len(months):
+        return months
+    distinct, inverse = np.unique(months, return_inverse=True)
+    labels = [f"{month[:4]}-{(int(month[5:7]) - 1) // 3 * 3 + 1:02d}" for month in distinct]
+    return np.array(labels)[inverse]
+
+
 def periods_of(months: np.ndarray, grain: Grain) -> np.ndarray:
     """``YYYY-MM`` labels to months or quarters (``YYYY-Qn``), as ``period_of`` does."""
     if grain == "month" or not len(months):

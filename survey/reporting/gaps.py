@@ -141,33 +141,45 @@ def gaps(
     A leader is compared only on pairs from ``min_n`` answers and, asked of ``people`` (on
     the paired ratings, by indicator and ``competitor_id``), as many people.
     """
-    # Plain rows and a dict, and one scipy call for the Welch tests: per-row pandas look-ups
-    # and scipy calls would cost more than the dashboard's queries.
+    # Plain rows and a dict, numpy slices for the pairs, and one scipy call for the Welch
+    # tests: per-row pandas look-ups and scipy calls would cost more than the dashboard's
+    # queries.
     ours = {row.indicator: row for row in own.itertuples(index=False)}
     found: list[Gap] = []
     keys = ["indicator", "name"]
-    for (indicator, name), rows in paired.groupby(keys, sort=True) if len(paired) else ():
-        totals = rows[list(PAIR_SUMS)].sum()
+    # One leader and indicator per run of rows, sorted: numpy slices, not a pandas group-by.
+    ordered = (
+        paired.sort_values(keys, kind="stable") if len(paired) else pd.DataFrame(columns=[*keys, *PAIR_SUMS])
+    )
+    sums = {column: ordered[column].to_numpy(dtype=np.float64) for column in PAIR_SUMS}
+    indicators, names = (ordered[key].to_numpy() for key in keys)
+    accounts = ordered["account_id"].to_numpy() if "account_id" in ordered else None
+    competitors = ordered["competitor_id"].to_numpy() if "competitor_id" in ordered else None
+    change = np.r_[True, (indicators[1:] != indicators[:-1]) | (names[1:] != names[:-1])]
+    starts = np.flatnonzero(change) if len(ordered) else np.array([], dtype=np.int64)
+    for start, end in zip(starts, np.r_[starts[1:], len(ordered)][: len(starts)], strict=True):
+        indicator, name, rows = indicators[start], names[start], slice(start, end)
+        totals = {column: float(values[rows].sum()) for column, values in sums.items()}
         if totals["n"] < min_n:
             continue
-        if people is not None and "competitor_id" in rows:
-            pairs = {"indicator": indicator, "competitor_id": int(rows["competitor_id"].iloc[0])}
+        if people is not None and competitors is not None:
+            pairs = {"indicator": indicator, "competitor_id": int(competitors[start])}
             if not people(pairs, int(totals["n"])):
                 continue
-        pair = paired_from_sums(*(float(totals[column]) for column in PAIR_SUMS))
+        pair = paired_from_sums(*(totals[column] for column in PAIR_SUMS))
         if pair is None or pair.sd_difference <= 0:
             continue
         p, n_eff = pair.p, float(pair.n)
         low: float | None = pair.low
         high: float | None = pair.high
-        if "account_id" in rows and rows["account_id"].nunique() > 1:
+        if accounts is not None and len(np.unique(accounts[rows])) > 1:
             # The respondents' accounts are the clusters: the mean difference's se is
             # cluster-robust, with t on accounts - 1 (``clustered_from_sums`` on d = a - b).
             d = clustered_from_sums(
-                np.zeros(len(rows), dtype=np.int64),
-                rows["n"],
-                rows["sum_a"] - rows["sum_b"],
-                rows["sum_aa"] + rows["sum_bb"] - 2 * rows["sum_ab"],
+                np.zeros(end - start, dtype=np.int64),
+                sums["n"][rows],
+                sums["sum_a"][rows] - sums["sum_b"][rows],
+                sums["sum_aa"][rows] + sums["sum_bb"][rows] - 2 * sums["sum_ab"][rows],
                 1,
             )
             se = float(d.se[0]) * 100 / 6
