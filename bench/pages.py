@@ -6,7 +6,8 @@
 adds two users to it when missing (``bench-admin``, an admin, and the manager, who owns
 accounts in the base), starts the real server (``streamlit run server.py``) on it, and in
 headless Chromium (Debian's ``/usr/bin/chromium`` through Playwright) signs in as each and
-opens every page of the menu in turn. Before each page one new response is submitted
+opens every page of that user's menu in turn (read from the sidebar, each entry by its exact
+title). Before each page one new response is submitted
 through the survey's own submit transaction (to an account the manager owns), so every
 timing is the first open after a new response. A page is timed from the click on its menu
 entry until the app's script has run (``data-test-script-state`` back to ``notRunning``
@@ -33,7 +34,7 @@ from pathlib import Path
 # Run as a file (``python bench/pages.py``) the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 from sqlmodel import Session
 
 from bench.dashboard import new_response
@@ -49,22 +50,6 @@ PASSWORD = "bench password 123"
 ADMIN = "bench-admin"
 SETTLE_MS = 300
 TARGET_MS = 2000
-# Every page of the menu a role sees (app.py), in menu order.
-TEAM_PAGES = (
-    "Overview",
-    "Follow-up",
-    "Account",
-    "Dashboard",
-    "Benchmarks",
-    "Account timeline",
-    "Loyalty",
-    "What predicts what",
-    "Send surveys",
-    "Accounts and contacts",
-    "Invitations",
-    "Export",
-)
-ADMIN_PAGES = ("Users", "Privacy", "Audit log")
 
 # True once the script has run since ``window.__pulseArmed`` and the page then stayed
 # settled (not running, nothing stale, no spinner) for SETTLE_MS.
@@ -158,12 +143,24 @@ def sign_in(page: Page, base: str, username: str) -> None:
     log(f"{username}: signed in, landing page settled after {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
-def open_page(page: Page, title: str) -> float:
+def _expanded(page: Page) -> Locator:
+    """The sidebar menu, with every entry shown (a long menu shows its first entries only)."""
     nav = page.locator("[data-testid='stSidebarNav']")
-    link = nav.locator("a", has_text=title).first
     more = nav.get_by_role("button", name=re.compile(r"View \d+ more"))
-    if not link.is_visible() and more.count():
-        more.first.click()  # a long menu shows its first entries only
+    if more.count():
+        more.first.click()
+    return nav
+
+
+def menu(page: Page) -> list[str]:
+    """Every page of the signed-in user's menu, in menu order, read from the sidebar: a link's
+    text is its icon's name, then its title."""
+    return [text.split("\n")[-1].strip() for text in _expanded(page).get_by_role("link").all_inner_texts()]
+
+
+def open_page(page: Page, title: str) -> float:
+    # By exact name: "Account" must not open "My accounts".
+    link = _expanded(page).get_by_role("link", name=title, exact=True)
     page.evaluate(ARM_JS)
     started = time.perf_counter()
     link.click()
@@ -189,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             context = browser.new_context(viewport={"width": 1440, "height": 1000})
             page = context.new_page()
             sign_in(page, base, username)
-            titles = TEAM_PAGES + (ADMIN_PAGES if role == "admin" else ())
+            titles = menu(page)
             # The landing page first: open another page, then come back to it.
             for title in (*titles[1:], titles[0]):
                 number += 1
