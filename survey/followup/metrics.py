@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -82,18 +83,36 @@ def _hours(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds() / 3600
 
 
+class _Times(NamedTuple):
+    """What the loop metrics read of one follow-up."""
+
+    created_at: datetime
+    first_action_at: datetime | None
+    closed_at: datetime | None
+    status: str
+    due_at: datetime | None
+
+
 def loop_metrics(
     session: Session, *, now: datetime, days: int = 90, scope: Scope = EVERYTHING
 ) -> LoopMetrics:
     """The loop metrics of follow-ups (and detractor answers) from the last ``days`` to ``now``."""
     start = now - timedelta(days=days)
-    follow_ups = session.exec(
-        select(FollowUp).where(
+    # Plain rows of the five columns the figures need: whole objects would cost most of the time.
+    found = session.exec(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
+            FollowUp.created_at,
+            FollowUp.first_action_at,
+            FollowUp.closed_at,
+            FollowUp.status,
+            FollowUp.due_at,
+        ).where(
             scope.condition(FollowUp.account_id),
             col(FollowUp.created_at) >= start,
             col(FollowUp.created_at) <= now,
         )
     ).all()
+    follow_ups = [_Times(*row) for row in found]
     first = [_hours(f.first_action_at, f.created_at) for f in follow_ups if f.first_action_at]
     closed = [_hours(f.closed_at, f.created_at) for f in follow_ups if f.status == "closed" and f.closed_at]
     decided = [
@@ -115,27 +134,30 @@ def loop_metrics(
         )
     ).all()
     contacts = sorted({contact for _, contact, _ in detractors if contact is not None})
+    # A detractor's next answer is later than the detractor, so no earlier than ``start``:
+    # only the window's answers of those contacts are read (through the contact-time index).
     history: dict[int, list[tuple[datetime, int, int | None]]] = {}
     for index in range(0, len(contacts), 500):
         rows = session.exec(
             select(Response.contact_id, Response.submitted_at, Response.id, Response.nps).where(
                 col(Response.contact_id).in_(contacts[index : index + 500]),
                 col(Response.nps).is_not(None),
+                col(Response.submitted_at) >= start,
                 col(Response.submitted_at) <= now,
             )
         ).all()
         for contact, submitted, response_id, nps in rows:
             history.setdefault(contact or 0, []).append((submitted, response_id or 0, nps))
+    for answers in history.values():
+        answers.sort(key=lambda entry: (entry[0], entry[1]))
     answered_again = recovered = 0
     for response_id, contact, submitted in detractors:
-        later = sorted(
-            entry
-            for entry in history.get(contact or 0, [])
-            if (entry[0], entry[1]) > (submitted, response_id)
-        )
-        if later:
+        answers = history.get(contact or 0, [])
+        # The first of the contact's answers after this one, in (time, id) order.
+        at = bisect_right(answers, (submitted, response_id), key=lambda entry: (entry[0], entry[1]))
+        if at < len(answers):
             answered_again += 1
-            recovered += int((later[0][2] or 0) >= RECOVERED_FROM)
+            recovered += int((answers[at][2] or 0) >= RECOVERED_FROM)
     return LoopMetrics(
         start=start,
         end=now,
