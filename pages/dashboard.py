@@ -146,7 +146,7 @@ st.caption(
     "all groups, the more the fewer its responses (empirical Bayes), so a small group's noisy fall "
     "does not outrank a large group's real one; the estimate has its own 95% interval. The raw change "
     "is shown with its 95% interval: for a segment or touchpoint clustered by account (an account's "
-    "answers in both periods are alike), for one account Welch's."
+    "answers in both periods are alike), for one account clustered by contact."
 )
 
 

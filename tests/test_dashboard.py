@@ -239,13 +239,32 @@ def test_movers_find_the_group_that_fell_most():
     assert found.loc[0, "period"] == "2026-Q2"
 
 
+def _movers_match_a_clustered_fit(raw: pd.DataFrame, by: str, cluster: str) -> None:
+    """``raw``: month, period (0/1), ``by``, ``cluster`` and score per answer. Each ``by``
+    group's change in ``movers`` is statsmodels' OLS on the period clustered by ``cluster``."""
+    from survey.reporting.cells import Cells
+
+    sums = (
+        raw.assign(indicator="trust", total_sq=raw["score"] ** 2)
+        .groupby(["month", by, cluster, "indicator"], as_index=False)
+        .agg(n=("score", "size"), total=("score", "sum"), total_sq=("total_sq", "sum"))
+    )
+    found = movers(Cells.from_frame(sums), by, "quarter", min_n=2).set_index(by)
+    for group, part in raw.groupby(by):
+        design = sm.add_constant(part["period"].to_numpy(dtype=float))
+        fit = sm.OLS(part["score"].to_numpy() * 100 / 6, design).fit(
+            cov_type="cluster", cov_kwds={"groups": part[cluster].to_numpy()}, use_t=True
+        )
+        row = found.loc[group]
+        assert row["change"] == pytest.approx(fit.params[1])
+        assert [row["change_low"], row["change_high"]] == pytest.approx(list(fit.conf_int()[1]))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_groups_change_is_clustered_by_account_as_statsmodels_fits_it(seed):
     """Accounts answer in both quarters, each much like itself: a segment's change has the
     interval of OLS on a period indicator clustered by account, not Welch's, which would count
     every answer as a new person."""
-    from survey.reporting.cells import Cells
-
     rng = np.random.default_rng(seed)
     rows = []
     for account in range(9):
@@ -255,20 +274,24 @@ def test_a_groups_change_is_clustered_by_account_as_statsmodels_fits_it(seed):
                 score = float(np.clip(np.round(level - 0.4 * period + rng.normal(0, 0.6)), 1, 7))
                 rows.append((month, period, segment, account, score))
     raw = pd.DataFrame(rows, columns=["month", "period", "segment", "account_id", "score"])
-    sums = (
-        raw.assign(indicator="trust", total_sq=raw["score"] ** 2)
-        .groupby(["month", "segment", "account_id", "indicator"], as_index=False)
-        .agg(n=("score", "size"), total=("score", "sum"), total_sq=("total_sq", "sum"))
-    )
-    found = movers(Cells.from_frame(sums), "segment", "quarter", min_n=2).set_index("segment")
-    for segment, part in raw.groupby("segment"):
-        design = sm.add_constant(part["period"].to_numpy(dtype=float))
-        fit = sm.OLS(part["score"].to_numpy() * 100 / 6, design).fit(
-            cov_type="cluster", cov_kwds={"groups": part["account_id"].to_numpy()}, use_t=True
-        )
-        row = found.loc[segment]
-        assert row["change"] == pytest.approx(fit.params[1])
-        assert [row["change_low"], row["change_high"]] == pytest.approx(list(fit.conf_int()[1]))
+    _movers_match_a_clustered_fit(raw, "segment", "account_id")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_accounts_change_is_clustered_by_contact_as_statsmodels_fits_it(seed):
+    """Within one account, the same contacts answer in both quarters: an account's change has
+    the interval of OLS on a period indicator clustered by contact."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for account in (1, 2):
+        for contact in range(6):
+            level = rng.normal(4, 1.2)
+            for period, month in enumerate(("2026-02", "2026-05")):
+                for _ in range(int(rng.integers(2, 7))):
+                    score = float(np.clip(np.round(level - 0.3 * period + rng.normal(0, 0.5)), 1, 7))
+                    rows.append((month, period, account, account * 100 + contact, score))
+    raw = pd.DataFrame(rows, columns=["month", "period", "account_id", "respondent", "score"])
+    _movers_match_a_clustered_fit(raw, "account_id", "respondent")
 
 
 def _sums(rng, month: str, group: str, mean: float, sd: float, n: int) -> tuple:

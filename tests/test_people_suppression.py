@@ -171,3 +171,27 @@ def test_a_statements_answers_from_one_person_are_not_charted(session, now):
     data = compute(session, Filters(grain="month"), INSTRUMENT, MIN_N)
     assert data.distribution.empty
     assert np.isnan(data.heat_map["mean"]).all()
+
+
+def test_an_accounts_change_needs_enough_people_in_both_quarters(session, now):
+    """One contact answers four times a quarter at Acme: its change is not shown, and as the
+    accounts of a quarter add up to the trend's figure, neither is the next smallest (Cora)."""
+    from survey.reporting.dashboard import account_movers
+
+    for quarter, days in enumerate((100, 10)):
+        when = now - timedelta(days=days)
+        for number in range(4):
+            respond(session, when - timedelta(hours=number), _answers(5 - quarter), email="loud@acme.example")
+        for number in range(6):
+            respond(
+                session, when, _answers(4 + number % 3), account="Bolt Works", email=f"b{number}@bolt.example"
+            )
+        for number in range(4):
+            respond(
+                session, when, _answers(3 + number % 2), account="Cora Labs", email=f"c{number}@cora.example"
+            )
+    names = dict(session.exec(select(Account.id, Account.name)).all())
+    shown = account_movers(session, Filters(grain="quarter"), MIN_N)
+    assert {names[account] for account in shown["account_id"]} == {"Bolt Works"}
+    everyone = account_movers(session, Filters(grain="quarter"), 1)
+    assert {names[account] for account in everyone["account_id"]} == {"Acme Tools", "Bolt Works", "Cora Labs"}

@@ -49,7 +49,7 @@ from models.tables import (
 )
 from survey.instrument.definition import LEADER_COUNTERPARTS
 from survey.reporting.cells import Cells
-from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_of, role_of, where
+from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_begins, month_ends, month_of, role_of, where
 
 Measure = Literal["scores", "own_scores", "answers", "leader_pairs", "responses"]
 SCORE_SUMS = ("n", "total", "total_sq")
@@ -194,6 +194,17 @@ def ranged_columns(measure: Measure, dialect: str) -> dict[str, Any]:
     return columns | unindexed
 
 
+def time_range(filters: Filters) -> list[Any]:
+    """The filters' months again as instants on the submission time, which its index serves
+    (the month conditions of ``where`` are on an expression no index serves)."""
+    conditions = []
+    if filters.start:
+        conditions.append(col(Response.submitted_at) >= month_begins(filters.start))
+    if filters.end:
+        conditions.append(col(Response.submitted_at) < month_ends(filters.end))
+    return conditions
+
+
 def raw_conditions(
     measure: Measure, filters: Filters, dialect: str, *, skip: frozenset[str], by_ids: bool = False
 ) -> list[Any]:
@@ -290,13 +301,16 @@ def read(
     """``measure`` summed by ``keys`` under ``filters`` (leaving out the dimensions in
     ``skip``), from the smallest aggregate that can answer. With ``ids`` (low, high], only
     responses in that id range count, read through the definition. ``items`` narrows answer
-    counts to those statements (``item_code`` must be among ``keys``)."""
+    counts to those statements (``item_code`` must be among ``keys``). Raw rows narrowed to a
+    period are found through the submission-time index (``time_range``)."""
     dialect = session.get_bind().dialect.name
     aggregate = None if ids is not None else source_for(measure, keys, filters, skip=skip)
     if aggregate is None:
         conditions = raw_conditions(measure, filters, dialect, skip=skip, by_ids=ids is not None)
         if ids is not None:
             conditions += [col(Response.id) > ids[0], col(Response.id) <= ids[1]]
+        else:
+            conditions += time_range(filters)
         if items:
             conditions.append(col(Answer.item_code).in_(items))
         statement = definition(measure, keys, dialect, conditions)

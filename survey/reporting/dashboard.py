@@ -500,13 +500,14 @@ def movers(
     Ranking raw changes would put the smallest, noisiest groups first (regression to the mean).
     So each change comes with its 95% interval (``change_low``/``change_high``): cluster-robust
     across accounts when ``cells`` are also keyed by account (``clustered_changes``: a group's
-    accounts answer in both periods), else Welch's from the two summaries; and it is
+    accounts answer in both periods), or, per account, across its contacts when they are keyed
+    by ``respondent``; else Welch's from the two summaries; and it is
     shrunk toward the indicator's change over all groups (``shrink``: the precision-weighted
     mean change, and the spread of true changes by ``moment_tau2``); rows are ordered by the
     shrunk change (``shrunk``, with its interval), largest falls first.
 
-    ``cells``: score sums with month, ``by`` and indicator keys, and optionally ``account_id``;
-    of a subject key, if any, only our own scores count."""
+    ``cells``: score sums with month, ``by`` and indicator keys, and optionally ``account_id``
+    (or, by account, ``respondent``); of a subject key, if any, only our own scores count."""
     columns = [
         by, "indicator", "before", "after", "change", "change_low", "change_high",
         "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after", "period",
@@ -524,6 +525,11 @@ def movers(
     recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
     grouped = recent.group(["period", by, "indicator"])
     figures = describe(grouped, min_n, people)
+    if RESPONDENT in recent.keys:
+        # Keyed by who answered, the cells count their own people: a group needs min_n of them.
+        answered = recent.group(["period", by, "indicator", RESPONDENT])
+        ones = Cells(answered.keys, {"n": np.ones(len(answered))})
+        figures["suppressed"] = figures["suppressed"] | (ones.group(["period", by, "indicator"]).n < min_n)
     # The groups of one period and indicator add up to the trend's figure for it.
     total = np.char.add(
         grouped.keys["period"].astype(str), np.char.add("|", grouped.keys["indicator"].astype(str))
@@ -546,9 +552,11 @@ def movers(
         for a, b in zip(later_at, earlier_at, strict=True)
     ]
     bounds = np.array([(np.nan, np.nan) if pair is None else pair for pair in intervals]).reshape(-1, 2)
-    if CLUSTER in recent.keys and by != CLUSTER:
-        # Cluster-robust where a group's answers come from two or more accounts.
-        robust = _clustered_changes(recent, by, after)
+    cluster = RESPONDENT if by == CLUSTER else CLUSTER
+    if cluster in recent.keys:
+        # Cluster-robust where a group's answers come from two or more accounts (or, for one
+        # account, contacts).
+        robust = _clustered_changes(recent, by, after, cluster)
         for i, group in enumerate(zip(grouped.keys[by][shown][earlier_at], indicators, strict=True)):
             found = robust.get(group)
             if found is not None:
@@ -594,11 +602,13 @@ def movers(
     )
 
 
-def _clustered_changes(cells: Cells, by: str, after: str) -> dict[tuple[Any, Any], Change]:
-    """Per ``by`` group and indicator of ``cells`` (keyed by period and account, two periods),
-    the change of the mean (0-100) from the period before ``after`` to ``after``, clustered by
-    account (``clustered_changes``); only where that is defined."""
-    fine = cells.group([by, "indicator", CLUSTER, "period"])
+def _clustered_changes(
+    cells: Cells, by: str, after: str, cluster: str = CLUSTER
+) -> dict[tuple[Any, Any], Change]:
+    """Per ``by`` group and indicator of ``cells`` (keyed by period and ``cluster``, two
+    periods), the change of the mean (0-100) from the period before ``after`` to ``after``,
+    clustered (``clustered_changes``); only where that is defined."""
+    fine = cells.group([by, "indicator", cluster, "period"])
     if not len(fine):
         return {}
 
@@ -610,7 +620,7 @@ def _clustered_changes(cells: Cells, by: str, after: str) -> dict[tuple[Any, Any
             first[1:] |= fine.keys[name][1:] != fine.keys[name][:-1]
         return np.cumsum(first) - 1
 
-    row, pair_of = numbered([by, "indicator", CLUSTER]), numbered([by, "indicator"])
+    row, pair_of = numbered([by, "indicator", cluster]), numbered([by, "indicator"])
     rows, pairs = int(row[-1]) + 1, int(pair_of[-1]) + 1
     later = fine.keys["period"] == after
     n, total = fine.sums["n"], fine.sums["total"]
@@ -635,8 +645,10 @@ def _clustered_changes(cells: Cells, by: str, after: str) -> dict[tuple[Any, Any
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
-    """Like ``movers`` per account, from the account-keyed aggregates of the last two periods;
-    computed on request rather than with the rest of the dashboard."""
+    """Like ``movers`` per account, each change clustered by contact: our scores of the last
+    two periods by account and respondent, which no aggregate holds, so the raw rows are read
+    (through the submission-time index); computed on request rather than with the rest of the
+    dashboard."""
     columns = [
         "account_id", "indicator", "before", "after", "change", "change_low", "change_high",
         "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after",
@@ -645,9 +657,10 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
     narrowed = None if version is None else last_two_periods(session, filters, version)
     if version is None or narrowed is None:
         return pd.DataFrame(columns=columns)
-    cells = one_version(cache.read(session, "own_scores", ACCOUNT_KEYS, narrowed), version)
-    people = People(session, narrowed, min_n)
-    return movers(cells, "account_id", filters.grain, min_n, people).drop(columns="period")
+    keys = ["version", "month", CLUSTER, RESPONDENT, "indicator"]
+    cells = one_version(cache.read(session, "own_scores", keys, narrowed, every_month=False), version)
+    # The cells name who answered, so they count their people themselves.
+    return movers(cells, "account_id", filters.grain, min_n).drop(columns="period")
 
 
 def last_two_periods(session: Session, filters: Filters, version: int) -> Filters | None:

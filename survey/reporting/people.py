@@ -22,11 +22,10 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from models.tables import Response
 from survey.reporting import aggregates
-from survey.reporting.filters import Filters, month_begins, month_ends, period_months, where
+from survey.reporting.filters import Filters, period_months, where
 
 MAX_ENTRIES = 100_000
 PERIODS = ("period", "month")  # cell keys naming a period: a month or a quarter label
@@ -122,11 +121,7 @@ class People:
         # Narrowed by submission time, through its index: the other keys are written so that
         # no index serves them (``ranged_columns``), and the first people found end the walk.
         columns = aggregates.ranged_columns(self.measure, dialect)
-        conditions = where(filters, columns.__getitem__)
-        if filters.start:
-            conditions.append(col(Response.submitted_at) >= month_begins(filters.start))
-        if filters.end:
-            conditions.append(col(Response.submitted_at) < month_ends(filters.end))
+        conditions = where(filters, columns.__getitem__) + aggregates.time_range(filters)
         conditions += [columns[name] == value for name, value in equal.items()]
         if versions:
             conditions.append(columns["version"].in_(versions))
