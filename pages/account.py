@@ -193,7 +193,10 @@ st.dataframe(
 
 st.subheader("Trend")
 if view.trend.empty:
-    st.info(f"No quarter has {settings.min_n} or more responses from this account yet.")
+    st.info(
+        f"No quarter has {settings.min_n} or more responses from {settings.min_n} or more different "
+        "people of this account yet: a quarter from fewer could show one person's answers."
+    )
 else:
     st.plotly_chart(account_trend(view.trend, labels, settings.min_n), width="stretch")
     st.caption(

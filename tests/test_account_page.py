@@ -90,7 +90,7 @@ def test_the_page_shows_contacts_coverage_and_weighted_scores(db, acme):
     assert shown["Days since last interaction"] == "3"
     assert shown["As the customer sees it"] == "3 · Value added"  # both answered level 3
     assert shown["As the account manager sees it"] == "not set"
-    assert "No quarter has 5 or more responses" in at.info[0].value
+    assert "No quarter has 5 or more responses from 5 or more different people" in at.info[0].value
 
 
 def test_another_account_can_be_picked(db, acme):
