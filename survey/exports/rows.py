@@ -83,7 +83,7 @@ def where_filters(statement: Select[Any], filters: Filters, scope: Scope) -> Sel
     if filters.start:
         statement = statement.where(col(Response.submitted_at) >= month_start(filters.start, "start"))
     if filters.end:
-        month_start(filters.end, "end")
+        month_start(filters.end, "end")  # refuses a malformed month before it is used
         statement = statement.where(col(Response.submitted_at) < month_ends(filters.end))
     return where_dimensions(statement, filters, func.coalesce(Contact.role, literal(UNKNOWN_ROLE)))
 

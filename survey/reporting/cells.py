@@ -81,6 +81,16 @@ class Cells:
         sums = {name: np.concatenate([self.sums[name], other.sums[name]]) for name in self.sums}
         return Cells(keys, sums).group(list(self.keys))
 
+    def runs(self, names: Sequence[str]) -> np.ndarray:
+        """Each cell's group of ``names``, numbered 0, 1, …, for cells sorted by those keys
+        first (as ``group`` leaves them), where a group's cells are consecutive."""
+        first = np.zeros(len(self), dtype=bool)
+        if len(self):
+            first[0] = True
+        for name in names:
+            first[1:] |= self.keys[name][1:] != self.keys[name][:-1]
+        return np.cumsum(first) - 1
+
     def group(self, by: Sequence[str]) -> Cells:
         """Summed per distinct combination of ``by``, sorted by ``by`` (like pandas ``groupby``)."""
         if not len(self):

@@ -229,6 +229,14 @@ def describe(cells: Cells, min_n: int, people: Enough | None = None) -> dict[str
     }
 
 
+def respondents(cells: Cells, by: list[str]) -> np.ndarray:
+    """Per group of ``by`` (in ``Cells.group``'s order), how many different people answered,
+    for cells keyed by ``RESPONDENT``: they count their own people, where a group needs
+    ``min_n`` of them (``people`` asks the database only of cells that cannot)."""
+    answered = cells.group([*by, RESPONDENT])
+    return Cells(answered.keys, {"n": np.ones(len(answered))}).group(by).n
+
+
 def summary(
     cells: Cells,
     by: list[str],
@@ -253,13 +261,8 @@ def summary(
     suppressed = figures.pop("suppressed")
     columns = {name: grouped.keys[name] for name in by} | figures
     if cluster is not None and len(grouped):
-        first = np.zeros(len(fine), dtype=bool)
-        first[0] = True
-        for name in by:  # sorted by ``by`` first: a group's clusters are consecutive
-            first[1:] |= fine.keys[name][1:] != fine.keys[name][:-1]
-        group = np.cumsum(first) - 1
         robust = clustered_from_sums(
-            group, fine.sums["n"], fine.sums["total"], fine.sums["total_sq"], len(grouped)
+            fine.runs(by), fine.sums["n"], fine.sums["total"], fine.sums["total_sq"], len(grouped)
         )
         several = robust.clusters > 1
         columns |= {
@@ -269,7 +272,7 @@ def summary(
             "clusters": robust.clusters,
         }
         if cluster == RESPONDENT:
-            suppressed = suppressed | (robust.clusters < min_n)
+            suppressed = suppressed | (respondents(fine, by) < min_n)
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
@@ -526,10 +529,9 @@ def movers(
     grouped = recent.group(["period", by, "indicator"])
     figures = describe(grouped, min_n, people)
     if RESPONDENT in recent.keys:
-        # Keyed by who answered, the cells count their own people: a group needs min_n of them.
-        answered = recent.group(["period", by, "indicator", RESPONDENT])
-        ones = Cells(answered.keys, {"n": np.ones(len(answered))})
-        figures["suppressed"] = figures["suppressed"] | (ones.group(["period", by, "indicator"]).n < min_n)
+        figures["suppressed"] = figures["suppressed"] | (
+            respondents(recent, ["period", by, "indicator"]) < min_n
+        )
     # The groups of one period and indicator add up to the trend's figure for it.
     total = np.char.add(
         grouped.keys["period"].astype(str), np.char.add("|", grouped.keys["indicator"].astype(str))
@@ -611,16 +613,7 @@ def _clustered_changes(
     fine = cells.group([by, "indicator", cluster, "period"])
     if not len(fine):
         return {}
-
-    def numbered(names: list[str]) -> np.ndarray:
-        """Each row's group of ``names``: sorted by them, a group's rows are consecutive."""
-        first = np.zeros(len(fine), dtype=bool)
-        first[0] = True
-        for name in names:
-            first[1:] |= fine.keys[name][1:] != fine.keys[name][:-1]
-        return np.cumsum(first) - 1
-
-    row, pair_of = numbered([by, "indicator", cluster]), numbered([by, "indicator"])
+    row, pair_of = fine.runs([by, "indicator", cluster]), fine.runs([by, "indicator"])
     rows, pairs = int(row[-1]) + 1, int(pair_of[-1]) + 1
     later = fine.keys["period"] == after
     n, total = fine.sums["n"], fine.sums["total"]
@@ -676,12 +669,12 @@ def last_two_periods(session: Session, filters: Filters, version: int) -> Filter
     return replace(filters, start=max(first_month, filters.start or first_month))
 
 
-def mover_cells(session: Session, filters: Filters, version: int) -> Cells | None:
+def mover_cells(session: Session, filters: Filters, version: int) -> Cells:
     """Our own score sums of the last two periods by month, account, touchpoint, segment and
     indicator (``MOVER_KEYS``): the segment and touchpoint movers, clustered by account."""
     narrowed = last_two_periods(session, filters, version)
     if narrowed is None:
-        return None
+        return Cells.from_rows([], MOVER_KEYS[1:], SCORE_SUMS)
     return one_version(cache.read(session, "own_scores", MOVER_KEYS, narrowed, every_month=False), version)
 
 
@@ -902,9 +895,6 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     ]
     scale = instrument.agree_scale
     recent = mover_cells(session, filters, version)
-
-    if recent is None:
-        recent = Cells.from_rows([], MOVER_KEYS, SCORE_SUMS)
     # Summed by period (keyed by its first month) before anything else: a third of the cells.
     recent = recent.with_key("month", first_months(recent.keys["month"], filters.grain))
 

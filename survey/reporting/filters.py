@@ -144,9 +144,8 @@ def first_months(months: np.ndarray, grain: Grain) -> np.ndarray:
     it are the period's, and still read as months."""
     if grain == "month" or not len(months):
         return months
-    distinct, inverse = np.unique(months, return_inverse=True)
-    labels = [f"{month[:4]}-{(int(month[5:7]) - 1) // 3 * 3 + 1:02d}" for month in distinct]
-    return np.array(labels)[inverse]
+    distinct, inverse = np.unique(periods_of(months, grain), return_inverse=True)
+    return np.array([period_months(str(period))[0] for period in distinct])[inverse]
 
 
 def periods_of(months: np.ndarray, grain: Grain) -> np.ndarray:
