@@ -196,6 +196,12 @@ if st.toggle(
         st.dataframe(account_falls, hide_index=True, width="stretch")
 
 st.header("Trends against benchmarks")
+st.caption(
+    "Our score with its 95% interval (the band), and each provider our respondents name as the "
+    "leader, rated on one statement, with its 95% interval (the bars). Both intervals are "
+    "clustered by account: the same people answer again and again and share a relationship. "
+    "Each point's details give its n and its effective n."
+)
 periods = sorted(data.trend["period"].unique())
 leader_rows = data.trend[(data.trend["subject"] == "leader") & (data.trend["competitor_id"] > 0)]
 leader_rows = leader_rows.assign(name=leader_rows["competitor_id"].map(competitors))
@@ -269,6 +275,10 @@ with right:
         st.plotly_chart(charts.nps_over_time(data.nps), width="stretch", config=charts.PNG_CONFIG)
 
 if not data.heat_map.empty:
+    st.caption(
+        "Each cell's details give its 95% interval (clustered by account), n and effective n; "
+        "a blank cell rests on too few answers or people to show."
+    )
     st.plotly_chart(
         charts.heat_map(data.heat_map, labels, options["touchpoints"]),
         width="stretch",

@@ -99,6 +99,39 @@ def test_trend_mean_and_interval_match_an_independent_clustered_fit(session, res
         assert row["n_eff"] == pytest.approx(min(len(values), values.var(ddof=1) / fit.bse[0] ** 2))
 
 
+def test_a_leaders_rating_is_clustered_by_account_as_statsmodels_fits_it(session, responses):
+    """The leader is rated by the same people as we are, again and again, within the same
+    accounts: its series and its profile dot carry a cluster-robust interval too, statsmodels'
+    OLS on a constant clustered by account, and their effective n."""
+    data = compute(session, Filters(grain="quarter"), INSTRUMENT, min_n=2)
+    leader = session.exec(select(Competitor.id).where(Competitor.name == "Brightline Partners")).one()
+    ratings = pd.read_sql(
+        "select r.submitted_at, r.account_id, s.score from indicator_score s "
+        "join response r on r.id = s.response_id "
+        f"where s.indicator = 'trust' and s.subject = 'leader' and r.leader_competitor_id = {leader}",
+        session.connection(),
+    )
+    ratings["period"] = period_of(pd.to_datetime(ratings["submitted_at"]).dt.strftime("%Y-%m"), "quarter")
+    ratings["value"] = (ratings["score"] - 1) * 100 / 6
+
+    def check(row: pd.Series, group: pd.DataFrame) -> None:
+        fit = sm.OLS(group["value"].to_numpy(), np.ones(len(group))).fit(
+            cov_type="cluster", cov_kwds={"groups": group["account_id"].to_numpy()}, use_t=True
+        )
+        assert (row["n"], row["clusters"]) == (len(group), 2)
+        assert row["mean"] == pytest.approx(group["value"].mean())
+        assert [row["low"], row["high"]] == pytest.approx(list(fit.conf_int()[0]))
+        effective = group["value"].var(ddof=1) / fit.bse[0] ** 2
+        assert row["n_eff"] == pytest.approx(min(len(group), effective))
+
+    series = data.trend.query(f"indicator == 'trust' and subject == 'leader' and competitor_id == {leader}")
+    assert len(series) == ratings["period"].nunique() == 2
+    for row in series.itertuples(index=False):
+        check(pd.Series(row._asdict()), ratings[ratings["period"] == row.period])
+    dot = data.profile.query(f"indicator == 'trust' and subject == 'leader' and competitor_id == {leader}")
+    check(dot.iloc[0], ratings)
+
+
 def test_one_account_keeps_the_student_t_interval(session, responses):
     acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
     data = compute(session, Filters(grain="quarter", account_ids=(acme,)), INSTRUMENT, min_n=2)
@@ -503,7 +536,8 @@ def test_a_hidden_heat_map_cell_cannot_be_recovered_from_the_profile():
 
     rng = np.random.default_rng(4)
     rows = [  # touchpoint 3 is below min_n
-        score_sums(rng, n, touchpoint_id=touchpoint) for touchpoint, n in ((1, 30), (2, 12), (3, 3), (4, 20))
+        score_sums(rng, n, touchpoint_id=touchpoint, account_id=1)
+        for touchpoint, n in ((1, 30), (2, 12), (3, 3), (4, 20))
     ]
     own = Cells.from_frame(pd.DataFrame(rows))
     table = heat_map(own, min_n=5).set_index("touchpoint_id")
@@ -550,10 +584,37 @@ def test_the_heat_maps_hover_never_shows_a_hidden_cells_n():
             "indicator": ["trust"] * 3,
             "n": [30.0, np.nan, np.nan],
             "mean": [61.0, np.nan, np.nan],
+            "low": [52.4, np.nan, np.nan],
+            "high": [69.6, np.nan, np.nan],
+            "n_eff": [11.6, np.nan, np.nan],
         }
     )
     figure = draw(table, {"trust": "Trust"}, {1: "Sales", 2: "Service", 3: "Delivery"})
-    assert [row[0] for row in figure.data[0].customdata] == ["n = 30", "hidden", "hidden"]
+    assert [row[0] for row in figure.data[0].customdata] == [
+        "95% CI 52–70, n = 30, effective n 12",
+        "hidden",
+        "hidden",
+    ]
+
+
+def test_a_heat_map_cell_is_clustered_by_account_as_statsmodels_fits_it(session, responses):
+    """Each touchpoint's cell carries the cluster-robust interval of our other figures."""
+    data = compute(session, Filters(grain="quarter"), INSTRUMENT, min_n=2)
+    scores = pd.read_sql(
+        "select r.touchpoint_id, r.account_id, s.score from indicator_score s "
+        "join response r on r.id = s.response_id where s.indicator = 'trust' and s.subject = 'own'",
+        session.connection(),
+    )
+    cells = data.heat_map[data.heat_map["indicator"] == "trust"].set_index("touchpoint_id")
+    assert set(cells.index) == set(scores["touchpoint_id"])
+    for touchpoint, group in scores.groupby("touchpoint_id"):
+        values = (group["score"] - 1) * 100 / 6
+        fit = sm.OLS(values.to_numpy(), np.ones(len(values))).fit(
+            cov_type="cluster", cov_kwds={"groups": group["account_id"].to_numpy()}, use_t=True
+        )
+        cell = cells.loc[touchpoint]
+        assert (cell["n"], cell["mean"]) == (len(values), pytest.approx(values.mean()))
+        assert [cell["low"], cell["high"]] == pytest.approx(list(fit.conf_int()[0]))
 
 
 def test_a_trend_runs_on_across_a_version_only_where_the_statements_are_unchanged(session, now):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
-from survey.charts.common import PALETTE
+from survey.charts.common import PALETTE, mean_data, mean_hover
 
 
 def quarter_range(first: str, last: str) -> list[str]:
@@ -48,12 +48,8 @@ def account_trend(trend: pd.DataFrame, labels: Mapping[str, str], min_n: int) ->
                     "arrayminus": (data["mean"] - data["low"]).tolist(),
                     "thickness": 1,
                 },
-                customdata=list(
-                    zip(data["n"], data["low"], data["high"], data.get("n_eff", data["n"]), strict=True)
-                ),
-                hovertemplate=f"{labels.get(code, code)}, "
-                "%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-                "n = %{customdata[0]}, effective n %{customdata[3]:.0f})<extra></extra>",
+                customdata=mean_data(data),
+                hovertemplate=mean_hover(f"{labels.get(code, code)}, %{{x}}", "%{y:.0f}"),
                 connectgaps=False,
             )
         )

@@ -18,6 +18,21 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
+def mean_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """A mean's hover data: n, the interval and the effective n (the raw n where none)."""
+    data = frame.reindex(columns=["n", "low", "high", "n_eff"])
+    return data.assign(n_eff=data["n_eff"].fillna(data["n"]))
+
+
+def mean_hover(point: str, value: str, series: str = "") -> str:
+    """A mean's hover text over ``mean_data``: the point, the mean, its 95% interval, its n
+    and effective n (the clustered intervals rest on fewer independent answers than n)."""
+    return (
+        f"{point}: {value} (95% CI %{{customdata[1]:.0f}}–%{{customdata[2]:.0f}}, "
+        f"n = %{{customdata[0]}}, effective n %{{customdata[3]:.0f}})<extra>{series}</extra>"
+    )
+
+
 def trend_small_multiples(trend: pd.DataFrame, labels: Mapping[str, str]) -> go.Figure:
     """One panel per indicator: the monthly mean (0-100) with its 95% interval as a band."""
     codes = list(labels)
@@ -56,9 +71,8 @@ def trend_small_multiples(trend: pd.DataFrame, labels: Mapping[str, str]) -> go.
                 line={"color": colour, "width": 2},
                 marker={"size": 4},
                 name=labels[code],
-                customdata=data[["n", "low", "high"]],
-                hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-                "n = %{customdata[0]})<extra></extra>",
+                customdata=mean_data(data),
+                hovertemplate=mean_hover("%{x}", "%{y:.0f}"),
                 showlegend=False,
             ),
             row=row,
@@ -127,12 +141,8 @@ def indicator_trend(
             mode="lines+markers",
             name="Us",
             line={"color": OURS, "width": 3},
-            customdata=ours.reindex(columns=["n", "low", "high", "n_eff"]),
-            hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-            "n = %{customdata[0]}, effective n %{customdata[3]:.0f})<extra>Us</extra>"
-            if "n_eff" in ours
-            else "%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-            "n = %{customdata[0]})<extra>Us</extra>",
+            customdata=mean_data(ours),
+            hovertemplate=mean_hover("%{x}", "%{y:.0f}", "Us"),
         )
     )
     for name, rows in leaders.groupby("name", sort=True):
@@ -145,9 +155,17 @@ def indicator_trend(
                 # the gaps table compares it with our matching statement, as pairs.
                 name=f"{name} (one statement, rated by our customers)",
                 line={"color": colours.get(str(name), PALETTE[1]), "dash": "dot"},
-                customdata=rows[["n", "low", "high"]],
-                hovertemplate="%{x}: %{y:.0f} (95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}, "
-                "n = %{customdata[0]})<extra>" + str(name) + "</extra>",
+                # Each rating with its interval, as ours: error bars, not a band, so the
+                # leaders' lines stay readable beside our band.
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rows["high"] - rows["mean"],
+                    "arrayminus": rows["mean"] - rows["low"],
+                    "thickness": 1,
+                },
+                customdata=mean_data(rows),
+                hovertemplate=mean_hover("%{x}", "%{y:.0f}", str(name)),
             )
         )
     for name, rows in figures.groupby("name", sort=True):
@@ -221,10 +239,9 @@ def profile_dots(profile: pd.DataFrame, labels: dict[str, str], names: dict[int,
                     "symmetric": False,
                     "array": rows["high"] - rows["mean"],
                     "arrayminus": rows["mean"] - rows["low"],
-                    "visible": own,
                 },
-                customdata=rows[["n"]],
-                hovertemplate="%{y}: %{x:.0f} (n = %{customdata[0]})<extra>" + name + "</extra>",
+                customdata=mean_data(rows),
+                hovertemplate=mean_hover("%{y}", "%{x:.0f}", name),
             )
         )
     figure.update_xaxes(range=[0, 100], title_text="Score (0–100)")
@@ -288,14 +305,26 @@ def likert_bars(shares: pd.DataFrame, texts: dict[str, str], scale_labels: dict[
 
 def heat_map(table: pd.DataFrame, labels: dict[str, str], touchpoints: dict[int, str]) -> go.Figure:
     """Touchpoint x indicator mean scores, coloured by distance from their overall mean
-    (brown weaker, teal stronger); cells below the minimum n are left blank."""
-    grid = table.pivot(index="touchpoint_id", columns="indicator", values="mean").reindex(
-        columns=list(labels)
-    )
-    counts = table.pivot(index="touchpoint_id", columns="indicator", values="n").reindex(columns=list(labels))
-    order = [tp for tp in touchpoints if tp in grid.index]
-    grid, counts = grid.reindex(order), counts.reindex(order)
+    (brown weaker, teal stronger); cells below the minimum n are left blank. The hover gives
+    each cell's 95% interval, n and effective n."""
+
+    def spread(values: str) -> pd.DataFrame:
+        wide = table.pivot(index="touchpoint_id", columns="indicator", values=values)
+        return wide.reindex(index=[tp for tp in touchpoints if tp in wide.index], columns=list(labels))
+
+    grid = spread("mean")
+    order = list(grid.index)
+    low, high, counts, effective = (spread(name).to_numpy() for name in ("low", "high", "n", "n_eff"))
     text = [[("" if pd.isna(v) else f"{v:.0f}") for v in row] for row in grid.to_numpy()]
+    hover = [
+        [
+            "hidden"
+            if pd.isna(n)
+            else f"95% CI {low[i, j]:.0f}–{high[i, j]:.0f}, n = {n:.0f}, effective n {effective[i, j]:.0f}"
+            for j, n in enumerate(row)
+        ]
+        for i, row in enumerate(counts)
+    ]
     figure = go.Figure(
         go.Heatmap(
             z=grid.to_numpy(),
@@ -304,9 +333,7 @@ def heat_map(table: pd.DataFrame, labels: dict[str, str], touchpoints: dict[int,
             text=text,
             texttemplate="%{text}",
             # A hidden cell shows no figure and no n, only that it is hidden.
-            customdata=[
-                [("hidden" if pd.isna(n) else f"n = {n:.0f}") for n in row] for row in counts.to_numpy()
-            ],
+            customdata=hover,
             hovertemplate="%{y} · %{x}: %{text} (%{customdata})<extra></extra>",
             colorscale="BrBG",
             zmid=float(np.nanmean(grid.to_numpy())) if grid.notna().to_numpy().any() else 50.0,

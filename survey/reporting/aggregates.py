@@ -51,13 +51,16 @@ from survey.instrument.definition import LEADER_COUNTERPARTS
 from survey.reporting.cells import Cells
 from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_begins, month_ends, month_of, role_of, where
 
-Measure = Literal["scores", "own_scores", "answers", "leader_pairs", "responses"]
+Measure = Literal["scores", "own_scores", "leader_scores", "answers", "leader_pairs", "responses"]
+# Our own scores and the leaders' ratings: the scores of one subject, read from all scores.
+SUBJECTS: dict[str, str] = {"own_scores": "own", "leader_scores": "leader"}
 SCORE_SUMS = ("n", "total", "total_sq")
 COUNTERS = tuple(f"c{point}" for point in range(11))  # answers 0..10
 PAIR_SUMS = ("n", "sum_a", "sum_b", "sum_ab", "sum_aa", "sum_bb")
 SUMS: dict[str, tuple[str, ...]] = {
     "scores": SCORE_SUMS,
     "own_scores": SCORE_SUMS,
+    "leader_scores": SCORE_SUMS,
     "answers": COUNTERS,
     "leader_pairs": PAIR_SUMS,
     "responses": ("n",),
@@ -125,10 +128,10 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
     leader = func.coalesce(Response.leader_competitor_id, 0)
     if measure == "responses":  # how many, by the form answered: no aggregate keeps it
         return base, keys | {"form": Response.form}, [func.count()]
-    if measure in ("scores", "own_scores"):
+    if measure == "scores" or measure in SUBJECTS:
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
-        if measure == "own_scores":
-            base = base.where(col(IndicatorScore.subject) == "own")
+        if measure in SUBJECTS:
+            base = base.where(col(IndicatorScore.subject) == SUBJECTS[measure])
         keys |= {
             "indicator": IndicatorScore.indicator,
             "subject": IndicatorScore.subject,
@@ -256,9 +259,9 @@ def rebuild(session: Session) -> None:
 
 
 def _holds(candidate: Aggregate, measure: Measure, keys: set[str]) -> bool:
-    """Whether ``candidate`` holds ``measure`` by every one of ``keys`` (our own scores can
-    come from all scores, keyed by subject)."""
-    same = candidate.measure == measure or (measure == "own_scores" and candidate.measure == "scores")
+    """Whether ``candidate`` holds ``measure`` by every one of ``keys`` (one subject's scores
+    can come from all scores, keyed by subject)."""
+    same = candidate.measure == measure or (measure in SUBJECTS and candidate.measure == "scores")
     return same and keys <= set(candidate.keys)
 
 
@@ -274,8 +277,8 @@ def _regrouped(
     statement = select(
         *(table.c[name] for name in keys), *(func.sum(table.c[name]).label(name) for name in SUMS[measure])
     ).where(*conditions)
-    if measure == "own_scores" and aggregate.measure == "scores":
-        statement = statement.where(table.c.subject == "own")
+    if measure in SUBJECTS and aggregate.measure == "scores":
+        statement = statement.where(table.c.subject == SUBJECTS[measure])
     return statement.group_by(*(table.c[name] for name in keys))
 
 

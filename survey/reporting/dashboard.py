@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,15 +42,23 @@ from survey.reporting.intervals import (
 )
 from survey.reporting.people import Enough, People
 
-SCORE_KEYS = ["version", "month", "segment", "indicator", "subject", "competitor_id"]
-TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "indicator"]
-SCORES = ["month", "indicator", "subject", "competitor_id"]
+# The heat map: each touchpoint's cells per account, the clusters of their intervals.
+TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "account_id", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
 # Over the whole period only, so the database sums the months: a few rows per account.
 LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
 # Our own scores per account: the clusters of every interval of our scores (``summary``).
 ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
 OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
+# The leaders' ratings per account: the clusters of their intervals, as of ours.
+LEADER_ACCOUNT_KEYS = ["version", "month", "account_id", "indicator", "competitor_id"]
+LEADERS_BY_ACCOUNT = ["month", "account_id", "indicator", "competitor_id"]
+# Whose scores, read per account and grouped without the version.
+Subject = Literal["own", "leader"]
+PER_ACCOUNT: dict[Subject, tuple[Measure, list[str], list[str]]] = {
+    "own": ("own_scores", ACCOUNT_KEYS, OWN_BY_ACCOUNT),
+    "leader": ("leader_scores", LEADER_ACCOUNT_KEYS, LEADERS_BY_ACCOUNT),
+}
 # The movers: each group's change clustered by account, over the last two periods only.
 MOVER_KEYS = ["version", "month", "account_id", "touchpoint_id", "segment", "indicator"]
 CLUSTER = "account_id"
@@ -69,28 +77,16 @@ def shown_version(session: Session, filters: Filters) -> int | None:
     responses under the filters (``None`` when there are none)."""
     if filters.version is not None:
         return filters.version
-    # The same read as the score figures', so that it costs nothing more.
-    cells = cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None))
+    cells = _every_version(session, filters)
     return int(cells.keys["version"].max()) if len(cells) else None
 
 
-@dataclass(frozen=True)
-class ScoreCells:
-    """The score sums behind every score figure but the movers', in the shapes they use."""
-
-    scores: Cells  # month, indicator, subject, competitor_id: trend, profile, gaps
-    own_by_touchpoint: Cells  # month, touchpoint_id, indicator: heat map
-
-
-def _by_segment(session: Session, filters: Filters, version: int) -> Cells:
-    # The same read as ``shown_version``'s, so that it costs nothing more.
-    return one_version(cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None)), version)
-
-
-def score_sums(session: Session, filters: Filters, version: int) -> Cells:
-    """Sums of indicator scores by month, indicator, subject and named leader (``SCORES``),
-    of one instrument version: what the trend, the profile and the gaps are computed from."""
-    return _by_segment(session, filters, version).group(SCORES)
+def _every_version(session: Session, filters: Filters, subject: Subject = "own") -> Cells:
+    """Our own scores (or the leaders' ratings) by account under ``filters``, of every
+    instrument version: the one read behind the intervals (``by_account``) and the trend
+    (``linked_score_sums``), which also says which versions have answers."""
+    measure, keys, _ = PER_ACCOUNT[subject]
+    return cache.read(session, measure, keys, replace(filters, version=None))
 
 
 def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
@@ -106,18 +102,16 @@ def linked_score_sums(
     session: Session,
     filters: Filters,
     instrument: Instrument,
-    *,
-    by_account: bool = False,
+    subject: Subject,
 ) -> Cells:
     """The trend's sums: those of ``instrument``'s version, plus, for each indicator whose
     statements are the same in another version, that version's sums of the indicator. Same
     statements give the same score, so such an indicator's line runs on across a version
     change; an indicator whose statements changed starts afresh where its version starts.
-    By month, indicator, subject and leader (``SCORES``), or, ``by_account``, our own scores by
-    month, account and indicator (``OWN_BY_ACCOUNT``)."""
-    measure: Measure = "own_scores" if by_account else "scores"
-    keys, by = (ACCOUNT_KEYS, OWN_BY_ACCOUNT) if by_account else (SCORE_KEYS, SCORES)
-    every = cache.read(session, measure, keys, replace(filters, version=None))
+    Our own scores by month, account and indicator (``OWN_BY_ACCOUNT``), or the leaders'
+    ratings by month, account, indicator and leader (``LEADERS_BY_ACCOUNT``)."""
+    by = PER_ACCOUNT[subject][2]
+    every = _every_version(session, filters, subject)
     linked = one_version(every, instrument.version).group(by)
     for other, same in _linked(every, instrument).items():
         cells = one_version(every, other).group(by)
@@ -141,7 +135,7 @@ def _linked(every: Cells, instrument: Instrument) -> dict[int, list[str]]:
 def linked_versions(session: Session, filters: Filters, instrument: Instrument) -> dict[str, tuple[int, ...]]:
     """Per indicator, the instrument versions whose answers its trend line pools
     (``linked_score_sums``): ``instrument``'s own and those with the same statements."""
-    every = cache.read(session, "scores", SCORE_KEYS, replace(filters, version=None))
+    every = _every_version(session, filters)
     pooled = {indicator.code: [instrument.version] for indicator in instrument.indicators}
     for other, same in _linked(every, instrument).items():
         for code in same:
@@ -149,19 +143,16 @@ def linked_versions(session: Session, filters: Filters, instrument: Instrument) 
     return {code: tuple(sorted(versions)) for code, versions in pooled.items()}
 
 
-def own_by_account(session: Session, filters: Filters, version: int) -> Cells:
-    """Our own score sums by month, account and indicator, of one instrument version: the
-    clusters behind every interval of our scores."""
-    # The same read as the linked trend's (every version), so that it costs nothing more.
-    every = cache.read(session, "own_scores", ACCOUNT_KEYS, replace(filters, version=None))
-    return one_version(every, version).group(OWN_BY_ACCOUNT)
+def by_account(session: Session, filters: Filters, version: int, subject: Subject = "own") -> Cells:
+    """Our own score sums by month, account and indicator (or the leaders' ratings, by leader
+    too), of one instrument version: the clusters behind every interval of those scores."""
+    return one_version(_every_version(session, filters, subject), version).group(PER_ACCOUNT[subject][2])
 
 
-def score_cells(session: Session, filters: Filters, version: int) -> ScoreCells:
-    """Sums of indicator scores for the filters, of one instrument version."""
-    cells = _by_segment(session, filters, version)
-    touchpoints = one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
-    return ScoreCells(cells.group(SCORES), touchpoints)
+def touchpoint_cells(session: Session, filters: Filters, version: int) -> Cells:
+    """Our own score sums by month, touchpoint, account and indicator, of one instrument
+    version: the heat map's."""
+    return one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
 
 
 def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
@@ -321,23 +312,23 @@ def one_total(periods: np.ndarray) -> np.ndarray:
 
 
 def trend(
-    cells: Cells | None,
+    leaders: Cells | None,
     grain: Grain,
     min_n: int,
-    own: Cells | None = None,
+    own: Cells,
     cluster: str = CLUSTER,
     *,
     people: People | None = None,
     totals: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one).
-    With ``own`` (our scores by month, ``cluster`` and indicator: the account, or within one
-    account the respondent), our rows come from it with cluster-robust intervals and ``cells``
-    gives the leaders' rows only, Student-t (one statement each, rated by few): ``None`` for
-    our rows alone.
+    ``own``: our scores by month, ``cluster`` and indicator (the account, or within one account
+    the respondent); ``leaders``: the leaders' ratings by month, account, indicator and leader
+    (``None``: our rows alone). Every row's interval is cluster-robust (``summary``): the same
+    people rate us and the leader, answer again and again, and work for the same accounts.
 
     A period too small to show (``few``; ``people`` counts the people of our own scores, and
-    of all scores for the leaders' rows) is left out. ``totals`` labels each period with the
+    of the leaders' ratings for theirs) is left out. ``totals`` labels each period with the
     figure it adds up to where such a figure is shown beside the trend (equal labels: one
     figure): a series hiding exactly one period of a figure hides its next smallest too
     (``complementary``), so the hidden one is not the shown figure minus the shown periods."""
@@ -356,24 +347,24 @@ def trend(
             hidden = complementary(hidden, frame["n"].to_numpy(), total)
         return frame[~hidden].reset_index(drop=True)
 
-    leader_people = None if people is None else people.on("scores")
-    if own is None:
-        if cells is None or not len(cells):
-            return pd.DataFrame(columns=columns)
-        # Sorted by period already: period is the first key.
-        every = summary(by_period(cells), keys, min_n, keep_small=True, people=leader_people)
-        return shown(every, keys[1:])
-    leaders = pd.DataFrame(columns=columns)
-    if cells is not None and len(cells):
-        theirs = by_period(cells.where(cells.keys["subject"] != "own"))
-        leaders = shown(summary(theirs, keys, min_n, keep_small=True, people=leader_people), keys[1:])
+    theirs = pd.DataFrame(columns=columns)
+    if leaders is not None and len(leaders):
+        rated = summary(
+            by_period(leaders),
+            ["period", "indicator", "competitor_id"],
+            min_n,
+            keep_small=True,
+            cluster=CLUSTER,
+            people=None if people is None else people.on("leader_scores"),
+        )
+        theirs = shown(rated, ["indicator", "competitor_id"]).assign(subject="leader")
     ours = pd.DataFrame(columns=columns)
     if len(own):
         mine = summary(
             by_period(own), ["period", "indicator"], min_n, keep_small=True, cluster=cluster, people=people
         )
         ours = shown(mine, ["indicator"])
-    return _ours_and_leaders(ours, leaders, keys, columns)
+    return _ours_and_leaders(ours, theirs, keys, columns)
 
 
 @dataclass(frozen=True)
@@ -424,21 +415,16 @@ def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headli
     return found
 
 
-def profile(
-    cells: Cells, min_n: int, own: Cells | None = None, *, people: People | None = None
-) -> pd.DataFrame:
-    """Each indicator over the whole filtered period, for us and each named leader (with
-    ``own``, ours with cluster-robust intervals, as ``trend``; ``people`` as ``trend``'s)."""
+def profile(own: Cells, leaders: Cells, min_n: int, *, people: People | None = None) -> pd.DataFrame:
+    """Each indicator over the whole filtered period, for us and each named leader, from
+    ``own`` and ``leaders`` as ``trend``'s, with cluster-robust intervals (``people`` as
+    ``trend``'s)."""
     columns = ["indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
-    if not len(cells):
-        return pd.DataFrame(columns=columns)
-    keys = ["indicator", "subject", "competitor_id"]
-    leader_people = None if people is None else people.on("scores")
-    if own is None:
-        return summary(cells, keys, min_n, people=leader_people)
-    leaders = summary(cells.where(cells.keys["subject"] != "own"), keys, min_n, people=leader_people)
+    rated = None if people is None else people.on("leader_scores")
     ours = summary(own, ["indicator"], min_n, cluster=CLUSTER, people=people)
-    return _ours_and_leaders(ours, leaders, keys, columns)
+    theirs = summary(leaders, ["indicator", "competitor_id"], min_n, cluster=CLUSTER, people=rated)
+    keys = ["indicator", "subject", "competitor_id"]
+    return _ours_and_leaders(ours, theirs.assign(subject="leader"), keys, columns)
 
 
 def _ours_and_leaders(
@@ -466,28 +452,24 @@ def complementary(hidden: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.nd
 
 
 def heat_map(own: Cells, min_n: int, people: Enough | None = None) -> pd.DataFrame:
-    """Touchpoint x indicator mean (0-100) of our own scores. A cell with fewer than ``min_n``
-    responses (or people: ``few``) is hidden, mean *and* n. The indicator's profile (its
-    whole-period figure) is shown beside the map, so one hidden cell in a column could be
-    recovered by subtracting the visible ones from it: wherever a column hides exactly one
-    cell, its next smallest cell is hidden too (complementary suppression), so the hidden ones
-    are only ever known together."""
+    """Touchpoint x indicator mean (0-100) of our own scores (``own``: by touchpoint, account
+    and indicator) with its cluster-robust 95% interval and effective n (``summary``). A cell
+    with fewer than ``min_n`` responses (or people: ``few``) is hidden: mean, interval *and* n.
+    The indicator's profile (its whole-period figure) is shown beside the map, so one hidden
+    cell in a column could be recovered by subtracting the visible ones from it: wherever a
+    column hides exactly one cell, its next smallest cell is hidden too (complementary
+    suppression), so the hidden ones are only ever known together."""
+    columns = ["touchpoint_id", "indicator", "n", "mean", "low", "high", "n_eff"]
     if not len(own):
-        return pd.DataFrame(columns=["touchpoint_id", "indicator", "n", "mean"])
-    grouped = own.group(["touchpoint_id", "indicator"])
-    figures = describe(grouped, min_n, people)
-    frame = pd.DataFrame(
-        {
-            "touchpoint_id": grouped.keys["touchpoint_id"],
-            "indicator": grouped.keys["indicator"],
-            "n": figures["n"],
-            "mean": figures["mean"],
-            "hidden": figures["suppressed"],
-        }
+        return pd.DataFrame(columns=columns)
+    by = ["touchpoint_id", "indicator"]
+    frame = summary(own, by, min_n, keep_small=True, cluster=CLUSTER, people=people)
+    hidden = complementary(
+        frame.pop("suppressed").to_numpy(dtype=bool), frame["n"].to_numpy(), frame["indicator"].to_numpy()
     )
-    frame["hidden"] = complementary(frame["hidden"].to_numpy(), figures["n"], frame["indicator"].to_numpy())
-    frame.loc[frame["hidden"], ["n", "mean"]] = np.nan
-    return frame.drop(columns="hidden")
+    figures = frame[columns].astype({"n": float})
+    figures.loc[hidden, columns[2:]] = np.nan
+    return figures
 
 
 MOVER_FLOOR_TAU2 = 1.0  # (1 point)²: groups are never assumed to move exactly alike
@@ -865,13 +847,17 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     filters, instrument = _on_shown_version(session, filters, instrument)
     version = filters.version or 0
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
-    cells = score_cells(session, filters, version)
     counts = item_counts(session, filters, version)
     people = People(session, filters, min_n)
-    overall = profile(cells.scores, min_n, own_by_account(session, filters, version), people=people)
-    linked_own = linked_score_sums(session, filters, instrument, by_account=True)
+    overall = profile(
+        by_account(session, filters, version),
+        by_account(session, filters, version, "leader"),
+        min_n,
+        people=people,
+    )
+    linked_own = linked_score_sums(session, filters, instrument, "own")
     trends = trend(
-        linked_score_sums(session, filters, instrument),
+        linked_score_sums(session, filters, instrument, "leader"),
         filters.grain,
         min_n,
         linked_own,
@@ -907,7 +893,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         trend=trends,
         headlines=headlines(trends, linked_own, filters.grain),
         profile=overall,
-        heat_map=heat_map(cells.own_by_touchpoint, min_n, people),
+        heat_map=heat_map(touchpoint_cells(session, filters, version), min_n, people),
         segment_movers=falls("segment"),
         touchpoint_movers=falls("touchpoint_id"),
         distribution=distribution(counts, items, scale.min, scale.max, min_n, people.on("answers")),

@@ -79,7 +79,7 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
         return empty
     filters = replace(filters, version=version)
     # Our own scores by account only: the leaders' and the touchpoint cells are not shown here.
-    own = dashboard.own_by_account(session, filters, version)
+    own = dashboard.by_account(session, filters, version)
     months = own.keys["month"]
     in_window, in_previous = (
         (months >= start) & (months <= end),
