@@ -61,7 +61,10 @@ def open_page(db) -> AppTest:
 def values(array) -> list:
     """Plotly sends numeric arrays either as lists or as base64 typed arrays."""
     if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+        flat = np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+        if "shape" in array:  # a table, such as a hover's data
+            flat = flat.reshape([int(size) for size in str(array["shape"]).split(",")])
+        return flat.tolist()
     return list(array)
 
 
@@ -122,7 +125,7 @@ def test_the_trend_chart_shows_quarters_with_enough_responses(db, acme):
     trust = next(trace for trace in figure["data"] if trace["name"] == "Trust")
     assert [trace["name"] for trace in figure["data"]][:2] == ["Satisfaction", "Trust"]
     assert trust["x"][0] == "2025-Q2"
-    n, low, high, n_eff = trust["customdata"][0]
+    n, low, high, n_eff = values(trust["customdata"])[0]
     assert n == n_eff == 5  # five people, once each
     # Everyone answered alike: the interval has no width, and is drawn as error bars.
     assert (low, high) == pytest.approx((50.0, 50.0))
