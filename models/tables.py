@@ -549,6 +549,22 @@ class AccountLeaderPairRollup(SQLModel, table=True):
     sum_bb: float
 
 
+class FormRollup(SQLModel, table=True):
+    """How many responses each form (pulse or check-up) brought, per account by month,
+    touchpoint and segment."""
+
+    __tablename__ = "form_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    account_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    touchpoint_id: int = Field(primary_key=True)
+    segment: str = Field(primary_key=True, max_length=100)
+    form: str = Field(primary_key=True, max_length=10)
+    n: int
+
+
 class ApiKey(SQLModel, table=True):
     """A key for CRMs, help desks and BI tools calling the HTTP API. Only its hash is kept."""
 

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, func, select
 
-from models.tables import FollowUp, Response, ScoreSegmentRollup
+from models.tables import FollowUp, FormRollup, Response, ScoreSegmentRollup
 from survey.exports import packs
 from survey.operations.startup import prepare_database
+from survey.reporting import aggregates
 from survey.reporting.aggregates import AGGREGATES
+from survey.reporting.filters import Filters
 from tests.factories import answers_at, respond
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,29 @@ def test_one_time_work_says_what_it_does_and_runs_once(engine, older):
         assert session.exec(select(func.count()).select_from(FollowUp)).one() == 1
         assert session.exec(select(func.count()).select_from(ScoreSegmentRollup)).one() > 0
 
+    again: list[str] = []
+    prepare_database(engine, say=again.append)
+    assert again == []
+
+
+def test_an_aggregate_added_by_an_upgrade_is_filled_alone_at_the_next_start(engine, now):
+    """An upgrade adds ``form_rollup`` empty beside filled aggregates: the next start fills
+    it, and only it, and says so; the count it keeps is the responses' own."""
+    with Session(engine) as session:
+        for number in range(3):
+            respond(session, now, email=f"c{number}@acme.example")
+        session.execute(delete(FormRollup))
+        session.commit()
+        scores = session.exec(select(ScoreSegmentRollup)).all()
+    said: list[str] = []
+    prepare_database(engine, say=said.append)
+    assert "summing 3 responses into the reporting aggregates (form_rollup)" in "\n".join(said)
+    with Session(engine) as session:
+        assert session.exec(select(ScoreSegmentRollup)).all() == scores
+        cells = aggregates.read(session, "responses", ["form"], Filters())
+        assert aggregates.source_for("responses", ["form"], Filters()).name == "form_rollup"
+        counted = dict(session.exec(select(Response.form, func.count()).group_by(Response.form)).all())
+        assert dict(zip(cells.keys["form"].tolist(), cells.n.tolist(), strict=True)) == counted
     again: list[str] = []
     prepare_database(engine, say=again.append)
     assert again == []

@@ -152,6 +152,13 @@ def create_invitation(
     its one-time token."""
     if valid_days < 1:
         raise InviteError("a link must stay valid for at least one day")
+    if contact.account_id != interaction.account_id:
+        # A contact answers only for their own account: reports count an account's answers as
+        # coming from people of its own (``survey.reporting.dashboard.clusters_of``).
+        raise InviteError(
+            f"contact {contact.id} belongs to account {contact.account_id}, "
+            f"not to the interaction's account {interaction.account_id}"
+        )
     version = newest(session).version
     touchpoint = session.get_one(Touchpoint, interaction.touchpoint_id)
     due = survey_due_at(touchpoint, interaction.occurred_at)

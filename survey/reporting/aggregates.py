@@ -21,12 +21,13 @@ Every key set starts with the instrument version: answers to different versions 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, case, delete, func, select
+from sqlalchemy import Select, bindparam, case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -38,6 +39,7 @@ from models.tables import (
     AccountTouchpointRollup,
     Answer,
     Contact,
+    FormRollup,
     IndicatorScore,
     ItemRollup,
     ItemSegmentRollup,
@@ -101,12 +103,20 @@ AGGREGATES = (
     Aggregate(ItemRollup, "answers"),
     Aggregate(LeaderPairRollup, "leader_pairs"),
     Aggregate(AccountLeaderPairRollup, "leader_pairs"),
+    Aggregate(FormRollup, "responses"),
 )
 
 
-def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any], list[Any]]:
+@cache
+def source(measure: Measure, dialect: str) -> tuple[Select[Any], Mapping[str, Any], tuple[Any, ...]]:
     """The raw rows of ``measure``: a statement to add columns to, its key columns by name
-    and its sum expressions (in ``SUMS[measure]`` order)."""
+    and its sum expressions (in ``SUMS[measure]`` order). Built once per measure: building
+    the expressions costs more than a small query (a count of a cell's people) itself."""
+    base, keys, sums = _source(measure, dialect)
+    return base, MappingProxyType(keys), tuple(sums)
+
+
+def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any], list[Any]]:
     keys: dict[str, Any] = {
         "version": Response.instrument_version,
         "month": month_of(col(Response.submitted_at), dialect),
@@ -126,7 +136,7 @@ def source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any],
         .outerjoin(Contact, col(Contact.id) == Response.contact_id)
     )
     leader = func.coalesce(Response.leader_competitor_id, 0)
-    if measure == "responses":  # how many, by the form answered: no aggregate keeps it
+    if measure == "responses":  # how many, by the form answered
         return base, keys | {"form": Response.form}, [func.count()]
     if measure == "scores" or measure in SUBJECTS:
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
@@ -183,7 +193,8 @@ def definition(
     )
 
 
-def ranged_columns(measure: Measure, dialect: str) -> dict[str, Any]:
+@cache
+def ranged_columns(measure: Measure, dialect: str) -> Mapping[str, Any]:
     """The key columns of ``measure``'s raw rows for a read narrowed to a range (of response
     ids, or of submission times), the narrowest way in: the account, touchpoint, segment and
     indicator are written as expressions (``+ 0``, ``|| ''``) that no index serves. Otherwise
@@ -194,7 +205,7 @@ def ranged_columns(measure: Measure, dialect: str) -> dict[str, Any]:
     for name in ("segment", "indicator", "subject"):
         if name in columns:
             unindexed[name] = columns[name] + ""
-    return columns | unindexed
+    return MappingProxyType({**columns, **unindexed})
 
 
 def time_range(filters: Filters) -> list[Any]:
@@ -240,11 +251,28 @@ def add_response(session: Session, response_id: int) -> None:
         connection.execute(_increment(aggregate, dialect), {"response_id": response_id})
 
 
-def rebuild(session: Session) -> None:
-    """Recompute every aggregate from responses, answers and scores, in the caller's transaction."""
+def unfilled(session: Session) -> list[Aggregate]:
+    """The aggregates that are empty, one row read of each: with responses stored, those to
+    fill (``rebuild(only=…)``) after an upgrade added them or on a bulk-loaded base. (One
+    may also be empty because no response has what it sums, paired leader ratings say:
+    filling it again finds nothing, and costs only where something else is filled.)"""
+    connection = session.connection()
+
+    def empty(aggregate: Aggregate) -> bool:
+        one = select(literal(1)).select_from(aggregate.model.__table__).limit(1)
+        return connection.execute(one).first() is None
+
+    return [aggregate for aggregate in AGGREGATES if empty(aggregate)]
+
+
+def rebuild(session: Session, only: Sequence[Aggregate] = AGGREGATES) -> None:
+    """Recompute every aggregate (or those ``only``; the others are taken as complete) from
+    responses, answers and scores, in the caller's transaction."""
     dialect = session.get_bind().dialect.name
-    filled: list[Aggregate] = []
+    filled = [aggregate for aggregate in AGGREGATES if aggregate not in only]
     for aggregate in reversed(AGGREGATES):
+        if aggregate not in only:
+            continue
         session.execute(delete(aggregate.model))
         table = aggregate.model.__table__
         columns = [*aggregate.keys, *aggregate.sums]

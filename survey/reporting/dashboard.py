@@ -42,8 +42,9 @@ from survey.reporting.intervals import (
 )
 from survey.reporting.people import Enough, People
 
-# The heat map: each touchpoint's cells per account, the clusters of their intervals.
-TOUCHPOINT_KEYS = ["version", "month", "touchpoint_id", "account_id", "indicator"]
+# The heat map: each touchpoint's cells per account, the clusters of their intervals, over
+# the whole period only, so the database sums the months.
+TOUCHPOINT_KEYS = ["version", "touchpoint_id", "account_id", "indicator"]
 OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
 # Over the whole period only, so the database sums the months: a few rows per account.
 LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
@@ -86,7 +87,11 @@ def _every_version(session: Session, filters: Filters, subject: Subject = "own")
     instrument version: the one read behind the intervals (``by_account``) and the trend
     (``linked_score_sums``), which also says which versions have answers."""
     measure, keys, _ = PER_ACCOUNT[subject]
-    return cache.read(session, measure, keys, replace(filters, version=None))
+    # Ours is kept for every month, shared by each period's read (the Overview's and the
+    # Dashboard's); the leaders' ratings, four rows to each of ours and read by the Dashboard
+    # alone, only for the period asked.
+    every_month = subject == "own"
+    return cache.read(session, measure, keys, replace(filters, version=None), every_month=every_month)
 
 
 def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
@@ -150,9 +155,10 @@ def by_account(session: Session, filters: Filters, version: int, subject: Subjec
 
 
 def touchpoint_cells(session: Session, filters: Filters, version: int) -> Cells:
-    """Our own score sums by month, touchpoint, account and indicator, of one instrument
-    version: the heat map's."""
-    return one_version(cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters), version)
+    """Our own score sums by touchpoint, account and indicator over the filters' period, of
+    one instrument version: the heat map's."""
+    cells = cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters, every_month=False)
+    return one_version(cells, version)
 
 
 def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
@@ -194,21 +200,28 @@ def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
     )
 
 
-def few(cells: Cells, min_n: int, people: Enough | None = None) -> np.ndarray:
+def few(
+    cells: Cells, min_n: int, people: Enough | None = None, at_least: np.ndarray | None = None
+) -> np.ndarray:
     """Per cell, whether it is too small to show: fewer than ``min_n`` answers or, asked of
-    ``people`` (``survey.reporting.people``), answers from fewer than ``min_n`` people."""
+    ``people`` (``survey.reporting.people``), answers from fewer than ``min_n`` people.
+    ``at_least``: per cell, how many people it is known to rest on (``clusters_of``); a cell
+    known to rest on ``min_n`` is not asked about."""
     hidden = cells.n < min_n
     if people is not None:
-        for at in np.flatnonzero(~hidden):
+        unknown = ~hidden if at_least is None else ~hidden & (at_least < min_n)
+        for at in np.flatnonzero(unknown):
             hidden[at] = not people(
                 {name: values[at] for name, values in cells.keys.items()}, int(cells.n[at])
             )
     return hidden
 
 
-def describe(cells: Cells, min_n: int, people: Enough | None = None) -> dict[str, np.ndarray]:
+def describe(
+    cells: Cells, min_n: int, people: Enough | None = None, at_least: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per cell: n, mean, sd and the t-based 95% interval on 0-100, and whether it is too
-    small to show (``few``)."""
+    small to show (``few``, with ``at_least``)."""
     figures = mean_from_sums(cells.n, cells.sums["total"], cells.sums["total_sq"])
     return {
         "n": cells.n,
@@ -216,16 +229,19 @@ def describe(cells: Cells, min_n: int, people: Enough | None = None) -> dict[str
         "sd": figures.sd,
         "low": figures.low,
         "high": figures.high,
-        "suppressed": few(cells, min_n, people),
+        "suppressed": few(cells, min_n, people, at_least),
     }
 
 
-def respondents(cells: Cells, by: list[str]) -> np.ndarray:
-    """Per group of ``by`` (in ``Cells.group``'s order), how many different people answered,
-    for cells keyed by ``RESPONDENT``: they count their own people, where a group needs
-    ``min_n`` of them (``people`` asks the database only of cells that cannot)."""
-    answered = cells.group([*by, RESPONDENT])
-    return Cells(answered.keys, {"n": np.ones(len(answered))}).group(by).n
+def clusters_of(cells: Cells, by: list[str], cluster: str) -> np.ndarray:
+    """Per group of ``by`` (in ``Cells.group``'s order), how many clusters answered in it. By
+    ``RESPONDENT`` they are the people themselves, where a group needs ``min_n`` of them. By
+    account, each brings at least one person of its own: a contact belongs to one account and
+    is invited only to its interactions (``create_invitation``), and an anonymous answer is a
+    person apart. So a group from ``min_n`` accounts rests on ``min_n`` people, and only
+    groups from fewer need ``people`` to ask the database (``few``'s ``at_least``)."""
+    answered = cells.group([*by, cluster])
+    return Cells(answered.keys, {"n": (answered.n > 0).astype(np.float64)}).group(by).n
 
 
 def summary(
@@ -248,7 +264,8 @@ def summary(
     # Clustered, the groups are summed from the per-cluster cells: one pass over ``cells``.
     fine = cells.group([*by, cluster]) if cluster is not None else cells
     grouped = fine.group(by)
-    figures = describe(grouped, min_n, people)
+    clusters = None if cluster is None else clusters_of(fine, by, cluster)
+    figures = describe(grouped, min_n, people, clusters)
     suppressed = figures.pop("suppressed")
     columns = {name: grouped.keys[name] for name in by} | figures
     if cluster is not None and len(grouped):
@@ -262,8 +279,8 @@ def summary(
             "n_eff": np.where(several, robust.n_eff, grouped.n),
             "clusters": robust.clusters,
         }
-        if cluster == RESPONDENT:
-            suppressed = suppressed | (respondents(fine, by) < min_n)
+        if cluster == RESPONDENT and clusters is not None:
+            suppressed = suppressed | (clusters < min_n)
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
@@ -509,11 +526,11 @@ def movers(
     after = str(periods[-1])
     recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
     grouped = recent.group(["period", by, "indicator"])
-    figures = describe(grouped, min_n, people)
-    if RESPONDENT in recent.keys:
-        figures["suppressed"] = figures["suppressed"] | (
-            respondents(recent, ["period", by, "indicator"]) < min_n
-        )
+    cluster = next((name for name in (RESPONDENT, CLUSTER) if name in recent.keys and name != by), None)
+    clusters = None if cluster is None else clusters_of(recent, ["period", by, "indicator"], cluster)
+    figures = describe(grouped, min_n, people, clusters)
+    if cluster == RESPONDENT and clusters is not None:
+        figures["suppressed"] = figures["suppressed"] | (clusters < min_n)
     # The groups of one period and indicator add up to the trend's figure for it.
     total = np.char.add(
         grouped.keys["period"].astype(str), np.char.add("|", grouped.keys["indicator"].astype(str))
