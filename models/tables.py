@@ -136,6 +136,7 @@ class Draft(SQLModel, table=True):
 
 
 UNPACKED = "export_pack IS NULL"
+STILL_OPEN = "status != 'closed'"
 
 
 class Response(SQLModel, table=True):
@@ -230,6 +231,16 @@ class FollowUp(SQLModel, table=True):
     """A response that needs action, and what the team did about it: the closed loop."""
 
     __tablename__ = "follow_up"
+    # The follow-ups still open, by account and age: My accounts counts them per account.
+    __table_args__ = (
+        Index(
+            "ix_follow_up_open_account",
+            "account_id",
+            "created_at",
+            sqlite_where=text(STILL_OPEN),
+            postgresql_where=text(STILL_OPEN),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # None for a follow-up about a whole account (kind "account"), which no single response raised.
@@ -563,6 +574,23 @@ class FormRollup(SQLModel, table=True):
     segment: str = Field(primary_key=True, max_length=100)
     form: str = Field(primary_key=True, max_length=10)
     n: int
+
+
+class AccountDayRollup(SQLModel, table=True):
+    """Each response's mean own score (0-100) summed per account by day: an account's level
+    and its change over any run of days (My accounts' recent days against its baseline)."""
+
+    __tablename__ = "account_day_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    account_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD
+    segment: str = Field(primary_key=True, max_length=100)
+    n: int
+    total: float
+    total_sq: float
 
 
 class ApiKey(SQLModel, table=True):

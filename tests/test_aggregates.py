@@ -4,6 +4,8 @@ over the raw rows; reads answer every scope from aggregates; the cache takes in 
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import func, update
 from sqlmodel import select
@@ -226,3 +228,50 @@ def test_every_period_of_one_scope_shares_one_read(session, varied, now, monkeyp
     inside = (everything.keys["month"] >= "2026-08") & (everything.keys["month"] <= "2026-11")
     assert recent.keys["month"].tolist() == everything.keys["month"][inside].tolist()
     assert 0 < len(recent) < len(everything)
+
+
+def _response_means(session) -> pd.DataFrame:
+    """Each response's mean own score (0-100) with its account and UTC day, by pandas."""
+    raw = pd.read_sql(
+        "select r.id, r.account_id, r.submitted_at, s.score_100 from response r "
+        "join indicator_score s on s.response_id = r.id where s.subject = 'own'",
+        session.connection(),
+    )
+    means = raw.groupby(["id", "account_id", "submitted_at"], as_index=False)["score_100"].mean()
+    at = pd.to_datetime(means["submitted_at"], utc=True, format="ISO8601")
+    return means.assign(day=at.dt.strftime("%Y-%m-%d"), when=at)
+
+
+def test_each_responses_mean_score_is_summed_per_account_and_day(session, varied):
+    cells = aggregates.read(session, "response_means", ["account_id", "day"], Filters())
+    got = pd.DataFrame(
+        {"account_id": cells.keys["account_id"], "day": cells.keys["day"]} | dict(cells.sums)
+    ).set_index(["account_id", "day"])
+    means = _response_means(session)
+    expected = means.groupby(["account_id", "day"])["score_100"].agg(
+        n="count", total="sum", total_sq=lambda values: (values**2).sum()
+    )
+    assert len(got) == len(expected) == 9
+    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index(), check_dtype=False, atol=1e-9)
+
+
+def test_an_accounts_recent_days_and_baseline_are_its_responses_means(session, varied, now):
+    """My accounts' windows: the last 90 days up to today and the 365 days before, each the
+    n, mean and squared deviations of the responses' own means, as pandas takes them."""
+    from survey.accounts.health import BASELINE_DAYS, PERIOD_DAYS, _windows
+
+    means = _response_means(session)
+    today = now.date()
+    recent_from = today - timedelta(days=PERIOD_DAYS)
+    baseline_from = recent_from - timedelta(days=BASELINE_DAYS)
+    day = means["when"].dt.date
+    means["window"] = np.where(day >= recent_from, "recent", "baseline")
+    inside = means[(day >= baseline_from) & (day <= today)]
+    windows = _windows(session, now)
+    assert set(windows) == set(zip(inside["account_id"], inside["window"], strict=True))
+    for (account_id, window), part in inside.groupby(["account_id", "window"]):
+        found = windows[(account_id, window)]
+        values = part["score_100"]
+        assert found.n == len(values)
+        assert found.mean == pytest.approx(values.mean())
+        assert found.sum_sq_dev == pytest.approx(((values - values.mean()) ** 2).sum(), abs=1e-6)

@@ -11,6 +11,7 @@ from survey.accounts.health import account_health, health_frame
 from survey.accounts.values import disagreements
 from survey.exports.frames import frame_csv
 from survey.people.access import owner_scope
+from survey.reporting import cache
 from tests.factories import answers_at, respond, team_app
 
 ALL = ("satisfaction", "trust", "control_mutuality", "commitment", "mindset", "word_of_mouth")
@@ -168,6 +169,7 @@ def test_the_page_reads_as_many_queries_for_twenty_accounts_as_for_two(db):
     now = datetime.now(UTC)
 
     def page() -> None:
+        cache.clear()  # both counts from a first open: a kept read takes in new answers in fewer
         scope = owner_scope(db, "maria")
         account_health(db, now, scope)
         disagreements(db, now, scope)

@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import case, func
+from sqlalchemy import case, func, text
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
-from models.tables import Account, Contact, FollowUp, IndicatorScore, Interaction, Response
+from models.tables import STILL_OPEN, Account, Contact, FollowUp, Interaction, Response
 from survey.accounts.profile import (
     last_answers,
     latest_scores_by_account,
@@ -49,6 +51,8 @@ from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
+from survey.reporting import cache
+from survey.reporting.filters import Filters
 from survey.reporting.intervals import Shrunk, moment_tau2, shrink
 
 PERIOD_DAYS = 90
@@ -131,38 +135,25 @@ class _Window:
 
 
 def _windows(session: Session, now: datetime) -> dict[tuple[int, str], _Window]:
-    """Per account and window ("recent"/"baseline"): n, mean and summed squared deviations of
-    each response's mean own score (0-100), summed in the database."""
-    recent_from = now - timedelta(days=PERIOD_DAYS)
+    """Per account and window ("recent": the last ``PERIOD_DAYS`` days up to ``now``'s day,
+    "baseline": the ``BASELINE_DAYS`` days before): n, mean and summed squared deviations of
+    each response's mean own score (0-100), from the per-day sums (``response_means``)."""
+    today = now.astimezone(UTC).date() if now.tzinfo else now.date()
+    recent_from = today - timedelta(days=PERIOD_DAYS)
     baseline_from = recent_from - timedelta(days=BASELINE_DAYS)
-    per_response = (
-        select(
-            col(Response.account_id).label("account_id"),
-            case((col(Response.submitted_at) >= recent_from, "recent"), else_="baseline").label("window"),
-            func.avg(IndicatorScore.score_100).label("mean"),
-        )
-        .join(IndicatorScore, col(IndicatorScore.response_id) == col(Response.id))
-        .where(
-            IndicatorScore.subject == "own",
-            Response.submitted_at >= baseline_from,
-            Response.submitted_at <= now,
-        )
-        .group_by(col(Response.id), col(Response.account_id), col(Response.submitted_at))
-        .subquery()
-    )
-    rows = session.execute(
-        select_rows(
-            per_response.c.account_id,
-            per_response.c.window,
-            func.count(),
-            func.sum(per_response.c.mean),
-            func.sum(per_response.c.mean * per_response.c.mean),
-        ).group_by(per_response.c.account_id, per_response.c.window)
-    ).all()
+    months = Filters(start=f"{baseline_from:%Y-%m}", end=f"{today:%Y-%m}")
+    cells = cache.read(session, "response_means", ["account_id", "day"], months)
+    days = cells.keys["day"].astype(str) if len(cells) else np.array([], dtype=str)
+    inside = (days >= baseline_from.isoformat()) & (days <= today.isoformat())
+    window = np.where(days >= recent_from.isoformat(), "recent", "baseline")
+    sums = cells.with_key("window", window).where(inside).group(["account_id", "window"])
     result = {}
-    for account_id, window, n, total, total_sq in rows:
-        mean = float(total) / n
-        result[(int(account_id), window)] = _Window(int(n), mean, max(0.0, float(total_sq) - n * mean * mean))
+    for at, account_id in enumerate(sums.keys["account_id"].tolist()):
+        n, total = int(sums.n[at]), float(sums.sums["total"][at])
+        if n:
+            mean = total / n
+            spread = max(0.0, float(sums.sums["total_sq"][at]) - n * mean * mean)
+            result[(int(account_id), str(sums.keys["window"][at]))] = _Window(n, mean, spread)
     return result
 
 
@@ -214,6 +205,14 @@ def _changes(windows: dict[tuple[int, str], _Window], segments: dict[int, str]) 
     return result
 
 
+def _latest(session: Session, scope: Scope, account: Any, when: Any, now: datetime) -> dict[int, datetime]:
+    """Per account in ``scope``, the latest ``when`` up to ``now`` (none: left out): one step
+    into the (account, time) index per account, not a walk over every row."""
+    latest = select_rows(func.max(when)).where(account == Account.id, when <= now).scalar_subquery()
+    rows = session.execute(select_rows(col(Account.id), latest).where(scope.condition(Account.id))).all()
+    return {int(account_id): at for account_id, at in rows if at is not None}
+
+
 def account_health(
     session: Session, now: datetime, scope: Scope = EVERYTHING, *, rfm_period: str | None = None
 ) -> list[AccountHealth]:
@@ -242,20 +241,8 @@ def account_health(
         for contact_id, at in last_answers(session, scope, now).items()
         if at > now - timedelta(days=PERIOD_DAYS)
     }
-    last_interaction = dict(
-        session.exec(
-            select(Interaction.account_id, func.max(Interaction.occurred_at))
-            .where(scope.condition(Interaction.account_id), Interaction.occurred_at <= now)
-            .group_by(col(Interaction.account_id))
-        ).all()
-    )
-    last_answer = dict(
-        session.exec(
-            select(Response.account_id, func.max(Response.submitted_at))
-            .where(scope.condition(Response.account_id), Response.submitted_at <= now)
-            .group_by(col(Response.account_id))
-        ).all()
-    )
+    last_interaction = _latest(session, scope, Interaction.account_id, Interaction.occurred_at, now)
+    last_answer = _latest(session, scope, Response.account_id, Response.submitted_at, now)
     overdue_before = now - timedelta(days=OVERDUE_DAYS)
     follow_ups = {
         account_id: (int(open_), int(overdue or 0))
@@ -265,9 +252,8 @@ def account_health(
                 func.count(),
                 func.sum(case((col(FollowUp.created_at) < overdue_before, 1), else_=0)),
             )
-            .where(
-                scope.condition(FollowUp.account_id), FollowUp.status != "closed", FollowUp.created_at <= now
-            )
+            # The condition of the open follow-ups' index, as it is written there.
+            .where(scope.condition(FollowUp.account_id), text(STILL_OPEN), FollowUp.created_at <= now)
             .group_by(col(FollowUp.account_id))
         ).all()
     }

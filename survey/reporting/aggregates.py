@@ -33,6 +33,7 @@ from sqlmodel import Session, col
 
 from models.tables import (
     Account,
+    AccountDayRollup,
     AccountItemRollup,
     AccountLeaderPairRollup,
     AccountScoreRollup,
@@ -51,9 +52,20 @@ from models.tables import (
 )
 from survey.instrument.definition import LEADER_COUNTERPARTS
 from survey.reporting.cells import Cells
-from survey.reporting.filters import UNKNOWN_ROLE, Filters, month_begins, month_ends, month_of, role_of, where
+from survey.reporting.filters import (
+    UNKNOWN_ROLE,
+    Filters,
+    day_of,
+    month_begins,
+    month_ends,
+    month_of,
+    role_of,
+    where,
+)
 
-Measure = Literal["scores", "own_scores", "leader_scores", "answers", "leader_pairs", "responses"]
+Measure = Literal[
+    "scores", "own_scores", "leader_scores", "answers", "leader_pairs", "responses", "response_means"
+]
 # Our own scores and the leaders' ratings: the scores of one subject, read from all scores.
 SUBJECTS: dict[str, str] = {"own_scores": "own", "leader_scores": "leader"}
 SCORE_SUMS = ("n", "total", "total_sq")
@@ -66,6 +78,7 @@ SUMS: dict[str, tuple[str, ...]] = {
     "answers": COUNTERS,
     "leader_pairs": PAIR_SUMS,
     "responses": ("n",),
+    "response_means": SCORE_SUMS,
 }
 __all__ = ["AGGREGATES", "UNKNOWN_ROLE", "Aggregate", "add_response", "definition", "read", "rebuild"]
 
@@ -104,6 +117,7 @@ AGGREGATES = (
     Aggregate(LeaderPairRollup, "leader_pairs"),
     Aggregate(AccountLeaderPairRollup, "leader_pairs"),
     Aggregate(FormRollup, "responses"),
+    Aggregate(AccountDayRollup, "response_means"),
 )
 
 
@@ -120,6 +134,7 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
     keys: dict[str, Any] = {
         "version": Response.instrument_version,
         "month": month_of(col(Response.submitted_at), dialect),
+        "day": day_of(col(Response.submitted_at), dialect),
         "account_id": Response.account_id,
         "segment": Account.segment,
         "touchpoint_id": Response.touchpoint_id,
@@ -138,6 +153,16 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
     leader = func.coalesce(Response.leader_competitor_id, 0)
     if measure == "responses":  # how many, by the form answered
         return base, keys | {"form": Response.form}, [func.count()]
+    if measure == "response_means":
+        # Each response's mean own score (0-100), one step into its scores: a relationship's
+        # level in one answer, whichever statements its form asked. None without own scores.
+        mean = (
+            select(func.avg(IndicatorScore.score_100))
+            .where(col(IndicatorScore.response_id) == Response.id, col(IndicatorScore.subject) == "own")
+            .correlate(Response)
+            .scalar_subquery()
+        )
+        return base, keys, [func.count(mean), func.sum(mean), func.sum(mean * mean)]
     if measure == "scores" or measure in SUBJECTS:
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
         if measure in SUBJECTS:

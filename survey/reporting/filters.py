@@ -83,10 +83,21 @@ def where(filters: Filters, column: Callable[[str], Any], *, skip: frozenset[str
 
 def month_of(column: ColumnElement[Any] | Mapped[Any], dialect: str) -> ColumnElement[str]:
     """``YYYY-MM`` of a timestamp, in the database's own dialect."""
+    return _in_utc(column, dialect, "%Y-%m", "YYYY-MM")
+
+
+def day_of(column: ColumnElement[Any] | Mapped[Any], dialect: str) -> ColumnElement[str]:
+    """``YYYY-MM-DD`` of a timestamp, in the database's own dialect."""
+    return _in_utc(column, dialect, "%Y-%m-%d", "YYYY-MM-DD")
+
+
+def _in_utc(
+    column: ColumnElement[Any] | Mapped[Any], dialect: str, sqlite: str, other: str
+) -> ColumnElement[str]:
     if dialect == "sqlite":
-        return func.strftime("%Y-%m", column)
-    # timestamptz: take the month in UTC, whatever the session's time zone.
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+        return func.strftime(sqlite, column)
+    # timestamptz: take the date in UTC, whatever the session's time zone.
+    return func.to_char(func.timezone("UTC", column), other)
 
 
 def month_begins(month: str) -> datetime:
