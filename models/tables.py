@@ -231,8 +231,11 @@ class FollowUp(SQLModel, table=True):
     """A response that needs action, and what the team did about it: the closed loop."""
 
     __tablename__ = "follow_up"
-    # The follow-ups still open, by account and age: My accounts counts them per account.
+    # The follow-ups still open, by account and age: My accounts counts them per account. The
+    # queue lists the newest first, of one status or of all: it reads its page off an index.
     __table_args__ = (
+        Index("ix_follow_up_status_created", "status", "created_at", "id"),
+        Index("ix_follow_up_created", "created_at", "id"),
         Index(
             "ix_follow_up_open_account",
             "account_id",
@@ -784,6 +787,19 @@ class CommentTagRule(SQLModel, table=True):
     keywords: str = Field(max_length=1000)  # comma-separated, matched case-insensitively as words
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class QualityCheck(SQLModel, table=True):
+    """The day's check of whether answers in different languages and instrument versions can
+    be compared (invariance over the newest responses): what the Dashboard warns about. Made
+    once a day by the worker, read by every Dashboard open."""
+
+    __tablename__ = "quality_check"
+
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, UTC
+    checked_at: datetime
+    responses: int  # the newest response id the check saw
+    notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class OneTimeWork(SQLModel, table=True):

@@ -11,12 +11,12 @@ from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from pages.filters import filter_bar
-from pages.quality_cache import notices as quality_notices
 from survey.behaviour.rfm import narrow_to_rfm
 from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
 from survey.instrument.workflow import version_breaks
 from survey.people.access import restrict_filters
+from survey.quality.report import latest_notices, record_day_check
 from survey.reporting.dashboard import (
     DashboardData,
     account_movers,
@@ -106,8 +106,13 @@ st.caption(
 if data.responses == 0:
     st.warning("No responses match these filters.")
     st.stop()
-# Figures pool languages and instrument versions: say where the instrument does not allow that.
-for notice in quality_notices(settings.database_url, f"{datetime.now(UTC):%Y-%m-%d}"):
+# Figures pool languages and instrument versions: say where the instrument does not allow that,
+# as the day's check found (the worker makes it; a base never checked is checked now, once).
+with session_scope(engine()) as session:
+    notices = latest_notices(session)
+    if notices is None:
+        notices = record_day_check(session, datetime.now(UTC))
+for notice in notices:
     st.warning(f"{plain(notice)} See the Instrument quality page.", icon=":material/translate:")
 
 # Headline: where the latest period stands against the one before.

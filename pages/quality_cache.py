@@ -1,4 +1,4 @@
-"""The instrument quality report, cached for the Instrument quality page and the dashboard's notice."""
+"""The instrument quality report, cached for the Instrument quality page."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine
-from survey.quality.report import (
-    GroupCheck,
-    QualityReport,
-    comparison_checks,
-    comparison_notices,
-    quality_report,
-)
+from survey.quality.report import QualityReport, quality_report
 
 
 @st.cache_data(show_spinner="Fitting the factor models…", max_entries=8)
@@ -23,13 +17,3 @@ def report(url: str, since: date | None, version: tuple[int, int, str]) -> Quali
     del url, version
     with session_scope(engine()) as session:
         return quality_report(session, since=since)
-
-
-@st.cache_data(show_spinner=False, max_entries=4, ttl=6 * 3600)
-def notices(url: str, day: str) -> list[str]:
-    """Invariance across languages and versions of all responses, at most once a day per process:
-    a property of the instrument, not of one filter's selection."""
-    del url, day
-    with session_scope(engine()) as session:
-        checks: tuple[GroupCheck, ...] = comparison_checks(session)
-    return comparison_notices(checks)

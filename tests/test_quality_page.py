@@ -163,3 +163,41 @@ def test_the_dashboard_shows_no_notice_where_nothing_can_be_compared(db):
     assert not at.exception
     assert "Reliability of each scale" in [header.value for header in at.header]  # the page ran to its end
     assert not [w.value for w in at.warning if "Instrument quality" in w.value]
+
+
+def test_the_worker_checks_once_a_day_and_the_dashboard_shows_that_check(db, monkeypatch):
+    """The invariance check fits factor models: the worker makes it once a day and stores it;
+    the Dashboard shows the stored notices and fits nothing while its reader waits."""
+    from models.tables import QualityCheck
+    from survey.loop.worker import run_once
+    from survey.quality import report
+
+    for number in range(6):
+        respond(
+            db, datetime.now(UTC) - timedelta(days=3 + number), full_answers(), email=f"p{number}@x.example"
+        )
+    fitted: list[int] = []
+    checks = report.comparison_checks
+
+    def counted(session, **kwargs):
+        fitted.append(1)
+        return checks(session, **kwargs)
+
+    monkeypatch.setattr(report, "comparison_checks", counted)
+    now = datetime.now(UTC)
+    engine = db.get_bind()
+    run_once(engine, now=now)
+    run_once(engine, now=now + timedelta(minutes=1))
+    assert len(fitted) == 1  # once a day, however often the worker passes
+    db.expire_all()
+    stored = db.get(QualityCheck, f"{now:%Y-%m-%d}")
+    assert stored is not None
+    assert stored.notices == []  # one language, one version: nothing to warn
+    stored.notices = ["Answers in German and English are not comparable (as the worker found)."]
+    db.add(stored)
+    db.commit()
+    at = team_app(db, role="admin", timeout=120).run()
+    at = at.switch_page("pages/dashboard.py").run()
+    assert not at.exception
+    assert len(fitted) == 1  # the page read the check, it did not make one
+    assert [w.value for w in at.warning if "as the worker found" in w.value]

@@ -192,18 +192,33 @@ def run_once(
     engine: Engine, *, now: datetime, worker: str | None = None, mail: MailSettings | None = None
 ) -> list[Outcome]:
     """One pass: record what the clock makes due, email the survey invitations their
-    touchpoint's delay held back until now, then deliver what is due."""
+    touchpoint's delay held back until now, then deliver what is due; once a day, check the
+    instrument for the Dashboard's notices (``record_day_check``)."""
     from models.settings import get_settings
     from survey.loop.schedule import record_due
     from survey.sending.delivery import send_due_invitations
 
     with session_scope(engine) as session:
         record_due(session, now=now)
+    _check_the_day(engine, now)
     with session_scope(engine) as session:
         send_due_invitations(
             session, now=now, base_url=get_settings().base_url, mail=mail or MailSettings.from_env()
         )
     return deliver_due(engine, now=now, worker=worker, mail=mail)
+
+
+def _check_the_day(engine: Engine, now: datetime) -> None:
+    """The day's instrument check, when not made yet: a failure is logged and never stops the
+    delivery of what is due (the Dashboard then keeps showing the latest check)."""
+    from survey.quality.report import day_check_due, record_day_check
+
+    try:
+        with session_scope(engine) as session:
+            if day_check_due(session, now):
+                record_day_check(session, now)
+    except Exception:
+        log.exception("the day's instrument check failed")
 
 
 def run_forever(

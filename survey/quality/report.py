@@ -5,11 +5,12 @@ with a verdict in plain words."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
+from models.tables import QualityCheck, Response
 from survey.instrument.definition import Instrument, load_instrument
 from survey.people.access import EVERYTHING, Scope
 from survey.quality.cfa import AVE_LIMIT, HTMT_LIMIT, OMEGA_LIMIT, CfaResult, fit_cfa
@@ -259,3 +260,24 @@ def comparison_notices(checks: tuple[GroupCheck, ...]) -> list[str]:
         if check.failed:
             notices.append(check.verdict)
     return notices
+
+
+def day_check_due(session: Session, now: datetime) -> bool:
+    """Whether ``now``'s day (UTC) has no stored check yet (``record_day_check``)."""
+    return session.get(QualityCheck, f"{now:%Y-%m-%d}") is None
+
+
+def record_day_check(session: Session, now: datetime) -> list[str]:
+    """Check invariance across languages and versions over the newest responses of the whole
+    base (``comparison_checks``: a property of the instrument, not of one reader's selection)
+    and store it as ``now``'s day's check; returns its notices. The caller commits."""
+    notices = comparison_notices(comparison_checks(session))
+    newest = session.exec(select(func.max(Response.id))).one() or 0
+    session.merge(QualityCheck(day=f"{now:%Y-%m-%d}", checked_at=now, responses=newest, notices=notices))
+    return notices
+
+
+def latest_notices(session: Session) -> list[str] | None:
+    """The notices of the latest stored check (``None``: never checked)."""
+    latest = session.exec(select(QualityCheck).order_by(col(QualityCheck.day).desc()).limit(1)).first()
+    return None if latest is None else list(latest.notices)

@@ -13,7 +13,13 @@ response's mean own score summed per account and day, from which My accounts tak
 account's recent days against its baseline (it averaged every response of 455 days at each open).
 
 My accounts counts each account's open follow-ups: ``ix_follow_up_open_account`` holds the open
-ones only, by account and age, so the count reads that index alone.
+ones only, by account and age, so the count reads that index alone. The follow-up queue shows
+the newest first, of a status or of all: ``ix_follow_up_status_created`` and
+``ix_follow_up_created`` give its page in order, instead of sorting every follow-up at each open.
+
+``quality_check`` keeps the day's check of invariance across languages and versions, which the
+Dashboard warns with: the worker makes it once a day, instead of the first open of each day
+fitting the models while its reader waits.
 """
 
 from collections.abc import Sequence
@@ -69,8 +75,22 @@ def upgrade() -> None:
         postgresql_where=sa.text(STILL_OPEN),
     )
 
+    op.create_table(
+        "quality_check",
+        _text("day", 10),
+        sa.Column("checked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("responses", sa.Integer(), nullable=False),
+        sa.Column("notices", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("day"),
+    )
+    op.create_index("ix_follow_up_status_created", "follow_up", ["status", "created_at", "id"])
+    op.create_index("ix_follow_up_created", "follow_up", ["created_at", "id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_follow_up_created", table_name="follow_up")
+    op.drop_index("ix_follow_up_status_created", table_name="follow_up")
     op.drop_index("ix_follow_up_open_account", table_name="follow_up")
+    op.drop_table("quality_check")
     op.drop_table("account_day_rollup")
     op.drop_table("form_rollup")
