@@ -15,16 +15,20 @@ which fits the three-factor Holzinger-Swineford model to ``HolzingerSwineford193
 """
 
 import math
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from semopy.examples import holzinger39
+from sqlmodel import func, select
 
+from models.tables import QualityCheck
 from survey.quality.cfa import fit_cfa, htmt
 from survey.quality.data import QualityInputError, Structure, complete_cases, moments
 from survey.quality.invariance import measure_invariance
 from survey.quality.multigroup import fit_multigroup
+from survey.quality.report import latest_notices, record_day_check
 
 HS = Structure.of({"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"], "speed": ["x7", "x8", "x9"]})
 
@@ -212,3 +216,14 @@ def test_a_small_intercept_difference_in_large_groups_holds_approximately() -> N
         "The intercept of a2 differs a little, too little to change the verdict."
     )
     assert not check.failed
+
+
+def test_a_day_checked_twice_keeps_one_check(session, now):
+    """The worker and a first Dashboard open may check the same day: one check stays, the later."""
+    assert latest_notices(session) is None
+    record_day_check(session, now)
+    session.commit()
+    record_day_check(session, now + timedelta(minutes=5))
+    session.commit()
+    assert session.exec(select(func.count()).select_from(QualityCheck)).one() == 1
+    assert latest_notices(session) == []

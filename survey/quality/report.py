@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from models.tables import QualityCheck, Response
@@ -273,7 +274,13 @@ def record_day_check(session: Session, now: datetime) -> list[str]:
     and store it as ``now``'s day's check; returns its notices. The caller commits."""
     notices = comparison_notices(comparison_checks(session))
     newest = session.exec(select(func.max(Response.id))).one() or 0
-    session.merge(QualityCheck(day=f"{now:%Y-%m-%d}", checked_at=now, responses=newest, notices=notices))
+    # An upsert: the worker and a first Dashboard open (or two replicas) may check the same day.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(QualityCheck).values(
+        day=f"{now:%Y-%m-%d}", checked_at=now, responses=newest, notices=notices
+    )
+    kept = {name: statement.excluded[name] for name in ("checked_at", "responses", "notices")}
+    session.execute(statement.on_conflict_do_update(index_elements=["day"], set_=kept))
     return notices
 
 
