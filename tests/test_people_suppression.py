@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from models.tables import Account, Competitor
+from models.tables import Account, Competitor, Contact, Interaction
 from survey.accounts.profile import quarterly_trend
+from survey.collecting.invitations import InviteError, create_invitation
 from survey.reporting.dashboard import compute
 from survey.reporting.filters import Filters
 from survey.reporting.overview import overview
-from tests.factories import answers_at, full_answers, respond
+from tests.factories import answers_at, full_answers, make_invitation, respond
 from tests.test_dashboard import INSTRUMENT
 
 MIN_N = 3
@@ -195,3 +196,16 @@ def test_an_accounts_change_needs_enough_people_in_both_quarters(session, now):
     assert {names[account] for account in shown["account_id"]} == {"Bolt Works"}
     everyone = account_movers(session, Filters(grain="quarter"), 1)
     assert {names[account] for account in everyone["account_id"]} == {"Acme Tools", "Bolt Works", "Cora Labs"}
+
+
+def test_a_contact_is_never_invited_to_another_accounts_interaction(session, now):
+    """A cell with answers from ``min_n`` accounts is taken to rest on ``min_n`` people without
+    counting them (``dashboard.clusters_of``): that rests on each contact answering only for
+    their own account, which the invitation enforces."""
+    make_invitation(session, now, account="Acme Tools", email="ana@acme.example")
+    make_invitation(session, now, account="Bolt Works", email="bo@bolt.example")
+    ana = session.exec(select(Contact).where(Contact.email == "ana@acme.example")).one()
+    bolt = session.exec(select(Account.id).where(Account.name == "Bolt Works")).one()
+    theirs = session.exec(select(Interaction).where(Interaction.account_id == bolt)).one()
+    with pytest.raises(InviteError, match="belongs to account"):
+        create_invitation(session, interaction=theirs, contact=ana, now=now, valid_days=14)
