@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from models.tables import Account, Competitor, Response
+from models.tables import Account, Competitor, IndicatorScore, Response
 from survey.instrument.definition import load_instrument
 from survey.people.access import Scope, restrict_filters
 from survey.reporting import aggregates, cache, dashboard
@@ -242,7 +242,14 @@ def _response_means(session) -> pd.DataFrame:
     return means.assign(day=at.dt.strftime("%Y-%m-%d"), when=at)
 
 
-def test_each_responses_mean_score_is_summed_per_account_and_day(session, varied):
+def test_each_responses_mean_score_is_summed_per_account_and_day(session, varied, now):
+    # One more answering no statement at all, only the recommendation: it has no mean score.
+    skipped = {code: None for code, value in full_answers().items() if isinstance(value, int)}
+    quiet = respond(session, now, skipped | {"NPS": 9}, account="Acme Tools", email="quiet@acme.example")
+    assert not session.exec(select(IndicatorScore).where(IndicatorScore.response_id == quiet)).all()
+    kept = snapshot(session)  # what its submission added: nothing to the mean scores
+    aggregates.rebuild(session)
+    assert snapshot(session) == kept
     cells = aggregates.read(session, "response_means", ["account_id", "day"], Filters())
     got = pd.DataFrame(
         {"account_id": cells.keys["account_id"], "day": cells.keys["day"]} | dict(cells.sums)

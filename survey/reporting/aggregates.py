@@ -155,14 +155,15 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
         return base, keys | {"form": Response.form}, [func.count()]
     if measure == "response_means":
         # Each response's mean own score (0-100), one step into its scores: a relationship's
-        # level in one answer, whichever statements its form asked. None without own scores.
+        # level in one answer, whichever statements its form asked. A response without own
+        # scores (a pulse answered only by its recommendation, say) has none and is left out.
         mean = (
             select(func.avg(IndicatorScore.score_100))
             .where(col(IndicatorScore.response_id) == Response.id, col(IndicatorScore.subject) == "own")
             .correlate(Response)
             .scalar_subquery()
         )
-        return base, keys, [func.count(mean), func.sum(mean), func.sum(mean * mean)]
+        return base.where(mean.is_not(None)), keys, [func.count(), func.sum(mean), func.sum(mean * mean)]
     if measure == "scores" or measure in SUBJECTS:
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
         if measure in SUBJECTS:
