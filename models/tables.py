@@ -137,6 +137,7 @@ class Draft(SQLModel, table=True):
 
 UNPACKED = "export_pack IS NULL"
 STILL_OPEN = "status != 'closed'"
+NOT_ESCALATED = "escalated_at IS NULL"
 
 
 class Response(SQLModel, table=True):
@@ -235,6 +236,14 @@ class FollowUp(SQLModel, table=True):
     # queue lists the newest first, of one status or of all: it reads its page off an index.
     __table_args__ = (
         Index("ix_follow_up_status_created", "status", "created_at", "id"),
+        # The open ones not yet escalated, by due time: the worker's pass looks for the newly
+        # overdue among these alone, not among every follow-up ever past its due time.
+        Index(
+            "ix_follow_up_to_escalate",
+            "due_at",
+            sqlite_where=text(f"{STILL_OPEN} AND {NOT_ESCALATED}"),
+            postgresql_where=text(f"{STILL_OPEN} AND {NOT_ESCALATED}"),
+        ),
         Index("ix_follow_up_created", "created_at", "id"),
         Index(
             "ix_follow_up_open_account",

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col
 
-from models.tables import FollowUp
+from models.tables import NOT_ESCALATED, STILL_OPEN, FollowUp
 
 DEFAULT_HOURS = {
     "detractor": 24,
@@ -75,11 +75,8 @@ def claim_overdue(session: Session, now: datetime) -> list[int]:
     return their ids. One statement: two workers at once never escalate the same one."""
     statement = (
         update(FollowUp)
-        .where(
-            col(FollowUp.status) != "closed",
-            col(FollowUp.due_at) <= now,
-            col(FollowUp.escalated_at).is_(None),
-        )
+        # The conditions of the index of follow-ups still to escalate, as it writes them.
+        .where(text(STILL_OPEN), text(NOT_ESCALATED), col(FollowUp.due_at) <= now)
         .values(escalated_at=now)
         .returning(col(FollowUp.id))
     )

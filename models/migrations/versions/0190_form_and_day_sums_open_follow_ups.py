@@ -16,6 +16,8 @@ My accounts counts each account's open follow-ups: ``ix_follow_up_open_account``
 ones only, by account and age, so the count reads that index alone. The follow-up queue shows
 the newest first, of a status or of all: ``ix_follow_up_status_created`` and
 ``ix_follow_up_created`` give its page in order, instead of sorting every follow-up at each open.
+The worker's every pass looks for follow-ups newly overdue: ``ix_follow_up_to_escalate`` holds
+only the open ones not escalated yet, where it walked every follow-up ever past its due time.
 
 ``quality_check`` keeps the day's check of invariance across languages and versions, which the
 Dashboard warns with: the worker makes it once a day, instead of the first open of each day
@@ -34,6 +36,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 STILL_OPEN = "status != 'closed'"
+NOT_ESCALATED = "escalated_at IS NULL"
 
 
 def _text(name: str, length: int) -> sa.Column:
@@ -85,9 +88,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_follow_up_status_created", "follow_up", ["status", "created_at", "id"])
     op.create_index("ix_follow_up_created", "follow_up", ["created_at", "id"])
+    op.create_index(
+        "ix_follow_up_to_escalate",
+        "follow_up",
+        ["due_at"],
+        sqlite_where=sa.text(f"{STILL_OPEN} AND {NOT_ESCALATED}"),
+        postgresql_where=sa.text(f"{STILL_OPEN} AND {NOT_ESCALATED}"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_follow_up_to_escalate", table_name="follow_up")
     op.drop_index("ix_follow_up_created", table_name="follow_up")
     op.drop_index("ix_follow_up_status_created", table_name="follow_up")
     op.drop_index("ix_follow_up_open_account", table_name="follow_up")
