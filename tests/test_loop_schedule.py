@@ -132,6 +132,38 @@ def test_an_overdue_follow_up_escalates_once(engine, session, inbox, monkeypatch
     assert len([m for m in inbox.messages if "overdue" in str(m["Subject"])]) == 1
 
 
+def test_a_backlog_of_overdue_follow_ups_escalates_in_one_pass_listing_the_longest_overdue(
+    engine, session, inbox, monkeypatch
+):
+    """More overdue follow-ups than a statement may bind ids (a chunk, made small here): one mail
+    names them all by count and lists the longest overdue; the next pass sends nothing more."""
+    from survey.loop import schedule
+
+    monkeypatch.setattr(schedule, "ID_CHUNK", 2)
+    monkeypatch.setattr(schedule, "ESCALATION_LIST_MAX", 2)
+    user(session, "root", "admin", "root@pulse.example", weekly_digest=False)
+    for number in range(5):  # the first answered is the longest overdue
+        when = NOW + timedelta(minutes=number)
+        answer(
+            session,
+            account=f"Account {number}",
+            owner="maria",
+            email=f"c{number}@x.example",
+            nps=2,
+            when=when,
+        )
+    follow_ups = session.exec(select(FollowUp).order_by(FollowUp.due_at)).all()
+    assert len(follow_ups) == 5
+    run_once(engine, now=NOW + timedelta(hours=30))
+    [escalation] = [m for m in inbox.messages if "overdue" in str(m["Subject"])]
+    assert escalation["Subject"] == "5 follow-up(s) overdue"
+    text = parts(escalation)[0]
+    assert [f"#{f.id}" in text for f in follow_ups] == [True, True, False, False, False]
+    assert "+ 3" in text
+    run_once(engine, now=NOW + timedelta(hours=31))
+    assert len([m for m in inbox.messages if "overdue" in str(m["Subject"])]) == 1
+
+
 def test_escalations_go_to_the_named_team_lead(engine, session, inbox, monkeypatch):
     monkeypatch.setenv("PULSE_ESCALATE_TO", "lead")
     user(session, "lead", "manager", "lead@pulse.example", weekly_digest=False)

@@ -20,6 +20,7 @@ from survey.loop.texts import DAY_FORMATS, reasons_label, text
 from survey.sending.mailer import MailSettings
 
 ESCALATION_LIST_MAX = 50
+ID_CHUNK = 10_000  # ids bound in one statement: well under every database's limit
 
 
 def escalation_recipients(session: Session, escalate_to: str) -> list[tuple[str, str]]:
@@ -46,15 +47,20 @@ def escalate(session: Session, *, now: datetime, settings: Settings, sender: str
     ids = sla.claim_overdue(session, now)
     if not ids:
         return []
-    rows = session.exec(
-        select(FollowUp, Account.name, Account.owner)
-        .join(Account, col(Account.id) == FollowUp.account_id)
-        .where(col(FollowUp.id).in_(ids))
-        .order_by(col(FollowUp.due_at))
-    ).all()
+    # The mail lists the longest overdue only: those of each chunk of ids (a backlog may hold
+    # more ids than a statement may bind), then of them all.
+    found: list[tuple[FollowUp, str, str | None]] = []
+    for start in range(0, len(ids), ID_CHUNK):
+        found += session.exec(
+            select(FollowUp, Account.name, Account.owner)
+            .join(Account, col(Account.id) == FollowUp.account_id)
+            .where(col(FollowUp.id).in_(ids[start : start + ID_CHUNK]))
+            .order_by(col(FollowUp.due_at), col(FollowUp.id))
+            .limit(ESCALATION_LIST_MAX)
+        ).all()
+    shown = sorted(found, key=lambda row: (row[0].due_at or now, row[0].id or 0))[:ESCALATION_LIST_MAX]
     for address, language in escalation_recipients(session, settings.escalate_to):
         day = DAY_FORMATS[language] + " %H:%M"
-        shown = rows[:ESCALATION_LIST_MAX]
         table = Table(
             heading=text(language, "escalation_title"),
             columns=[text(language, k) for k in ("followup", "account", "owner", "why", "due")],
@@ -69,12 +75,12 @@ def escalate(session: Session, *, now: datetime, settings: Settings, sender: str
                 for f, name, owner in shown
             ],
         )
-        more = [f"+ {len(rows) - len(shown)}"] if len(rows) > len(shown) else []
+        more = [f"+ {len(ids) - len(shown)}"] if len(ids) > len(shown) else []
         queue_email(
             session,
             Notice(
                 to=address,
-                subject=text(language, "escalation_subject", count=len(rows)),
+                subject=text(language, "escalation_subject", count=len(ids)),
                 language=language,
                 title=text(language, "escalation_title"),
                 paragraphs=[text(language, "escalation_intro"), *more],
