@@ -143,7 +143,7 @@ def _windows(session: Session, now: datetime) -> dict[tuple[int, str], _Window]:
     baseline_from = recent_from - timedelta(days=BASELINE_DAYS)
     months = Filters(start=f"{baseline_from:%Y-%m}", end=f"{today:%Y-%m}")
     cells = cache.read(session, "response_means", ["account_id", "day"], months)
-    days = cells.keys["day"].astype(str) if len(cells) else np.array([], dtype=str)
+    days = cells.keys["day"].astype(str)
     inside = (days >= baseline_from.isoformat()) & (days <= today.isoformat())
     window = np.where(days >= recent_from.isoformat(), "recent", "baseline")
     sums = cells.with_key("window", window).where(inside).group(["account_id", "window"])

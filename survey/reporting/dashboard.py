@@ -233,15 +233,17 @@ def describe(
     }
 
 
-def clusters_of(cells: Cells, by: list[str], cluster: str) -> np.ndarray:
-    """Per group of ``by`` (in ``Cells.group``'s order), how many clusters answered in it. By
-    ``RESPONDENT`` they are the people themselves, where a group needs ``min_n`` of them. By
-    account, each brings at least one person of its own: a contact belongs to one account and
-    is invited only to its interactions (``create_invitation``), and an anonymous answer is a
-    person apart. So a group from ``min_n`` accounts rests on ``min_n`` people, and only
-    groups from fewer need ``people`` to ask the database (``few``'s ``at_least``)."""
-    answered = cells.group([*by, cluster])
-    return Cells(answered.keys, {"n": (answered.n > 0).astype(np.float64)}).group(by).n
+def clusters_of(fine: Cells, by: list[str]) -> np.ndarray:
+    """Per group of ``by`` (in ``Cells.group``'s order), how many clusters answered in it;
+    ``fine``: cells grouped by ``by`` and then the cluster. By ``RESPONDENT`` they are the
+    people themselves, where a group needs ``min_n`` of them. By account, each brings at least
+    one person of its own: a contact belongs to one account and is invited only to its
+    interactions (``create_invitation``), and an anonymous answer is a person apart. So a group
+    from ``min_n`` accounts rests on ``min_n`` people, and only groups from fewer need
+    ``people`` to ask the database (``few``'s ``at_least``)."""
+    runs = fine.runs(by)
+    groups = int(runs[-1]) + 1 if len(runs) else 0
+    return np.bincount(runs, weights=fine.n > 0, minlength=groups).astype(np.int64)
 
 
 def summary(
@@ -264,7 +266,7 @@ def summary(
     # Clustered, the groups are summed from the per-cluster cells: one pass over ``cells``.
     fine = cells.group([*by, cluster]) if cluster is not None else cells
     grouped = fine.group(by)
-    clusters = None if cluster is None else clusters_of(fine, by, cluster)
+    clusters = None if cluster is None else clusters_of(fine, by)
     figures = describe(grouped, min_n, people, clusters)
     suppressed = figures.pop("suppressed")
     columns = {name: grouped.keys[name] for name in by} | figures
@@ -525,9 +527,10 @@ def movers(
         return pd.DataFrame(columns=columns)
     after = str(periods[-1])
     recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
-    grouped = recent.group(["period", by, "indicator"])
+    keys = ["period", by, "indicator"]
+    grouped = recent.group(keys)
     cluster = next((name for name in (RESPONDENT, CLUSTER) if name in recent.keys and name != by), None)
-    clusters = None if cluster is None else clusters_of(recent, ["period", by, "indicator"], cluster)
+    clusters = None if cluster is None else clusters_of(recent.group([*keys, cluster]), keys)
     figures = describe(grouped, min_n, people, clusters)
     if cluster == RESPONDENT and clusters is not None:
         figures["suppressed"] = figures["suppressed"] | (clusters < min_n)
@@ -553,8 +556,7 @@ def movers(
         for a, b in zip(later_at, earlier_at, strict=True)
     ]
     bounds = np.array([(np.nan, np.nan) if pair is None else pair for pair in intervals]).reshape(-1, 2)
-    cluster = RESPONDENT if by == CLUSTER else CLUSTER
-    if cluster in recent.keys:
+    if cluster is not None:
         # Cluster-robust where a group's answers come from two or more accounts (or, for one
         # account, contacts).
         robust = _clustered_changes(recent, by, after, cluster)
