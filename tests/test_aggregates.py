@@ -13,7 +13,8 @@ from sqlmodel import select
 from models.tables import Account, Competitor, IndicatorScore, Response
 from survey.instrument.definition import load_instrument
 from survey.people.access import Scope, restrict_filters
-from survey.reporting import aggregates, cache, dashboard
+from survey.reporting import aggregates, cache, dashboard, moments
+from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters
 from tests.factories import full_answers, respond
 
@@ -282,3 +283,59 @@ def test_an_accounts_recent_days_and_baseline_are_its_responses_means(session, v
         assert found.n == len(values)
         assert found.mean == pytest.approx(values.mean())
         assert found.sum_sq_dev == pytest.approx(((values - values.mean()) ** 2).sum(), abs=1e-6)
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(account_ids=(1,))], ids=str)
+@pytest.mark.parametrize("grain", ["month", "quarter"])
+def test_kept_moments_take_in_new_responses_as_a_fresh_read_gives_them(
+    session, varied, now, filters, grain, monkeypatch
+):
+    """A square does not add: the kept moments replace a touched account's old part by its new
+    one, and equal what the database sums afresh; neither read sums every account again."""
+    version = dashboard.shown_version(session, filters)
+    filters = replace(filters, version=version)
+    by = [moments.PERIOD, "indicator"]
+    before = moments.read(session, "own_scores", by, filters, grain=grain)
+    respond(session, now, account="Acme Tools", email="c1@acme.example")
+    respond(session, now - timedelta(days=200), account="Acme Tools", email="c2@acme.example")
+    respond(session, now, account="Cobalt Ltd", email="x@cobalt.example")  # a new cluster
+    full_reads: list[object] = []
+    original = moments.statement
+
+    def spy(*args, **kwargs):
+        full_reads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(moments, "statement", spy)
+    after = moments.read(session, "own_scores", by, filters, grain=grain)
+    monkeypatch.undo()
+    assert full_reads == []
+    dialect = session.get_bind().dialect.name
+    query = moments.statement(dialect, "own_scores", by, filters, grain=grain)
+    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, moments.MOMENTS)
+    for name in by:
+        assert after.keys[name].tolist() == fresh.keys[name].tolist()
+    for name in moments.MOMENTS:
+        assert after.sums[name] == pytest.approx(fresh.sums[name]), name
+    grew = 3 if filters.account_ids == () else 2
+    assert after.n.sum() == before.n.sum() + grew * 6  # six indicators each
+    if filters.account_ids == ():
+        assert after.sums["clusters"].max() > before.sums["clusters"].max() or len(after) > len(before)
+
+
+def test_the_database_sums_the_same_moments_as_numpy(session, varied):
+    """The nested GROUP BY gives each group's moments as numpy gives them from the accounts'
+    cells, quarters labelled in SQL as in Python."""
+    version = dashboard.shown_version(session, Filters())
+    filters = Filters(version=version)
+    dialect = session.get_bind().dialect.name
+    by = [moments.PERIOD, "indicator"]
+    query = moments.statement(dialect, "own_scores", by, filters, grain="quarter")
+    database = Cells.from_rows(list(session.connection().execute(query).all()), by, moments.MOMENTS)
+    cells = aggregates.read(session, "own_scores", ["month", "account_id", "indicator"], filters)
+    expected = moments.of_cells(moments.by_period(cells, "quarter"), by, "account_id")
+    assert len(database) == len(expected) > 6
+    for name in by:
+        assert database.keys[name].tolist() == expected.keys[name].tolist()
+    for name in moments.MOMENTS:
+        assert database.sums[name] == pytest.approx(expected.sums[name]), name

@@ -531,6 +531,7 @@ def score_sums(rng: np.random.Generator, n: int, **keys: object) -> dict:
 
 
 def test_a_hidden_heat_map_cell_cannot_be_recovered_from_the_profile():
+    from survey.reporting import moments
     from survey.reporting.cells import Cells
     from survey.reporting.dashboard import heat_map
 
@@ -539,7 +540,7 @@ def test_a_hidden_heat_map_cell_cannot_be_recovered_from_the_profile():
         score_sums(rng, n, touchpoint_id=touchpoint, account_id=1)
         for touchpoint, n in ((1, 30), (2, 12), (3, 3), (4, 20))
     ]
-    own = Cells.from_frame(pd.DataFrame(rows))
+    own = moments.of_cells(Cells.from_frame(pd.DataFrame(rows)), ["touchpoint_id", "indicator"], "account_id")
     table = heat_map(own, min_n=5).set_index("touchpoint_id")
     # The small cell is hidden, mean and n, and so is the next smallest (complementary): the
     # profile minus the visible cells gives only the two hidden ones together.

@@ -35,8 +35,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 from models.tables import Account, Contact, IndicatorScore, Interaction, Response
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
-from survey.reporting import cache, dashboard
+from survey.reporting import cache, dashboard, moments
 from survey.reporting.filters import Filters
+from survey.reporting.moments import PERIOD
 
 # Seed 002: how the customer perceives the value we provide.
 VALUE_LEVELS = {
@@ -379,7 +380,10 @@ def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int
         return pd.DataFrame(columns=columns)
     keys = ["version", "month", "respondent", "indicator"]
     by_respondent = dashboard.one_version(cache.read(session, "own_scores", keys, filters), version)
-    trend = dashboard.trend(None, "quarter", min_n, by_respondent, cluster="respondent")
+    quarterly = moments.of_cells(
+        moments.by_period(by_respondent, "quarter"), [PERIOD, "indicator"], "respondent"
+    )
+    trend = dashboard.trend(None, min_n, quarterly, by_people=True)
     trend = trend.rename(columns={"period": "quarter"})
     return trend[columns].sort_values(["quarter", "indicator"]).reset_index(drop=True)
 

@@ -345,6 +345,35 @@ def source_for(
     return next((a for a in AGGREGATES if _holds(a, measure, needed)), None)
 
 
+def statement(
+    dialect: str,
+    measure: Measure,
+    keys: Sequence[str],
+    filters: Filters,
+    *,
+    skip: frozenset[str] = frozenset(),
+    ids: tuple[int, int] | None = None,
+    items: tuple[str, ...] = (),
+) -> Select[Any]:
+    """The query of ``read``: ``measure`` summed by ``keys`` under ``filters``, from the
+    smallest aggregate that can answer, or with ``ids``, from the raw rows in that id range."""
+    aggregate = None if ids is not None else source_for(measure, keys, filters, skip=skip)
+    if aggregate is None:
+        conditions = raw_conditions(measure, filters, dialect, skip=skip, by_ids=ids is not None)
+        if ids is not None:
+            conditions += [col(Response.id) > ids[0], col(Response.id) <= ids[1]]
+        else:
+            conditions += time_range(filters)
+        if items:
+            conditions.append(col(Answer.item_code).in_(items))
+        return definition(measure, keys, dialect, conditions)
+    table = aggregate.model.__table__
+    conditions = where(filters, table.c.__getitem__, skip=skip)
+    if items:
+        conditions.append(table.c.item_code.in_(items))
+    return _regrouped(aggregate, keys, measure, conditions)
+
+
 def read(
     session: Session,
     measure: Measure,
@@ -361,23 +390,8 @@ def read(
     counts to those statements (``item_code`` must be among ``keys``). Raw rows narrowed to a
     period are found through the submission-time index (``time_range``)."""
     dialect = session.get_bind().dialect.name
-    aggregate = None if ids is not None else source_for(measure, keys, filters, skip=skip)
-    if aggregate is None:
-        conditions = raw_conditions(measure, filters, dialect, skip=skip, by_ids=ids is not None)
-        if ids is not None:
-            conditions += [col(Response.id) > ids[0], col(Response.id) <= ids[1]]
-        else:
-            conditions += time_range(filters)
-        if items:
-            conditions.append(col(Answer.item_code).in_(items))
-        statement = definition(measure, keys, dialect, conditions)
-    else:
-        table = aggregate.model.__table__
-        conditions = where(filters, table.c.__getitem__, skip=skip)
-        if items:
-            conditions.append(table.c.item_code.in_(items))
-        statement = _regrouped(aggregate, keys, measure, conditions)
+    query = statement(dialect, measure, keys, filters, skip=skip, ids=ids, items=items)
     # Core rows on the session's connection: the ORM's result processing would cost about as
     # much as the query itself.
-    rows = list(session.connection().execute(statement).all())
+    rows = list(session.connection().execute(query).all())
     return Cells.from_rows(rows, keys, SUMS[measure])

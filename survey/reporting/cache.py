@@ -47,6 +47,25 @@ def clear() -> None:
         _entries.clear()
 
 
+def database(session: Session) -> str:
+    """The database a session reads, as a cache key (sessions here are bound to an engine)."""
+    return str(cast(Engine, session.get_bind()).url)
+
+
+def kept(key: tuple[object, ...]) -> tuple[int, Cells] | None:
+    """What is kept under ``key``: the newest response id it includes and its cells."""
+    with _lock:
+        entry = _entries.get(key)
+        if entry is not None:
+            _entries.move_to_end(key)
+    return None if entry is None else (entry.upto, entry.cells)
+
+
+def keep(key: tuple[object, ...], upto: int, cells: Cells) -> None:
+    """Keep ``cells``, which include every response up to id ``upto``, under ``key``."""
+    _keep(key, _Entry(upto, cells))
+
+
 def newest_response_id(session: Session) -> int:
     return int(session.connection().execute(select(func.max(Response.id))).scalar() or 0)
 
@@ -71,9 +90,8 @@ def read(
         inside = (months >= (filters.start or "")) & (months <= (filters.end or "9999-99"))
         return cells.where(inside)
     # The trend grain does not change what is read.
-    # Sessions here are bound to an engine, not a connection.
     key = (
-        str(cast(Engine, session.get_bind()).url),
+        database(session),
         measure,
         tuple(keys),
         replace(filters, grain="month"),

@@ -21,10 +21,10 @@ from sqlmodel import Session, col, select
 
 from models.tables import Account, Benchmark, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.instrument.definition import Instrument, load_instrument
-from survey.reporting import cache
+from survey.reporting import cache, moments
 from survey.reporting.aggregates import COUNTERS, SCORE_SUMS, Measure
 from survey.reporting.cells import Cells
-from survey.reporting.filters import Filters, Grain, first_months, period_of, periods_of
+from survey.reporting.filters import Filters, Grain, first_months, period_months, period_of, periods_of
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
@@ -32,7 +32,7 @@ from survey.reporting.intervals import (
     NpsFigure,
     clustered_change,
     clustered_changes,
-    clustered_from_sums,
+    clustered_from_moments,
     clustered_nps,
     difference_interval,
     mean_from_sums,
@@ -40,26 +40,17 @@ from survey.reporting.intervals import (
     shrink,
     to_100,
 )
+from survey.reporting.moments import MOMENTS, PERIOD
 from survey.reporting.people import Enough, People
 
-# The heat map: each touchpoint's cells per account, the clusters of their intervals, over
-# the whole period only, so the database sums the months.
-TOUCHPOINT_KEYS = ["version", "touchpoint_id", "account_id", "indicator"]
-OWN_BY_TOUCHPOINT = ["month", "touchpoint_id", "indicator"]
 # Over the whole period only, so the database sums the months: a few rows per account.
 LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
-# Our own scores per account: the clusters of every interval of our scores (``summary``).
+# Our own scores per account: the clusters of a change (``change_figures``).
 ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
 OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
-# The leaders' ratings per account: the clusters of their intervals, as of ours.
-LEADER_ACCOUNT_KEYS = ["version", "month", "account_id", "indicator", "competitor_id"]
-LEADERS_BY_ACCOUNT = ["month", "account_id", "indicator", "competitor_id"]
-# Whose scores, read per account and grouped without the version.
+# Whose scores: ours, or the leaders' ratings.
 Subject = Literal["own", "leader"]
-PER_ACCOUNT: dict[Subject, tuple[Measure, list[str], list[str]]] = {
-    "own": ("own_scores", ACCOUNT_KEYS, OWN_BY_ACCOUNT),
-    "leader": ("leader_scores", LEADER_ACCOUNT_KEYS, LEADERS_BY_ACCOUNT),
-}
+MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_scores"}
 # The movers: each group's change clustered by account, over the last two periods only.
 MOVER_KEYS = ["version", "month", "account_id", "touchpoint_id", "segment", "indicator"]
 CLUSTER = "account_id"
@@ -78,20 +69,24 @@ def shown_version(session: Session, filters: Filters) -> int | None:
     responses under the filters (``None`` when there are none)."""
     if filters.version is not None:
         return filters.version
-    cells = _every_version(session, filters)
-    return int(cells.keys["version"].max()) if len(cells) else None
+    answered = answered_versions(session, filters)
+    return answered[-1] if answered else None
 
 
-def _every_version(session: Session, filters: Filters, subject: Subject = "own") -> Cells:
-    """Our own scores (or the leaders' ratings) by account under ``filters``, of every
-    instrument version: the one read behind the intervals (``by_account``) and the trend
-    (``linked_score_sums``), which also says which versions have answers."""
-    measure, keys, _ = PER_ACCOUNT[subject]
-    # Ours is kept for every month, shared by each period's read (the Overview's and the
-    # Dashboard's); the leaders' ratings, four rows to each of ours and read by the Dashboard
-    # alone, only for the period asked.
-    every_month = subject == "own"
-    return cache.read(session, measure, keys, replace(filters, version=None), every_month=every_month)
+def answered_versions(session: Session, filters: Filters) -> list[int]:
+    """The instrument versions with our own scores under ``filters`` (whatever their version),
+    oldest first."""
+    cells = cache.read(session, "own_scores", ["version"], replace(filters, version=None))
+    return sorted(int(version) for version in cells.keys["version"])
+
+
+def _every_version(session: Session, filters: Filters, every_month: bool = True) -> Cells:
+    """Our own scores by month, account and indicator under ``filters``, of every instrument
+    version: the clusters of a change (``change_figures``). Kept for every month (``cache.read``'s
+    ``every_month``) unless ``every_month`` is false, for a read of a few months."""
+    return cache.read(
+        session, "own_scores", ACCOUNT_KEYS, replace(filters, version=None), every_month=every_month
+    )
 
 
 def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
@@ -104,32 +99,27 @@ def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
 
 
 def linked_score_sums(
-    session: Session,
-    filters: Filters,
-    instrument: Instrument,
-    subject: Subject,
+    session: Session, filters: Filters, instrument: Instrument, *, every_month: bool = True
 ) -> Cells:
-    """The trend's sums: those of ``instrument``'s version, plus, for each indicator whose
-    statements are the same in another version, that version's sums of the indicator. Same
-    statements give the same score, so such an indicator's line runs on across a version
-    change; an indicator whose statements changed starts afresh where its version starts.
-    Our own scores by month, account and indicator (``OWN_BY_ACCOUNT``), or the leaders'
-    ratings by month, account, indicator and leader (``LEADERS_BY_ACCOUNT``)."""
-    by = PER_ACCOUNT[subject][2]
-    every = _every_version(session, filters, subject)
+    """Our own scores by month, account and indicator (``OWN_BY_ACCOUNT``): those of
+    ``instrument``'s version, plus, for each indicator whose statements are the same in another
+    version, that version's sums of the indicator (``linked_versions``); ``every_month`` as
+    ``_every_version``'s."""
+    by = OWN_BY_ACCOUNT
+    every = _every_version(session, filters, every_month)
     linked = one_version(every, instrument.version).group(by)
-    for other, same in _linked(every, instrument).items():
+    for other, same in _linked(answered_versions(session, filters), instrument).items():
         cells = one_version(every, other).group(by)
         linked = linked.plus(cells.where(np.isin(cells.keys["indicator"], same)))
     return linked
 
 
-def _linked(every: Cells, instrument: Instrument) -> dict[int, list[str]]:
-    """Each other version among ``every``'s with the indicators whose statements it shares
-    with ``instrument``'s (``statement_codes``)."""
+def _linked(versions: list[int], instrument: Instrument) -> dict[int, list[str]]:
+    """Each other version of ``versions`` with the indicators whose statements it shares with
+    ``instrument``'s (``statement_codes``)."""
     codes = statement_codes(instrument)
     found = {}
-    for other in sorted({int(value) for value in every.keys["version"]} - {instrument.version}):
+    for other in sorted(set(versions) - {instrument.version}):
         theirs = statement_codes(load_instrument(other))
         same = [code for code, items in codes.items() if theirs.get(code) == items]
         if same:
@@ -138,27 +128,28 @@ def _linked(every: Cells, instrument: Instrument) -> dict[int, list[str]]:
 
 
 def linked_versions(session: Session, filters: Filters, instrument: Instrument) -> dict[str, tuple[int, ...]]:
-    """Per indicator, the instrument versions whose answers its trend line pools
-    (``linked_score_sums``): ``instrument``'s own and those with the same statements."""
-    every = _every_version(session, filters)
+    """Per indicator, the instrument versions its trend line pools: ``instrument``'s own and
+    those with answers and the same statements. Same statements give the same score, so such
+    an indicator's line runs on across a version change; an indicator whose statements changed
+    starts afresh where its version starts."""
     pooled = {indicator.code: [instrument.version] for indicator in instrument.indicators}
-    for other, same in _linked(every, instrument).items():
+    for other, same in _linked(answered_versions(session, filters), instrument).items():
         for code in same:
             pooled[code].append(other)
     return {code: tuple(sorted(versions)) for code, versions in pooled.items()}
 
 
-def by_account(session: Session, filters: Filters, version: int, subject: Subject = "own") -> Cells:
-    """Our own score sums by month, account and indicator (or the leaders' ratings, by leader
-    too), of one instrument version: the clusters behind every interval of those scores."""
-    return one_version(_every_version(session, filters, subject), version).group(PER_ACCOUNT[subject][2])
+def by_account(session: Session, filters: Filters, version: int, *, every_month: bool = True) -> Cells:
+    """Our own score sums by month, account and indicator, of one instrument version: the
+    clusters of a change (``change_interval``); ``every_month`` as ``_every_version``'s."""
+    return one_version(_every_version(session, filters, every_month), version).group(OWN_BY_ACCOUNT)
 
 
-def touchpoint_cells(session: Session, filters: Filters, version: int) -> Cells:
-    """Our own score sums by touchpoint, account and indicator over the filters' period, of
-    one instrument version: the heat map's."""
-    cells = cache.read(session, "own_scores", TOUCHPOINT_KEYS, filters, every_month=False)
-    return one_version(cells, version)
+def scores(session: Session, subject: Subject, by: list[str], filters: Filters, **pooling: Any) -> Cells:
+    """The moments of our own scores (or the leaders' ratings) by ``by``, clustered by account
+    (``moments.read``, with its ``grain`` and ``versions``): what every interval of those
+    scores is computed from."""
+    return moments.read(session, MEASURES[subject], by, filters, **pooling)
 
 
 def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
@@ -247,42 +238,40 @@ def clusters_of(fine: Cells, by: list[str]) -> np.ndarray:
 
 
 def summary(
-    cells: Cells,
+    moments: Cells,
     by: list[str],
     min_n: int,
     *,
     keep_small: bool = False,
-    cluster: str | None = None,
+    by_people: bool = False,
     people: Enough | None = None,
 ) -> pd.DataFrame:
-    """``by``, n, mean, sd, low, high per group of ``by``; groups too small to show (``few``)
-    left out (or, with ``keep_small``, kept with a ``suppressed`` column). Clustered by
-    respondent, the clusters are the people: a group needs ``min_n`` of them.
+    """``by``, n, mean, sd, low, high, n_eff and clusters per group of ``moments`` (keyed by
+    ``by``, with the sums ``moments.MOMENTS``): the interval is cluster-robust
+    (``clustered_from_moments``), and ``n_eff`` and ``clusters`` say how many independent
+    answers and clusters it rests on. A group from one cluster only keeps the Student-t
+    interval, its n_eff the raw n: there are no clusters to compare it across.
 
-    With ``cluster`` (a key of ``cells``: the account), the interval is cluster-robust
-    (``clustered_from_sums``) and ``n_eff`` and ``clusters`` say how many independent answers
-    and accounts it rests on. A group from one account only keeps the Student-t interval,
-    its n_eff the raw n: there are no accounts to compare it across."""
-    # Clustered, the groups are summed from the per-cluster cells: one pass over ``cells``.
-    fine = cells.group([*by, cluster]) if cluster is not None else cells
-    grouped = fine.group(by)
-    clusters = None if cluster is None else clusters_of(fine, by)
-    figures = describe(grouped, min_n, people, clusters)
+    Groups too small to show (``few``, knowing each rests on at least its clusters' people)
+    are left out (or, with ``keep_small``, kept with a ``suppressed`` column). ``by_people``:
+    the clusters are the people themselves (respondents), and a group needs ``min_n`` of them."""
+    clusters = moments.sums["clusters"].astype(np.int64)
+    figures = describe(moments, min_n, people, clusters)
     suppressed = figures.pop("suppressed")
-    columns = {name: grouped.keys[name] for name in by} | figures
-    if cluster is not None and len(grouped):
-        robust = clustered_from_sums(
-            fine.runs(by), fine.sums["n"], fine.sums["total"], fine.sums["total_sq"], len(grouped)
-        )
+    columns = {name: moments.keys[name] for name in by} | figures
+    if len(moments):
+        robust = clustered_from_moments(*(moments.sums[name] for name in MOMENTS))
         several = robust.clusters > 1
         columns |= {
             "low": np.where(several, to_100(robust.low), columns["low"]),
             "high": np.where(several, to_100(robust.high), columns["high"]),
-            "n_eff": np.where(several, robust.n_eff, grouped.n),
+            "n_eff": np.where(several, robust.n_eff, moments.n),
             "clusters": robust.clusters,
         }
-        if cluster == RESPONDENT and clusters is not None:
-            suppressed = suppressed | (clusters < min_n)
+    else:
+        columns |= {"n_eff": np.zeros(0), "clusters": np.zeros(0, dtype=np.int64)}
+    if by_people:
+        suppressed = suppressed | (clusters < min_n)
     if keep_small:
         return pd.DataFrame(columns | {"suppressed": suppressed})
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
@@ -332,19 +321,19 @@ def one_total(periods: np.ndarray) -> np.ndarray:
 
 def trend(
     leaders: Cells | None,
-    grain: Grain,
     min_n: int,
     own: Cells,
-    cluster: str = CLUSTER,
     *,
+    by_people: bool = False,
     people: People | None = None,
     totals: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Per period, indicator, subject and named leader (competitor 0 is us or an unlisted one).
-    ``own``: our scores by month, ``cluster`` and indicator (the account, or within one account
-    the respondent); ``leaders``: the leaders' ratings by month, account, indicator and leader
-    (``None``: our rows alone). Every row's interval is cluster-robust (``summary``): the same
-    people rate us and the leader, answer again and again, and work for the same accounts.
+    ``own``: the moments (``survey.reporting.moments``) of our scores by period and indicator,
+    clustered by account (or, with ``by_people``, within one account by respondent);
+    ``leaders``: those of the leaders' ratings by period, indicator and leader (``None``: our
+    rows alone). Every row's interval is cluster-robust (``summary``): the same people rate us
+    and the leader, answer again and again, and work for the same accounts.
 
     A period too small to show (``few``; ``people`` counts the people of our own scores, and
     of the leaders' ratings for theirs) is left out. ``totals`` labels each period with the
@@ -353,9 +342,6 @@ def trend(
     (``complementary``), so the hidden one is not the shown figure minus the shown periods."""
     columns = ["period", "indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
     keys = ["period", "indicator", "subject", "competitor_id"]
-
-    def by_period(part: Cells) -> Cells:
-        return part.with_key("period", periods_of(part.keys["month"], grain))
 
     def shown(frame: pd.DataFrame, series: list[str]) -> pd.DataFrame:
         hidden = frame.pop("suppressed").to_numpy(dtype=bool)
@@ -369,18 +355,17 @@ def trend(
     theirs = pd.DataFrame(columns=columns)
     if leaders is not None and len(leaders):
         rated = summary(
-            by_period(leaders),
+            leaders,
             ["period", "indicator", "competitor_id"],
             min_n,
             keep_small=True,
-            cluster=CLUSTER,
             people=None if people is None else people.on("leader_scores"),
         )
         theirs = shown(rated, ["indicator", "competitor_id"]).assign(subject="leader")
     ours = pd.DataFrame(columns=columns)
     if len(own):
         mine = summary(
-            by_period(own), ["period", "indicator"], min_n, keep_small=True, cluster=cluster, people=people
+            own, ["period", "indicator"], min_n, keep_small=True, by_people=by_people, people=people
         )
         ours = shown(mine, ["indicator"])
     return _ours_and_leaders(ours, theirs, keys, columns)
@@ -402,9 +387,18 @@ class Headline:
     change_interval: tuple[float, float] | None = None
 
 
+def compared_from(trend: pd.DataFrame) -> str | None:
+    """The first month of the earliest period a headline compares (each indicator's last two
+    shown periods of ``trend``): what ``headlines`` needs the accounts' sums from."""
+    ours = trend[trend["subject"] == "own"].sort_values("period")
+    before = [str(series["period"].iloc[-2]) for _, series in ours.groupby("indicator") if len(series) > 1]
+    return min(period_months(period)[0] for period in before) if before else None
+
+
 def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headline]:
     """Per indicator, our latest period of ``trend`` against the period before it; ``own``: our
-    scores by month, account and indicator, for the interval of the change."""
+    scores by month, account and indicator, from ``compared_from`` on, for the interval of the
+    change."""
     ours = trend[trend["subject"] == "own"].sort_values("period")
     periods = periods_of(own.keys["month"], grain) if len(own) else np.array([])
     found = {}
@@ -435,13 +429,13 @@ def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headli
 
 
 def profile(own: Cells, leaders: Cells, min_n: int, *, people: People | None = None) -> pd.DataFrame:
-    """Each indicator over the whole filtered period, for us and each named leader, from
-    ``own`` and ``leaders`` as ``trend``'s, with cluster-robust intervals (``people`` as
-    ``trend``'s)."""
+    """Each indicator over the whole filtered period, for us and each named leader, with
+    cluster-robust intervals: ``own``, the moments of our scores by indicator, and
+    ``leaders``, of the leaders' ratings by indicator and leader (``people`` as ``trend``'s)."""
     columns = ["indicator", "subject", "competitor_id", "n", "mean", "sd", "low", "high"]
     rated = None if people is None else people.on("leader_scores")
-    ours = summary(own, ["indicator"], min_n, cluster=CLUSTER, people=people)
-    theirs = summary(leaders, ["indicator", "competitor_id"], min_n, cluster=CLUSTER, people=rated)
+    ours = summary(own, ["indicator"], min_n, people=people)
+    theirs = summary(leaders, ["indicator", "competitor_id"], min_n, people=rated)
     keys = ["indicator", "subject", "competitor_id"]
     return _ours_and_leaders(ours, theirs.assign(subject="leader"), keys, columns)
 
@@ -471,18 +465,18 @@ def complementary(hidden: np.ndarray, n: np.ndarray, total: np.ndarray) -> np.nd
 
 
 def heat_map(own: Cells, min_n: int, people: Enough | None = None) -> pd.DataFrame:
-    """Touchpoint x indicator mean (0-100) of our own scores (``own``: by touchpoint, account
-    and indicator) with its cluster-robust 95% interval and effective n (``summary``). A cell
-    with fewer than ``min_n`` responses (or people: ``few``) is hidden: mean, interval *and* n.
-    The indicator's profile (its whole-period figure) is shown beside the map, so one hidden
-    cell in a column could be recovered by subtracting the visible ones from it: wherever a
-    column hides exactly one cell, its next smallest cell is hidden too (complementary
-    suppression), so the hidden ones are only ever known together."""
+    """Touchpoint x indicator mean (0-100) of our own scores (``own``: their moments by
+    touchpoint and indicator, clustered by account) with its cluster-robust 95% interval and
+    effective n (``summary``). A cell with fewer than ``min_n`` responses (or people: ``few``)
+    is hidden: mean, interval *and* n. The indicator's profile (its whole-period figure) is
+    shown beside the map, so one hidden cell in a column could be recovered by subtracting the
+    visible ones from it: wherever a column hides exactly one cell, its next smallest cell is
+    hidden too (complementary suppression), so the hidden ones are only ever known together."""
     columns = ["touchpoint_id", "indicator", "n", "mean", "low", "high", "n_eff"]
     if not len(own):
         return pd.DataFrame(columns=columns)
     by = ["touchpoint_id", "indicator"]
-    frame = summary(own, by, min_n, keep_small=True, cluster=CLUSTER, people=people)
+    frame = summary(own, by, min_n, keep_small=True, people=people)
     hidden = complementary(
         frame.pop("suppressed").to_numpy(dtype=bool), frame["n"].to_numpy(), frame["indicator"].to_numpy()
     )
@@ -869,19 +863,34 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     counts = item_counts(session, filters, version)
     people = People(session, filters, min_n)
     overall = profile(
-        by_account(session, filters, version),
-        by_account(session, filters, version, "leader"),
+        scores(session, "own", ["indicator"], filters),
+        scores(session, "leader", ["indicator", "competitor_id"], filters),
         min_n,
         people=people,
     )
-    linked_own = linked_score_sums(session, filters, instrument, "own")
+    pooled = linked_versions(session, filters, instrument)
     trends = trend(
-        linked_score_sums(session, filters, instrument, "leader"),
-        filters.grain,
+        scores(
+            session,
+            "leader",
+            [PERIOD, "indicator", "competitor_id"],
+            filters,
+            grain=filters.grain,
+            versions=pooled,
+        ),
         min_n,
-        linked_own,
-        people=people.pooling(linked_versions(session, filters, instrument)),
+        scores(session, "own", [PERIOD, "indicator"], filters, grain=filters.grain, versions=pooled),
+        people=people.pooling(pooled),
         totals=one_total,
+    )
+    # The accounts' sums of the periods the headlines compare, for the intervals of the changes.
+    first = compared_from(trends)
+    compared = (
+        Cells.from_rows([], OWN_BY_ACCOUNT, SCORE_SUMS)
+        if first is None
+        else linked_score_sums(
+            session, replace(filters, start=max(first, filters.start or first)), instrument, every_month=False
+        )
     )
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     statements = {
@@ -910,9 +919,9 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
         version=version,
         trend=trends,
-        headlines=headlines(trends, linked_own, filters.grain),
+        headlines=headlines(trends, compared, filters.grain),
         profile=overall,
-        heat_map=heat_map(touchpoint_cells(session, filters, version), min_n, people),
+        heat_map=heat_map(scores(session, "own", ["touchpoint_id", "indicator"], filters), min_n, people),
         segment_movers=falls("segment"),
         touchpoint_movers=falls("touchpoint_id"),
         distribution=distribution(counts, items, scale.min, scale.max, min_n, people.on("answers")),

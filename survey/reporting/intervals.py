@@ -144,35 +144,64 @@ class Clustered:
 
 def clustered_from_sums(group: Any, n: Any, total: Any, total_sq: Any, groups: int) -> Clustered:
     """Means of ``groups`` groups from per-cluster sums (one row per group and cluster: the
-    group's index in 0..groups-1, n, Σx, Σx²), with cluster-robust (CR1) standard errors.
+    group's index in 0..groups-1, n, Σx, Σx²), with cluster-robust (CR1) standard errors: the
+    clusters' moments (``cluster_moments``) taken by ``clustered_from_moments``."""
+    return clustered_from_moments(*cluster_moments(group, n, total, total_sq, groups))
 
-    Answers from one account are not independent: its contacts answer repeatedly and share a
-    relationship. The mean is that of every answer; its variance is that of the clusters'
-    residual sums, ``G/(G-1) · Σ_j (Σx_j - n_j·mean)² / n²`` (Liang & Zeger 1986, with the small-
-    sample factor of Stata and statsmodels' ``OLS(...).fit(cov_type="cluster")``), and the 95%
-    interval is ``mean ± t(0.975, G-1)·se``. The effective n is the number of independent answers
-    that would give the same se (the raw n over the design effect). NaN with fewer than two
-    clusters."""
+
+def cluster_moments(group: Any, n: Any, total: Any, total_sq: Any, groups: int) -> tuple[np.ndarray, ...]:
+    """Per group, from per-cluster sums (one row per group and cluster, the group's index in
+    0..groups-1): n, Σx, Σx², the clusters G (those with answers), and over the clusters g of
+    their own sums n_g and S_g: ΣS_g², ΣS_g·n_g and Σn_g². What ``clustered_from_moments`` needs,
+    in the order ``survey.reporting.moments.MOMENTS`` names them; the database sums the same."""
     index = np.asarray(group, dtype=np.int64)
     count = np.asarray(n, dtype=np.float64)
     sums = np.asarray(total, dtype=np.float64)
-    n_all = np.bincount(index, weights=count, minlength=groups)
-    clusters = np.bincount(index, weights=(count > 0).astype(np.float64), minlength=groups)
+
+    def per_group(values: Any) -> np.ndarray:
+        return np.bincount(index, weights=np.asarray(values, dtype=np.float64), minlength=groups)
+
+    return (
+        per_group(count),
+        per_group(sums),
+        per_group(total_sq),
+        per_group(count > 0),
+        per_group(sums * sums),
+        per_group(sums * count),
+        per_group(count * count),
+    )
+
+
+def clustered_from_moments(
+    n: Any, total: Any, total_sq: Any, clusters: Any, ss: Any, sn: Any, nn: Any
+) -> Clustered:
+    """Means of groups with cluster-robust (CR1) standard errors, from each group's moments
+    (``cluster_moments``: n, Σx, Σx², G, ΣS_g², ΣS_g·n_g, Σn_g²).
+
+    Answers from one account are not independent: its contacts answer repeatedly and share a
+    relationship. The mean is that of every answer; its variance is that of the clusters'
+    residual sums, ``G/(G-1) · Σ_g (S_g - n_g·mean)² / n²`` (Liang & Zeger 1986, with the small-
+    sample factor of Stata and statsmodels' ``OLS(...).fit(cov_type="cluster")``), where
+    ``Σ_g (S_g - n_g·mean)² = ΣS_g² - 2·mean·ΣS_g·n_g + mean²·Σn_g²``; the 95% interval is
+    ``mean ± t(0.975, G-1)·se``. The effective n is the number of independent answers that would
+    give the same se (the raw n over the design effect). NaN with fewer than two clusters."""
+    n_all, sums, squares, count, ss, sn, nn = (
+        np.asarray(value, dtype=np.float64) for value in (n, total, total_sq, clusters, ss, sn, nn)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(index, weights=sums, minlength=groups) / n_all
-        squares = np.bincount(index, weights=np.asarray(total_sq, dtype=np.float64), minlength=groups)
+        mean = sums / n_all
         variance = np.where(n_all > 1, (squares - n_all * mean**2) / (n_all - 1), np.nan).clip(min=0)
-        residual = sums - count * mean[index]
-        spread = np.bincount(index, weights=residual**2, minlength=groups)
-        se = np.where(clusters > 1, np.sqrt(clusters / (clusters - 1) * spread) / n_all, np.nan)
+        # The residual sums of squares; clipped at zero, where rounding leaves a tiny negative.
+        spread = (ss - 2 * mean * sn + mean**2 * nn).clip(min=0)
+        se = np.where(count > 1, np.sqrt(count / (count - 1) * spread) / n_all, np.nan)
         n_eff = np.where(se > 0, np.minimum(n_all, variance / se**2), n_all)
-        half = stats.t.ppf(0.975, np.clip(clusters - 1, 1, None)) * se
+        half = stats.t.ppf(0.975, np.clip(count - 1, 1, None)) * se
     return Clustered(
         n=n_all.astype(np.int64),
         mean=mean,
         sd=np.sqrt(variance),
         se=se,
-        clusters=clusters.astype(np.int64),
+        clusters=count.astype(np.int64),
         n_eff=n_eff,
         low=mean - half,
         high=mean + half,

@@ -21,6 +21,7 @@ from survey.people.access import EVERYTHING, Scope, restrict_filters
 from survey.reporting import dashboard
 from survey.reporting.filters import Filters
 from survey.reporting.intervals import NpsFigure, nps_interval
+from survey.reporting.moments import PERIOD
 from survey.reporting.people import People
 
 WINDOW_MONTHS = 3
@@ -78,27 +79,26 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
     if version is None:
         return empty
     filters = replace(filters, version=version)
-    # Our own scores by account only: the leaders' and the touchpoint cells are not shown here.
-    own = dashboard.by_account(session, filters, version)
+    # Our own scores only: the leaders' and the touchpoint figures are not shown here.
+    people = People(session, filters, min_n)
+
+    def window(months: tuple[str, str]) -> pd.DataFrame:
+        return dashboard.summary(
+            dashboard.scores(session, "own", ["indicator"], replace(filters, start=months[0], end=months[1])),
+            ["indicator"],
+            min_n,
+            keep_small=True,
+            people=people.within(*months),
+        ).set_index("indicator")
+
+    recent, before = window((start, end)), window(previous)
+    # The accounts' sums of both windows, for the interval of the change.
+    own = dashboard.by_account(session, replace(filters, start=previous[0]), version, every_month=False)
     months = own.keys["month"]
     in_window, in_previous = (
         (months >= start) & (months <= end),
         (months >= previous[0]) & (months <= previous[1]),
     )
-
-    people = People(session, filters, min_n)
-
-    def window(chosen: np.ndarray, months: tuple[str, str]) -> pd.DataFrame:
-        return dashboard.summary(
-            own.where(chosen),
-            ["indicator"],
-            min_n,
-            keep_small=True,
-            cluster=dashboard.CLUSTER,
-            people=people.within(*months),
-        ).set_index("indicator")
-
-    recent, before = window(in_window, (start, end)), window(in_previous, previous)
     indicators = {}
     for code, row in recent.iterrows():
         shown = not row["suppressed"]
@@ -130,7 +130,8 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
         labels[(months >= previous[0]) & (months <= previous[1])] = "previous"
         return labels
 
-    trend = dashboard.trend(None, "month", min_n, own, people=people, totals=totals)
+    monthly = dashboard.scores(session, "own", [PERIOD, "indicator"], filters, grain="month")
+    trend = dashboard.trend(None, min_n, monthly, people=people, totals=totals)
     trend = trend.rename(columns={"period": "month"}).drop(columns=["subject", "competitor_id"])
     return OverviewData(
         version, (start, end), previous, indicators, nps, trend.reset_index(drop=True), nps_shown
