@@ -15,7 +15,7 @@ from survey.instrument.definition import load_instrument
 from survey.people.access import Scope, restrict_filters
 from survey.reporting import aggregates, cache, dashboard, moments
 from survey.reporting.cells import Cells
-from survey.reporting.filters import Filters
+from survey.reporting.filters import Filters, period_months
 from tests.factories import full_answers, respond
 
 
@@ -179,7 +179,7 @@ def test_a_later_instrument_version_never_pools_with_the_first(session, varied):
         earlier: 1,
         later: 8,
     }
-    shown = dashboard.by_account(session, Filters(version=later), later)
+    shown = dashboard.scores(session, "own", ["indicator"], Filters(version=later))
     assert shown.n[shown.keys["indicator"] == "trust"].sum() == 8
     assert dashboard.shown_version(session, Filters()) == later
 
@@ -287,15 +287,23 @@ def test_an_accounts_recent_days_and_baseline_are_its_responses_means(session, v
 
 @pytest.mark.parametrize("filters", [Filters(), Filters(account_ids=(1,))], ids=str)
 @pytest.mark.parametrize("grain", ["month", "quarter"])
+@pytest.mark.parametrize("change", [False, True], ids=["level", "change"])
 def test_kept_moments_take_in_new_responses_as_a_fresh_read_gives_them(
-    session, varied, now, filters, grain, monkeypatch
+    session, varied, now, filters, grain, change, monkeypatch
 ):
     """A square does not add: the kept moments replace a touched account's old part by its new
-    one, and equal what the database sums afresh; neither read sums every account again."""
+    one, and equal what the database sums afresh; neither read sums every account again. So
+    do a change's, from the months before that of ``now`` to that month."""
     version = dashboard.shown_version(session, filters)
     filters = replace(filters, version=version)
     by = [moments.PERIOD, "indicator"]
-    before = moments.read(session, "own_scores", by, filters, grain=grain)
+    after = None
+    if change:
+        by = ["indicator"]
+        after = f"{now:%Y-%m}"
+        filters = replace(filters, start=f"{now - timedelta(days=200):%Y-%m}")
+    kind = moments.CHANGE if change else moments.LEVEL
+    before = moments.read(session, "own_scores", by, filters, grain=grain, after=after)
     respond(session, now, account="Acme Tools", email="c1@acme.example")
     respond(session, now - timedelta(days=200), account="Acme Tools", email="c2@acme.example")
     respond(session, now, account="Cobalt Ltd", email="x@cobalt.example")  # a new cluster
@@ -307,35 +315,77 @@ def test_kept_moments_take_in_new_responses_as_a_fresh_read_gives_them(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(moments, "statement", spy)
-    after = moments.read(session, "own_scores", by, filters, grain=grain)
+    kept = moments.read(session, "own_scores", by, filters, grain=grain, after=after)
     monkeypatch.undo()
     assert full_reads == []
     dialect = session.get_bind().dialect.name
-    query = moments.statement(dialect, "own_scores", by, filters, grain=grain)
-    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, moments.MOMENTS)
+    query = moments.statement(dialect, "own_scores", by, filters, grain=grain, after=after)
+    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, kind.sums)
     for name in by:
-        assert after.keys[name].tolist() == fresh.keys[name].tolist()
-    for name in moments.MOMENTS:
-        assert after.sums[name] == pytest.approx(fresh.sums[name]), name
-    grew = 3 if filters.account_ids == () else 2
-    assert after.n.sum() == before.n.sum() + grew * 6  # six indicators each
-    if filters.account_ids == ():
-        assert after.sums["clusters"].max() > before.sums["clusters"].max() or len(after) > len(before)
+        assert kept.keys[name].tolist() == fresh.keys[name].tolist()
+    for name in kind.sums:
+        assert kept.sums[name] == pytest.approx(fresh.sums[name]), name
+    counted = "n1" if change else "n"
+    assert kept.sums[counted].sum() > before.sums[counted].sum()
+    if not change:
+        grew = 3 if filters.account_ids == () else 2
+        assert kept.n.sum() == before.n.sum() + grew * 6  # six indicators each
 
 
 def test_the_database_sums_the_same_moments_as_numpy(session, varied):
     """The nested GROUP BY gives each group's moments as numpy gives them from the accounts'
-    cells, quarters labelled in SQL as in Python."""
+    cells, quarters labelled in SQL as in Python: a level's, and a change's between the last
+    two quarters."""
     version = dashboard.shown_version(session, Filters())
     filters = Filters(version=version)
     dialect = session.get_bind().dialect.name
     by = [moments.PERIOD, "indicator"]
     query = moments.statement(dialect, "own_scores", by, filters, grain="quarter")
     database = Cells.from_rows(list(session.connection().execute(query).all()), by, moments.MOMENTS)
-    cells = aggregates.read(session, "own_scores", ["month", "account_id", "indicator"], filters)
-    expected = moments.of_cells(moments.by_period(cells, "quarter"), by, "account_id")
+    cells = moments.by_period(
+        aggregates.read(session, "own_scores", ["month", "account_id", "indicator"], filters), "quarter"
+    )
+    expected = moments.of_cells(cells, by, "account_id")
     assert len(database) == len(expected) > 6
     for name in by:
         assert database.keys[name].tolist() == expected.keys[name].tolist()
     for name in moments.MOMENTS:
         assert database.sums[name] == pytest.approx(expected.sums[name]), name
+
+    before, after = sorted(set(cells.keys[moments.PERIOD].tolist()))[-2:]
+    narrowed = replace(filters, start=period_months(before)[0])
+    after = period_months(after)[0]
+    query = moments.statement(dialect, "own_scores", ["indicator"], narrowed, after=after)
+    database = Cells.from_rows(
+        list(session.connection().execute(query).all()), ["indicator"], moments.CHANGES
+    )
+    two = cells.where(cells.keys["month"] >= narrowed.start)
+    expected = moments.change_of_cells(two, ["indicator"], "account_id", after)
+    assert len(database) == len(expected) == 6
+    assert database.keys["indicator"].tolist() == expected.keys["indicator"].tolist()
+    assert expected.sums["n0"].sum() > 0
+    assert expected.sums["n1"].sum() > 0
+    for name in moments.CHANGES:
+        assert database.sums[name] == pytest.approx(expected.sums[name]), name
+
+
+def test_each_side_of_a_change_is_the_level_of_its_months(session, varied, now):
+    """The Overview's cards are the two sides of their change: each side's moments equal the
+    moments read for its months alone."""
+    version = dashboard.shown_version(session, Filters())
+    filters = Filters(version=version, end=f"{now:%Y-%m}")
+    start, after = f"{now - timedelta(days=250):%Y-%m}", f"{now - timedelta(days=100):%Y-%m}"
+    changes = moments.read(session, "own_scores", ["indicator"], replace(filters, start=start), after=after)
+    months = sorted(
+        aggregates.read(session, "own_scores", ["month"], replace(filters, start=start))
+        .keys["month"]
+        .tolist()
+    )
+    last_before = max(month for month in months if month < after)
+    for number, (first, last) in enumerate([(start, last_before), (after, filters.end)]):
+        level = moments.read(session, "own_scores", ["indicator"], replace(filters, start=first, end=last))
+        side = moments.side(changes, number)
+        assert side.keys["indicator"].tolist() == level.keys["indicator"].tolist()
+        assert side.n.sum() > 0
+        for name in moments.MOMENTS:
+            assert side.sums[name] == pytest.approx(level.sums[name]), name

@@ -7,7 +7,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from survey.reporting.intervals import (
-    clustered_change,
+    clustered_changes,
     clustered_from_sums,
     clustered_nps,
     difference_interval,
@@ -138,14 +138,16 @@ def test_the_clustered_change_is_statsmodels_ols_on_the_period_clustered_by_acco
     accounts = np.unique(frame["account"])
     before = sums_by_account(frame[frame["period"] == 0], accounts)
     after = sums_by_account(frame[frame["period"] == 1], accounts)
-    found = clustered_change((before["n"], before["total"]), (after["n"], after["total"]))
+    changes = clustered_changes(
+        np.zeros(len(accounts), dtype=int), (before["n"], before["total"]), (after["n"], after["total"]), 1
+    )
+    found = (changes.change[0], changes.low[0], changes.high[0])
     design = sm.add_constant(frame["period"].to_numpy(dtype=float))
     fit = sm.OLS(frame["score"].to_numpy(), design).fit(
         cov_type="cluster", cov_kwds={"groups": frame["account"].to_numpy()}, use_t=True
     )
-    assert found is not None
-    assert found[:3] == pytest.approx((fit.params[1], *fit.conf_int()[1]))
-    assert found.se == pytest.approx(fit.bse[1])
+    assert found == pytest.approx((fit.params[1], *fit.conf_int()[1]))
+    assert changes.se[0] == pytest.approx(fit.bse[1])
 
 
 def test_a_design_effect_shrinks_the_effective_n():
@@ -165,7 +167,7 @@ def test_one_account_has_no_clustered_interval():
     robust = clustered_from_sums(np.zeros(1, dtype=int), [5], [20.0], [90.0], 1)
     assert np.isnan(robust.low[0])
     assert robust.clusters[0] == 1
-    assert clustered_change(([5], [20.0]), ([4], [18.0])) is None
+    assert np.isnan(clustered_changes([0], ([5], [20.0]), ([4], [18.0]), 1).se[0])
 
 
 @pytest.mark.parametrize("seed", range(8))

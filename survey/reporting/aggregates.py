@@ -59,10 +59,12 @@ from survey.reporting.filters import (
     month_begins,
     month_ends,
     month_of,
+    quarter_of,
     role_of,
     where,
 )
 
+QUARTER = "quarter"  # a key: the ``YYYY-Qn`` of the month (``filters.quarter_of``)
 Measure = Literal[
     "scores", "own_scores", "leader_scores", "answers", "leader_pairs", "responses", "response_means"
 ]
@@ -134,6 +136,7 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
     keys: dict[str, Any] = {
         "version": Response.instrument_version,
         "month": month_of(col(Response.submitted_at), dialect),
+        QUARTER: quarter_of(month_of(col(Response.submitted_at), dialect)),
         "day": day_of(col(Response.submitted_at), dialect),
         "account_id": Response.account_id,
         "segment": Account.segment,
@@ -328,12 +331,18 @@ def _regrouped(
     aggregate: Aggregate, keys: Sequence[str], measure: Measure, conditions: Sequence[Any]
 ) -> Select[Any]:
     table = aggregate.model.__table__
+
+    def key(name: str) -> Any:
+        return quarter_of(table.c.month) if name == QUARTER else table.c[name]
+
+    chosen = [key(name) for name in keys]
     statement = select(
-        *(table.c[name] for name in keys), *(func.sum(table.c[name]).label(name) for name in SUMS[measure])
+        *(column.label(name) for column, name in zip(chosen, keys, strict=True)),
+        *(func.sum(table.c[name]).label(name) for name in SUMS[measure]),
     ).where(*conditions)
     if measure in SUBJECTS and aggregate.measure == "scores":
         statement = statement.where(table.c.subject == SUBJECTS[measure])
-    return statement.group_by(*(table.c[name] for name in keys))
+    return statement.group_by(*chosen)
 
 
 def source_for(
@@ -341,7 +350,8 @@ def source_for(
 ) -> Aggregate | None:
     """The smallest aggregate that holds ``keys`` and can apply ``filters``; ``None`` when only
     the raw rows can."""
-    needed = set(keys) | {"version", "month"} | (filters.dimensions - skip)
+    needed = {"month" if name == QUARTER else name for name in keys} | {"version", "month"}
+    needed |= filters.dimensions - skip
     return next((a for a in AGGREGATES if _holds(a, measure, needed)), None)
 
 

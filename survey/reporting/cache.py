@@ -13,11 +13,13 @@ was the same before and after it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
@@ -28,6 +30,8 @@ from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters
 
 MAX_ENTRIES = 256
+# Reads run at once by ``read_together``: one per core, at most four.
+_WORKERS = min(4, os.cpu_count() or 1)
 _ATTEMPTS = 3
 
 
@@ -64,6 +68,24 @@ def kept(key: tuple[object, ...]) -> tuple[int, Cells] | None:
 def keep(key: tuple[object, ...], upto: int, cells: Cells) -> None:
     """Keep ``cells``, which include every response up to id ``upto``, under ``key``."""
     _keep(key, _Entry(upto, cells))
+
+
+def read_together(session: Session, reads: Sequence[Callable[[Session], Any]]) -> list[Any]:
+    """Each of ``reads`` (independent reads, each given a session) run at once, each in a
+    session of its own on ``session``'s engine, their results in order. The database works
+    on several at a time (SQLite and the driver let go of the interpreter while a statement
+    runs), so a page's first open waits for its longest reads rather than their sum. An
+    in-memory database, which one connection holds, reads them one after another."""
+    engine = cast(Engine, session.get_bind())
+    if len(reads) < 2 or _WORKERS < 2 or engine.url.database in (None, "", ":memory:"):
+        return [read(session) for read in reads]
+
+    def run(read: Callable[[Session], Any]) -> Any:
+        with Session(engine) as own:
+            return read(own)
+
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(reads))) as pool:
+        return list(pool.map(run, reads))
 
 
 def newest_response_id(session: Session) -> int:

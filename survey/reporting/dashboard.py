@@ -9,9 +9,10 @@ pandas frames only as finished figures, with their intervals from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache as memoised
 from typing import Any, Literal
 
 import numpy as np
@@ -22,16 +23,15 @@ from sqlmodel import Session, col, select
 from models.tables import Account, Benchmark, Competitor, Contact, Response, ScoreSegmentRollup, Touchpoint
 from survey.instrument.definition import Instrument, load_instrument
 from survey.reporting import cache, moments
-from survey.reporting.aggregates import COUNTERS, SCORE_SUMS, Measure
+from survey.reporting.aggregates import COUNTERS, Measure
 from survey.reporting.cells import Cells
-from survey.reporting.filters import Filters, Grain, first_months, period_months, period_of, periods_of
+from survey.reporting.filters import Filters, Grain, period_months, period_of, periods_of
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
     Change,
     NpsFigure,
-    clustered_change,
-    clustered_changes,
+    clustered_changes_from_moments,
     clustered_from_moments,
     clustered_nps,
     difference_interval,
@@ -45,14 +45,9 @@ from survey.reporting.people import Enough, People
 
 # Over the whole period only, so the database sums the months: a few rows per account.
 LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
-# Our own scores per account: the clusters of a change (``change_figures``).
-ACCOUNT_KEYS = ["version", "month", "account_id", "indicator"]
-OWN_BY_ACCOUNT = ["month", "account_id", "indicator"]
 # Whose scores: ours, or the leaders' ratings.
 Subject = Literal["own", "leader"]
 MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_scores"}
-# The movers: each group's change clustered by account, over the last two periods only.
-MOVER_KEYS = ["version", "month", "account_id", "touchpoint_id", "segment", "indicator"]
 CLUSTER = "account_id"
 RESPONDENT = "respondent"  # the contact, or an anonymous answer alone (``aggregates.source``)
 NPS_ITEM = "NPS"
@@ -80,15 +75,6 @@ def answered_versions(session: Session, filters: Filters) -> list[int]:
     return sorted(int(version) for version in cells.keys["version"])
 
 
-def _every_version(session: Session, filters: Filters, every_month: bool = True) -> Cells:
-    """Our own scores by month, account and indicator under ``filters``, of every instrument
-    version: the clusters of a change (``change_figures``). Kept for every month (``cache.read``'s
-    ``every_month``) unless ``every_month`` is false, for a read of a few months."""
-    return cache.read(
-        session, "own_scores", ACCOUNT_KEYS, replace(filters, version=None), every_month=every_month
-    )
-
-
 def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
     """Each indicator's statements by code. A published version never changes a statement under
     its code (a reworded statement gets a new one), so equal codes mean the same score."""
@@ -96,22 +82,6 @@ def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
         indicator.code: tuple(sorted(item.code for item in instrument.indicator_items(indicator.code)))
         for indicator in instrument.indicators
     }
-
-
-def linked_score_sums(
-    session: Session, filters: Filters, instrument: Instrument, *, every_month: bool = True
-) -> Cells:
-    """Our own scores by month, account and indicator (``OWN_BY_ACCOUNT``): those of
-    ``instrument``'s version, plus, for each indicator whose statements are the same in another
-    version, that version's sums of the indicator (``linked_versions``); ``every_month`` as
-    ``_every_version``'s."""
-    by = OWN_BY_ACCOUNT
-    every = _every_version(session, filters, every_month)
-    linked = one_version(every, instrument.version).group(by)
-    for other, same in _linked(answered_versions(session, filters), instrument).items():
-        cells = one_version(every, other).group(by)
-        linked = linked.plus(cells.where(np.isin(cells.keys["indicator"], same)))
-    return linked
 
 
 def _linked(versions: list[int], instrument: Instrument) -> dict[int, list[str]]:
@@ -137,12 +107,6 @@ def linked_versions(session: Session, filters: Filters, instrument: Instrument) 
         for code in same:
             pooled[code].append(other)
     return {code: tuple(sorted(versions)) for code, versions in pooled.items()}
-
-
-def by_account(session: Session, filters: Filters, version: int, *, every_month: bool = True) -> Cells:
-    """Our own score sums by month, account and indicator, of one instrument version: the
-    clusters of a change (``change_interval``); ``every_month`` as ``_every_version``'s."""
-    return one_version(_every_version(session, filters, every_month), version).group(OWN_BY_ACCOUNT)
 
 
 def scores(session: Session, subject: Subject, by: list[str], filters: Filters, **pooling: Any) -> Cells:
@@ -172,18 +136,18 @@ def leader_pairs(session: Session, filters: Filters, version: int, names: dict[A
 
 @dataclass(frozen=True)
 class ItemCounts:
-    """How often each answer (0-10) was given to each item, by month."""
+    """How often each answer (0-10) was given to each item over the filtered period."""
 
-    month: np.ndarray
     item_code: np.ndarray
-    counts: np.ndarray  # one row per month and item, one column per answer 0..10
+    counts: np.ndarray  # one row per item, one column per answer 0..10
 
 
 def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
-    """How often each answer was given to each item, by month."""
-    cells = one_version(cache.read(session, "answers", ["version", "month", "item_code"], filters), version)
+    """How often each answer was given to each item over the filtered period: summed by the
+    database over the months (by month, a manager's base of 2,000 accounts costs twice as
+    long to group)."""
+    cells = one_version(cache.read(session, "answers", ["version", "item_code"], filters), version)
     return ItemCounts(
-        month=cells.keys["month"].astype(object),
         item_code=cells.keys["item_code"].astype(object),
         counts=np.column_stack([cells.sums[name] for name in COUNTERS]).astype(np.int64)
         if len(cells)
@@ -277,34 +241,22 @@ def summary(
     return pd.DataFrame({name: values[~suppressed] for name, values in columns.items()})
 
 
-def change_interval(cells: Cells, before: np.ndarray, after: np.ndarray) -> tuple[float, float] | None:
-    """The 95% interval of the change in our mean score (0-100) from the ``before`` cells to the
-    ``after`` ones (``change_figures``)."""
-    found = change_figures(cells, before, after)
-    return None if found is None else (found.low, found.high)
-
-
-def change_figures(cells: Cells, before: np.ndarray, after: np.ndarray) -> Change | None:
-    """The change in our mean score (0-100) from the ``before`` cells to the ``after`` ones
-    (masks over ``cells``, keyed by account), with its 95% interval and standard error:
-    cluster-robust across accounts (``clustered_change``), or, within one account, Welch's
-    from the two summaries. None where a period has too few answers."""
-    earlier, later = cells.where(before).group([CLUSTER]), cells.where(after).group([CLUSTER])
-    accounts = np.union1d(earlier.keys[CLUSTER], later.keys[CLUSTER])
-
-    def aligned(part: Cells) -> tuple[np.ndarray, np.ndarray]:
-        n, total = np.zeros(len(accounts)), np.zeros(len(accounts))
-        at = np.searchsorted(accounts, part.keys[CLUSTER])
-        n[at], total[at] = part.sums["n"], part.sums["total"]
-        return n, total
-
-    robust = clustered_change(aligned(earlier), aligned(later))
-    if robust is not None:
-        return Change(*(value * 100 / 6 for value in robust))
+def change_from(changes: Cells, at: int) -> Change | None:
+    """The change in our mean score (0-100) of group ``at`` of ``changes`` (its moments,
+    ``moments.CHANGE``), with its 95% interval and standard error: cluster-robust across
+    accounts (``clustered_changes_from_moments``), or, within one account, Welch's from the
+    two summaries. None where a side has too few answers."""
+    row = {name: values[at : at + 1] for name, values in changes.sums.items()}
+    robust = clustered_changes_from_moments(row)
+    if np.isfinite(robust.se[0]):
+        return Change(
+            *(float(values[0]) * 100 / 6 for values in (robust.change, robust.low, robust.high, robust.se))
+        )
     first, second = (
-        mean_from_sums(part.n.sum(), part.sums["total"].sum(), part.sums["total_sq"].sum())
-        for part in (earlier, later)
+        mean_from_sums(row[f"n{side}"][0], row[f"total{side}"][0], row[f"total_sq{side}"][0]) for side in "01"
     )
+    if first.n < 2 or second.n < 2:
+        return None
     welch = difference_interval(
         float(second.mean), float(second.sd), int(second.n), float(first.mean), float(first.sd), int(first.n)
     )
@@ -312,6 +264,22 @@ def change_figures(cells: Cells, before: np.ndarray, after: np.ndarray) -> Chang
         return None
     se = float(np.sqrt(second.sd**2 / second.n + first.sd**2 / first.n))
     return Change(float(second.mean - first.mean), *welch, se)
+
+
+def changes_by_indicator(
+    session: Session,
+    filters: Filters,
+    before: tuple[str, str],
+    after: tuple[str, str],
+    versions: Mapping[str, tuple[int, ...]] | None = None,
+) -> dict[str, Change | None]:
+    """Per indicator, the change in our mean score from the months ``before`` (first, last)
+    to the months ``after`` (``change_from``), within ``filters``."""
+    span = replace(
+        filters, start=max(before[0], filters.start or before[0]), end=min(after[1], filters.end or after[1])
+    )
+    changes = scores(session, "own", ["indicator"], span, versions=versions, after=after[0])
+    return {str(code): change_from(changes, at) for at, code in enumerate(changes.keys["indicator"])}
 
 
 def one_total(periods: np.ndarray) -> np.ndarray:
@@ -387,20 +355,13 @@ class Headline:
     change_interval: tuple[float, float] | None = None
 
 
-def compared_from(trend: pd.DataFrame) -> str | None:
-    """The first month of the earliest period a headline compares (each indicator's last two
-    shown periods of ``trend``): what ``headlines`` needs the accounts' sums from."""
+def headlines(
+    trend: pd.DataFrame, changes: Callable[[str, str], Mapping[str, Change | None]]
+) -> dict[str, Headline]:
+    """Per indicator, our latest period of ``trend`` against the shown period before it, the
+    change's interval from ``changes(before, after)`` (per indicator, ``changes_by_indicator``
+    between those periods: one read for the indicators comparing the same two)."""
     ours = trend[trend["subject"] == "own"].sort_values("period")
-    before = [str(series["period"].iloc[-2]) for _, series in ours.groupby("indicator") if len(series) > 1]
-    return min(period_months(period)[0] for period in before) if before else None
-
-
-def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headline]:
-    """Per indicator, our latest period of ``trend`` against the period before it; ``own``: our
-    scores by month, account and indicator, from ``compared_from`` on, for the interval of the
-    change."""
-    ours = trend[trend["subject"] == "own"].sort_values("period")
-    periods = periods_of(own.keys["month"], grain) if len(own) else np.array([])
     found = {}
     for code, series in ours.groupby("indicator", sort=False):
         last = series.iloc[-1]
@@ -415,14 +376,12 @@ def headlines(trend: pd.DataFrame, own: Cells, grain: Grain) -> dict[str, Headli
         )
         if len(series) > 1:
             before = series.iloc[-2]
-            mine = own.keys["indicator"] == code
+            change = changes(str(before["period"]), str(last["period"])).get(str(code))
             headline = replace(
                 headline,
                 previous_period=str(before["period"]),
                 change=float(last["mean"] - before["mean"]),
-                change_interval=change_interval(
-                    own, mine & (periods == before["period"]), mine & (periods == last["period"])
-                ),
+                change_interval=None if change is None else (change.low, change.high),
             )
         found[str(code)] = headline
     return found
@@ -506,27 +465,75 @@ def movers(
 
     ``cells``: score sums with month, ``by`` and indicator keys, and optionally ``account_id``
     (or, by account, ``respondent``); of a subject key, if any, only our own scores count."""
-    columns = [
-        by, "indicator", "before", "after", "change", "change_low", "change_high",
-        "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after", "period",
-    ]  # fmt: skip
     own = Cells.from_frame(cells) if isinstance(cells, pd.DataFrame) else cells
     if "subject" in own.keys:
         own = own.where(own.keys["subject"] == "own")
     if not len(own):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=mover_columns(by))
     period = periods_of(own.keys["month"], grain)
     periods = np.unique(period)
     if len(periods) < 2:
-        return pd.DataFrame(columns=columns)
-    after = str(periods[-1])
-    recent = own.with_key("period", period).where(np.isin(period, periods[-2:]))
-    keys = ["period", by, "indicator"]
-    grouped = recent.group(keys)
+        return pd.DataFrame(columns=mover_columns(by))
+    before, after = (str(value) for value in periods[-2:])
+    recent = own.with_key(PERIOD, period).where(np.isin(period, periods[-2:]))
     cluster = next((name for name in (RESPONDENT, CLUSTER) if name in recent.keys and name != by), None)
-    clusters = None if cluster is None else clusters_of(recent.group([*keys, cluster]), keys)
-    figures = describe(grouped, min_n, people, clusters)
-    if cluster == RESPONDENT and clusters is not None:
+    # Without a cluster key, each cell stands alone: no cluster-robust change.
+    alone = "cell"
+    if cluster is None:
+        recent = recent.with_key(alone, np.arange(len(recent)))
+    change = moments.change_of_cells(recent, [by, "indicator"], cluster or alone, period_months(after)[0])
+    return movers_of(
+        change,
+        by,
+        (before, after),
+        min_n,
+        people,
+        by_people=cluster == RESPONDENT,
+        clustered=cluster is not None,
+    )
+
+
+def mover_columns(by: str) -> list[str]:
+    """The columns of ``movers``."""
+    return [
+        by, "indicator", "before", "after", "change", "change_low", "change_high",
+        "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after", "period",
+    ]  # fmt: skip
+
+
+def movers_of(
+    changes: Cells,
+    by: str,
+    periods: tuple[str, str],
+    min_n: int,
+    people: Enough | None = None,
+    *,
+    by_people: bool = False,
+    clustered: bool = True,
+) -> pd.DataFrame:
+    """``movers`` from each group's change moments (``changes``: ``moments.CHANGE``, keyed by ``by`` and
+    indicator) between the ``periods`` (before, after): clustered unless ``clustered`` is
+    false; ``by_people``: the clusters are people (respondents)."""
+    columns = mover_columns(by)
+    before_label, after = periods
+    sides = [(before_label, changes.sums["n0"] > 0, "0"), (after, changes.sums["n1"] > 0, "1")]
+    # Each group's figures per period, the period before first, as the trend's cells.
+    grouped = Cells(
+        {
+            "period": np.concatenate([np.full(int(mask.sum()), label) for label, mask, _ in sides]),
+            by: np.concatenate([changes.keys[by][mask] for _, mask, _ in sides]),
+            "indicator": np.concatenate([changes.keys["indicator"][mask] for _, mask, _ in sides]),
+        },
+        {
+            name: np.concatenate([changes.sums[f"{name}{number}"][mask] for _, mask, number in sides])
+            for name in ("n", "total", "total_sq")
+        },
+    )
+    clusters = np.concatenate([changes.sums[f"clusters{number}"][mask] for _, mask, number in sides]).astype(
+        np.int64
+    )
+    figures = describe(grouped, min_n, people, clusters if clustered else None)
+    if by_people:
         figures["suppressed"] = figures["suppressed"] | (clusters < min_n)
     # The groups of one period and indicator add up to the trend's figure for it.
     total = np.char.add(
@@ -550,10 +557,10 @@ def movers(
         for a, b in zip(later_at, earlier_at, strict=True)
     ]
     bounds = np.array([(np.nan, np.nan) if pair is None else pair for pair in intervals]).reshape(-1, 2)
-    if cluster is not None:
+    if clustered:
         # Cluster-robust where a group's answers come from two or more accounts (or, for one
         # account, contacts).
-        robust = _clustered_changes(recent, by, after, cluster)
+        robust = _clustered_changes(changes, by)
         for i, group in enumerate(zip(grouped.keys[by][shown][earlier_at], indicators, strict=True)):
             found = robust.get(group)
             if found is not None:
@@ -599,36 +606,16 @@ def movers(
     )
 
 
-def _clustered_changes(
-    cells: Cells, by: str, after: str, cluster: str = CLUSTER
-) -> dict[tuple[Any, Any], Change]:
-    """Per ``by`` group and indicator of ``cells`` (keyed by period and ``cluster``, two
-    periods), the change of the mean (0-100) from the period before ``after`` to ``after``,
-    clustered (``clustered_changes``); only where that is defined."""
-    fine = cells.group([by, "indicator", cluster, "period"])
-    if not len(fine):
-        return {}
-    row, pair_of = fine.runs([by, "indicator", cluster]), fine.runs([by, "indicator"])
-    rows, pairs = int(row[-1]) + 1, int(pair_of[-1]) + 1
-    later = fine.keys["period"] == after
-    n, total = fine.sums["n"], fine.sums["total"]
-
-    def side(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            np.bincount(row, weights=np.where(mask, n, 0.0), minlength=rows),
-            np.bincount(row, weights=np.where(mask, total, 0.0), minlength=rows),
-        )
-
-    pair = np.zeros(rows, dtype=np.int64)
-    pair[row] = pair_of
-    found = clustered_changes(pair, side(~later), side(later), pairs)
-    first = np.searchsorted(pair_of, np.arange(pairs))
+def _clustered_changes(change: Cells, by: str) -> dict[tuple[Any, Any], Change]:
+    """Per ``by`` group and indicator of ``change`` (its moments, ``moments.CHANGE``), the
+    change of the mean (0-100) with its cluster-robust interval (``clustered_changes_from_moments``);
+    only where that is defined."""
+    found = clustered_changes_from_moments(change.sums)
     return {
-        (fine.keys[by][at], fine.keys["indicator"][at]): Change(
-            *(float(values[p]) * 100 / 6 for values in (found.change, found.low, found.high, found.se))
+        (change.keys[by][at], change.keys["indicator"][at]): Change(
+            *(float(values[at]) * 100 / 6 for values in (found.change, found.low, found.high, found.se))
         )
-        for p, at in enumerate(first)
-        if np.isfinite(found.se[p])
+        for at in np.flatnonzero(np.isfinite(found.se))
     }
 
 
@@ -642,35 +629,43 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
         "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after",
     ]  # fmt: skip
     version = shown_version(session, filters)
-    narrowed = None if version is None else last_two_periods(session, filters, version)
-    if version is None or narrowed is None:
+    recent = None if version is None else last_two_periods(session, filters, version)
+    if version is None or recent is None:
         return pd.DataFrame(columns=columns)
+    narrowed = recent[0]
     keys = ["version", "month", CLUSTER, RESPONDENT, "indicator"]
     cells = one_version(cache.read(session, "own_scores", keys, narrowed, every_month=False), version)
     # The cells name who answered, so they count their people themselves.
     return movers(cells, "account_id", filters.grain, min_n).drop(columns="period")
 
 
-def last_two_periods(session: Session, filters: Filters, version: int) -> Filters | None:
+def last_two_periods(
+    session: Session, filters: Filters, version: int
+) -> tuple[Filters, tuple[str, str]] | None:
     """``filters`` narrowed to the last two periods with answers to ``version`` (what the
-    movers compare); None without answers."""
+    movers compare), and those periods (the one before, the later one); None with answers in
+    fewer than two periods."""
     months = cache.read(session, "own_scores", ["version", "month"], filters)
     month_list = sorted(one_version(months, version).keys["month"].tolist()) if len(months) else []
-    if not month_list:
-        return None
-    periods = period_of(pd.Series(month_list), filters.grain)
+    periods = period_of(pd.Series(month_list, dtype=object), filters.grain).tolist()
     recent = sorted(set(periods))[-2:]
+    if len(recent) < 2:
+        return None
     first_month = min(m for m, p in zip(month_list, periods, strict=True) if p in recent)
-    return replace(filters, start=max(first_month, filters.start or first_month))
+    return replace(filters, start=max(first_month, filters.start or first_month)), (recent[0], recent[1])
 
 
-def mover_cells(session: Session, filters: Filters, version: int) -> Cells:
-    """Our own score sums of the last two periods by month, account, touchpoint, segment and
-    indicator (``MOVER_KEYS``): the segment and touchpoint movers, clustered by account."""
-    narrowed = last_two_periods(session, filters, version)
-    if narrowed is None:
-        return Cells.from_rows([], MOVER_KEYS[1:], SCORE_SUMS)
-    return one_version(cache.read(session, "own_scores", MOVER_KEYS, narrowed, every_month=False), version)
+def mover_changes(
+    session: Session, filters: Filters, version: int, by: str
+) -> tuple[Cells, tuple[str, str]] | None:
+    """Per ``by`` group (segment or touchpoint) and indicator, the moments of our scores'
+    change between the last two periods (``last_two_periods``), clustered by account
+    (``moments.CHANGE``), and those periods; None without two periods."""
+    recent = last_two_periods(session, filters, version)
+    if recent is None:
+        return None
+    narrowed, periods = recent
+    return scores(session, "own", [by, "indicator"], narrowed, after=period_months(periods[1])[0]), periods
 
 
 def distribution(
@@ -860,39 +855,36 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     filters, instrument = _on_shown_version(session, filters, instrument)
     version = filters.version or 0
     labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
-    counts = item_counts(session, filters, version)
-    people = People(session, filters, min_n)
-    overall = profile(
-        scores(session, "own", ["indicator"], filters),
-        scores(session, "leader", ["indicator", "competitor_id"], filters),
-        min_n,
-        people=people,
-    )
     pooled = linked_versions(session, filters, instrument)
-    trends = trend(
-        scores(
-            session,
-            "leader",
-            [PERIOD, "indicator", "competitor_id"],
-            filters,
-            grain=filters.grain,
-            versions=pooled,
-        ),
-        min_n,
-        scores(session, "own", [PERIOD, "indicator"], filters, grain=filters.grain, versions=pooled),
-        people=people.pooling(pooled),
-        totals=one_total,
-    )
-    # The accounts' sums of the periods the headlines compare, for the intervals of the changes.
-    first = compared_from(trends)
-    compared = (
-        Cells.from_rows([], OWN_BY_ACCOUNT, SCORE_SUMS)
-        if first is None
-        else linked_score_sums(
-            session, replace(filters, start=max(first, filters.start or first)), instrument, every_month=False
-        )
-    )
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
+    trend_of = {"grain": filters.grain, "versions": pooled}
+    # The figures' reads, independent of one another, run at once (``cache.read_together``).
+    reads: dict[str, Callable[[Session], Any]] = {
+        "counts": lambda s: item_counts(s, filters, version),
+        "own": lambda s: scores(s, "own", ["indicator"], filters),
+        "leaders": lambda s: scores(s, "leader", ["indicator", "competitor_id"], filters),
+        "own_trend": lambda s: scores(s, "own", [PERIOD, "indicator"], filters, **trend_of),
+        "leader_trend": lambda s: scores(
+            s, "leader", [PERIOD, "indicator", "competitor_id"], filters, **trend_of
+        ),
+        "touchpoints": lambda s: scores(s, "own", ["touchpoint_id", "indicator"], filters),
+        "segment_movers": lambda s: mover_changes(s, filters, version, "segment"),
+        "touchpoint_movers": lambda s: mover_changes(s, filters, version, "touchpoint_id"),
+        "nps": lambda s: nps_by_account(s, filters, version),
+        "pairs": lambda s: leader_pairs(s, filters, version, names),
+    }
+    read = dict(zip(reads, cache.read_together(session, list(reads.values())), strict=True))
+    counts = read["counts"]
+    people = People(session, filters, min_n)
+    overall = profile(read["own"], read["leaders"], min_n, people=people)
+    trends = trend(
+        read["leader_trend"], min_n, read["own_trend"], people=people.pooling(pooled), totals=one_total
+    )
+
+    @memoised
+    def compared(before: str, after: str) -> Mapping[str, Change | None]:
+        return changes_by_indicator(session, filters, period_months(before), period_months(after), pooled)
+
     statements = {
         code: f"{item.code} “{item.text['en']}”"
         for code in labels
@@ -908,30 +900,28 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         for item in instrument.indicator_items(indicator.code)
     ]
     scale = instrument.agree_scale
-    recent = mover_cells(session, filters, version)
-    # Summed by period (keyed by its first month) before anything else: a third of the cells.
-    recent = recent.with_key("month", first_months(recent.keys["month"], filters.grain))
 
     def falls(by: str) -> pd.DataFrame:
-        return movers(recent.group(["month", by, CLUSTER, "indicator"]), by, filters.grain, min_n, people)
+        found = read[f"{by.removesuffix('_id')}_movers"]
+        if found is None:
+            return pd.DataFrame(columns=mover_columns(by))
+        return movers_of(found[0], by, found[1], min_n, people)
 
     return DashboardData(
         responses=int(counts.counts[counts.item_code == "NPS"].sum()),
         version=version,
         trend=trends,
-        headlines=headlines(trends, compared, filters.grain),
+        headlines=headlines(trends, compared),
         profile=overall,
-        heat_map=heat_map(scores(session, "own", ["touchpoint_id", "indicator"], filters), min_n, people),
+        heat_map=heat_map(read["touchpoints"], min_n, people),
         segment_movers=falls("segment"),
         touchpoint_movers=falls("touchpoint_id"),
         distribution=distribution(counts, items, scale.min, scale.max, min_n, people.on("answers")),
-        nps=nps_by_period(
-            nps_by_account(session, filters, version), filters.grain, min_n, people.on("answers")
-        ),
+        nps=nps_by_period(read["nps"], filters.grain, min_n, people.on("answers")),
         benchmarks=figures,
         gaps=gaps(
             own,
-            leader_pairs(session, filters, version, names),
+            read["pairs"],
             latest,
             labels,
             min_n,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, func, literal
+from sqlalchemy import ColumnElement, Integer, Select, String, cast, func, literal
 from sqlalchemy.orm import Mapped
 
 from models.tables import Account, Contact, Response
@@ -100,6 +100,12 @@ def _in_utc(
     return func.to_char(func.timezone("UTC", column), other)
 
 
+def quarter_of(month: Any) -> ColumnElement[str]:
+    """``YYYY-MM`` to ``YYYY-Qn`` in SQL, as ``periods_of`` does in Python."""
+    number = cast(func.substr(month, 6, 2), Integer)
+    return func.substr(month, 1, 4) + literal("-Q") + cast((number + 2) // 3, String)
+
+
 def month_begins(month: str) -> datetime:
     """The first instant (UTC) of the ``YYYY-MM`` month."""
     return datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
@@ -148,15 +154,6 @@ def period_of(month: pd.Series, grain: Grain) -> pd.Series:
         return month
     quarter = (month.str[5:7].astype(int) - 1) // 3 + 1
     return month.str[:4] + "-Q" + quarter.astype(str)
-
-
-def first_months(months: np.ndarray, grain: Grain) -> np.ndarray:
-    """``YYYY-MM`` labels to the first month of their period (``periods_of``): sums keyed by
-    it are the period's, and still read as months."""
-    if grain == "month" or not len(months):
-        return months
-    distinct, inverse = np.unique(periods_of(months, grain), return_inverse=True)
-    return np.array([period_months(str(period))[0] for period in distinct])[inverse]
 
 
 def periods_of(months: np.ndarray, grain: Grain) -> np.ndarray:

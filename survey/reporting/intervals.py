@@ -17,12 +17,14 @@ this module's ``Z95``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
+
+from survey.reporting.moments import CELL_SUMS, CHANGE, LEVEL
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -145,38 +147,24 @@ class Clustered:
 def clustered_from_sums(group: Any, n: Any, total: Any, total_sq: Any, groups: int) -> Clustered:
     """Means of ``groups`` groups from per-cluster sums (one row per group and cluster: the
     group's index in 0..groups-1, n, Σx, Σx²), with cluster-robust (CR1) standard errors: the
-    clusters' moments (``cluster_moments``) taken by ``clustered_from_moments``."""
-    return clustered_from_moments(*cluster_moments(group, n, total, total_sq, groups))
-
-
-def cluster_moments(group: Any, n: Any, total: Any, total_sq: Any, groups: int) -> tuple[np.ndarray, ...]:
-    """Per group, from per-cluster sums (one row per group and cluster, the group's index in
-    0..groups-1): n, Σx, Σx², the clusters G (those with answers), and over the clusters g of
-    their own sums n_g and S_g: ΣS_g², ΣS_g·n_g and Σn_g². What ``clustered_from_moments`` needs,
-    in the order ``survey.reporting.moments.MOMENTS`` names them; the database sums the same."""
+    clusters' moments (``moments.LEVEL``) summed per group, taken by ``clustered_from_moments``."""
     index = np.asarray(group, dtype=np.int64)
-    count = np.asarray(n, dtype=np.float64)
-    sums = np.asarray(total, dtype=np.float64)
-
-    def per_group(values: Any) -> np.ndarray:
-        return np.bincount(index, weights=np.asarray(values, dtype=np.float64), minlength=groups)
-
-    return (
-        per_group(count),
-        per_group(sums),
-        per_group(total_sq),
-        per_group(count > 0),
-        per_group(sums * sums),
-        per_group(sums * count),
-        per_group(count * count),
-    )
+    cells = {
+        name: np.asarray(values, dtype=np.float64)
+        for name, values in zip(CELL_SUMS, (n, total, total_sq), strict=True)
+    }
+    summed = [
+        np.bincount(index, weights=np.asarray(term(cells), dtype=np.float64), minlength=groups)
+        for term in LEVEL.terms.values()
+    ]
+    return clustered_from_moments(*summed)
 
 
 def clustered_from_moments(
     n: Any, total: Any, total_sq: Any, clusters: Any, ss: Any, sn: Any, nn: Any
 ) -> Clustered:
     """Means of groups with cluster-robust (CR1) standard errors, from each group's moments
-    (``cluster_moments``: n, Σx, Σx², G, ΣS_g², ΣS_g·n_g, Σn_g²).
+    (``moments.LEVEL``: n, Σx, Σx², G, ΣS_g², ΣS_g·n_g, Σn_g²).
 
     Answers from one account are not independent: its contacts answer repeatedly and share a
     relationship. The mean is that of every answer; its variance is that of the clusters'
@@ -232,39 +220,47 @@ def clustered_changes(pair: Any, before: tuple[Any, Any], after: tuple[Any, Any]
     """The change in a mean between two periods for each of ``pairs`` groups, with its
     cluster-robust 95% interval and standard error. One row per group and cluster: the group's
     index in 0..pairs-1 (``pair``), and ``before`` and ``after`` as (n, Σx), zeros where the
-    cluster has no answer in a period. The same cluster answering in both periods makes the two
-    means correlated; the sandwich variance of the difference in OLS of x on a period
-    indicator, clustered (CR1: ``G/(G-1) · (N-1)/(N-2)``; statsmodels' ``cov_type="cluster"``),
-    takes that in, with t on G - 1 degrees of freedom. NaN unless both periods have answers and
-    there are two or more clusters."""
+    cluster has no answer in a period: their moments (``moments.CHANGE``) summed per group,
+    taken by ``clustered_changes_from_moments``."""
     index = np.asarray(pair, dtype=np.int64)
+    zeros = np.zeros(len(index))
     n0, s0 = (np.asarray(value, dtype=np.float64) for value in before)
     n1, s1 = (np.asarray(value, dtype=np.float64) for value in after)
+    cells = {"n0": n0, "total0": s0, "total_sq0": zeros, "n1": n1, "total1": s1, "total_sq1": zeros}
+    summed = {
+        name: np.bincount(index, weights=np.asarray(term(cells), dtype=np.float64), minlength=pairs)
+        for name, term in CHANGE.terms.items()
+    }
+    return clustered_changes_from_moments(summed)
 
-    def per_pair(values: np.ndarray) -> np.ndarray:
-        return np.bincount(index, weights=values, minlength=pairs)
 
-    total0, total1 = per_pair(n0), per_pair(n1)
-    clusters = per_pair(((n0 + n1) > 0).astype(np.float64))
+def clustered_changes_from_moments(moments: Mapping[str, Any]) -> Changes:
+    """Per group, the change in a mean from one period (0) to the next (1) with its
+    cluster-robust 95% interval and standard error, from the group's moments
+    (``moments.CHANGE``). The same cluster answering in both periods makes the two means
+    correlated; the sandwich variance of the difference in OLS of x on a period indicator,
+    clustered (CR1: ``G/(G-1) · (N-1)/(N-2)``; statsmodels' ``cov_type="cluster"``), takes that
+    in, with t on G - 1 degrees of freedom. Each cluster's influence on the change is
+    ``a_g - b_g``, ``a_g = (S1_g - n1_g·m1)/N1`` and ``b_g = (S0_g - n0_g·m0)/N0``; the sum of
+    its squares expands into the moments' sums of products. NaN unless both periods have
+    answers and there are two or more clusters."""
+    m = {name: np.asarray(value, dtype=np.float64) for name, value in moments.items()}
+    total0, total1, clusters = m["n0"], m["n1"], m["clusters"]
     valid = (total0 >= 1) & (total1 >= 1) & (clusters >= 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean0, mean1 = per_pair(s0) / total0, per_pair(s1) / total1
-        influence = (s1 - n1 * mean1[index]) / total1[index] - (s0 - n0 * mean0[index]) / total0[index]
+        mean0, mean1 = m["total0"] / total0, m["total1"] / total1
+        later = (m["s1s1"] - 2 * mean1 * m["s1n1"] + mean1**2 * m["n1n1"]) / total1**2
+        earlier = (m["s0s0"] - 2 * mean0 * m["s0n0"] + mean0**2 * m["n0n0"]) / total0**2
+        across = (m["s1s0"] - mean0 * m["s1n0"] - mean1 * m["n1s0"] + mean1 * mean0 * m["n1n0"]) / (
+            total1 * total0
+        )
+        spread = (later + earlier - 2 * across).clip(min=0)
         everyone = total0 + total1
         factor = clusters / (clusters - 1) * (everyone - 1) / np.maximum(everyone - 2, 1)
-        se = np.where(valid, np.sqrt(factor * per_pair(np.where(valid[index], influence, 0.0) ** 2)), np.nan)
+        se = np.where(valid, np.sqrt(factor * spread), np.nan)
         change = np.where(valid, mean1 - mean0, np.nan)
         half = stats.t.ppf(0.975, np.clip(clusters - 1, 1, None)) * se
     return Changes(change=change, low=change - half, high=change + half, se=se)
-
-
-def clustered_change(before: tuple[Any, Any], after: tuple[Any, Any]) -> Change | None:
-    """``clustered_changes`` of one group: ``before`` and ``after`` are (n, Σx) per cluster,
-    aligned. None where it is not defined."""
-    found = clustered_changes(np.zeros(len(np.asarray(before[0])), dtype=np.int64), before, after, 1)
-    if not np.isfinite(found.se[0]):
-        return None
-    return Change(float(found.change[0]), float(found.low[0]), float(found.high[0]), float(found.se[0]))
 
 
 def mean_from_sums(n: Any, total: Any, total_sq: Any) -> MeanFigures:

@@ -2,14 +2,18 @@
 
 A group's mean clustered by account (``intervals.clustered_from_moments``) needs, besides n,
 Σx and Σx², the number of accounts G with answers and three sums over those accounts g of
-their own sums n_g and S_g: ΣS_g², ΣS_g·n_g and Σn_g². The database sums each account's cell
-first and then these (a nested ``GROUP BY`` over the aggregates, ``statement``), so a figure
-over 2,000 accounts reads one row per group rather than one per account.
+their own sums n_g and S_g: ΣS_g², ΣS_g·n_g and Σn_g² (``LEVEL``). A change between two
+periods (``intervals.clustered_changes_from_moments``) needs each period's and the products
+of the two (``CHANGE``). The database sums each account's cell first and then these (a nested
+``GROUP BY`` over the aggregates, ``statement``), so a figure over 2,000 accounts reads one
+row per group rather than one per account. Each sum is written once, as an expression on a
+cluster's sums that SQL columns and numpy arrays both take: the database's moments and
+numpy's (``of_cells``, for cells already in memory) are the same definition.
 
 Kept like any read (``survey.reporting.cache``) and brought up to date with what arrived: a
-square does not add, so a new response's account has its old part of the moments replaced by
-its new one. Its cell now is read from the aggregates for the accounts that received answers
-only; less what arrived, that is its cell before.
+square does not add, so each account that received answers has its old part of the moments
+replaced by its new one. Its cell now is read from the aggregates for those accounts only;
+less what arrived, that is its cell before.
 
 A group key ``period`` is a month or a quarter (``grain``) of the month the answers fall in.
 ``versions`` pools, per indicator, the answers to several instrument versions (a trend line
@@ -18,32 +22,31 @@ running on across versions with the same statements); without it the filters' ve
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, Select, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlmodel import Session
 
 from survey.reporting import aggregates, cache
 from survey.reporting.cells import Cells
-from survey.reporting.filters import Filters, Grain, periods_of
-from survey.reporting.intervals import cluster_moments
+from survey.reporting.filters import Filters, Grain, periods_of, quarter_of
 
 CLUSTER = "account_id"
 PERIOD = "period"
-# The sums of a group, in the order ``intervals.clustered_from_moments`` takes them.
-MOMENTS = ("n", "total", "total_sq", "clusters", "ss", "sn", "nn")
 CELL_SUMS = ("n", "total", "total_sq")
 Versions = Mapping[str, tuple[int, ...]]
 _ATTEMPTS = 3
 
 
-def quarter_of(month: Any) -> Any:
-    """``YYYY-MM`` to ``YYYY-Qn`` in SQL, as ``filters.periods_of`` does in Python."""
-    number = cast(func.substr(month, 6, 2), Integer)
-    return func.substr(month, 1, 4) + literal("-Q") + cast((number + 2) // 3, String)
+def pooling(filters: Filters, versions: Versions | None) -> Versions | None:
+    """``versions``, or None where they pool nothing but the filters' version (the version
+    key then narrows the read, which the aggregates' keys serve)."""
+    if versions is None or all(pooled == (filters.version,) for pooled in versions.values()):
+        return None
+    return versions
 
 
 def per_cluster(
@@ -58,8 +61,24 @@ def per_cluster(
 ) -> Select[Any]:
     """``measure`` summed by ``by`` and account (n, Σx, Σx²) under ``filters``: one row per
     group and cluster, the inner sums of ``statement``. With ``ids``, only those responses."""
+    versions = pooling(filters, versions)
+    if versions is None:
+        # An aggregate's cells by these keys (the quarter worked out of the month) are the
+        # clusters' already: one GROUP BY.
+        fine = [
+            ("month" if grain == "month" else aggregates.QUARTER) if name == PERIOD else name for name in by
+        ]
+        inner = aggregates.statement(dialect, measure, [*fine, CLUSTER], filters, ids=ids).subquery()
+        return select(
+            *(
+                inner.c[name].label(label)
+                for name, label in zip([*fine, CLUSTER], [*by, CLUSTER], strict=True)
+            ),
+            *(inner.c[name] for name in CELL_SUMS),
+        )
+    # Pooled: each version's cells first, those pooled summed per cluster.
     fine = ["month" if name == PERIOD else name for name in by]
-    chosen = filters if versions is None else replace(filters, version=None)
+    chosen = replace(filters, version=None)
     inner = aggregates.statement(dialect, measure, ["version", *fine, CLUSTER], chosen, ids=ids).subquery()
 
     def key(name: str) -> Any:
@@ -83,6 +102,109 @@ def per_cluster(
     )
 
 
+def positive(value: Any) -> Any:
+    """1 where ``value`` > 0, else 0: in SQL or in numpy."""
+    if isinstance(value, ColumnElement):
+        return case((value > 0, 1), else_=0)
+    return (np.asarray(value) > 0).astype(np.float64)
+
+
+# A term: an expression on a cluster cell's sums by name (SQL columns or numpy arrays).
+Term = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a cluster's cell holds (``cell``: its sums) and what is summed over a group's
+    clusters (``terms``: each an expression on the cell's sums)."""
+
+    cell: tuple[str, ...]
+    terms: Mapping[str, Term]
+
+    @property
+    def sums(self) -> tuple[str, ...]:
+        return tuple(self.terms)
+
+
+# One group's mean, in the order ``intervals.clustered_from_moments`` takes them.
+LEVEL = Kind(
+    CELL_SUMS,
+    {
+        "n": lambda c: c["n"],
+        "total": lambda c: c["total"],
+        "total_sq": lambda c: c["total_sq"],
+        "clusters": lambda c: positive(c["n"]),
+        "ss": lambda c: c["total"] * c["total"],
+        "sn": lambda c: c["total"] * c["n"],
+        "nn": lambda c: c["n"] * c["n"],
+    },
+)
+MOMENTS = LEVEL.sums
+# One group's change from the period before (0) to the later one (1): each period's sums
+# and the cross-products ``intervals.clustered_changes_from_moments`` takes.
+CHANGE = Kind(
+    ("n0", "total0", "total_sq0", "n1", "total1", "total_sq1"),
+    {
+        "n0": lambda c: c["n0"],
+        "total0": lambda c: c["total0"],
+        "total_sq0": lambda c: c["total_sq0"],
+        "clusters0": lambda c: positive(c["n0"]),
+        "n1": lambda c: c["n1"],
+        "total1": lambda c: c["total1"],
+        "total_sq1": lambda c: c["total_sq1"],
+        "clusters1": lambda c: positive(c["n1"]),
+        "clusters": lambda c: positive(c["n0"] + c["n1"]),
+        "s0s0": lambda c: c["total0"] * c["total0"],
+        "s0n0": lambda c: c["total0"] * c["n0"],
+        "n0n0": lambda c: c["n0"] * c["n0"],
+        "s1s1": lambda c: c["total1"] * c["total1"],
+        "s1n1": lambda c: c["total1"] * c["n1"],
+        "n1n1": lambda c: c["n1"] * c["n1"],
+        "s1s0": lambda c: c["total1"] * c["total0"],
+        "s1n0": lambda c: c["total1"] * c["n0"],
+        "n1s0": lambda c: c["n1"] * c["total0"],
+        "n1n0": lambda c: c["n1"] * c["n0"],
+    },
+)
+CHANGES = CHANGE.sums
+
+
+def side(changes: Cells, number: int) -> Cells:
+    """``LEVEL``'s moments of one side of ``CHANGE``'s (0: the months before, 1: from
+    ``after`` on): each side's sums and own products are those of its months alone."""
+    names = {
+        "n": "n{}", "total": "total{}", "total_sq": "total_sq{}", "clusters": "clusters{}",
+        "ss": "s{0}s{0}", "sn": "s{0}n{0}", "nn": "n{0}n{0}",
+    }  # fmt: skip
+    return Cells(
+        changes.keys, {name: changes.sums[pattern.format(number)] for name, pattern in names.items()}
+    )
+
+
+def per_cluster_change(
+    dialect: str,
+    measure: aggregates.Measure,
+    by: Sequence[str],
+    filters: Filters,
+    after: str,
+    *,
+    versions: Versions | None = None,
+    ids: tuple[int, int] | None = None,
+) -> Select[Any]:
+    """``per_cluster`` of two spans side by side: per group and account, the sums of the
+    months before ``after`` (``n0``, ``total0``, ``total_sq0``) and of ``after`` on (``…1``),
+    within ``filters``' months."""
+    fine = per_cluster(dialect, measure, [*by, "month"], filters, versions=versions, ids=ids).subquery()
+    later = fine.c.month >= after
+    keys = [fine.c[name] for name in [*by, CLUSTER]]
+    sides = [
+        func.sum(case((side, fine.c[name]), else_=0)).label(f"{name}{number}")
+        for number, side in ((0, ~later), (1, later))
+        for name in CELL_SUMS
+    ]
+    return select(*keys, *sides).group_by(*keys)
+
+
 def statement(
     dialect: str,
     measure: aggregates.Measure,
@@ -91,32 +213,68 @@ def statement(
     *,
     grain: Grain = "month",
     versions: Versions | None = None,
+    after: str | None = None,
 ) -> Select[Any]:
-    """The moments (``MOMENTS``) of ``measure`` per group of ``by``, clustered by account."""
-    cells = per_cluster(dialect, measure, by, filters, grain=grain, versions=versions).subquery()
-    n, total = cells.c.n, cells.c.total
+    """The moments of ``measure`` per group of ``by``, clustered by account: ``LEVEL``'s, or
+    with ``after`` (a month), ``CHANGE``'s from the filters' months before it to those from it."""
+    kind = LEVEL if after is None else CHANGE
+    cells = _per_cluster(dialect, measure, by, filters, grain, versions, after, None).subquery()
     keys = [cells.c[name] for name in by]
     return select(
-        *keys,
-        func.sum(n).label("n"),
-        func.sum(total).label("total"),
-        func.sum(cells.c.total_sq).label("total_sq"),
-        func.sum(case((n > 0, 1), else_=0)).label("clusters"),
-        func.sum(total * total).label("ss"),
-        func.sum(total * n).label("sn"),
-        func.sum(n * n).label("nn"),
+        *keys, *(func.sum(term(cells.c)).label(name) for name, term in kind.terms.items())
     ).group_by(*keys)
 
 
-def of_cells(cells: Cells, by: Sequence[str], cluster: str) -> Cells:
-    """The same moments from per-cluster cells already in memory (clustered by ``cluster``:
-    the respondents of one account, say), grouped by ``by``."""
-    fine = cells.group([*by, cluster])
-    grouped = fine.group(list(by))
-    found = cluster_moments(
-        fine.runs(by), fine.sums["n"], fine.sums["total"], fine.sums["total_sq"], len(grouped)
+def _per_cluster(
+    dialect: str,
+    measure: aggregates.Measure,
+    by: Sequence[str],
+    filters: Filters,
+    grain: Grain,
+    versions: Versions | None,
+    after: str | None,
+    ids: tuple[int, int] | None,
+) -> Select[Any]:
+    if after is None:
+        return per_cluster(dialect, measure, by, filters, grain=grain, versions=versions, ids=ids)
+    return per_cluster_change(dialect, measure, by, filters, after, versions=versions, ids=ids)
+
+
+def _summed(cells: Cells, by: Sequence[str], kind: Kind) -> Cells:
+    """``kind``'s terms of per-cluster ``cells`` (keyed by ``by`` and the cluster, one row
+    each), summed per group of ``by``."""
+    if not len(cells):
+        return Cells({name: cells.keys[name][:0] for name in by}, {name: np.zeros(0) for name in kind.sums})
+    runs = cells.runs(by)
+    groups = int(runs[-1]) + 1
+    first = np.searchsorted(runs, np.arange(groups))
+    return Cells(
+        {name: cells.keys[name][first] for name in by},
+        {
+            name: np.bincount(runs, weights=np.asarray(term(cells.sums), dtype=np.float64), minlength=groups)
+            for name, term in kind.terms.items()
+        },
     )
-    return Cells(grouped.keys, dict(zip(MOMENTS, found, strict=True)))
+
+
+def of_cells(cells: Cells, by: Sequence[str], cluster: str) -> Cells:
+    """``LEVEL``'s moments from cells already in memory (clustered by ``cluster``: the
+    respondents of one account, say), per group of ``by``."""
+    return _summed(cells.group([*by, cluster]), by, LEVEL)
+
+
+def change_of_cells(cells: Cells, by: Sequence[str], cluster: str, after: str) -> Cells:
+    """``CHANGE``'s moments from cells already in memory keyed by month, from the months
+    before ``after`` to those from it, clustered by ``cluster``, per group of ``by``."""
+    later = cells.keys["month"] >= after
+    zeros = np.zeros(len(cells))
+    sides = {
+        f"{name}{number}": np.where(side, cells.sums[name], zeros)
+        for number, side in ((0, ~later), (1, later))
+        for name in CELL_SUMS
+    }
+    keys = {name: cells.keys[name] for name in [*by, cluster]}
+    return _summed(Cells(keys, sides).group([*by, cluster]), by, CHANGE)
 
 
 def by_period(cells: Cells, grain: Grain) -> Cells:
@@ -132,10 +290,13 @@ def read(
     *,
     grain: Grain = "month",
     versions: Versions | None = None,
+    after: str | None = None,
 ) -> Cells:
-    """The moments of ``measure`` per group of ``by`` under ``filters``, clustered by account,
-    kept and brought up to date with the responses that arrived since (``_updated``)."""
+    """The moments (``statement``) of ``measure`` per group of ``by`` under ``filters``,
+    clustered by account, kept and brought up to date with the responses that arrived since
+    (``_updated``)."""
     dialect = session.get_bind().dialect.name
+    versions = pooling(filters, versions)
     pooled = None if versions is None else tuple(sorted(versions.items()))
     key = (
         cache.database(session),
@@ -144,74 +305,64 @@ def read(
         tuple(by),
         replace(filters, grain=grain if PERIOD in by else "month"),
         pooled,
+        after,
     )
+    kind = LEVEL if after is None else CHANGE
     newest = cache.newest_response_id(session)
     found = cache.kept(key)
     if found is not None and found[0] == newest:
         return found[1]
     for _ in range(_ATTEMPTS):
         if found is not None and found[0] < newest:
-            cells = _updated(session, found[1], found[0], newest, measure, by, filters, grain, versions)
+            cells = _updated(
+                session, found[1], (found[0], newest), measure, by, filters, grain, versions, after
+            )
         else:
-            query = statement(dialect, measure, by, filters, grain=grain, versions=versions)
-            cells = Cells.from_rows(list(session.connection().execute(query).all()), by, MOMENTS)
-        after = cache.newest_response_id(session)
-        if after == newest:
+            query = statement(dialect, measure, by, filters, grain=grain, versions=versions, after=after)
+            cells = Cells.from_rows(list(session.connection().execute(query).all()), by, kind.sums)
+        after_read = cache.newest_response_id(session)
+        if after_read == newest:
             cache.keep(key, newest, cells)
             return cells
-        newest = after
+        newest = after_read
     return cells  # responses kept arriving: correct as of some moment of this read, not kept
 
 
 def _updated(
     session: Session,
     cells: Cells,
-    upto: int,
-    newest: int,
+    ids: tuple[int, int],
     measure: aggregates.Measure,
     by: Sequence[str],
     filters: Filters,
     grain: Grain,
     versions: Versions | None,
+    after: str | None,
 ) -> Cells:
-    """``cells`` (the moments up to response ``upto``) with the responses up to ``newest``."""
+    """``cells`` (the moments up to response ``ids[0]``) with the responses up to ``ids[1]``:
+    each touched cluster's terms now, less its terms before."""
     dialect = session.get_bind().dialect.name
+    kind = LEVEL if after is None else CHANGE
     keys = [*by, CLUSTER]
 
     def cells_of(chosen: Filters, ids: tuple[int, int] | None) -> Cells:
-        query = per_cluster(dialect, measure, by, chosen, grain=grain, versions=versions, ids=ids)
-        return Cells.from_rows(list(session.connection().execute(query).all()), keys, CELL_SUMS)
+        query = _per_cluster(dialect, measure, by, chosen, grain, versions, after, ids)
+        return Cells.from_rows(list(session.connection().execute(query).all()), keys, kind.cell)
 
-    arrived = cells_of(filters, (upto, newest))
+    arrived = cells_of(filters, ids)
     if not len(arrived):
         return cells
     touched = tuple(int(account) for account in np.unique(arrived.keys[CLUSTER]))
     now = cells_of(replace(filters, account_ids=touched), None)
-    # Each touched cell now and before (now less what arrived), side by side.
-    zeros_now, zeros_arrived = np.zeros(len(now)), np.zeros(len(arrived))
+    # The touched clusters now, and before: now less what arrived.
     both = Cells(
         {name: np.concatenate([now.keys[name], arrived.keys[name]]) for name in keys},
-        {
-            "n": np.concatenate([now.sums["n"], zeros_arrived]),
-            "total": np.concatenate([now.sums["total"], zeros_arrived]),
-            "n_before": np.concatenate([now.sums["n"], -arrived.sums["n"]]),
-            "total_before": np.concatenate([now.sums["total"], -arrived.sums["total"]]),
-            "total_sq": np.concatenate([zeros_now, arrived.sums["total_sq"]]),
-        },
+        {name: np.concatenate([now.sums[name], np.zeros(len(arrived))]) for name in kind.cell}
+        | {f"{name}_before": np.concatenate([now.sums[name], -arrived.sums[name]]) for name in kind.cell},
     ).group(keys)
-    touched_cells = both.where(both.sums["n"] != both.sums["n_before"])
-    n, total = touched_cells.sums["n"], touched_cells.sums["total"]
-    n0, total0 = touched_cells.sums["n_before"], touched_cells.sums["total_before"]
-    change = Cells(
-        {name: touched_cells.keys[name] for name in by},
-        {
-            "n": n - n0,
-            "total": total - total0,
-            "total_sq": touched_cells.sums["total_sq"],
-            "clusters": (n > 0).astype(np.float64) - (n0 > 0),
-            "ss": total * total - total0 * total0,
-            "sn": total * n - total0 * n0,
-            "nn": n * n - n0 * n0,
-        },
-    )
+    before = Cells(both.keys, {name: both.sums[f"{name}_before"] for name in kind.cell})
+    current = Cells(both.keys, {name: both.sums[name] for name in kind.cell})
+    touched_cells = np.any([current.sums[name] != before.sums[name] for name in kind.cell], axis=0)
+    gained, lost = (_summed(part.where(touched_cells), by, kind) for part in (current, before))
+    change = Cells(gained.keys, {name: gained.sums[name] - lost.sums[name] for name in kind.sums})
     return cells.plus(change)

@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 
 from models.tables import Account, IndicatorScore, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope, restrict_filters
-from survey.reporting import dashboard
+from survey.reporting import cache, dashboard, moments
 from survey.reporting.filters import Filters
-from survey.reporting.intervals import NpsFigure, nps_interval
+from survey.reporting.intervals import Change, NpsFigure, nps_interval
 from survey.reporting.moments import PERIOD
 from survey.reporting.people import People
 
@@ -37,7 +37,7 @@ class IndicatorSummary:
     previous_100: float | None
     previous_n: int | None  # None when the months before are too small to show
     n_eff: float | None = None  # the independent answers the interval rests on
-    # 95% interval of the change against the months before (``dashboard.change_interval``).
+    # 95% interval of the change against the months before (``dashboard.change_from``).
     change_interval: tuple[float, float] | None = None
 
     @property
@@ -79,32 +79,38 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
     if version is None:
         return empty
     filters = replace(filters, version=version)
-    # Our own scores only: the leaders' and the touchpoint figures are not shown here.
+    # Our own scores only: the leaders' and the touchpoint figures are not shown here. The
+    # cards' windows are the two sides of their change; the reads run at once.
+    changes, nps_counts, monthly = cache.read_together(
+        session,
+        [
+            lambda s: dashboard.scores(
+                s, "own", ["indicator"], replace(filters, start=previous[0]), after=start
+            ),
+            lambda s: dashboard.nps_by_account(s, replace(filters, start=start), version),
+            lambda s: dashboard.scores(s, "own", [PERIOD, "indicator"], filters, grain="month"),
+        ],
+    )
     people = People(session, filters, min_n)
 
-    def window(months: tuple[str, str]) -> pd.DataFrame:
+    def window(number: int, months: tuple[str, str]) -> pd.DataFrame:
         return dashboard.summary(
-            dashboard.scores(session, "own", ["indicator"], replace(filters, start=months[0], end=months[1])),
+            moments.side(changes, number),
             ["indicator"],
             min_n,
             keep_small=True,
             people=people.within(*months),
         ).set_index("indicator")
 
-    recent, before = window((start, end)), window(previous)
-    # The accounts' sums of both windows, for the interval of the change.
-    own = dashboard.by_account(session, replace(filters, start=previous[0]), version, every_month=False)
-    months = own.keys["month"]
-    in_window, in_previous = (
-        (months >= start) & (months <= end),
-        (months >= previous[0]) & (months <= previous[1]),
-    )
+    recent, before = window(1, (start, end)), window(0, previous)
+    change_of = {
+        str(code): dashboard.change_from(changes, at) for at, code in enumerate(changes.keys["indicator"])
+    }
     indicators = {}
     for code, row in recent.iterrows():
         shown = not row["suppressed"]
         earlier = before.loc[code] if code in before.index else None
         compared = shown and earlier is not None and not earlier["suppressed"]
-        mine = own.keys["indicator"] == code
         indicators[str(code)] = IndicatorSummary(
             indicator=str(code),
             score_100=float(row["mean"]) if shown else None,
@@ -114,11 +120,9 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
             previous_100=float(earlier["mean"]) if compared and earlier is not None else None,
             previous_n=int(earlier["n"]) if compared and earlier is not None else None,
             n_eff=float(row["n_eff"]) if shown else None,
-            change_interval=dashboard.change_interval(own, mine & in_previous, mine & in_window)
-            if compared
-            else None,
+            change_interval=_interval(change_of.get(str(code))) if compared else None,
         )
-    nps = dashboard.nps_of(dashboard.nps_by_account(session, replace(filters, start=start), version))
+    nps = dashboard.nps_of(nps_counts)
     nps_shown = nps.n >= min_n and people.on("answers").within(start, end)(
         {"item_code": dashboard.NPS_ITEM}, nps.n
     )
@@ -130,12 +134,15 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
         labels[(months >= previous[0]) & (months <= previous[1])] = "previous"
         return labels
 
-    monthly = dashboard.scores(session, "own", [PERIOD, "indicator"], filters, grain="month")
     trend = dashboard.trend(None, min_n, monthly, people=people, totals=totals)
     trend = trend.rename(columns={"period": "month"}).drop(columns=["subject", "competitor_id"])
     return OverviewData(
         version, (start, end), previous, indicators, nps, trend.reset_index(drop=True), nps_shown
     )
+
+
+def _interval(change: Change | None) -> tuple[float, float] | None:
+    return None if change is None else (change.low, change.high)
 
 
 def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYTHING) -> pd.DataFrame:
