@@ -154,7 +154,9 @@ def _expanded(page: Page) -> Locator:
 
 def menu(page: Page) -> list[str]:
     """Every page of the signed-in user's menu, in menu order, read from the sidebar: a link's
-    text is its icon's name, then its title."""
+    text is its icon's name, then its title. A slow landing page can settle before the menu is
+    drawn: its first link is waited for."""
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link").first.wait_for(timeout=600_000)
     return [text.split("\n")[-1].strip() for text in _expanded(page).get_by_role("link").all_inner_texts()]
 
 
