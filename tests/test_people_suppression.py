@@ -200,7 +200,7 @@ def test_an_accounts_change_needs_enough_people_in_both_quarters(session, now):
 
 def test_a_contact_is_never_invited_to_another_accounts_interaction(session, now):
     """A cell with answers from ``min_n`` accounts is taken to rest on ``min_n`` people without
-    counting them (``dashboard.clusters_of``): that rests on each contact answering only for
+    counting them (``dashboard.few``): that rests on each contact answering only for
     their own account, which the invitation enforces."""
     make_invitation(session, now, account="Acme Tools", email="ana@acme.example")
     make_invitation(session, now, account="Bolt Works", email="bo@bolt.example")

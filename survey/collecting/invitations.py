@@ -154,7 +154,7 @@ def create_invitation(
         raise InviteError("a link must stay valid for at least one day")
     if contact.account_id != interaction.account_id:
         # A contact answers only for their own account: reports count an account's answers as
-        # coming from people of its own (``survey.reporting.dashboard.clusters_of``).
+        # coming from people of its own (``survey.reporting.dashboard.few``).
         raise InviteError(
             f"contact {contact.id} belongs to account {contact.account_id}, "
             f"not to the interaction's account {interaction.account_id}"

@@ -160,8 +160,13 @@ def few(
 ) -> np.ndarray:
     """Per cell, whether it is too small to show: fewer than ``min_n`` answers or, asked of
     ``people`` (``survey.reporting.people``), answers from fewer than ``min_n`` people.
-    ``at_least``: per cell, how many people it is known to rest on (``clusters_of``); a cell
-    known to rest on ``min_n`` is not asked about."""
+    ``at_least``: per cell, how many people it is known to rest on; a cell known to rest on
+    ``min_n`` is not asked about. A cell's clusters (``moments``' ``clusters``) are such a
+    count: by respondent they are the people themselves; by account, each brings at least one
+    person of its own, as a contact belongs to one account and is invited only to its
+    interactions (``create_invitation``) and an anonymous answer is a person apart. So a cell
+    from ``min_n`` accounts rests on ``min_n`` people, and only cells from fewer ask the
+    database."""
     hidden = cells.n < min_n
     if people is not None:
         unknown = ~hidden if at_least is None else ~hidden & (at_least < min_n)
@@ -186,19 +191,6 @@ def describe(
         "high": figures.high,
         "suppressed": few(cells, min_n, people, at_least),
     }
-
-
-def clusters_of(fine: Cells, by: list[str]) -> np.ndarray:
-    """Per group of ``by`` (in ``Cells.group``'s order), how many clusters answered in it;
-    ``fine``: cells grouped by ``by`` and then the cluster. By ``RESPONDENT`` they are the
-    people themselves, where a group needs ``min_n`` of them. By account, each brings at least
-    one person of its own: a contact belongs to one account and is invited only to its
-    interactions (``create_invitation``), and an anonymous answer is a person apart. So a group
-    from ``min_n`` accounts rests on ``min_n`` people, and only groups from fewer need
-    ``people`` to ask the database (``few``'s ``at_least``)."""
-    runs = fine.runs(by)
-    groups = int(runs[-1]) + 1 if len(runs) else 0
-    return np.bincount(runs, weights=fine.n > 0, minlength=groups).astype(np.int64)
 
 
 def summary(
