@@ -1,6 +1,9 @@
 """Aggregates kept at submission equal the rebuild, and both equal their one definition
 over the raw rows; reads answer every scope from aggregates; the cache takes in new responses."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
@@ -8,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, update
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from models.tables import Account, Competitor, IndicatorScore, Response
 from survey.instrument.definition import load_instrument
@@ -229,6 +232,41 @@ def test_every_period_of_one_scope_shares_one_read(session, varied, now, monkeyp
     inside = (everything.keys["month"] >= "2026-08") & (everything.keys["month"] <= "2026-11")
     assert recent.keys["month"].tolist() == everything.keys["month"][inside].tolist()
     assert 0 < len(recent) < len(everything)
+
+
+def test_people_opening_one_figure_at_once_read_it_once(engine, session, varied):
+    """Several readers of one figure at the same moment (a page's reads run at once, several
+    managers open the Dashboard together): the first reads, the others wait and are given
+    what it read."""
+    keys = ["version", "month", "indicator", "subject"]
+    calls: list[Filters] = []
+    original = aggregates.read
+    first_started = threading.Event()
+
+    def slow(session, measure, keys, filters, **kwargs):
+        calls.append(filters)
+        first_started.set()
+        time.sleep(0.3)  # the others arrive while it reads
+        return original(session, measure, keys, filters, **kwargs)
+
+    def reader() -> Cells:
+        with Session(engine) as own:
+            return cache.read(own, "scores", keys, Filters())
+
+    aggregates.read, saved = slow, aggregates.read
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            first = pool.submit(reader)
+            assert first_started.wait(5)
+            others = [pool.submit(reader) for _ in range(2)]
+            results = [first.result(), *(other.result() for other in others)]
+    finally:
+        aggregates.read = saved
+    assert len(calls) == 1
+    fresh = original(session, "scores", keys, Filters())
+    for cells in results:
+        assert cells.sums["total_sq"].tolist() == pytest.approx(fresh.sums["total_sq"].tolist())
+        assert cells.keys["month"].tolist() == fresh.keys["month"].tolist()
 
 
 def _response_means(session) -> pd.DataFrame:

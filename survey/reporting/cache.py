@@ -42,6 +42,7 @@ class _Entry:
 
 
 _entries: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
+_gates: OrderedDict[tuple[object, ...], threading.Lock] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -49,6 +50,7 @@ def clear() -> None:
     """Forget every kept read (tests; after a rebuild of the aggregates)."""
     with _lock:
         _entries.clear()
+        _gates.clear()
 
 
 def database(session: Session) -> str:
@@ -120,28 +122,56 @@ def read(
         skip,
         items,
     )
+
+    def since(cells: Cells, ids: tuple[int, int]) -> Cells:
+        return cells.plus(aggregates.read(session, measure, keys, filters, skip=skip, ids=ids, items=items))
+
+    return current(
+        session, key, lambda: aggregates.read(session, measure, keys, filters, skip=skip, items=items), since
+    )
+
+
+def current(
+    session: Session,
+    key: tuple[object, ...],
+    whole: Callable[[], Cells],
+    since: Callable[[Cells, tuple[int, int]], Cells],
+) -> Cells:
+    """The cells kept under ``key`` as of the newest response: as kept, brought up to date
+    (``since``: the kept cells and the ids (low, high] that arrived after them) or read whole
+    (``whole``). Readers of one key at the same moment (a page's reads run at once, several
+    people open pages together) wait for the first rather than each read it too. A read
+    during which responses arrived is tried again (the ids it includes are not known), and
+    after a few tries returned without being kept: correct as of some moment of it."""
     newest = newest_response_id(session)
-    with _lock:
-        entry = _entries.get(key)
-        if entry is not None:
-            _entries.move_to_end(key)
-    if entry is not None and entry.upto == newest:
-        return entry.cells
-    if entry is not None and entry.upto < newest:
-        arrived = aggregates.read(
-            session, measure, keys, filters, skip=skip, ids=(entry.upto, newest), items=items
-        )
-        cells = entry.cells.plus(arrived)
-        _keep(key, _Entry(newest, cells))
+    found = kept(key)
+    if found is not None and found[0] >= newest:
+        return found[1]
+    with _gate(key):
+        found = kept(key)
+        if found is not None and found[0] >= newest:
+            return found[1]
+        for _ in range(_ATTEMPTS):
+            cells = whole() if found is None else since(found[1], (found[0], newest))
+            after = newest_response_id(session)
+            if after == newest:
+                keep(key, newest, cells)
+                return cells
+            newest = after
         return cells
-    for _ in range(_ATTEMPTS):
-        cells = aggregates.read(session, measure, keys, filters, skip=skip, items=items)
-        after = newest_response_id(session)
-        if after == newest:
-            _keep(key, _Entry(newest, cells))
-            return cells
-        newest = after
-    return cells  # responses kept arriving: correct for this read, not kept
+
+
+def _gate(key: tuple[object, ...]) -> threading.Lock:
+    """The lock readers of ``key`` take turns on; a few more are kept than entries (a gate
+    forgotten while held lets one read run twice, nothing worse)."""
+    with _lock:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = threading.Lock()
+        _gates.move_to_end(key)
+        while len(_gates) > 2 * MAX_ENTRIES:
+            _gates.popitem(last=False)
+    return gate
 
 
 def _keep(key: tuple[object, ...], entry: _Entry) -> None:

@@ -77,9 +77,16 @@ class Cells:
             return self
         if not len(self):
             return other
-        keys = {name: np.concatenate([self.keys[name], other.keys[name]]) for name in self.keys}
-        sums = {name: np.concatenate([self.sums[name], other.sums[name]]) for name in self.sums}
-        return Cells(keys, sums).group(list(self.keys))
+        return Cells.stacked([self, other]).group(list(self.keys))
+
+    @staticmethod
+    def stacked(parts: Sequence[Cells]) -> Cells:
+        """The cells of ``parts`` (same keys and sums) one after another, not summed."""
+        first = parts[0]
+        return Cells(
+            {name: np.concatenate([part.keys[name] for part in parts]) for name in first.keys},
+            {name: np.concatenate([part.sums[name] for part in parts]) for name in first.sums},
+        )
 
     def runs(self, names: Sequence[str]) -> np.ndarray:
         """Each cell's group of ``names``, numbered 0, 1, …, for cells sorted by those keys

@@ -507,23 +507,16 @@ def movers_of(
     indicator) between the ``periods`` (before, after): clustered unless ``clustered`` is
     false; ``by_people``: the clusters are people (respondents)."""
     columns = mover_columns(by)
-    before_label, after = periods
-    sides = [(before_label, changes.sums["n0"] > 0, "0"), (after, changes.sums["n1"] > 0, "1")]
+    after = periods[1]
     # Each group's figures per period, the period before first, as the trend's cells.
-    grouped = Cells(
-        {
-            "period": np.concatenate([np.full(int(mask.sum()), label) for label, mask, _ in sides]),
-            by: np.concatenate([changes.keys[by][mask] for _, mask, _ in sides]),
-            "indicator": np.concatenate([changes.keys["indicator"][mask] for _, mask, _ in sides]),
-        },
-        {
-            name: np.concatenate([changes.sums[f"{name}{number}"][mask] for _, mask, number in sides])
-            for name in ("n", "total", "total_sq")
-        },
+    sides = [moments.side(changes, number).where(changes.sums[f"n{number}"] > 0) for number in moments.SIDES]
+    grouped = Cells.stacked(
+        [
+            part.with_key("period", np.full(len(part), label))
+            for part, label in zip(sides, periods, strict=True)
+        ]
     )
-    clusters = np.concatenate([changes.sums[f"clusters{number}"][mask] for _, mask, number in sides]).astype(
-        np.int64
-    )
+    clusters = grouped.sums["clusters"].astype(np.int64)
     figures = describe(grouped, min_n, people, clusters if clustered else None)
     if by_people:
         figures["suppressed"] = figures["suppressed"] | (clusters < min_n)

@@ -249,8 +249,8 @@ def clustered_changes_from_moments(moments: Mapping[str, Any]) -> Changes:
     valid = (total0 >= 1) & (total1 >= 1) & (clusters >= 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean0, mean1 = m["total0"] / total0, m["total1"] / total1
-        later = (m["s1s1"] - 2 * mean1 * m["s1n1"] + mean1**2 * m["n1n1"]) / total1**2
-        earlier = (m["s0s0"] - 2 * mean0 * m["s0n0"] + mean0**2 * m["n0n0"]) / total0**2
+        later = (m["ss1"] - 2 * mean1 * m["sn1"] + mean1**2 * m["nn1"]) / total1**2
+        earlier = (m["ss0"] - 2 * mean0 * m["sn0"] + mean0**2 * m["nn0"]) / total0**2
         across = (m["s1s0"] - mean0 * m["s1n0"] - mean1 * m["n1s0"] + mean1 * mean0 * m["n1n0"]) / (
             total1 * total0
         )

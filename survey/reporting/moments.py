@@ -38,7 +38,6 @@ CLUSTER = "account_id"
 PERIOD = "period"
 CELL_SUMS = ("n", "total", "total_sq")
 Versions = Mapping[str, tuple[int, ...]]
-_ATTEMPTS = 3
 
 
 def pooling(filters: Filters, versions: Versions | None) -> Versions | None:
@@ -87,17 +86,13 @@ def per_cluster(
         return inner.c.month if grain == "month" else quarter_of(inner.c.month)
 
     keys = [key(name) for name in [*by, CLUSTER]]
-    conditions = []
-    if versions is not None:
-        conditions.append(
-            or_(*(and_(inner.c.indicator == code, inner.c.version.in_(vs)) for code, vs in versions.items()))
-        )
+    pooled = or_(*(and_(inner.c.indicator == code, inner.c.version.in_(vs)) for code, vs in versions.items()))
     return (
         select(
             *(key.label(name) for key, name in zip(keys, [*by, CLUSTER], strict=True)),
             *(func.sum(inner.c[name]).label(name) for name in CELL_SUMS),
         )
-        .where(*conditions)
+        .where(pooled)
         .group_by(*keys)
     )
 
@@ -140,26 +135,23 @@ LEVEL = Kind(
     },
 )
 MOMENTS = LEVEL.sums
-# One group's change from the period before (0) to the later one (1): each period's sums
-# and the cross-products ``intervals.clustered_changes_from_moments`` takes.
+# One group's change from the period before (0) to the later one (1): each side's ``LEVEL``
+# moments (named with the side's number: ``n0``, ``ss1``, …), the clusters with answers on
+# either side, and the cross-products of a cluster's sums on the two sides, as
+# ``intervals.clustered_changes_from_moments`` takes them.
+SIDES = (0, 1)
+
+
+def _on_side(term: Term, number: int) -> Term:
+    """``term`` of a ``LEVEL`` cell, taken on one side of a ``CHANGE`` cell."""
+    return lambda c: term({name: c[f"{name}{number}"] for name in CELL_SUMS})
+
+
 CHANGE = Kind(
-    ("n0", "total0", "total_sq0", "n1", "total1", "total_sq1"),
-    {
-        "n0": lambda c: c["n0"],
-        "total0": lambda c: c["total0"],
-        "total_sq0": lambda c: c["total_sq0"],
-        "clusters0": lambda c: positive(c["n0"]),
-        "n1": lambda c: c["n1"],
-        "total1": lambda c: c["total1"],
-        "total_sq1": lambda c: c["total_sq1"],
-        "clusters1": lambda c: positive(c["n1"]),
+    tuple(f"{name}{number}" for number in SIDES for name in CELL_SUMS),
+    {f"{name}{number}": _on_side(term, number) for number in SIDES for name, term in LEVEL.terms.items()}
+    | {
         "clusters": lambda c: positive(c["n0"] + c["n1"]),
-        "s0s0": lambda c: c["total0"] * c["total0"],
-        "s0n0": lambda c: c["total0"] * c["n0"],
-        "n0n0": lambda c: c["n0"] * c["n0"],
-        "s1s1": lambda c: c["total1"] * c["total1"],
-        "s1n1": lambda c: c["total1"] * c["n1"],
-        "n1n1": lambda c: c["n1"] * c["n1"],
         "s1s0": lambda c: c["total1"] * c["total0"],
         "s1n0": lambda c: c["total1"] * c["n0"],
         "n1s0": lambda c: c["n1"] * c["total0"],
@@ -171,14 +163,8 @@ CHANGES = CHANGE.sums
 
 def side(changes: Cells, number: int) -> Cells:
     """``LEVEL``'s moments of one side of ``CHANGE``'s (0: the months before, 1: from
-    ``after`` on): each side's sums and own products are those of its months alone."""
-    names = {
-        "n": "n{}", "total": "total{}", "total_sq": "total_sq{}", "clusters": "clusters{}",
-        "ss": "s{0}s{0}", "sn": "s{0}n{0}", "nn": "n{0}n{0}",
-    }  # fmt: skip
-    return Cells(
-        changes.keys, {name: changes.sums[pattern.format(number)] for name, pattern in names.items()}
-    )
+    ``after`` on)."""
+    return Cells(changes.keys, {name: changes.sums[f"{name}{number}"] for name in MOMENTS})
 
 
 def per_cluster_change(
@@ -199,7 +185,7 @@ def per_cluster_change(
     keys = [fine.c[name] for name in [*by, CLUSTER]]
     sides = [
         func.sum(case((side, fine.c[name]), else_=0)).label(f"{name}{number}")
-        for number, side in ((0, ~later), (1, later))
+        for number, side in zip(SIDES, (~later, later), strict=True)
         for name in CELL_SUMS
     ]
     return select(*keys, *sides).group_by(*keys)
@@ -270,7 +256,7 @@ def change_of_cells(cells: Cells, by: Sequence[str], cluster: str, after: str) -
     zeros = np.zeros(len(cells))
     sides = {
         f"{name}{number}": np.where(side, cells.sums[name], zeros)
-        for number, side in ((0, ~later), (1, later))
+        for number, side in zip(SIDES, (~later, later), strict=True)
         for name in CELL_SUMS
     }
     keys = {name: cells.keys[name] for name in [*by, cluster]}
@@ -308,24 +294,15 @@ def read(
         after,
     )
     kind = LEVEL if after is None else CHANGE
-    newest = cache.newest_response_id(session)
-    found = cache.kept(key)
-    if found is not None and found[0] == newest:
-        return found[1]
-    for _ in range(_ATTEMPTS):
-        if found is not None and found[0] < newest:
-            cells = _updated(
-                session, found[1], (found[0], newest), measure, by, filters, grain, versions, after
-            )
-        else:
-            query = statement(dialect, measure, by, filters, grain=grain, versions=versions, after=after)
-            cells = Cells.from_rows(list(session.connection().execute(query).all()), by, kind.sums)
-        after_read = cache.newest_response_id(session)
-        if after_read == newest:
-            cache.keep(key, newest, cells)
-            return cells
-        newest = after_read
-    return cells  # responses kept arriving: correct as of some moment of this read, not kept
+
+    def whole() -> Cells:
+        query = statement(dialect, measure, by, filters, grain=grain, versions=versions, after=after)
+        return Cells.from_rows(list(session.connection().execute(query).all()), by, kind.sums)
+
+    def since(cells: Cells, ids: tuple[int, int]) -> Cells:
+        return _updated(session, cells, ids, measure, by, filters, grain, versions, after)
+
+    return cache.current(session, key, whole, since)
 
 
 def _updated(
