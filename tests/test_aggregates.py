@@ -370,6 +370,50 @@ def test_kept_moments_take_in_new_responses_as_a_fresh_read_gives_them(
         assert kept.n.sum() == before.n.sum() + grew * 6  # six indicators each
 
 
+def test_the_recommendations_moments_are_its_scores_per_account(session, varied, now):
+    """NPS's moments, summed by the database from answer counts, are those pandas gives from
+    each response's recommendation as +1 (9-10), 0 (7-8) or -1 (0-6), clustered by account:
+    per quarter, and kept up to date as responses arrive."""
+    version = dashboard.shown_version(session, Filters())
+    filters = Filters(version=version)
+    by = [moments.PERIOD]
+    moments.read(session, moments.RECOMMENDATION, by, filters, grain="quarter")
+    respond(session, now, account="Acme Tools", email="c1@acme.example", answers=full_answers() | {"NPS": 10})
+    respond(session, now, account="Cobalt Ltd", email="x@cobalt.example", answers=full_answers() | {"NPS": 2})
+    kept = moments.read(session, moments.RECOMMENDATION, by, filters, grain="quarter")
+    raw = pd.read_sql(
+        "select account_id, submitted_at, nps from response where nps is not null", session.connection()
+    )
+    at = pd.to_datetime(raw["submitted_at"], utc=True, format="ISO8601")
+    raw["quarter"] = at.dt.year.astype(str) + "-Q" + ((at.dt.month - 1) // 3 + 1).astype(str)
+    raw["x"] = np.where(raw["nps"] >= 9, 1, np.where(raw["nps"] >= 7, 0, -1))
+    cells = raw.groupby(["quarter", "account_id"])["x"].agg(n="size", total="sum")
+    quarters = sorted(raw["quarter"].unique())
+    assert kept.keys[moments.PERIOD].tolist() == quarters
+    for at_row, quarter in enumerate(quarters):
+        accounts = cells.loc[quarter]
+        inside = raw[raw["quarter"] == quarter]
+        expected = {
+            "n": len(inside),
+            "total": inside["x"].sum(),
+            "total_sq": (inside["x"] ** 2).sum(),
+            "clusters": len(accounts),
+            "ss": (accounts["total"] ** 2).sum(),
+            "sn": (accounts["total"] * accounts["n"]).sum(),
+            "nn": (accounts["n"] ** 2).sum(),
+        }
+        for name, value in expected.items():
+            assert kept.sums[name][at_row] == pytest.approx(value), (quarter, name)
+    figure = dashboard.nps_of(kept, len(quarters) - 1)
+    last = raw[raw["quarter"] == quarters[-1]]
+    assert figure.nps == pytest.approx(100 * last["x"].mean())
+    assert (figure.promoters, figure.passives, figure.detractors) == (
+        (last["x"] == 1).sum(),
+        (last["x"] == 0).sum(),
+        (last["x"] == -1).sum(),
+    )
+
+
 def test_the_database_sums_the_same_moments_as_numpy(session, varied):
     """The nested GROUP BY gives each group's moments as numpy gives them from the accounts'
     cells, quarters labelled in SQL as in Python: a level's, and a change's between the last

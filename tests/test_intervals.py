@@ -9,14 +9,15 @@ from scipy import stats
 from survey.reporting.intervals import (
     clustered_changes,
     clustered_from_sums,
-    clustered_nps,
     difference_interval,
     effective,
     mean_from_sums,
     mean_interval,
     mean_p_value,
+    nps_from_moments,
     nps_interval,
 )
+from survey.reporting.moments import LEVEL
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -181,11 +182,13 @@ def test_a_clustered_nps_interval_is_the_adjusted_wald_one_at_statsmodels_effect
     lean = rng.uniform(0.1, 0.9, size=accounts)[account]
     value = np.where(rng.random(len(account)) < lean, 1, np.where(rng.random(len(account)) < 0.5, 0, -1))
     per = pd.DataFrame({"account": account, "value": value})
-    counts = [
-        per[per["value"] == v].groupby("account").size().reindex(range(accounts), fill_value=0)
-        for v in (1, 0, -1)
-    ]
-    figure = clustered_nps(*counts)
+    grouped = per.groupby("account")["value"]
+    cells = {
+        "n": grouped.size().to_numpy(float),
+        "total": grouped.sum().to_numpy(float),
+        "total_sq": (per["value"] ** 2).groupby(per["account"]).sum().to_numpy(float),
+    }
+    figure = nps_from_moments(*(np.sum(term(cells)) for term in LEVEL.terms.values()))
     fit = sm.OLS(value.astype(float), np.ones(len(value))).fit(
         cov_type="cluster", cov_kwds={"groups": account}
     )

@@ -33,10 +33,11 @@ from survey.reporting.intervals import (
     NpsFigure,
     clustered_changes_from_moments,
     clustered_from_moments,
-    clustered_nps,
     difference_interval,
     mean_from_sums,
     moment_tau2,
+    nps_from_moments,
+    nps_interval,
     shrink,
     to_100,
 )
@@ -50,7 +51,7 @@ Subject = Literal["own", "leader"]
 MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_scores"}
 CLUSTER = "account_id"
 RESPONDENT = "respondent"  # the contact, or an anonymous answer alone (``aggregates.source``)
-NPS_ITEM = "NPS"
+NPS_ITEM = moments.RECOMMENDATION_ITEM
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -677,33 +678,29 @@ def distribution(
     return frame[np.array(kept, dtype=bool)] if len(frame) else frame
 
 
-def nps_by_account(session: Session, filters: Filters, version: int) -> Cells:
-    """How often each recommendation answer (0..10) was given, by month and account, of one
-    instrument version: the clusters behind every NPS interval."""
-    keys = ["version", "month", "account_id", "item_code"]
-    cells = one_version(cache.read(session, "answers", keys, filters, items=(NPS_ITEM,)), version)
-    return cells.group(["month", CLUSTER])
+def recommendation(session: Session, by: list[str], filters: Filters, grain: Grain = "month") -> Cells:
+    """The moments of the recommendation's score (+1, 0, -1: ``moments.recommendation_sums``)
+    by ``by`` under ``filters``, clustered by account: what every NPS interval comes from."""
+    return moments.read(session, moments.RECOMMENDATION, by, filters, grain=grain)
 
 
-def nps_of(cells: Cells) -> NpsFigure:
-    """NPS and its interval, clustered by account (``clustered_nps``), from answer counts
-    (``c0``..``c10``) per account."""
-    by_account = cells.group([CLUSTER])
-    counts = [by_account.sums[name] for name in COUNTERS]
-    return clustered_nps(
-        promoters=counts[9] + counts[10], passives=counts[7] + counts[8], detractors=sum(counts[:7])
-    )
+def nps_of(cells: Cells, at: int = 0) -> NpsFigure:
+    """NPS and its interval, clustered by account (``nps_from_moments``), of row ``at`` of
+    ``recommendation``'s moments; no answers without that row."""
+    if at >= len(cells):
+        return nps_interval(0, 0, 0)
+    return nps_from_moments(*(cells.sums[name][at] for name in MOMENTS))
 
 
-def nps_by_period(cells: Cells, grain: Grain, min_n: int, people: Enough | None = None) -> pd.DataFrame:
+def nps_by_period(cells: Cells, min_n: int, people: Enough | None = None) -> pd.DataFrame:
     """Promoters, passives, detractors and NPS per period, with an adjusted-Wald 95% interval at
-    the effective n (``nps_of``); ``cells``: answer counts by month and account. A period with
-    fewer than ``min_n`` answers, or (``people``, on answer counts) people, is left out."""
+    the effective n (``nps_of``); ``cells``: ``recommendation``'s moments by ``PERIOD``. A
+    period with fewer than ``min_n`` answers, or (``people``, on answer counts) people, is
+    left out."""
     columns = ["period", "promoters", "passives", "detractors", "n", "nps", "low", "high", "n_eff"]
-    if not len(cells):
-        return pd.DataFrame(columns=columns)
-    period = periods_of(cells.keys["month"], grain)
-    figures = {str(value): nps_of(cells.where(period == value)) for value in np.unique(period)}
+    figures = (
+        {str(value): nps_of(cells, at) for at, value in enumerate(cells.keys[PERIOD])} if len(cells) else {}
+    )
     shown = {
         value: figure
         for value, figure in figures.items()
@@ -855,7 +852,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         "touchpoints": lambda s: scores(s, "own", ["touchpoint_id", "indicator"], filters),
         "segment_movers": lambda s: mover_changes(s, filters, version, "segment"),
         "touchpoint_movers": lambda s: mover_changes(s, filters, version, "touchpoint_id"),
-        "nps": lambda s: nps_by_account(s, filters, version),
+        "nps": lambda s: recommendation(s, [PERIOD], filters, filters.grain),
         "pairs": lambda s: leader_pairs(s, filters, version, names),
     }
     read = dict(zip(reads, cache.read_together(session, list(reads.values())), strict=True))
@@ -902,7 +899,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         segment_movers=falls("segment"),
         touchpoint_movers=falls("touchpoint_id"),
         distribution=distribution(counts, items, scale.min, scale.max, min_n, people.on("answers")),
-        nps=nps_by_period(read["nps"], filters.grain, min_n, people.on("answers")),
+        nps=nps_by_period(read["nps"], min_n, people.on("answers")),
         benchmarks=figures,
         gaps=gaps(
             own,

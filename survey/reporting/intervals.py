@@ -320,33 +320,43 @@ def effective(n: int, n_eff: float | None) -> str:
 
 
 def design_effect(n: Any, total: Any, total_sq: Any) -> float:
-    """Kish's design effect of a mean from per-cluster sums (n, Σx, Σx²): the cluster-robust
-    variance of the mean (``clustered_from_sums``) over its variance as if every answer were
-    independent. At least 1; 1 with fewer than two clusters or answers, or no spread."""
-    count = np.asarray(n, dtype=np.float64)
-    everyone = float(count.sum())
-    robust = clustered_from_sums(np.zeros(len(count), dtype=np.int64), count, total, total_sq, 1)
+    """Kish's design effect of a mean from per-cluster sums (n, Σx, Σx²): ``design_of`` its
+    cluster-robust mean (``clustered_from_sums``)."""
+    return design_of(clustered_from_sums(np.zeros(len(np.asarray(n)), dtype=np.int64), n, total, total_sq, 1))
+
+
+def design_of(robust: Clustered) -> float:
+    """Kish's design effect of one clustered mean: its cluster-robust variance over its
+    variance as if every answer were independent. At least 1; 1 with fewer than two clusters
+    or answers, or no spread."""
+    everyone = float(robust.n[0])
     if everyone < 2 or robust.clusters[0] < 2 or not np.isfinite(robust.se[0]) or robust.sd[0] == 0:
         return 1.0
     return max(1.0, float(robust.se[0] ** 2 / (robust.sd[0] ** 2 / everyone)))
 
 
-def clustered_nps(promoters: Any, passives: Any, detractors: Any) -> NpsFigure:
-    """NPS of answers from several accounts (counts per account), its adjusted-Wald interval
-    taken at the effective n: NPS is the mean of +1 (promoter), 0 and -1 (detractor); the
-    design effect is the cluster-robust variance of that mean (``clustered_from_sums``) over
-    its variance as if every answer were independent, and the counts are divided by it before
-    the interval (Kish's effective sample size). Never narrower than the plain interval; with
-    one account, that interval."""
-    counts = [np.asarray(value, dtype=np.float64) for value in (promoters, passives, detractors)]
-    p, q, d = (float(value.sum()) for value in counts)
-    figure = nps_interval(int(p), int(q), int(d))
-    n = p + q + d
-    design = design_effect(sum(counts), counts[0] - counts[2], counts[0] + counts[2])
+def nps_from_moments(
+    n: Any, total: Any, total_sq: Any, clusters: Any, ss: Any, sn: Any, nn: Any
+) -> NpsFigure:
+    """NPS of answers from several accounts, from the moments of the recommendation's score
+    (``moments.LEVEL`` of ``moments.recommendation_sums``: +1, 0, -1), its adjusted-Wald
+    interval taken at the effective n. NPS is the mean of that score; the counts come back
+    from its sums (Σx is promoters less detractors, Σx² the two together). The design effect
+    (``design_of``) is the cluster-robust variance of the mean over its variance as if every
+    answer were independent, and the counts are divided by it before the interval (Kish's
+    effective sample size). Never narrower than the plain interval; with one account, that
+    interval."""
+    count, score, squares = (float(value) for value in (n, total, total_sq))
+    p, d = round((squares + score) / 2), round((squares - score) / 2)
+    q = round(count) - p - d
+    figure = nps_interval(p, q, d)
+    design = design_of(
+        clustered_from_moments(*([value] for value in (n, total, total_sq, clusters, ss, sn, nn)))
+    )
     if design == 1.0:
-        return replace(figure, n_eff=n)
+        return replace(figure, n_eff=float(figure.n))
     scaled = nps_interval_of(p / design, q / design, d / design)
-    return replace(figure, low=scaled[0], high=scaled[1], n_eff=n / design)
+    return replace(figure, low=scaled[0], high=scaled[1], n_eff=figure.n / design)
 
 
 def change_reading(change: float | None, interval: tuple[float, float] | None, against: str | None) -> str:

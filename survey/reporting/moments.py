@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final, Literal
 
 import numpy as np
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlmodel import Session
 
+from survey.instrument.scoring import nps_category
 from survey.reporting import aggregates, cache
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, periods_of, quarter_of
@@ -38,6 +39,51 @@ CLUSTER = "account_id"
 PERIOD = "period"
 CELL_SUMS = ("n", "total", "total_sq")
 Versions = Mapping[str, tuple[int, ...]]
+# The recommendation (0-10) as a score: +1 from a promoter, 0 from a passive, -1 from a
+# detractor (``scoring.nps_category``), whose mean is NPS; its cells are the answer counts'.
+RECOMMENDATION: Final = "recommendation"
+RECOMMENDATION_ITEM = "NPS"
+Scored = aggregates.Measure | Literal["recommendation"]
+_CATEGORY_COUNTERS = {
+    category: tuple(f"c{point}" for point in range(11) if nps_category(point) == category)
+    for category in ("promoter", "detractor")
+}
+
+
+def recommendation_sums(counts: Any) -> dict[str, Any]:
+    """A cell's answer counts (``c0``..``c10``, SQL columns or numpy arrays) as the sums of
+    the recommendation's score: n, Σx (promoters less detractors) and Σx² (promoters and
+    detractors)."""
+    promoters, detractors = (
+        sum(counts[name] for name in _CATEGORY_COUNTERS[category]) for category in ("promoter", "detractor")
+    )
+    return {
+        "n": sum(counts[name] for name in aggregates.COUNTERS),
+        "total": promoters - detractors,
+        "total_sq": promoters + detractors,
+    }
+
+
+def _cells(
+    dialect: str, measure: Scored, keys: Sequence[str], filters: Filters, ids: tuple[int, int] | None
+) -> Any:
+    """``measure``'s n, Σx and Σx² by ``keys`` under ``filters`` (``aggregates.statement``), as a
+    subquery."""
+    if measure == RECOMMENDATION:
+        return _recommendation_cells(dialect, keys, filters, ids)
+    return aggregates.statement(dialect, measure, keys, filters, ids=ids).subquery()
+
+
+def _recommendation_cells(
+    dialect: str, keys: Sequence[str], filters: Filters, ids: tuple[int, int] | None
+) -> Any:
+    counts = aggregates.statement(
+        dialect, "answers", [*keys, "item_code"], filters, ids=ids, items=(RECOMMENDATION_ITEM,)
+    ).subquery()
+    sums = recommendation_sums(counts.c)
+    return select(
+        *(counts.c[name] for name in keys), *(sums[name].label(name) for name in CELL_SUMS)
+    ).subquery()
 
 
 def pooling(filters: Filters, versions: Versions | None) -> Versions | None:
@@ -50,7 +96,7 @@ def pooling(filters: Filters, versions: Versions | None) -> Versions | None:
 
 def per_cluster(
     dialect: str,
-    measure: aggregates.Measure,
+    measure: Scored,
     by: Sequence[str],
     filters: Filters,
     *,
@@ -67,7 +113,7 @@ def per_cluster(
         fine = [
             ("month" if grain == "month" else aggregates.QUARTER) if name == PERIOD else name for name in by
         ]
-        inner = aggregates.statement(dialect, measure, [*fine, CLUSTER], filters, ids=ids).subquery()
+        inner = _cells(dialect, measure, [*fine, CLUSTER], filters, ids)
         return select(
             *(
                 inner.c[name].label(label)
@@ -78,7 +124,7 @@ def per_cluster(
     # Pooled: each version's cells first, those pooled summed per cluster.
     fine = ["month" if name == PERIOD else name for name in by]
     chosen = replace(filters, version=None)
-    inner = aggregates.statement(dialect, measure, ["version", *fine, CLUSTER], chosen, ids=ids).subquery()
+    inner = _cells(dialect, measure, ["version", *fine, CLUSTER], chosen, ids)
 
     def key(name: str) -> Any:
         if name != PERIOD:
@@ -169,7 +215,7 @@ def side(changes: Cells, number: int) -> Cells:
 
 def per_cluster_change(
     dialect: str,
-    measure: aggregates.Measure,
+    measure: Scored,
     by: Sequence[str],
     filters: Filters,
     after: str,
@@ -193,7 +239,7 @@ def per_cluster_change(
 
 def statement(
     dialect: str,
-    measure: aggregates.Measure,
+    measure: Scored,
     by: Sequence[str],
     filters: Filters,
     *,
@@ -213,7 +259,7 @@ def statement(
 
 def _per_cluster(
     dialect: str,
-    measure: aggregates.Measure,
+    measure: Scored,
     by: Sequence[str],
     filters: Filters,
     grain: Grain,
@@ -270,7 +316,7 @@ def by_period(cells: Cells, grain: Grain) -> Cells:
 
 def read(
     session: Session,
-    measure: aggregates.Measure,
+    measure: Scored,
     by: Sequence[str],
     filters: Filters,
     *,
@@ -309,7 +355,7 @@ def _updated(
     session: Session,
     cells: Cells,
     ids: tuple[int, int],
-    measure: aggregates.Measure,
+    measure: Scored,
     by: Sequence[str],
     filters: Filters,
     grain: Grain,

@@ -87,7 +87,7 @@ def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVER
             lambda s: dashboard.scores(
                 s, "own", ["indicator"], replace(filters, start=previous[0]), after=start
             ),
-            lambda s: dashboard.nps_by_account(s, replace(filters, start=start), version),
+            lambda s: dashboard.recommendation(s, [], replace(filters, start=start)),
             lambda s: dashboard.scores(s, "own", [PERIOD, "indicator"], filters, grain="month"),
         ],
     )
