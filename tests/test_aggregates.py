@@ -414,6 +414,28 @@ def test_the_recommendations_moments_are_its_scores_per_account(session, varied,
     )
 
 
+def test_paired_ratings_moments_are_summed_by_the_database_and_kept_up_to_date(session, varied, now):
+    """The gaps' paired ratings come as each leader's pair sums with the accounts' moments of
+    the difference: the database's equal numpy's from the accounts' cells, and stay so as a
+    response with a leader arrives."""
+    version = dashboard.shown_version(session, Filters())
+    filters = Filters(version=version)
+    by = ["indicator", "competitor_id"]
+    before = moments.read(session, "leader_pairs", by, filters)
+    leader = session.exec(select(Competitor.id)).first()
+    rated = full_answers() | {"LEADER": leader, "LEADER_OTHER": None}
+    respond(session, now, account="Cobalt Ltd", email="x@cobalt.example", answers=rated)
+    kept = moments.read(session, "leader_pairs", by, filters)
+    cells = aggregates.read(session, "leader_pairs", [*by, "account_id"], filters)
+    expected = moments.of_cells(cells, by, "account_id", moments.PAIRED)
+    assert kept.keys["indicator"].tolist() == expected.keys["indicator"].tolist()
+    assert kept.sums["clusters"].sum() > before.sums["clusters"].sum() > 0
+    for name in moments.PAIRED.sums:
+        assert kept.sums[name] == pytest.approx(expected.sums[name]), name
+    d = moments.difference_sums(cells.sums)
+    assert kept.sums["ss"].sum() == pytest.approx((d["total"] ** 2).sum())
+
+
 def test_the_database_sums_the_same_moments_as_numpy(session, varied):
     """The nested GROUP BY gives each group's moments as numpy gives them from the accounts'
     cells, quarters labelled in SQL as in Python: a level's, and a change's between the last

@@ -13,6 +13,9 @@ from scipy import stats
 
 from survey.exports.columns import score_columns
 from survey.instrument.definition import LEADER_COUNTERPARTS, available_versions, load_instrument
+from survey.reporting import moments
+from survey.reporting.aggregates import PAIR_SUMS
+from survey.reporting.cells import Cells
 from survey.reporting.gaps import PUBLISHED, RATED, REFERENCE, Gap, gaps
 
 LABELS = {"trust": "Trust", "satisfaction": "Satisfaction"}
@@ -242,9 +245,12 @@ def test_paired_ratings_from_several_accounts_are_tested_with_standard_errors_cl
             for index in range(accounts)
         ]
     )
+    clustered = moments.of_cells(
+        Cells.from_frame(rows, PAIR_SUMS), ["indicator", "name"], "account_id", moments.PAIRED
+    )
     [rated] = gaps(
         pd.DataFrame(columns=["indicator", "n", "mean", "sd"]),
-        rows,
+        pd.DataFrame(clustered.keys | clustered.sums),
         pd.DataFrame(columns=["indicator", "name", "value_100", "sd_100", "n"]),
         LABELS,
         min_n=5,

@@ -45,7 +45,6 @@ from survey.reporting.moments import MOMENTS, PERIOD
 from survey.reporting.people import Enough, People
 
 # Over the whole period only, so the database sums the months: a few rows per account.
-LEADER_PAIR_KEYS = ["version", "account_id", "indicator", "competitor_id"]
 # Whose scores: ours, or the leaders' ratings.
 Subject = Literal["own", "leader"]
 MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_scores"}
@@ -117,19 +116,18 @@ def scores(session: Session, subject: Subject, by: list[str], filters: Filters, 
     return moments.read(session, MEASURES[subject], by, filters, **pooling)
 
 
-def leader_pairs(session: Session, filters: Filters, version: int, names: dict[Any, str]) -> pd.DataFrame:
+def leader_pairs(session: Session, filters: Filters, names: dict[Any, str]) -> pd.DataFrame:
     """Paired ratings of each named leader and of us on the matching statement, over the
-    filtered period, per account (the clusters of ``gaps``): indicator, name, account_id and
-    the pair sums."""
-    cells = one_version(cache.read(session, "leader_pairs", LEADER_PAIR_KEYS, filters), version)
-    cells = cells.group(["indicator", "competitor_id", CLUSTER])
+    filtered period, clustered by account (``moments.PAIRED``): indicator, name,
+    competitor_id, the pair sums and the clusters' moments of the difference (what ``gaps``
+    tests)."""
+    cells = moments.read(session, "leader_pairs", ["indicator", "competitor_id"], filters)
     named = cells.where(cells.keys["competitor_id"] > 0)
     return pd.DataFrame(
         {
             "indicator": named.keys["indicator"].astype(object),
             "name": [names.get(int(value), str(value)) for value in named.keys["competitor_id"]],
             "competitor_id": named.keys["competitor_id"],
-            CLUSTER: named.keys[CLUSTER],
         }
         | dict(named.sums)
     )
@@ -853,7 +851,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         "segment_movers": lambda s: mover_changes(s, filters, version, "segment"),
         "touchpoint_movers": lambda s: mover_changes(s, filters, version, "touchpoint_id"),
         "nps": lambda s: recommendation(s, [PERIOD], filters, filters.grain),
-        "pairs": lambda s: leader_pairs(s, filters, version, names),
+        "pairs": lambda s: leader_pairs(s, filters, names),
     }
     read = dict(zip(reads, cache.read_together(session, list(reads.values())), strict=True))
     counts = read["counts"]

@@ -40,7 +40,13 @@ import pingouin as pg
 from scipy import stats
 
 from survey.reporting.aggregates import PAIR_SUMS
-from survey.reporting.intervals import clustered_from_sums, difference_interval, effective, paired_from_sums
+from survey.reporting.intervals import (
+    clustered_from_moments,
+    difference_interval,
+    effective,
+    paired_from_sums,
+)
+from survey.reporting.moments import difference_sums
 from survey.reporting.people import Enough
 
 
@@ -136,52 +142,37 @@ def gaps(
 
     ``own``: indicator, n, mean, sd (0-100); ``paired``: indicator, ``name`` of the leader and
     the pair sums on 1-7 (n, sum_a, sum_b, sum_ab, sum_aa, sum_bb; ``a`` ours, ``b`` the
-    leader's); ``published``: indicator, name, value_100 and, where the study gives them, n and
-    sd_100 (figures on 0-100). ``statements`` names our matching statement per indicator.
-    A leader is compared only on pairs from ``min_n`` answers and, asked of ``people`` (on
-    the paired ratings, by indicator and ``competitor_id``), as many people.
+    leader's) and, where the pairs come from several accounts, the clusters' moments of the
+    difference (``moments.PAIRED``); ``published``: indicator, name, value_100 and, where the
+    study gives them, n and sd_100 (figures on 0-100). ``statements`` names our matching
+    statement per indicator. A leader is compared only on pairs from ``min_n`` answers and,
+    asked of ``people`` (on the paired ratings, by indicator and ``competitor_id``), as many
+    people.
     """
-    # Plain rows and a dict, numpy slices for the pairs, and one scipy call for the Welch
-    # tests: per-row pandas look-ups and scipy calls would cost more than the dashboard's
-    # queries.
+    # Plain rows and a dict, and one scipy call for the Welch tests: per-row pandas look-ups
+    # and scipy calls would cost more than the dashboard's queries.
     ours = {row.indicator: row for row in own.itertuples(index=False)}
     found: list[Gap] = []
-    keys = ["indicator", "name"]
-    # One leader and indicator per run of rows, sorted: numpy slices, not a pandas group-by.
-    ordered = (
-        paired.sort_values(keys, kind="stable") if len(paired) else pd.DataFrame(columns=[*keys, *PAIR_SUMS])
-    )
-    sums = {column: ordered[column].to_numpy(dtype=np.float64) for column in PAIR_SUMS}
-    indicators, names = (ordered[key].to_numpy() for key in keys)
-    accounts = ordered["account_id"].to_numpy() if "account_id" in ordered else None
-    competitors = ordered["competitor_id"].to_numpy() if "competitor_id" in ordered else None
-    change = np.r_[True, (indicators[1:] != indicators[:-1]) | (names[1:] != names[:-1])]
-    starts = np.flatnonzero(change) if len(ordered) else np.array([], dtype=np.int64)
-    for start, end in zip(starts, np.r_[starts[1:], len(ordered)][: len(starts)], strict=True):
-        indicator, name, rows = indicators[start], names[start], slice(start, end)
-        totals = {column: float(values[rows].sum()) for column, values in sums.items()}
-        if totals["n"] < min_n:
+    ordered = paired.sort_values(["indicator", "name"], kind="stable") if len(paired) else paired
+    for row in ordered.to_dict("records"):
+        indicator, name = row["indicator"], row["name"]
+        if row["n"] < min_n:
             continue
-        if people is not None and competitors is not None:
-            pairs = {"indicator": indicator, "competitor_id": int(competitors[start])}
-            if not people(pairs, int(totals["n"])):
+        if people is not None and "competitor_id" in row:
+            pairs = {"indicator": indicator, "competitor_id": int(row["competitor_id"])}
+            if not people(pairs, int(row["n"])):
                 continue
-        pair = paired_from_sums(*(totals[column] for column in PAIR_SUMS))
+        pair = paired_from_sums(*(float(row[column]) for column in PAIR_SUMS))
         if pair is None or pair.sd_difference <= 0:
             continue
         p, n_eff = pair.p, float(pair.n)
         low: float | None = pair.low
         high: float | None = pair.high
-        if accounts is not None and len(np.unique(accounts[rows])) > 1:
+        if row.get("clusters", 1) > 1:
             # The respondents' accounts are the clusters: the mean difference's se is
-            # cluster-robust, with t on accounts - 1 (``clustered_from_sums`` on d = a - b).
-            d = clustered_from_sums(
-                np.zeros(end - start, dtype=np.int64),
-                sums["n"][rows],
-                sums["sum_a"][rows] - sums["sum_b"][rows],
-                sums["sum_aa"][rows] + sums["sum_bb"][rows] - 2 * sums["sum_ab"][rows],
-                1,
-            )
+            # cluster-robust, with t on accounts - 1 (``clustered_from_moments`` of d = a - b).
+            moments = difference_sums(row) | {name: row[name] for name in ("clusters", "ss", "sn", "nn")}
+            d = clustered_from_moments(**{name: [value] for name, value in moments.items()})
             se = float(d.se[0]) * 100 / 6
             if se > 0:
                 p = float(2 * stats.t.sf(abs(pair.difference) / se, int(d.clusters[0]) - 1))

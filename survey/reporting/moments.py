@@ -119,7 +119,7 @@ def per_cluster(
                 inner.c[name].label(label)
                 for name, label in zip([*fine, CLUSTER], [*by, CLUSTER], strict=True)
             ),
-            *(inner.c[name] for name in CELL_SUMS),
+            *(inner.c[name] for name in _kind(measure).cell),
         )
     # Pooled: each version's cells first, those pooled summed per cluster.
     fine = ["month" if name == PERIOD else name for name in by]
@@ -136,7 +136,7 @@ def per_cluster(
     return (
         select(
             *(key.label(name) for key, name in zip(keys, [*by, CLUSTER], strict=True)),
-            *(func.sum(inner.c[name]).label(name) for name in CELL_SUMS),
+            *(func.sum(inner.c[name]).label(name) for name in _kind(measure).cell),
         )
         .where(pooled)
         .group_by(*keys)
@@ -181,6 +181,29 @@ LEVEL = Kind(
     },
 )
 MOMENTS = LEVEL.sums
+
+
+def difference_sums(pairs: Any) -> dict[str, Any]:
+    """A cell's paired ratings (``aggregates.PAIR_SUMS``: ours ``a``, the leader's ``b``) as
+    the sums of their difference d = a - b: n, Σd and Σd²."""
+    return {
+        "n": pairs["n"],
+        "total": pairs["sum_a"] - pairs["sum_b"],
+        "total_sq": pairs["sum_aa"] + pairs["sum_bb"] - 2 * pairs["sum_ab"],
+    }
+
+
+def _on_difference(term: Term) -> Term:
+    return lambda c: term(difference_sums(c))
+
+
+# One group's paired ratings: their sums, and the clusters' moments of the difference
+# (``LEVEL``'s, with n and Σd, Σd² from the sums: ``difference_sums``).
+PAIRED = Kind(
+    aggregates.PAIR_SUMS,
+    {name: (lambda c, name=name: c[name]) for name in aggregates.PAIR_SUMS}
+    | {name: _on_difference(LEVEL.terms[name]) for name in ("clusters", "ss", "sn", "nn")},
+)
 # One group's change from the period before (0) to the later one (1): each side's ``LEVEL``
 # moments (named with the side's number: ``n0``, ``ss1``, …), the clusters with answers on
 # either side, and the cross-products of a cluster's sums on the two sides, as
@@ -205,6 +228,16 @@ CHANGE = Kind(
     },
 )
 CHANGES = CHANGE.sums
+
+
+def _kind(measure: Scored, after: str | None = None) -> Kind:
+    """What the moments of ``measure`` are: ``PAIRED`` of paired ratings, else ``LEVEL``, or
+    with ``after``, ``CHANGE``."""
+    if measure == "leader_pairs":
+        if after is not None:
+            raise ValueError("paired ratings have no change moments")
+        return PAIRED
+    return LEVEL if after is None else CHANGE
 
 
 def side(changes: Cells, number: int) -> Cells:
@@ -247,9 +280,10 @@ def statement(
     versions: Versions | None = None,
     after: str | None = None,
 ) -> Select[Any]:
-    """The moments of ``measure`` per group of ``by``, clustered by account: ``LEVEL``'s, or
-    with ``after`` (a month), ``CHANGE``'s from the filters' months before it to those from it."""
-    kind = LEVEL if after is None else CHANGE
+    """The moments of ``measure`` per group of ``by``, clustered by account: ``LEVEL``'s (of
+    paired ratings ``PAIRED``'s), or with ``after`` (a month), ``CHANGE``'s from the filters'
+    months before it to those from it."""
+    kind = _kind(measure, after)
     cells = _per_cluster(dialect, measure, by, filters, grain, versions, after, None).subquery()
     keys = [cells.c[name] for name in by]
     return select(
@@ -289,10 +323,10 @@ def _summed(cells: Cells, by: Sequence[str], kind: Kind) -> Cells:
     )
 
 
-def of_cells(cells: Cells, by: Sequence[str], cluster: str) -> Cells:
-    """``LEVEL``'s moments from cells already in memory (clustered by ``cluster``: the
+def of_cells(cells: Cells, by: Sequence[str], cluster: str, kind: Kind = LEVEL) -> Cells:
+    """``kind``'s moments from cells already in memory (clustered by ``cluster``: the
     respondents of one account, say), per group of ``by``."""
-    return _summed(cells.group([*by, cluster]), by, LEVEL)
+    return _summed(cells.group([*by, cluster]), by, kind)
 
 
 def change_of_cells(cells: Cells, by: Sequence[str], cluster: str, after: str) -> Cells:
@@ -339,7 +373,7 @@ def read(
         pooled,
         after,
     )
-    kind = LEVEL if after is None else CHANGE
+    kind = _kind(measure, after)
 
     def whole() -> Cells:
         query = statement(dialect, measure, by, filters, grain=grain, versions=versions, after=after)
@@ -365,7 +399,7 @@ def _updated(
     """``cells`` (the moments up to response ``ids[0]``) with the responses up to ``ids[1]``:
     each touched cluster's terms now, less its terms before."""
     dialect = session.get_bind().dialect.name
-    kind = LEVEL if after is None else CHANGE
+    kind = _kind(measure, after)
     keys = [*by, CLUSTER]
 
     def cells_of(chosen: Filters, ids: tuple[int, int] | None) -> Cells:
