@@ -12,17 +12,18 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from scipy import stats
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from models.tables import FollowUp, Response
 from survey.people.access import EVERYTHING, Scope
+from survey.reporting.filters import hours_between
 
 RECOVERED_FROM = 7
 
@@ -79,91 +80,75 @@ def share_of(k: int, n: int) -> Share:
     return Share(k / n, float(interval.low), float(interval.high), k, n)
 
 
-def _hours(later: datetime, earlier: datetime) -> float:
-    return (later - earlier).total_seconds() / 3600
-
-
-class _Times(NamedTuple):
-    """What the loop metrics read of one follow-up."""
-
-    created_at: datetime
-    first_action_at: datetime | None
-    closed_at: datetime | None
-    status: str
-    due_at: datetime | None
-
-
 def loop_metrics(
     session: Session, *, now: datetime, days: int = 90, scope: Scope = EVERYTHING
 ) -> LoopMetrics:
-    """The loop metrics of follow-ups (and detractor answers) from the last ``days`` to ``now``."""
+    """The loop metrics of follow-ups (and detractor answers) from the last ``days`` to ``now``.
+    The database counts and works out the hours; only the hours the medians need are read."""
     start = now - timedelta(days=days)
-    # Plain rows of the five columns the figures need: whole objects would cost most of the time.
-    found = session.exec(
-        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
-            FollowUp.created_at,
-            FollowUp.first_action_at,
-            FollowUp.closed_at,
-            FollowUp.status,
-            FollowUp.due_at,
-        ).where(
-            scope.condition(FollowUp.account_id),
-            col(FollowUp.created_at) >= start,
-            col(FollowUp.created_at) <= now,
-        )
-    ).all()
-    follow_ups = [_Times(*row) for row in found]
-    first = [_hours(f.first_action_at, f.created_at) for f in follow_ups if f.first_action_at]
-    closed = [_hours(f.closed_at, f.created_at) for f in follow_ups if f.status == "closed" and f.closed_at]
-    decided = [
-        f
-        for f in follow_ups
-        if f.due_at is not None and ((f.status == "closed" and f.closed_at) or f.due_at <= now)
+    connection = session.connection()
+    dialect = connection.dialect.name
+    opened = [
+        scope.condition(FollowUp.account_id),
+        col(FollowUp.created_at) >= start,
+        col(FollowUp.created_at) <= now,
     ]
-    in_time = sum(
-        1 for f in decided if f.status == "closed" and f.closed_at and f.closed_at <= (f.due_at or now)
-    )
+    closed = (col(FollowUp.status) == "closed") & col(FollowUp.closed_at).is_not(None)
+    # Decided: closed, or open past its due time; in time: closed by its due time.
+    decided = col(FollowUp.due_at).is_not(None) & (closed | (col(FollowUp.due_at) <= now))
+    in_time = decided & closed & (col(FollowUp.closed_at) <= col(FollowUp.due_at))
+    count, decided_n, in_time_n = connection.execute(
+        select(func.count(), _number(decided), _number(in_time)).where(*opened)
+    ).one()
 
-    detractors = session.exec(
-        select(Response.id, Response.contact_id, Response.submitted_at).where(
+    def hours(later: Any, condition: Any) -> list[float]:
+        query = select(hours_between(later, col(FollowUp.created_at), dialect)).where(*opened, condition)
+        return [float(value) for value in connection.execute(query).scalars()]
+
+    first = hours(col(FollowUp.first_action_at), col(FollowUp.first_action_at).is_not(None))
+    to_close = hours(col(FollowUp.closed_at), closed)
+
+    # Each answer of a contact beside the contact's next one, in (time, id) order: a detractor
+    # answered again when there is a next one, recovered when it recommends 7 or more. (A
+    # contact belongs to one account, so the reader's scope holds their every answer.)
+    answers = (
+        select(
+            col(Response.nps_category).label("category"),
+            _next(Response.id).label("next_id"),
+            _next(Response.nps).label("next_nps"),
+        )
+        .where(
             scope.condition(Response.account_id),
-            Response.nps_category == "detractor",
             col(Response.contact_id).is_not(None),
+            col(Response.nps).is_not(None),
             col(Response.submitted_at) >= start,
             col(Response.submitted_at) <= now,
         )
-    ).all()
-    contacts = sorted({contact for _, contact, _ in detractors if contact is not None})
-    # A detractor's next answer is later than the detractor, so no earlier than ``start``:
-    # only the window's answers of those contacts are read (through the contact-time index).
-    history: dict[int, list[tuple[datetime, int, int | None]]] = {}
-    for index in range(0, len(contacts), 500):
-        rows = session.exec(
-            select(Response.contact_id, Response.submitted_at, Response.id, Response.nps).where(
-                col(Response.contact_id).in_(contacts[index : index + 500]),
-                col(Response.nps).is_not(None),
-                col(Response.submitted_at) >= start,
-                col(Response.submitted_at) <= now,
-            )
-        ).all()
-        for contact, submitted, response_id, nps in rows:
-            history.setdefault(contact or 0, []).append((submitted, response_id or 0, nps))
-    for answers in history.values():
-        answers.sort(key=lambda entry: (entry[0], entry[1]))
-    answered_again = recovered = 0
-    for response_id, contact, submitted in detractors:
-        answers = history.get(contact or 0, [])
-        # The first of the contact's answers after this one, in (time, id) order.
-        at = bisect_right(answers, (submitted, response_id), key=lambda entry: (entry[0], entry[1]))
-        if at < len(answers):
-            answered_again += 1
-            recovered += int((answers[at][2] or 0) >= RECOVERED_FROM)
+        .subquery()
+    )
+    answered_again, recovered = connection.execute(
+        select(func.count(answers.c.next_id), _number(answers.c.next_nps >= RECOVERED_FROM)).where(
+            answers.c.category == "detractor"
+        )
+    ).one()
     return LoopMetrics(
         start=start,
         end=now,
-        follow_ups=len(follow_ups),
+        follow_ups=int(count),
         first_action=median_of(first),
-        close=median_of(closed),
-        within_sla=share_of(in_time, len(decided)),
-        recovery=share_of(recovered, answered_again),
+        close=median_of(to_close),
+        within_sla=share_of(int(in_time_n), int(decided_n)),
+        recovery=share_of(int(recovered), int(answered_again)),
     )
+
+
+def _next(column: Any) -> Any:
+    """``column`` of the same contact's next answer, in (time, id) order."""
+    return func.lead(column).over(
+        partition_by=col(Response.contact_id), order_by=(col(Response.submitted_at), col(Response.id))
+    )
+
+
+def _number(condition: Any) -> Any:
+    """How many rows meet ``condition``."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

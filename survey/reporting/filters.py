@@ -91,6 +91,13 @@ def day_of(column: ColumnElement[Any] | Mapped[Any], dialect: str) -> ColumnElem
     return _in_utc(column, dialect, "%Y-%m-%d", "YYYY-MM-DD")
 
 
+def hours_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
+    """The hours from one timestamp to another, in the database's own dialect."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 24
+    return func.extract("epoch", later - earlier) / 3600
+
+
 def _in_utc(
     column: ColumnElement[Any] | Mapped[Any], dialect: str, sqlite: str, other: str
 ) -> ColumnElement[str]:
