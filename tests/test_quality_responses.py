@@ -3,9 +3,11 @@
 import math
 from datetime import UTC, date, datetime
 
+import pandas as pd
+from sqlalchemy import update
 from sqlmodel import select
 
-from models.tables import Account
+from models.tables import Account, Response
 from survey.collecting.responses import submit
 from survey.instrument.definition import load_instrument
 from survey.people.access import Scope
@@ -80,3 +82,20 @@ def test_only_the_newest_responses_are_read(session):
     newest = item_frame(session, STRUCTURE.items)["response_id"].iloc[-2:]
     assert list(frame["response_id"]) == list(newest)
     assert frame[STRUCTURE.items].notna().all().all()  # their answers came along
+
+
+def test_responses_not_packed_yet_read_as_their_answer_rows_say(session):
+    """A response stored some other way than by submit (a bulk load, an older database) has no
+    packed record yet: its answers come from its rows, the same as a packed one's."""
+    for day in range(1, 4):
+        answers = full_answers() | {"SAT4": day, "TRU5": None if day == 2 else 3}
+        respond(session, datetime(2026, 5, day, tzinfo=UTC), answers, email=f"p{day}@x.example")
+    packed = item_frame(session, STRUCTURE.items)
+    session.execute(
+        update(Response).where(Response.id != packed["response_id"].iloc[0]).values(export_pack=None)
+    )
+    session.commit()
+    rebuilt = item_frame(session, STRUCTURE.items)
+    pd.testing.assert_frame_equal(rebuilt, packed)
+    assert list(packed["SAT4"]) == [7, 6, 5]  # reverse-keyed: 8 - answer
+    assert math.isnan(packed["TRU5"].iloc[1])

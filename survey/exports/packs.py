@@ -1,10 +1,11 @@
 """Each response packed into one byte string on its own row, in the shape exports read.
 
-Exports read one row per response instead of some forty answer and score rows: at a million
-responses that is the difference between a minute and a few seconds. The answer and score
-tables stay the record the analyses read; the pack is a copy, written by the same submit
-transaction, and ``fill_missing`` packs responses stored any other way (older databases,
-bulk loads).
+Exports, and the factor models of the instrument quality report, read one row per response
+instead of some forty answer and score rows: at a million responses that is the difference
+between a minute and a few seconds. The answer and score tables stay the record the other
+analyses read; the pack is a copy, written by the same submit transaction, and
+``fill_missing`` packs responses stored any other way (older databases, bulk loads), as
+``read`` does for any it meets unpacked.
 
 A pack is one record of ``Layout.record``:
 
@@ -176,6 +177,16 @@ def unpack(packs: Sequence[bytes | None], ids: Sequence[int] | np.ndarray) -> Un
         facts[rows] = records["facts"]
         groups.append((int(version), rows, records))
     return Unpacked(facts, groups)
+
+
+def read(session: Session, ids: Sequence[int] | np.ndarray, stored: Sequence[bytes | None]) -> Unpacked:
+    """``unpack`` of the packs ``stored`` for responses ``ids``; a response stored some other
+    way than by submit (``None``: not packed yet) is packed here from its rows first."""
+    absent = [at for at, pack in enumerate(stored) if pack is None]
+    if absent:
+        built = from_tables(session, [int(ids[at]) for at in absent])
+        stored = [built[int(ids[at])] if pack is None else pack for at, pack in enumerate(stored)]
+    return unpack(stored, ids)
 
 
 def _check_layout(

@@ -258,13 +258,7 @@ class ChunkReader:
 
     def _unpack(self, fetched: _Fetched) -> _Chunk:
         ids = fetched.ids()
-        data = fetched.values["export_pack"]
-        # A response stored some other way than by submit may not be packed yet: pack it here.
-        unpacked = [i for i, pack in enumerate(data) if pack is None]
-        if unpacked:
-            built = packs.from_tables(self.session, [int(ids[i]) for i in unpacked])
-            data = tuple(built[int(ids[i])] if pack is None else pack for i, pack in enumerate(data))
-        return _Chunk(fetched, ids, packs.unpack(data, ids))
+        return _Chunk(fetched, ids, packs.read(self.session, ids, fetched.values["export_pack"]))
 
     def _comment_tags(self, comments: tuple) -> pa.Array:
         """Each comment's tags from the keyword rules (survey/comments/tags.py), empty where none."""
