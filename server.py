@@ -19,12 +19,13 @@ from survey.api.middleware import SecurityHeaders
 from survey.api.routes import routes
 from survey.api.unsubscribe import routes as unsubscribe_routes
 from survey.loop.worker import start_in_thread
-from survey.operations.startup import prepare_database, say_on_stderr, seed_demo_if_empty
+from survey.operations.startup import prepare_database, say_on_stderr, seed_demo_if_empty, warm_up
 
 # Ready before the first request: a CRM may call the API before anyone opens a page.
 prepare_database(say=say_on_stderr)
 if get_settings().demo_data:
     seed_demo_if_empty()
+warm_up()
 
 
 @asynccontextmanager

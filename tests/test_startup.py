@@ -135,3 +135,25 @@ def test_a_command_packs_an_older_database_once_with_progress_on_stderr(sqlite_u
     second = _user_list(sqlite_url)
     assert second.returncode == 0, second.stderr
     assert second.stderr == ""
+
+
+def test_the_server_loads_what_the_pages_use_before_anyone_opens_one():
+    """The statistics, factor-model and chart code the pages call is imported in the background
+    at start (``warm_up``), not on the first open of each page; the command line is not."""
+    script = (
+        "import sys\n"
+        "from survey.operations.startup import warm_up\n"
+        "slow = ['survey.quality.cfa', 'survey.reporting.dashboard', 'survey.charts.common']\n"
+        "print(any(name in sys.modules for name in slow))\n"
+        "warm_up().join()\n"
+        "print(all(name in sys.modules for name in slow))\n"
+        "print(any(name.startswith('survey.cli') for name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.stdout.split() == ["False", "True", "False"]

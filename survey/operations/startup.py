@@ -9,7 +9,10 @@ run (an upgraded or bulk-loaded database) ``say`` is told what it is doing, with
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -117,6 +120,35 @@ def pack_missing(engine: Engine | None, say: Say) -> None:
         done += count
         say(f"one-time work: packed {done:,} of {total:,} responses ({time.perf_counter() - started:.0f} s)")
     say(f"one-time work: {done:,} responses packed in {time.perf_counter() - started:.0f} s")
+
+
+# What the pages use that is slow to import (statistics, factor models, charts): the domain
+# packages they call. The command line and the demo data only run as commands.
+PAGE_PACKAGES = ("survey",)
+NOT_FOR_PAGES = ("survey.cli", "survey.demo", "survey.__main__")
+
+
+def warm_up() -> threading.Thread:
+    """Import, in the background, every module the pages may call, so that the first person to
+    open a page after the server starts does not wait seconds for the statistics and chart
+    libraries to load (a page waits only for a module still being imported)."""
+
+    def load(package: str) -> None:
+        for module in pkgutil.iter_modules(importlib.import_module(package).__path__, f"{package}."):
+            if module.name in NOT_FOR_PAGES:
+                continue
+            if module.ispkg:
+                load(module.name)
+            else:
+                importlib.import_module(module.name)
+
+    def load_all() -> None:
+        for package in PAGE_PACKAGES:
+            load(package)
+
+    thread = threading.Thread(target=load_all, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def seed_demo_if_empty(engine: Engine | None = None) -> DemoSummary | None:
