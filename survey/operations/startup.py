@@ -126,6 +126,9 @@ def pack_missing(engine: Engine | None, say: Say) -> None:
 # packages they call. The command line and the demo data only run as commands.
 PAGE_PACKAGES = ("survey",)
 NOT_FOR_PAGES = ("survey.cli", "survey.demo", "survey.__main__")
+# Libraries the domain imports only where it uses them, to keep commands quick to start: the
+# factor models' and the export formats'.
+PAGE_LIBRARIES = ("semopy", "xlsxwriter", "pyreadstat")
 
 
 def warm_up() -> threading.Thread:
@@ -145,6 +148,8 @@ def warm_up() -> threading.Thread:
     def load_all() -> None:
         for package in PAGE_PACKAGES:
             load(package)
+        for library in PAGE_LIBRARIES:
+            importlib.import_module(library)
 
     thread = threading.Thread(target=load_all, name="warm-up", daemon=True)
     thread.start()
