@@ -378,6 +378,7 @@ def test_the_recommendations_moments_are_its_scores_per_account(session, varied,
     filters = Filters(version=version)
     by = [moments.PERIOD]
     moments.read(session, moments.RECOMMENDATION, by, filters, grain="quarter")
+    whole_before = moments.read(session, moments.RECOMMENDATION, [], filters)  # the Overview's one figure
     respond(session, now, account="Acme Tools", email="c1@acme.example", answers=full_answers() | {"NPS": 10})
     respond(session, now, account="Cobalt Ltd", email="x@cobalt.example", answers=full_answers() | {"NPS": 2})
     kept = moments.read(session, moments.RECOMMENDATION, by, filters, grain="quarter")
@@ -404,6 +405,11 @@ def test_the_recommendations_moments_are_its_scores_per_account(session, varied,
         }
         for name, value in expected.items():
             assert kept.sums[name][at_row] == pytest.approx(value), (quarter, name)
+    whole = moments.read(session, moments.RECOMMENDATION, [], filters)
+    assert whole.n.tolist() == [len(raw)] == [whole_before.n[0] + 2]
+    accounts = raw.groupby("account_id")["x"].agg(n="size", total="sum")
+    assert whole.sums["clusters"].tolist() == [len(accounts)]
+    assert whole.sums["ss"][0] == pytest.approx((accounts["total"] ** 2).sum())
     figure = dashboard.nps_of(kept, len(quarters) - 1)
     last = raw[raw["quarter"] == quarters[-1]]
     assert figure.nps == pytest.approx(100 * last["x"].mean())

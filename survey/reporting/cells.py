@@ -102,6 +102,8 @@ class Cells:
         """Summed per distinct combination of ``by``, sorted by ``by`` (like pandas ``groupby``)."""
         if not len(self):
             return Cells({name: self.keys[name][:0] for name in by}, self.sums)
+        if not by:  # one group: everything
+            return Cells({}, {name: np.array([values.sum()]) for name, values in self.sums.items()})
         uniques, codes = zip(*(_sorted_codes(self.keys[name]) for name in by), strict=True)
         shape = tuple(len(values) for values in uniques)
         cells, inverse = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
