@@ -15,6 +15,11 @@ square does not add, so each account that received answers has its old part of t
 replaced by its new one. Its cell now is read from the aggregates for those accounts only;
 less what arrived, that is its cell before.
 
+Besides scores, two figures are means too and come the same way: NPS, the mean of the
+recommendation scored +1/0/-1 (``RECOMMENDATION``, from the answer counts:
+``recommendation_sums``), and a gap to a leader, the mean of the paired difference
+(``PAIRED``: the pair sums and the moments of the difference, ``difference_sums``).
+
 A group key ``period`` is a month or a quarter (``grain``) of the month the answers fall in.
 ``versions`` pools, per indicator, the answers to several instrument versions (a trend line
 running on across versions with the same statements); without it the filters' version alone.
