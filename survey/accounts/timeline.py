@@ -15,11 +15,11 @@ from datetime import datetime
 from itertools import pairwise
 
 import pandas as pd
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.tables import IndicatorScore, Interaction, Response, Touchpoint
+from models.tables import Interaction, Response, Touchpoint
 from survey.people.access import Scope
+from survey.reporting.aggregates import response_mean
 
 EVERYTHING = Scope.everything()
 # Touchpoint codes that mark the steps the durations measure (survey/instrument/touchpoints.py).
@@ -82,20 +82,17 @@ def account_timeline(
         .where(Interaction.account_id == account_id, *([Interaction.occurred_at <= now] if now else []))
         .order_by(Interaction.occurred_at, Interaction.id)  # type: ignore[arg-type]
     ).all()
-    # One row per response: the mean of its own indicator scores, averaged in the database.
+    # One row per response with its mean own score (``aggregates.response_mean``); a response
+    # without own scores is not a survey result here.
+    mean = response_mean()
     survey_rows = session.exec(
-        select(
-            Response.submitted_at, Response.touchpoint_id, Response.nps, func.avg(IndicatorScore.score_100)
+        select(Response.submitted_at, Response.touchpoint_id, Response.nps, mean)
+        .where(
+            Response.account_id == account_id,
+            mean.is_not(None),
+            *([Response.submitted_at <= now] if now else []),
         )
-        .join(
-            IndicatorScore,
-            (col(IndicatorScore.response_id) == Response.id) & (col(IndicatorScore.subject) == "own"),
-        )
-        .where(Response.account_id == account_id, *([Response.submitted_at <= now] if now else []))
-        .group_by(
-            col(Response.id), col(Response.submitted_at), col(Response.touchpoint_id), col(Response.nps)
-        )
-        .order_by(col(Response.submitted_at))
+        .order_by(col(Response.submitted_at), col(Response.id))
     ).all()
     events = [
         (when, "interaction", by_id[tp].name, by_id[tp].stage, channel or "—", value, None, None)

@@ -157,15 +157,7 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
     if measure == "responses":  # how many, by the form answered
         return base, keys | {"form": Response.form}, [func.count()]
     if measure == "response_means":
-        # Each response's mean own score (0-100), one step into its scores: a relationship's
-        # level in one answer, whichever statements its form asked. A response without own
-        # scores (a pulse answered only by its recommendation, say) has none and is left out.
-        mean = (
-            select(func.avg(IndicatorScore.score_100))
-            .where(col(IndicatorScore.response_id) == Response.id, col(IndicatorScore.subject) == "own")
-            .correlate(Response)
-            .scalar_subquery()
-        )
+        mean = response_mean()
         return base.where(mean.is_not(None)), keys, [func.count(), func.sum(mean), func.sum(mean * mean)]
     if measure == "scores" or measure in SUBJECTS:
         base = base.join(IndicatorScore, col(IndicatorScore.response_id) == Response.id)
@@ -203,6 +195,19 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
     base = base.join(Answer, col(Answer.response_id) == Response.id)
     keys["item_code"] = Answer.item_code
     return base, keys, [func.sum(case((col(Answer.value) == point, 1), else_=0)) for point in range(11)]
+
+
+def response_mean() -> Any:
+    """Each response's mean own score (0-100), one step into its scores, as a scalar subquery
+    on ``Response``: a relationship's level in one answer, whichever statements its form
+    asked. A response without own scores (a pulse answered only by its recommendation, say)
+    has none (NULL)."""
+    return (
+        select(func.avg(IndicatorScore.score_100))
+        .where(col(IndicatorScore.response_id) == Response.id, col(IndicatorScore.subject) == "own")
+        .correlate(Response)
+        .scalar_subquery()
+    )
 
 
 def definition(
