@@ -146,6 +146,25 @@ class Unpacked:
     facts: np.ndarray  # one FACTS record per response, in the order given
     versions: list[tuple[int, np.ndarray, np.ndarray]]  # (version, positions, their records)
 
+    def answers(self, codes: Sequence[str]) -> np.ndarray:
+        """The answers to ``codes`` as a (responses x codes) matrix, ``NOT_ANSWERED`` where a
+        response has none (not answered, or not asked by its version)."""
+        matrix = np.full((len(self.facts), len(codes)), NOT_ANSWERED, dtype=np.int8)
+        for version, rows, records in self.versions:
+            places, columns = placed(layout(version).items, codes)
+            matrix[np.ix_(rows, columns)] = records["answers"][:, places]
+        return matrix
+
+
+def placed(packed: Sequence[str], wanted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each packed key that is wanted sits in the pack and in ``wanted``."""
+    column_of = {key: index for index, key in enumerate(wanted)}
+    pairs = [(place, column_of[key]) for place, key in enumerate(packed) if key in column_of]
+    return (
+        np.array([place for place, _ in pairs], dtype=np.intp),
+        np.array([column for _, column in pairs], dtype=np.intp),
+    )
+
 
 _VERSION_AT: int = dict(FACTS.fields or {})["instrument_version"][1]
 

@@ -9,7 +9,7 @@ A chunk is all that is ever in memory, whatever the number of responses.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -179,16 +179,6 @@ def _follow_ups(session: Session, ids: np.ndarray) -> tuple[pa.Array, pa.Array]:
     return found.take(ids, 0), found.take(ids, 1)
 
 
-def _placed(packed: Sequence[str], wanted: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Where each packed key that is wanted sits in the pack and in ``wanted``."""
-    column_of = {key: index for index, key in enumerate(wanted)}
-    pairs = [(place, column_of[key]) for place, key in enumerate(packed) if key in column_of]
-    return (
-        np.array([place for place, _ in pairs], dtype=np.intp),
-        np.array([column for _, column in pairs], dtype=np.intp),
-    )
-
-
 def _optional(values: np.ndarray, kind: pa.DataType) -> pa.Array:
     return pa.array(values, kind, mask=values == packs.NONE)
 
@@ -310,14 +300,6 @@ class ChunkReader:
             "COMMENT": fetched.text("COMMENT"),
         }
 
-    def _answers(self, chunk: _Chunk, codes: list[str]) -> np.ndarray:
-        """The chunk's answers to ``codes`` as a (responses x codes) matrix; -1 where none."""
-        matrix = np.full((len(chunk.ids), len(codes)), packs.NOT_ANSWERED, dtype=np.int8)
-        for version, rows, records in chunk.packed.versions:
-            places, columns = _placed(packs.layout(version).items, codes)
-            matrix[np.ix_(rows, columns)] = records["answers"][:, places]
-        return matrix
-
     def _scores(self, chunk: _Chunk) -> tuple[np.ndarray, np.ndarray]:
         """The chunk's 1-7 and 0-100 scores, one column per score key; NaN where not scored."""
         shape = (len(chunk.ids), len(self._score_keys))
@@ -327,14 +309,14 @@ class ChunkReader:
                 code if subject == "own" else f"leader_{code}"
                 for subject, code in packs.layout(version).scores
             ]
-            places, columns = _placed(keys, self._score_keys)
+            places, columns = packs.placed(keys, self._score_keys)
             low[np.ix_(rows, columns)] = records["low"][:, places]
             high[np.ix_(rows, columns)] = records["high"][:, places]
         return low, high
 
     def _wide(self, chunk: _Chunk) -> pa.Table:
         arrays = self._context(chunk)
-        matrix = self._answers(chunk, self._scale_codes)
+        matrix = chunk.packed.answers(self._scale_codes)
         for index, name in enumerate(self._scale_codes):
             values = matrix[:, index]
             arrays[name] = pa.array(values, type=ITEM_TYPE, mask=values < 0)
@@ -348,7 +330,7 @@ class ChunkReader:
     def _long(self, chunk: _Chunk) -> pa.Table:
         context = self._context(chunk)
         codes = [*self._scale_codes, "NPS"]
-        matrix = self._answers(chunk, codes)
+        matrix = chunk.packed.answers(codes)
         at, code = np.nonzero(matrix >= 0)  # row-major: by response, then in instrument order
         values = matrix[at, code]
         taken = pa.array(at)

@@ -101,14 +101,9 @@ def item_frame(
     frame["version"] = frame["version"].astype(str)
     values = np.full((len(rows), len(items)), np.nan)
     if rows:
-        ids = frame["response_id"].to_numpy()
-        for version, positions, records in packs.read(session, ids, [row[4] for row in rows]).versions:
-            packed = {code: at for at, code in enumerate(packs.layout(version).items)}
-            answers = records["answers"].astype(np.float64)
-            answers[answers == packs.NOT_ANSWERED] = np.nan
-            for column, code in enumerate(items):
-                if code in packed:
-                    values[positions, column] = answers[:, packed[code]]
+        stored = [row[4] for row in rows]
+        answers = packs.read(session, frame["response_id"].to_numpy(), stored).answers(items)
+        values = np.where(answers == packs.NOT_ANSWERED, np.nan, answers.astype(np.float64))
     keyed = _reverse_keyed_codes()
     for column, code in enumerate(items):
         if code in keyed:
