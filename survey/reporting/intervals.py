@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
-from survey.reporting.moments import CELL_SUMS, CHANGE, LEVEL
+from survey.reporting.moments import CELL_SUMS, CHANGE, LEVEL, difference_sums
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -105,12 +105,15 @@ def paired_from_sums(
     n: float, sum_a: float, sum_b: float, sum_ab: float, sum_aa: float, sum_bb: float
 ) -> PairedFigures | None:
     """``PairedFigures`` from the sums over pairs of scores on 1-7 (n, Σa, Σb, Σab, Σa², Σb²):
-    the differences' sums are Σa - Σb and Σa² + Σb² - 2Σab. None below two pairs."""
+    the differences' sums are Σa - Σb and Σa² + Σb² - 2Σab (``moments.difference_sums``). None
+    below two pairs."""
     if n < 2:
         return None
     a, b = mean_from_sums(n, sum_a, sum_aa), mean_from_sums(n, sum_b, sum_bb)
     difference = float(a.mean - b.mean)
-    mean_d, sum_dd = (sum_a - sum_b) / n, sum_aa + sum_bb - 2 * sum_ab
+    pairs = {"n": n, "sum_a": sum_a, "sum_b": sum_b, "sum_ab": sum_ab, "sum_aa": sum_aa, "sum_bb": sum_bb}
+    d = difference_sums(pairs)
+    mean_d, sum_dd = d["total"] / n, d["total_sq"]
     sd_difference = math.sqrt(max(0.0, (sum_dd - n * mean_d**2) / (n - 1))) * 100 / 6
     low, high = mean_interval(difference, sd_difference, n)
     spread = math.sqrt((float(a.sd) ** 2 + float(b.sd) ** 2) / 2)
