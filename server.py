@@ -25,7 +25,7 @@ from survey.operations.startup import prepare_database, say_on_stderr, seed_demo
 prepare_database(say=say_on_stderr)
 if get_settings().demo_data:
     seed_demo_if_empty()
-warm_up()
+warm_up(figures=get_settings().warm_figures)
 
 
 @asynccontextmanager

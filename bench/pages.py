@@ -14,8 +14,13 @@ entry until the app's script has run (``data-test-script-state`` back to ``notRu
 after having run) and nothing on the page is stale (``data-stale``) or spinning
 (``stSpinner``) for ``SETTLE_MS`` (not counted).
 
+The server reads each reader's first figures as it starts (``survey.operations.warming``);
+the benchmark waits until it says it has, and logs how long that took. ``--cold`` starts it
+without (``PULSE_WARM_FIGURES=0``): each page's first open then reads its figures whole, as
+when someone opens a page before the warming is done or on filters nobody opened before.
+
 Progress goes to stderr; stdout gets one line per page and role:
-``page=<title> role=<admin|manager> open_ms=… target_ms=2000 ok=<yes|no>``.
+``page=<title> role=<admin|manager> start=<kept|cold> open_ms=… target_ms=2000 ok=<yes|no>``.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 # Run as a file (``python bench/pages.py``) the project root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,6 +57,7 @@ PASSWORD = "bench password 123"
 ADMIN = "bench-admin"
 SETTLE_MS = 300
 TARGET_MS = 2000
+WARMED = "first figures kept for"  # what the server says once it has read them
 
 # True once the script has run since ``window.__pulseArmed`` and the page then stayed
 # settled (not running, nothing stale, no spinner) for SETTLE_MS.
@@ -98,17 +106,27 @@ def ensure_users(url: str, manager: str) -> int:
 
 
 @contextmanager
-def server(url: str, port: int) -> Iterator[str]:
+def server(url: str, port: int, *, warm: bool) -> Iterator[str]:
     env = os.environ | {
         "DATABASE_URL": url,
         "PULSE_DEMO_DATA": "0",
         "PULSE_BASE_URL": f"http://127.0.0.1:{port}",
+        "PULSE_WARM_FIGURES": "1" if warm else "0",
     }
     command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with tempfile.TemporaryDirectory() as folder:
+        log_file = Path(folder) / "server.log"
+        with log_file.open("a") as said:
+            yield from _served(command, env, port, said, log_file, warm=warm)
+
+
+def _served(
+    command: list[str], env: dict[str, str], port: int, said: IO[str], log_file: Path, *, warm: bool
+) -> Iterator[str]:
+    """The server started with its stderr appended to ``said`` (``log_file``, read apart)."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=said)
     try:
         deadline = time.monotonic() + 600
         while True:
@@ -120,6 +138,15 @@ def server(url: str, port: int) -> Iterator[str]:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
                 raise SystemExit("bench.pages: the server did not start")
+            time.sleep(0.5)
+        while warm:
+            lines = log_file.read_text(errors="replace").splitlines()
+            kept = next((line for line in lines if line.startswith(WARMED)), None)
+            if kept is not None:
+                log(f"server: {kept.strip()} ({time.monotonic() - started:.1f} s after its start)")
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("bench.pages: the server did not say its first figures were kept")
             time.sleep(0.5)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -175,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, required=True, help="a base built by bench.base (SQLite)")
     parser.add_argument("--manager", default="alex.morgan")
     parser.add_argument("--port", type=int, default=8631)
+    parser.add_argument("--cold", action="store_true", help="start the server without reading figures ahead")
     args = parser.parse_args(argv)
     if not args.db.exists():
         parser.error(f"{args.db} does not exist: build it with python -m bench.base --out {args.db}")
@@ -182,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     account_id = ensure_users(url, args.manager)
     writer = make_engine(url)
     number = 0
-    with server(url, args.port) as base, sync_playwright() as playwright:
+    start = "cold" if args.cold else "kept"
+    with server(url, args.port, warm=not args.cold) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for role, username in (("admin", ADMIN), ("manager", args.manager)):
             context = browser.new_context(viewport={"width": 1440, "height": 1000})
@@ -197,7 +226,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 ok = "yes" if elapsed < TARGET_MS else "no"
                 name = title.replace(" ", "_")
                 print(
-                    f"page={name} role={role} open_ms={elapsed:.0f} target_ms={TARGET_MS} ok={ok}", flush=True
+                    f"page={name} role={role} start={start} open_ms={elapsed:.0f}",
+                    f"target_ms={TARGET_MS} ok={ok}",
+                    flush=True,
                 )
             context.close()
         browser.close()

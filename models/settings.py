@@ -48,6 +48,9 @@ class Settings:
     worker: bool = True
     # Seconds between the worker's looks at the outbox.
     worker_poll_seconds: float = 5.0
+    # Whether the server computes each reader's first figures in the background as it starts
+    # (``survey.operations.warming``), so the first to open a page finds them kept.
+    warm_figures: bool = True
     # A decision maker without an answer for this many days raises an account follow-up.
     silent_decision_maker_days: int = 120
     # A contact gets the full check-up at most once in this many days; pulses otherwise.
@@ -73,6 +76,7 @@ class Settings:
             digest_hour=int(os.environ.get("PULSE_DIGEST_HOUR", "7")),
             worker=_flag("PULSE_WORKER", default=True),
             worker_poll_seconds=float(os.environ.get("PULSE_WORKER_POLL_SECONDS", "5")),
+            warm_figures=_flag("PULSE_WARM_FIGURES", default=True),
             silent_decision_maker_days=int(os.environ.get("PULSE_SILENT_DECISION_MAKER_DAYS", "120")),
             checkup_days=int(os.environ.get("PULSE_CHECKUP_DAYS", "90")),
         )

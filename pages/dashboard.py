@@ -18,6 +18,7 @@ from survey.instrument.workflow import version_breaks
 from survey.people.access import restrict_filters
 from survey.quality.report import latest_notices, record_day_check
 from survey.reporting.dashboard import (
+    RECENT_MONTHS,
     DashboardData,
     account_movers,
     compute,
@@ -75,7 +76,7 @@ if options["first_month"] is None:
     st.info("No responses yet. Send a survey with `python -m survey invite --help`, or load the demo data.")
     st.stop()
 
-filters = filter_bar(options, recent_months=12, grain=True, version=True, rfm=True)
+filters = filter_bar(options, recent_months=RECENT_MONTHS, grain=True, version=True, rfm=True)
 visible = restrict_filters(filters, scope)
 if visible is None:
     st.info("Nothing to show: you own none of these accounts. An admin assigns accounts to their owners.")

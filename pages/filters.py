@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from survey.behaviour.rfm import RFM_SEGMENTS
-from survey.reporting.filters import Filters
+from survey.reporting.filters import Filters, recent_period
 
 
 def filter_bar(
@@ -24,11 +24,10 @@ def filter_bar(
     offers the instrument versions answered, when there is more than one; ``rfm`` offers the
     behaviour segments (the caller narrows them to accounts with ``narrow_to_rfm``)."""
     months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
-    first_shown = 0 if recent_months is None else max(0, len(months) - recent_months)
     with st.container(border=True):
         first, second, third = st.columns(3)
         start, end = first.select_slider(
-            "Period", options=months, value=(months[first_shown], months[-1]), key="period"
+            "Period", options=months, value=recent_period(months[0], months[-1], recent_months), key="period"
         )
         chosen_grain = (
             first.segmented_control(

@@ -131,10 +131,11 @@ NOT_FOR_PAGES = ("survey.cli", "survey.demo", "survey.__main__")
 PAGE_LIBRARIES = ("semopy", "xlsxwriter", "pyreadstat")
 
 
-def warm_up() -> threading.Thread:
+def warm_up(*, figures: bool = False) -> threading.Thread:
     """Import, in the background, every module the pages may call, so that the first person to
     open a page after the server starts does not wait seconds for the statistics and chart
-    libraries to load (a page waits only for a module still being imported)."""
+    libraries to load (a page waits only for a module still being imported). With
+    ``figures``, then read each reader's first figures (``survey.operations.warming``)."""
 
     def load(package: str) -> None:
         for module in pkgutil.iter_modules(importlib.import_module(package).__path__, f"{package}."):
@@ -150,6 +151,15 @@ def warm_up() -> threading.Thread:
             load(package)
         for library in PAGE_LIBRARIES:
             importlib.import_module(library)
+        if figures:
+            from models.db import default_engine
+            from models.settings import get_settings
+            from survey.operations.warming import lower_priority, warm_figures
+
+            lower_priority()
+            warm_figures(
+                default_engine(), now=lambda: datetime.now(UTC), min_n=get_settings().min_n, say=say_on_stderr
+            )
 
     thread = threading.Thread(target=load_all, name="warm-up", daemon=True)
     thread.start()

@@ -17,7 +17,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from models.tables import USER_ROLES, User
 from survey.people import audit, limits
@@ -303,3 +303,15 @@ def scope_of(session: Session, user: SignedIn) -> Scope:
     if user.role == "manager":
         return owner_scope(session, user.username)
     return Scope.everything()
+
+
+def reader_scopes(session: Session) -> list[Scope]:
+    """The different scopes the active users read, the widest first: every account (admins
+    and analysts), then the managers' books from the largest (a manager owning nothing reads
+    nothing and is left out)."""
+    users = session.exec(select(User).where(col(User.active)).order_by(col(User.id))).all()
+    scopes = dict.fromkeys(scope_of(session, _signed_in(user)) for user in users)
+    readable = [scope for scope in scopes if scope.account_ids is None or scope.account_ids]
+    return sorted(
+        readable, key=lambda scope: (0, 0) if scope.account_ids is None else (1, -len(scope.account_ids))
+    )

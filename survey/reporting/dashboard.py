@@ -25,7 +25,7 @@ from survey.instrument.definition import Instrument, load_instrument
 from survey.reporting import cache, moments
 from survey.reporting.aggregates import COUNTERS, Measure
 from survey.reporting.cells import Cells
-from survey.reporting.filters import Filters, Grain, period_months, period_of, periods_of
+from survey.reporting.filters import Filters, Grain, period_months, period_of, periods_of, recent_period
 from survey.reporting.forms import reliability_by_form
 from survey.reporting.gaps import Gap, gaps
 from survey.reporting.intervals import (
@@ -51,6 +51,7 @@ MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_score
 CLUSTER = "account_id"
 RESPONDENT = "respondent"  # the contact, or an anonymous answer alone (``aggregates.source``)
 NPS_ITEM = moments.RECOMMENDATION_ITEM
+RECENT_MONTHS = 12  # the Dashboard opens on the last 12 months with data
 
 
 def one_version(cells: Cells, version: int) -> Cells:
@@ -775,6 +776,17 @@ def data_version(session: Session) -> tuple[int, int, str]:
     latest = session.exec(select(func.max(Response.id))).one() or 0
     figures = session.exec(select(func.count(), func.max(Benchmark.imported_at)).select_from(Benchmark)).one()
     return int(latest), int(figures[0]), str(figures[1])
+
+
+def default_filters(options: Mapping[str, Any]) -> Filters:
+    """The Dashboard's filters before anyone touches them (``options``: ``filter_options``):
+    the last ``RECENT_MONTHS`` months with data, by quarter, on the newest version when
+    several were answered; empty filters when nothing was."""
+    if options["first_month"] is None:
+        return Filters()
+    start, end = recent_period(options["first_month"], options["last_month"], RECENT_MONTHS)
+    versions = options["versions"]
+    return Filters(start=start, end=end, version=versions[-1] if len(versions) > 1 else None)
 
 
 def filter_options(session: Session) -> dict[str, Any]:

@@ -124,6 +124,21 @@ def month_ends(month: str) -> datetime:
     return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
 
 
+def months_back(month: str, count: int) -> str:
+    """The ``YYYY-MM`` ``count`` months before ``month``."""
+    year, number = int(month[:4]), int(month[5:7])
+    index = year * 12 + number - 1 - count
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def recent_period(first: str, last: str, months: int | None) -> tuple[str, str]:
+    """The last ``months`` months of the months with data, ``first`` to ``last`` (``YYYY-MM``;
+    ``None``: all of them): the period a report's filters start from."""
+    if months is None:
+        return first, last
+    return max(first, months_back(last, months - 1)), last
+
+
 def period_months(period: str) -> tuple[str, str]:
     """The first and last ``YYYY-MM`` of a period label: a month, or a quarter ``YYYY-Qn``."""
     if "-Q" not in period:

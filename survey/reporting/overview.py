@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from models.tables import Account, IndicatorScore, Response, Touchpoint
 from survey.people.access import EVERYTHING, Scope, restrict_filters
 from survey.reporting import cache, dashboard, moments
-from survey.reporting.filters import Filters
+from survey.reporting.filters import Filters, months_back
 from survey.reporting.intervals import Change, NpsFigure, nps_interval
 from survey.reporting.moments import PERIOD
 from survey.reporting.people import People
@@ -57,13 +57,6 @@ class OverviewData:
     trend: pd.DataFrame  # month, indicator, n, mean, sd, low, high (0-100); small months left out
     # Whether the NPS (and its counts) may be shown: from ``min_n`` answers and people.
     nps_shown: bool = False
-
-
-def months_back(month: str, count: int) -> str:
-    """The ``YYYY-MM`` ``count`` months before ``month``."""
-    year, number = int(month[:4]), int(month[5:7])
-    index = year * 12 + number - 1 - count
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def overview(session: Session, *, now: datetime, min_n: int, scope: Scope = EVERYTHING) -> OverviewData:

@@ -1,0 +1,141 @@
+"""The server reads each reader's first figures as it starts: whoever opens the Overview, the
+Dashboard or My accounts first then finds them kept, even after a response arrived since."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, update
+from sqlmodel import Session
+
+from models.tables import Account
+from survey.accounts.health import account_health
+from survey.instrument.definition import load_instrument
+from survey.operations import warming
+from survey.people.access import EVERYTHING, Scope, owner_scope, restrict_filters
+from survey.people.users import reader_scopes, set_active
+from survey.reporting import cache, dashboard, overview
+from tests.factories import make_user, respond
+
+ACCOUNTS = ("Acme Tools", "Birch Labs", "Cobalt Air")
+
+
+@pytest.fixture
+def team(engine: Engine, now: datetime) -> Engine:
+    """Three accounts with answers over four months; ``ana`` owns two, ``ben`` one, ``cy``
+    none; an admin and an analyst read everything."""
+    with Session(engine) as session:
+        for months_ago in range(4):
+            for number, account in enumerate(ACCOUNTS):
+                for person in range(3):
+                    respond(
+                        session,
+                        now - timedelta(days=30 * months_ago + number),
+                        account=account,
+                        email=f"p{person}@{account.split()[0].lower()}.example",
+                    )
+        owners = {"Acme Tools": "ana", "Birch Labs": "ana", "Cobalt Air": "ben"}
+        for account, owner in owners.items():
+            session.execute(update(Account).where(Account.name == account).values(owner=owner))  # type: ignore[arg-type]
+        for name, role in (("admin", "admin"), ("ana", "manager"), ("ben", "manager"), ("cy", "manager")):
+            make_user(session, name, role)
+        make_user(session, "ida", "analyst")
+        session.commit()
+    cache.clear()
+    return engine
+
+
+def _scope(engine: Engine, owner: str) -> Scope:
+    with Session(engine) as session:
+        return owner_scope(session, owner)
+
+
+def test_the_scopes_read_are_each_readers_once_the_widest_first(team: Engine) -> None:
+    with Session(team) as session:
+        assert reader_scopes(session) == [EVERYTHING, _scope(team, "ana"), _scope(team, "ben")]
+        set_active(session, "ben", False, actor="admin")
+        session.commit()
+        assert reader_scopes(session) == [EVERYTHING, _scope(team, "ana")]
+
+
+class _WholeReads:
+    """The kept reads (``cache.current``) that had to read their cells whole, not only what
+    arrived since they were kept."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.keys: list[tuple[object, ...]] = []
+        real = cache.current
+
+        def current(session: Session, key: tuple[object, ...], whole: Any, since: Any) -> Any:
+            def counted() -> Any:
+                self.keys.append(key)
+                return whole()
+
+            return real(session, key, counted, since)
+
+        monkeypatch.setattr(cache, "current", current)
+
+
+def _open_pages(
+    engine: Engine, scope: Scope, now: datetime
+) -> tuple[overview.OverviewData, dashboard.DashboardData]:
+    """What the three pages compute for ``scope`` on their defaults."""
+    with Session(engine) as session:
+        seen = overview.overview(session, now=now, min_n=2, scope=scope)
+        filters = restrict_filters(dashboard.default_filters(dashboard.filter_options(session)), scope)
+        assert filters is not None
+        data = dashboard.compute(session, filters, load_instrument(), 2)
+        account_health(session, now, scope)
+    return seen, data
+
+
+def test_after_warming_the_first_open_reads_only_what_arrived_since(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said: list[str] = []
+    assert warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append) == 3
+    assert len(said) == 1
+    assert said[0].startswith("first figures kept for 3 of 3 readers' scopes")
+    ana = _scope(team, "ana")
+    with Session(team) as session:
+        respond(session, now, account="Acme Tools", email="new@acme.example")
+    whole = _WholeReads(monkeypatch)
+    warm_overview, warm = _open_pages(team, ana, now)
+    assert whole.keys == []  # every figure was kept, and took in the new response alone
+    cache.clear()
+    cold_overview, cold = _open_pages(team, ana, now)
+    assert len(whole.keys) > 10  # without warming, the same pages read their figures whole
+    # The same figures either way, the new response in them.
+    assert warm.responses == cold.responses == 2 * 4 * 3 + 1
+    pd.testing.assert_frame_equal(warm.trend, cold.trend, rtol=1e-9)
+    pd.testing.assert_frame_equal(warm.profile, cold.profile, rtol=1e-9)
+    assert warm_overview.indicators.keys() == cold_overview.indicators.keys()
+    for code, card in warm_overview.indicators.items():
+        assert card.n == cold_overview.indicators[code].n
+        assert card.score_100 == pytest.approx(cold_overview.indicators[code].score_100)
+
+
+def test_a_scope_that_fails_is_reported_and_the_others_are_still_read(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = warming.first_figures
+    ana = _scope(team, "ana")
+
+    def failing(session: Session, scope: Scope, **kwargs: Any) -> None:
+        if scope == ana:
+            raise RuntimeError("disk on fire")
+        real(session, scope, **kwargs)
+
+    monkeypatch.setattr(warming, "first_figures", failing)
+    said: list[str] = []
+    assert warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append) == 2
+    assert "RuntimeError: disk on fire" in said[0]
+    assert said[-1].startswith("first figures kept for 2 of 3 readers' scopes")
+
+
+def test_no_reader_no_work(engine: Engine, now: datetime) -> None:
+    said: list[str] = []
+    assert warming.warm_figures(engine, now=lambda: now, min_n=2, say=said.append) == 0
