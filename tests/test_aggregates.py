@@ -323,6 +323,26 @@ def test_an_accounts_recent_days_and_baseline_are_its_responses_means(session, v
         assert found.sum_sq_dev == pytest.approx(((values - values.mean()) ** 2).sum(), abs=1e-6)
 
 
+def test_kept_windows_take_in_a_new_response_as_a_fresh_read_gives_them(session, varied, now):
+    """The windows are kept for the day: a response arriving after them is added to its
+    account's recent window, and the result is what reading them afresh gives."""
+    from survey.accounts.health import _windows
+
+    before = _windows(session, now)
+    respond(session, now, account="Acme Tools", email="late@acme.example")
+    kept = _windows(session, now)
+    cache.clear()
+    fresh = _windows(session, now)
+    assert kept.keys() == fresh.keys()
+    for key, window in fresh.items():
+        assert kept[key].n == window.n
+        assert kept[key].mean == pytest.approx(window.mean)
+        assert kept[key].sum_sq_dev == pytest.approx(window.sum_sq_dev, abs=1e-6)
+    acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    earlier = before.get((acme, "recent"))
+    assert kept[(acme, "recent")].n == (0 if earlier is None else earlier.n) + 1
+
+
 @pytest.mark.parametrize("filters", [Filters(), Filters(account_ids=(1,))], ids=str)
 @pytest.mark.parametrize("grain", ["month", "quarter"])
 @pytest.mark.parametrize("change", [False, True], ids=["level", "change"])

@@ -51,7 +51,8 @@ from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
-from survey.reporting import cache
+from survey.reporting import aggregates, cache
+from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters
 from survey.reporting.intervals import Shrunk, moment_tau2, shrink
 
@@ -137,16 +138,22 @@ class _Window:
 def _windows(session: Session, now: datetime) -> dict[tuple[int, str], _Window]:
     """Per account and window ("recent": the last ``PERIOD_DAYS`` days up to ``now``'s day,
     "baseline": the ``BASELINE_DAYS`` days before): n, mean and summed squared deviations of
-    each response's mean own score (0-100), from the per-day sums (``response_means``)."""
+    each response's mean own score (0-100), from the per-day sums (``response_means``). The
+    windows' sums are kept for the day and take in new responses alone (``cache.current``)."""
     today = now.astimezone(UTC).date() if now.tzinfo else now.date()
     recent_from = today - timedelta(days=PERIOD_DAYS)
     baseline_from = recent_from - timedelta(days=BASELINE_DAYS)
     months = Filters(start=f"{baseline_from:%Y-%m}", end=f"{today:%Y-%m}")
-    cells = cache.read(session, "response_means", ["account_id", "day"], months)
-    days = cells.keys["day"].astype(str)
-    inside = (days >= baseline_from.isoformat()) & (days <= today.isoformat())
-    window = np.where(days >= recent_from.isoformat(), "recent", "baseline")
-    sums = cells.with_key("window", window).where(inside).group(["account_id", "window"])
+
+    def by_window(ids: tuple[int, int] | None) -> Cells:
+        cells = aggregates.read(session, "response_means", ["account_id", "day"], months, ids=ids)
+        days = cells.keys["day"].astype(str)
+        inside = (days >= baseline_from.isoformat()) & (days <= today.isoformat())
+        window = np.where(days >= recent_from.isoformat(), "recent", "baseline")
+        return cells.with_key("window", window).where(inside).group(["account_id", "window"])
+
+    key = (cache.database(session), "account windows", baseline_from, recent_from, today)
+    sums = cache.current(session, key, lambda: by_window(None), lambda kept, ids: kept.plus(by_window(ids)))
     result = {}
     for at, account_id in enumerate(sums.keys["account_id"].tolist()):
         n, total = int(sums.n[at]), float(sums.sums["total"][at])
