@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, func, select
 
+from models.db import make_engine
 from models.tables import FollowUp, FormRollup, Response, ScoreSegmentRollup
 from survey.exports import packs
 from survey.operations.startup import prepare_database
 from survey.reporting import aggregates
 from survey.reporting.aggregates import AGGREGATES
 from survey.reporting.filters import Filters
-from tests.factories import answers_at, respond
+from tests.factories import answers_at, make_user, respond
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,3 +158,24 @@ def test_the_server_loads_what_the_pages_use_before_anyone_opens_one():
         cwd=Path(__file__).parent.parent,
     )
     assert done.stdout.split() == ["False", "True", "False"]
+
+
+def test_the_server_then_reads_each_readers_first_figures_and_says_so(sqlite_url, now):
+    """With ``figures`` (the server's default), the background start goes on to read each
+    reader's first figures (``survey.operations.warming``) and says how many it kept."""
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        respond(session, now, email="c0@acme.example")
+        make_user(session, "admin", "admin")
+        session.commit()
+    engine.dispose()
+    script = "from survey.operations.startup import warm_up\nwarm_up(figures=True).join()\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": sqlite_url},
+    )
+    assert "first figures kept for 1 of 1 readers' scopes" in done.stderr
