@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from survey.behaviour.rfm import RFM_SEGMENTS
-from survey.reporting.filters import Filters, recent_period
+from survey.reporting.dashboard import default_filters
+from survey.reporting.filters import Filters
 
 
 def filter_bar(
@@ -24,14 +25,19 @@ def filter_bar(
     offers the instrument versions answered, when there is more than one; ``rfm`` offers the
     behaviour segments (the caller narrows them to accounts with ``narrow_to_rfm``)."""
     months = list(pd.period_range(options["first_month"], options["last_month"], freq="M").astype(str))
+    untouched = default_filters(options, recent_months)
     with st.container(border=True):
         first, second, third = st.columns(3)
         start, end = first.select_slider(
-            "Period", options=months, value=recent_period(months[0], months[-1], recent_months), key="period"
+            "Period", options=months, value=(untouched.start, untouched.end), key="period"
         )
         chosen_grain = (
             first.segmented_control(
-                "Trend by", ["quarter", "month"], default="quarter", format_func=str.capitalize, key="grain"
+                "Trend by",
+                ["quarter", "month"],
+                default=untouched.grain,
+                format_func=str.capitalize,
+                key="grain",
             )
             if grain
             else None
@@ -76,6 +82,7 @@ def filter_bar(
         st.selectbox(
             "Instrument version",
             versions[::-1],
+            index=versions[::-1].index(untouched.version),
             format_func=lambda number: f"Version {number}",
             key="version",
             help="Answers to different versions of the questionnaire are never pooled.",
@@ -90,7 +97,7 @@ def filter_bar(
         touchpoint_ids=tuple(touchpoints),
         roles=tuple(roles),
         account_ids=tuple(accounts),
-        grain=cast(Literal["month", "quarter"], chosen_grain or "quarter"),
+        grain=cast(Literal["month", "quarter"], chosen_grain or untouched.grain),
         version=chosen_version,
         rfm_segments=tuple(behaviour),
     )

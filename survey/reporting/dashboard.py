@@ -778,13 +778,14 @@ def data_version(session: Session) -> tuple[int, int, str]:
     return int(latest), int(figures[0]), str(figures[1])
 
 
-def default_filters(options: Mapping[str, Any]) -> Filters:
-    """The Dashboard's filters before anyone touches them (``options``: ``filter_options``):
-    the last ``RECENT_MONTHS`` months with data, by quarter, on the newest version when
-    several were answered; empty filters when nothing was."""
+def default_filters(options: Mapping[str, Any], recent_months: int | None = RECENT_MONTHS) -> Filters:
+    """The filter bar before anyone touches it (``options``: ``filter_options``): the last
+    ``recent_months`` months with data (``None``: all of them; the Dashboard's
+    ``RECENT_MONTHS``), by quarter, on the newest version when several were answered; empty
+    filters when nothing was."""
     if options["first_month"] is None:
         return Filters()
-    start, end = recent_period(options["first_month"], options["last_month"], RECENT_MONTHS)
+    start, end = recent_period(options["first_month"], options["last_month"], recent_months)
     versions = options["versions"]
     return Filters(start=start, end=end, version=versions[-1] if len(versions) > 1 else None)
 
