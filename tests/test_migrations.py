@@ -1,9 +1,15 @@
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from survey.operations.startup import prepare_database
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_migrations_build_exactly_the_model(engine):
@@ -60,3 +66,46 @@ def test_aggregates_from_before_the_version_key_are_rebuilt_at_the_next_start(en
     assert rows() == kept_at_submission
     assert len(kept_at_submission["own_touchpoint_rollup"]) == 12  # 6 indicators x 2 touchpoints
     assert len(kept_at_submission["account_touchpoint_rollup"]) == 12
+
+
+def test_each_migration_file_is_named_after_its_revision_in_one_line_of_history():
+    from alembic.script import ScriptDirectory
+
+    from models.db import MIGRATIONS_DIR, alembic_config, default_engine, newest_migration
+
+    scripts = ScriptDirectory.from_config(alembic_config(default_engine()))
+    revisions = list(scripts.walk_revisions())
+    for revision in revisions:
+        assert revision.path is not None
+        assert Path(revision.path).name.split("_", 1)[0] == revision.revision
+    assert scripts.get_heads() == [newest_migration()]
+    assert len(list((MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))) == len(revisions)
+
+
+def test_a_database_one_migration_behind_is_upgraded_at_start(engine):
+    from alembic import command
+
+    from models.db import alembic_config, newest_migration, stored_revision
+
+    command.downgrade(alembic_config(engine), "-1")
+    assert stored_revision(engine) not in (None, newest_migration())
+    prepare_database(engine)
+    assert stored_revision(engine) == newest_migration()
+
+
+def test_a_ready_database_starts_without_loading_the_migration_tool(sqlite_url):
+    from models.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    prepare_database(engine)
+    engine.dispose()
+    script = (
+        "import sys\n"
+        "from models.db import make_engine, upgrade_schema\n"
+        f"upgrade_schema(make_engine({sqlite_url!r}))\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"
