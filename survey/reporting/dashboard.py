@@ -685,10 +685,14 @@ def recommendation(session: Session, by: list[str], filters: Filters, grain: Gra
 
 def nps_of(cells: Cells, at: int = 0) -> NpsFigure:
     """NPS and its interval, clustered by account (``nps_from_moments``), of row ``at`` of
-    ``recommendation``'s moments; no answers without that row."""
+    ``recommendation``'s moments; no answers without that row, or where it counts none (a
+    read over no group is one row of empty sums when nothing matches)."""
     if at >= len(cells):
         return nps_interval(0, 0, 0)
-    return nps_from_moments(*(cells.sums[name][at] for name in MOMENTS))
+    sums = [cells.sums[name][at] for name in MOMENTS]
+    if not sums[0] > 0:  # n: zero, or NaN from an aggregate over no rows
+        return nps_interval(0, 0, 0)
+    return nps_from_moments(*sums)
 
 
 def nps_by_period(cells: Cells, min_n: int, people: Enough | None = None) -> pd.DataFrame:
