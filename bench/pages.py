@@ -1,6 +1,7 @@
 """Benchmark: every team page in a real browser, on a built base, as an admin and as a manager.
 
     .venv/bin/python -m bench.pages --db FILE [--manager alex.morgan] [--port N]
+        [--pages "Dashboard,Account timeline"] [--roles admin,manager] [--cold]
 
 ``FILE`` is a base ``bench.base`` built (``python -m bench.base --out FILE``). The benchmark
 adds two users to it when missing (``bench-admin``, an admin, and the manager, who owns
@@ -203,7 +204,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--manager", default="alex.morgan")
     parser.add_argument("--port", type=int, default=8631)
     parser.add_argument("--cold", action="store_true", help="start the server without reading figures ahead")
+    parser.add_argument(
+        "--pages", default="", help="comma-separated menu titles to open (default: every page of the menu)"
+    )
+    parser.add_argument("--roles", default="admin,manager", help="comma-separated, of admin, manager")
     args = parser.parse_args(argv)
+    only = {title.strip() for title in args.pages.split(",") if title.strip()}
+    roles = {role.strip() for role in args.roles.split(",") if role.strip()}
+    if not roles or not roles <= {"admin", "manager"}:
+        parser.error(f"--roles: choose among admin, manager (got {args.roles!r})")
     if not args.db.exists():
         parser.error(f"{args.db} does not exist: build it with python -m bench.base --out {args.db}")
     url = f"sqlite:///{args.db.resolve()}"
@@ -214,12 +223,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     with server(url, args.port, warm=not args.cold) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for role, username in (("admin", ADMIN), ("manager", args.manager)):
+            if role not in roles:
+                continue
             context = browser.new_context(viewport={"width": 1440, "height": 1000})
             page = context.new_page()
             sign_in(page, base, username)
             titles = menu(page)
+            unknown = only - set(titles)
+            if unknown:
+                log(f"{username}: not in this menu, skipped: {', '.join(sorted(unknown))}")
             # The landing page first: open another page, then come back to it.
             for title in (*titles[1:], titles[0]):
+                if only and title not in only:
+                    continue
                 number += 1
                 new_response(writer, account_id, number)
                 elapsed = open_page(page, title)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from models.db import session_scope
 from pages.common import engine, reader_scope, team_page, visible_accounts
-from survey.accounts.timeline import account_timeline
+from survey.accounts.timeline import EACH_EVENT_LIMIT, account_timeline, period_grain
 from survey.charts.behaviour import timeline_chart
 from survey.charts.common import PNG_CONFIG
 
@@ -61,6 +61,13 @@ if timeline.events.empty:
     st.info("This account has no interactions yet.")
     st.stop()
 
+if len(timeline.events) > EACH_EVENT_LIMIT:
+    grain = period_grain(timeline.events)
+    st.caption(
+        f"{len(timeline.events):,} events: each mark is one {grain}'s events at a touchpoint, a circle "
+        f"sized by its interactions and a diamond coloured by its surveys' mean score (its details give "
+        "the 95% interval and n). The table below lists every event."
+    )
 st.plotly_chart(timeline_chart(timeline, choices[account_id]), width="stretch", config=PNG_CONFIG)
 
 left, right = st.columns([1, 2])

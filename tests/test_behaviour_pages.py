@@ -7,7 +7,8 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from models.tables import Account, TransactionMeasure
+from models.tables import Account, Interaction, Touchpoint, TransactionMeasure
+from survey.accounts.timeline import EACH_EVENT_LIMIT
 from tests.factories import answers_at, respond, team_app
 from tests.test_predictors import Q2, Q3, commitment_of, measure, sales_after
 
@@ -151,3 +152,24 @@ def test_predictors_state_the_link_with_n_and_interval(linked, db):
     assert forest.startswith("Sales transactions next quarter against")
     at.segmented_control(key="outcome").set_value("retained").run()
     assert "No indicator shows a clear link" in at.info[0].value  # every account bought again
+
+
+def test_a_busy_account_s_timeline_is_drawn_week_by_week_and_lists_every_event(db):
+    when = datetime.now(UTC) - timedelta(days=200)
+    respond(db, when, account="Acme Tools", touchpoint="service")
+    acme = db.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    service = db.exec(select(Touchpoint.id).where(Touchpoint.code == "service")).one()
+    busy = EACH_EVENT_LIMIT + 50
+    db.add_all(
+        Interaction(
+            account_id=acme, touchpoint_id=service, occurred_at=when + timedelta(hours=4 * n), channel="phone"
+        )
+        for n in range(busy)
+    )
+    db.commit()
+    at = open_page(db, "pages/timeline.py")
+    assert titles(at) == ["What happened and how Acme Tools felt, week by week"]
+    # The survey adds its interaction and its result to the busy account's interactions.
+    assert metrics(at)["Interactions · surveys"] == f"{busy + 1} · 1"
+    assert any(f"{busy + 2:,} events" in caption.value for caption in at.caption)
+    assert at.dataframe[1].value.shape[0] == busy + 2  # the table still lists each event

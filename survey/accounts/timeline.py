@@ -20,11 +20,17 @@ from sqlmodel import Session, col, select
 from models.tables import Interaction, Response, Touchpoint
 from survey.people.access import Scope
 from survey.reporting.aggregates import response_mean
+from survey.reporting.intervals import mean_interval
 
 EVERYTHING = Scope.everything()
 # Touchpoint codes that mark the steps the durations measure (survey/instrument/touchpoints.py).
 MARKETING, SALE, SERVICE = "marketing", "purchase", "service"
 EVENT_COLUMNS = ["when", "kind", "touchpoint", "stage", "channel", "value", "score_100", "nps"]
+# Up to this many events the chart marks each one; beyond, a mark is a week's (or, over more
+# than two years, a month's) events at one touchpoint: thousands of single marks are neither
+# readable nor quick to draw.
+EACH_EVENT_LIMIT = 600
+PERIOD_COLUMNS = ["period", "touchpoint", "interactions", "surveys", "mean", "low", "high"]
 
 
 class TimelineError(ValueError):
@@ -44,6 +50,38 @@ class Timeline:
     marketing_to_sale_days: float | None
     sale_to_service_days: float | None
     channels: pd.DataFrame  # channel, interactions, share (0-1); most used first
+
+
+def period_grain(events: pd.DataFrame) -> str:
+    """ "week", or "month" when the events span more than two years."""
+    if events.empty:
+        return "week"
+    span = (events["when"].max() - events["when"].min()).total_seconds() / 86_400
+    return "month" if span > 730 else "week"
+
+
+def events_by_period(events: pd.DataFrame, grain: str) -> pd.DataFrame:
+    """Per period (its first day, as a time) and touchpoint: how many interactions and survey
+    results, and the survey results' mean score (0-100) with its 95% interval (Student t, as
+    every mean: ``intervals.mean_interval``; none from fewer than two results)."""
+    if events.empty:
+        return pd.DataFrame(columns=PERIOD_COLUMNS)
+    when = pd.to_datetime(events["when"], utc=True).dt.tz_localize(None)
+    starts = when.dt.to_period("W-SUN" if grain == "week" else "M").dt.start_time
+    frame = events.assign(
+        period=starts,
+        interaction=(events["kind"] == "interaction").astype(int),
+        survey=events["score_100"].where(events["kind"] == "survey").astype(float),
+    )
+    grouped = frame.groupby(["period", "touchpoint"], sort=True)
+    table = grouped.agg(
+        interactions=("interaction", "sum"),
+        surveys=("survey", "count"),
+        mean=("survey", "mean"),
+        sd=("survey", "std"),
+    ).reset_index()
+    low, high = mean_interval(table["mean"].to_numpy(), table["sd"].to_numpy(), table["surveys"].to_numpy())
+    return table.assign(low=low, high=high)[PERIOD_COLUMNS]
 
 
 def _days(start: datetime | None, end: datetime | None) -> float | None:

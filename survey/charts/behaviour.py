@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
-from survey.accounts.timeline import Timeline
+from survey.accounts.timeline import EACH_EVENT_LIMIT, Timeline, events_by_period, period_grain
 from survey.charts.common import AGREE_COLOURS, PALETTE, _layout
 from survey.imports.transactions import MEASURES
 
@@ -18,8 +18,11 @@ SCORE_SCALE = [[index / (len(AGREE_COLOURS) - 1), colour] for index, colour in e
 
 def timeline_chart(timeline: Timeline, account: str) -> go.Figure:
     """Each interaction and survey result at its touchpoint (journey order, top to bottom)
-    and time; a survey's colour is its mean score (0-100)."""
+    and time; a survey's colour is its mean score (0-100). Beyond ``EACH_EVENT_LIMIT`` events
+    a mark is one period's events at a touchpoint (``timeline_by_period``)."""
     events = timeline.events
+    if len(events) > EACH_EVENT_LIMIT:
+        return timeline_by_period(timeline, account)
     figure = go.Figure()
     interactions = events[events["kind"] == "interaction"]
     figure.add_trace(
@@ -40,24 +43,78 @@ def timeline_chart(timeline: Timeline, account: str) -> go.Figure:
             y=surveys["touchpoint"],
             mode="markers",
             name="Survey answered (colour: mean score)",
-            marker={
-                "symbol": "diamond",
-                "size": 13,
-                "color": surveys["score_100"],
-                "colorscale": SCORE_SCALE,
-                "cmin": 0,
-                "cmax": 100,
-                "line": {"width": 1, "color": "#000000"},
-                "colorbar": {"title": {"text": "Score 0–100"}, "x": 1.02, "len": 0.6, "y": 0.35},
-            },
+            marker=_score_marker(surveys["score_100"], 13),
             customdata=surveys[["score_100"]],
             hovertemplate="%{y}, %{x|%Y-%m-%d}: mean score %{customdata[0]:.0f}<extra>Survey</extra>",
         )
     )
+    return _timeline_layout(figure, timeline, account, "step by step")
+
+
+def timeline_by_period(timeline: Timeline, account: str) -> go.Figure:
+    """The timeline with one mark per period and touchpoint: a circle sized by the number of
+    interactions, a diamond coloured by the survey results' mean score, whose details give
+    its 95% interval and n."""
+    grain = period_grain(timeline.events)
+    periods = events_by_period(timeline.events, grain)
+    figure = go.Figure()
+    touched = periods[periods["interactions"] > 0]
+    largest = max(1, int(touched["interactions"].max())) if not touched.empty else 1
+    figure.add_trace(
+        go.Scatter(
+            x=touched["period"],
+            y=touched["touchpoint"],
+            mode="markers",
+            name=f"Interactions in the {grain} (size: how many)",
+            marker={
+                "symbol": "circle",
+                "color": PALETTE[0],
+                "opacity": 0.7,
+                "size": touched["interactions"],
+                "sizemode": "area",
+                "sizeref": 2.0 * largest / 22**2,
+                "sizemin": 3,
+            },
+            customdata=touched[["interactions"]],
+            hovertemplate=f"%{{y}}, {grain} of %{{x|%Y-%m-%d}}: %{{customdata[0]}} interactions"
+            "<extra>Interactions</extra>",
+        )
+    )
+    answered = periods[periods["surveys"] > 0]
+    figure.add_trace(
+        go.Scatter(
+            x=answered["period"],
+            y=answered["touchpoint"],
+            mode="markers",
+            name=f"Surveys answered in the {grain} (colour: mean score)",
+            marker=_score_marker(answered["mean"], 11),
+            customdata=answered[["mean", "low", "high", "surveys"]],
+            hovertemplate=f"%{{y}}, {grain} of %{{x|%Y-%m-%d}}: mean score %{{customdata[0]:.0f}} "
+            "(95% CI %{customdata[1]:.0f}–%{customdata[2]:.0f}), n = %{customdata[3]}<extra>Surveys</extra>",
+        )
+    )
+    return _timeline_layout(figure, timeline, account, f"{grain} by {grain}")
+
+
+def _score_marker(scores: pd.Series, size: int) -> dict[str, object]:
+    return {
+        "symbol": "diamond",
+        "size": size,
+        "color": scores,
+        "colorscale": SCORE_SCALE,
+        "cmin": 0,
+        "cmax": 100,
+        "line": {"width": 1, "color": "#000000"},
+        "colorbar": {"title": {"text": "Score 0–100"}, "x": 1.02, "len": 0.6, "y": 0.35},
+    }
+
+
+def _timeline_layout(figure: go.Figure, timeline: Timeline, account: str, pace: str) -> go.Figure:
+    events = timeline.events
     order = [name for name in timeline.touchpoints if name in set(events["touchpoint"])]
     figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], title_text="Touchpoint")
     figure.update_xaxes(title_text="Date")
-    figure = _layout(figure, f"What happened and how {account} felt, step by step", 160 + 42 * len(order))
+    figure = _layout(figure, f"What happened and how {account} felt, {pace}", 160 + 42 * len(order))
     figure.update_layout(
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"}
     )
