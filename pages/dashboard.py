@@ -201,180 +201,212 @@ if st.toggle(
     else:
         st.dataframe(account_falls, hide_index=True, width="stretch")
 
-st.header("Trends against benchmarks")
-st.caption(
-    "Our score with its 95% interval (the band), and each provider our respondents name as the "
-    "leader, rated on one statement, with its 95% interval (the bars). Both intervals are "
-    "clustered by account: the same people answer again and again and share a relationship. "
-    "Each point's details give its n and its effective n."
-)
-periods = sorted(data.trend["period"].unique())
-leader_rows = data.trend[(data.trend["subject"] == "leader") & (data.trend["competitor_id"] > 0)]
-leader_rows = leader_rows.assign(name=leader_rows["competitor_id"].map(competitors))
-colours = charts.series_colours([*competitors.values(), *data.benchmarks["name"]])
-breaks = [
-    (str(period_of(pd.Series([month]), filters.grain).iloc[0]), note) for month, note in version_changes
-]
-grid = st.columns(2)
-for index, (code, label) in enumerate(labels.items()):
-    figure = charts.indicator_trend(
-        label,
-        own_trend[own_trend["indicator"] == code],
-        leader_rows[leader_rows["indicator"] == code],
-        data.benchmarks[data.benchmarks["indicator"] == code],
-        periods,
-        colours,
-        breaks,
-    )
-    grid[index % 2].plotly_chart(figure, width="stretch", config=charts.PNG_CONFIG, key=f"trend_{code}")
 
-st.header("Gaps to each benchmark")
-if data.gaps:
+def show_trends() -> None:
+    """The tab “Trends against benchmarks”."""
     st.caption(
-        "A provider rated by our respondents: each respondent's rating of it beside their own "
-        "answer to our matching statement (the same content), compared as pairs: the paired "
-        "t-test, the 95% interval of the mean difference and Cohen's d_av. A published figure "
-        "that states its own n and standard deviation (converted linearly to 0–100): Welch's "
-        "t-test between the two samples from their summaries. A published figure without n and "
-        "sd is shown for reference and not tested. Our answers are clustered by account (contacts "
-        "answer repeatedly and share a relationship): the tests use cluster-robust standard errors, "
-        "and the effective n is the number of independent answers they are worth. p-values "
-        "corrected for all tests shown (Holm)."
+        "Our score with its 95% interval (the band), and each provider our respondents name as the "
+        "leader, rated on one statement, with its 95% interval (the bars). Both intervals are "
+        "clustered by account: the same people answer again and again and share a relationship. "
+        "Each point's details give its n and its effective n."
     )
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "Indicator": [gap.label for gap in data.gaps],
-                "Compared with": [gap.against for gap in data.gaps],
-                "Source": [gap.kind for gap in data.gaps],
-                "Us": [round(gap.ours, 1) for gap in data.gaps],
-                "Them": [round(gap.theirs, 1) for gap in data.gaps],
-                "Gap": [round(gap.difference, 1) for gap in data.gaps],
-                "Gap 95% CI": [
-                    "—" if gap.low is None or gap.high is None else _interval(gap.low, gap.high)
-                    for gap in data.gaps
-                ],
-                "Effect (d)": [None if gap.effect is None else round(gap.effect, 2) for gap in data.gaps],
-                "p (corrected)": [gap.p_corrected for gap in data.gaps],
-                "n": [gap.n for gap in data.gaps],
-                "n (effective)": [None if gap.n_eff is None else round(gap.n_eff) for gap in data.gaps],
-                "n (theirs)": [gap.n_theirs for gap in data.gaps],
-                "Reading": [gap.sentence() for gap in data.gaps],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"p (corrected)": st.column_config.NumberColumn(format="%.3f")},
-    )
-else:
-    st.info("No benchmark has enough data for a comparison in this selection.")
-
-left, right = st.columns(2)
-with left:
-    radar = st.toggle("Show the profile as a radar", key="radar")
-    draw = charts.profile_radar if radar else charts.profile_dots
-    st.plotly_chart(draw(data.profile, labels, competitors), width="stretch", config=charts.PNG_CONFIG)
-with right:
-    if data.nps.empty:
-        st.info(f"No {filters.grain} has {settings.min_n} or more recommendation answers.")
-    else:
-        st.plotly_chart(charts.nps_over_time(data.nps), width="stretch", config=charts.PNG_CONFIG)
-
-if not data.heat_map.empty:
-    st.caption(
-        "Each cell's details give its 95% interval (clustered by account), n and effective n; "
-        "a blank cell rests on too few answers or people to show."
-    )
-    st.plotly_chart(
-        charts.heat_map(data.heat_map, labels, options["touchpoints"]),
-        width="stretch",
-        config=charts.PNG_CONFIG,
-    )
-
-st.header("Answers to each statement")
-shown = st.selectbox(
-    "Indicator", list(labels), format_func=cast(Callable[[Any], str], labels.get), key="likert_indicator"
-)
-codes = [item.code for item in instrument.indicator_items(shown)]
-shares = data.distribution[data.distribution.index.isin(codes)]
-if shares.empty:
-    st.info(f"Fewer than {settings.min_n} answers, or people, per statement.")
-else:
-    scale_labels = {point: text["en"] for point, text in instrument.agree_scale.labels.items()}
-    marked = {
-        code: texts[code] + (" (reverse-keyed)" if instrument.item(code).reverse else "") for code in codes
-    }
-    st.plotly_chart(
-        charts.likert_bars(shares, marked, scale_labels), width="stretch", config=charts.PNG_CONFIG
-    )
-
-st.header("Reliability of each scale")
-st.caption(
-    "Cronbach's alpha with its 95% interval, for each form apart: from the check-ups that answered "
-    "every statement of the scale, and from the pulses through pairwise covariances of the "
-    "statements asked together (the pulses' interval counts the fewest pulses behind one pair). "
-    "Answers are reverse-keyed; every filter applies. The status reads the interval against 0.70, "
-    "and a statement is named for dropping only when alpha without it lies above that interval. "
-    "The interval is taken at the effective n: answers from one account are alike (design effect)."
-)
-if data.responses <= READ_AT_ONCE or st.toggle(
-    f"Estimate reliability (reads every answer of these {data.responses:,} responses; this can take a while)",
-    key="reliability",
-):
-    alphas = _reliability(settings.database_url, filters, settings.min_n, version)
-else:
-    alphas = None
-if alphas is None:
-    pass
-elif alphas.empty:
-    st.info("Not enough answers to estimate reliability.")
-else:
-    table = alphas.assign(
-        Indicator=alphas["indicator"].map(labels),
-        Form=alphas["form"].map(form_label),
-        drop_to_raise=alphas["drop_to_raise"].fillna("—"),
-        Status=alphas["reading"],
-    )
-    for row in table[table["high"] < 0.7].itertuples():
-        st.warning(
-            f"{row.Indicator} ({row.Form.lower()}s): alpha {row.alpha:.2f} "
-            f"(95% CI {row.low:.2f}–{row.high:.2f}) "
-            "is below 0.70; its score is not reliable here."
+    periods = sorted(data.trend["period"].unique())
+    leader_rows = data.trend[(data.trend["subject"] == "leader") & (data.trend["competitor_id"] > 0)]
+    leader_rows = leader_rows.assign(name=leader_rows["competitor_id"].map(competitors))
+    colours = charts.series_colours([*competitors.values(), *data.benchmarks["name"]])
+    breaks = [
+        (str(period_of(pd.Series([month]), filters.grain).iloc[0]), note) for month, note in version_changes
+    ]
+    grid = st.columns(2)
+    for index, (code, label) in enumerate(labels.items()):
+        figure = charts.indicator_trend(
+            label,
+            own_trend[own_trend["indicator"] == code],
+            leader_rows[leader_rows["indicator"] == code],
+            data.benchmarks[data.benchmarks["indicator"] == code],
+            periods,
+            colours,
+            breaks,
         )
-    for form, shown in table.groupby("form", sort=False):
-        st.subheader(f"From {form_label(str(form)).lower()}s")
-        st.caption(f"Rests on {shown['basis'].iloc[0]}; n = {shown['n'].min():,} to {shown['n'].max():,}.")
+        grid[index % 2].plotly_chart(figure, width="stretch", config=charts.PNG_CONFIG, key=f"trend_{code}")
+
+
+def show_gaps() -> None:
+    """The tab “Gaps to each benchmark”."""
+    if data.gaps:
+        st.caption(
+            "A provider rated by our respondents: each respondent's rating of it beside their own "
+            "answer to our matching statement (the same content), compared as pairs: the paired "
+            "t-test, the 95% interval of the mean difference and Cohen's d_av. A published figure "
+            "that states its own n and standard deviation (converted linearly to 0–100): Welch's "
+            "t-test between the two samples from their summaries. A published figure without n and "
+            "sd is shown for reference and not tested. Our answers are clustered by account (contacts "
+            "answer repeatedly and share a relationship): the tests use cluster-robust standard errors, "
+            "and the effective n is the number of independent answers they are worth. p-values "
+            "corrected for all tests shown (Holm)."
+        )
         st.dataframe(
-            shown[
-                [
-                    "Indicator",
-                    "Form",
-                    "alpha",
-                    "low",
-                    "high",
-                    "n",
-                    "n_eff",
-                    "items",
-                    "drop_to_raise",
-                    "alpha_without",
-                    "Status",
-                ]
-            ],
+            pd.DataFrame(
+                {
+                    "Indicator": [gap.label for gap in data.gaps],
+                    "Compared with": [gap.against for gap in data.gaps],
+                    "Source": [gap.kind for gap in data.gaps],
+                    "Us": [round(gap.ours, 1) for gap in data.gaps],
+                    "Them": [round(gap.theirs, 1) for gap in data.gaps],
+                    "Gap": [round(gap.difference, 1) for gap in data.gaps],
+                    "Gap 95% CI": [
+                        "—" if gap.low is None or gap.high is None else _interval(gap.low, gap.high)
+                        for gap in data.gaps
+                    ],
+                    "Effect (d)": [None if gap.effect is None else round(gap.effect, 2) for gap in data.gaps],
+                    "p (corrected)": [gap.p_corrected for gap in data.gaps],
+                    "n": [gap.n for gap in data.gaps],
+                    "n (effective)": [None if gap.n_eff is None else round(gap.n_eff) for gap in data.gaps],
+                    "n (theirs)": [gap.n_theirs for gap in data.gaps],
+                    "Reading": [gap.sentence() for gap in data.gaps],
+                }
+            ),
             hide_index=True,
             width="stretch",
-            column_config={
-                "alpha": st.column_config.NumberColumn("Alpha", format="%.3f"),
-                "low": st.column_config.NumberColumn("95% low", format="%.3f"),
-                "high": st.column_config.NumberColumn("95% high", format="%.3f"),
-                "n": st.column_config.NumberColumn("n (responses)"),
-                "n_eff": st.column_config.NumberColumn(
-                    "Effective n",
-                    format="%.0f",
-                    help="The independent answers the interval rests on: answers from one account "
-                    "are alike, so the interval is taken at n over the design effect.",
-                ),
-                "drop_to_raise": st.column_config.TextColumn("Dropping this item raises alpha"),
-                "alpha_without": st.column_config.NumberColumn("Alpha without it", format="%.3f"),
-            },
+            column_config={"p (corrected)": st.column_config.NumberColumn(format="%.3f")},
         )
+    else:
+        st.info("No benchmark has enough data for a comparison in this selection.")
+
+
+def show_profile() -> None:
+    """The tab “Profile, recommendation and touchpoints”."""
+    left, right = st.columns(2)
+    with left:
+        radar = st.toggle("Show the profile as a radar", key="radar")
+        draw = charts.profile_radar if radar else charts.profile_dots
+        st.plotly_chart(draw(data.profile, labels, competitors), width="stretch", config=charts.PNG_CONFIG)
+    with right:
+        if data.nps.empty:
+            st.info(f"No {filters.grain} has {settings.min_n} or more recommendation answers.")
+        else:
+            st.plotly_chart(charts.nps_over_time(data.nps), width="stretch", config=charts.PNG_CONFIG)
+
+    if not data.heat_map.empty:
+        st.caption(
+            "Each cell's details give its 95% interval (clustered by account), n and effective n; "
+            "a blank cell rests on too few answers or people to show."
+        )
+        st.plotly_chart(
+            charts.heat_map(data.heat_map, labels, options["touchpoints"]),
+            width="stretch",
+            config=charts.PNG_CONFIG,
+        )
+
+
+def show_statements() -> None:
+    """The tab “Answers to each statement”."""
+    shown = st.selectbox(
+        "Indicator", list(labels), format_func=cast(Callable[[Any], str], labels.get), key="likert_indicator"
+    )
+    codes = [item.code for item in instrument.indicator_items(shown)]
+    shares = data.distribution[data.distribution.index.isin(codes)]
+    if shares.empty:
+        st.info(f"Fewer than {settings.min_n} answers, or people, per statement.")
+    else:
+        scale_labels = {point: text["en"] for point, text in instrument.agree_scale.labels.items()}
+        marked = {
+            code: texts[code] + (" (reverse-keyed)" if instrument.item(code).reverse else "")
+            for code in codes
+        }
+        st.plotly_chart(
+            charts.likert_bars(shares, marked, scale_labels), width="stretch", config=charts.PNG_CONFIG
+        )
+
+
+def show_reliability() -> None:
+    """The tab “Reliability of each scale”."""
+    st.caption(
+        "Cronbach's alpha with its 95% interval, for each form apart: from the check-ups that answered "
+        "every statement of the scale, and from the pulses through pairwise covariances of the "
+        "statements asked together (the pulses' interval counts the fewest pulses behind one pair). "
+        "Answers are reverse-keyed; every filter applies. The status reads the interval against 0.70, "
+        "and a statement is named for dropping only when alpha without it lies above that interval. "
+        "The interval is taken at the effective n: answers from one account are alike (design effect)."
+    )
+    if data.responses <= READ_AT_ONCE or st.toggle(
+        f"Estimate reliability (reads every answer of these {data.responses:,} responses; "
+        "this can take a while)",
+        key="reliability",
+    ):
+        alphas = _reliability(settings.database_url, filters, settings.min_n, version)
+    else:
+        alphas = None
+    if alphas is None:
+        pass
+    elif alphas.empty:
+        st.info("Not enough answers to estimate reliability.")
+    else:
+        table = alphas.assign(
+            Indicator=alphas["indicator"].map(labels),
+            Form=alphas["form"].map(form_label),
+            drop_to_raise=alphas["drop_to_raise"].fillna("—"),
+            Status=alphas["reading"],
+        )
+        for row in table[table["high"] < 0.7].itertuples():
+            st.warning(
+                f"{row.Indicator} ({row.Form.lower()}s): alpha {row.alpha:.2f} "
+                f"(95% CI {row.low:.2f}–{row.high:.2f}) "
+                "is below 0.70; its score is not reliable here."
+            )
+        for form, shown in table.groupby("form", sort=False):
+            st.subheader(f"From {form_label(str(form)).lower()}s")
+            st.caption(
+                f"Rests on {shown['basis'].iloc[0]}; n = {shown['n'].min():,} to {shown['n'].max():,}."
+            )
+            st.dataframe(
+                shown[
+                    [
+                        "Indicator",
+                        "Form",
+                        "alpha",
+                        "low",
+                        "high",
+                        "n",
+                        "n_eff",
+                        "items",
+                        "drop_to_raise",
+                        "alpha_without",
+                        "Status",
+                    ]
+                ],
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "alpha": st.column_config.NumberColumn("Alpha", format="%.3f"),
+                    "low": st.column_config.NumberColumn("95% low", format="%.3f"),
+                    "high": st.column_config.NumberColumn("95% high", format="%.3f"),
+                    "n": st.column_config.NumberColumn("n (responses)"),
+                    "n_eff": st.column_config.NumberColumn(
+                        "Effective n",
+                        format="%.0f",
+                        help="The independent answers the interval rests on: answers from one account "
+                        "are alike, so the interval is taken at n over the design effect.",
+                    ),
+                    "drop_to_raise": st.column_config.TextColumn("Dropping this item raises alpha"),
+                    "alpha_without": st.column_config.NumberColumn("Alpha without it", format="%.3f"),
+                },
+            )
+
+
+# Each section runs and is drawn only while its tab is open: a reader who came for the
+# headline does not wait for every chart of the page.
+SECTIONS = {
+    "Trends against benchmarks": show_trends,
+    "Gaps to each benchmark": show_gaps,
+    "Profile, recommendation and touchpoints": show_profile,
+    "Answers to each statement": show_statements,
+    "Reliability of each scale": show_reliability,
+}
+for tab, show in zip(
+    st.tabs(list(SECTIONS), key="section", on_change="rerun"), SECTIONS.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            show()
 st.caption(f"Computed {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the stored scores.")

@@ -46,10 +46,45 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+SECTIONS = (
+    "Trends against benchmarks",
+    "Gaps to each benchmark",
+    "Profile, recommendation and touchpoints",
+    "Answers to each statement",
+    "Reliability of each scale",
+)
+
+
+def open_section(at: AppTest, label: str) -> AppTest:
+    """The dashboard with the tab ``label`` chosen, as a click on it does."""
+    at.session_state["section"] = label
+    return at.run()
+
+
+def test_each_section_is_drawn_only_when_its_tab_is_open(answered, db):
+    at = open_page(db, "pages/dashboard.py")
+    assert [tab.label for tab in at.tabs] == list(SECTIONS)
+    # The first tab is open: the six trends, and nothing of the other tabs is computed or drawn.
+    titles = [figure["layout"]["title"]["text"] for figure in charts(at)]
+    assert len(titles) == 6
+    assert "Satisfaction" in titles
+    assert not any("Compared with" in frame.value.columns for frame in at.dataframe)
+    at = open_section(at, "Answers to each statement")
+    assert not at.exception
+    titles = [figure["layout"]["title"]["text"] for figure in charts(at)]
+    assert len(titles) == 1
+    assert "How customers answered each statement" in titles[0]
+    # The headline stays above the tabs whichever is open.
+    assert [m.label for m in at.metric][:2] == ["Satisfaction", "Trust"]
+
+
 def test_the_dashboard_draws_every_chart(answered, db):
     at = open_page(db, "pages/dashboard.py")
     assert not at.exception
-    titles = [figure["layout"]["title"]["text"] for figure in charts(at)]
+    titles = []
+    for section in SECTIONS:
+        titles += [figure["layout"]["title"]["text"] for figure in charts(open_section(at, section))]
+        assert not at.exception
     for expected in (
         "Satisfaction",
         "Word-of-mouth",
@@ -60,11 +95,8 @@ def test_the_dashboard_draws_every_chart(answered, db):
     ):
         assert any(expected in title for title in titles), expected
     assert "6 responses" in at.caption[0].value
-    trust = next(figure for figure in charts(at) if figure["layout"]["title"]["text"] == "Trust")
-    names = [trace["name"] for trace in trust["data"]]
-    assert "Brightline Partners (one statement, rated by our customers)" in names
     assert [m.label for m in at.metric][:2] == ["Satisfaction", "Trust"]
-    reliability = at.dataframe[-1].value
+    reliability = open_section(at, "Reliability of each scale").dataframe[-1].value
     assert list(reliability["Indicator"])[:2] == ["Satisfaction", "Trust"]
     # Reliability names the form it rests on: here only check-ups were answered.
     assert set(reliability["Form"]) == {"Check-up"}
@@ -73,7 +105,15 @@ def test_the_dashboard_draws_every_chart(answered, db):
     )
     assert "From check-ups" in [header.value for header in at.subheader]
     assert any("Rests on check-ups that answered every statement" in c.value for c in at.caption)
+    trust = next(
+        figure
+        for figure in charts(open_section(at, "Trends against benchmarks"))
+        if figure["layout"]["title"]["text"] == "Trust"
+    )
+    names = [trace["name"] for trace in trust["data"]]
+    assert "Brightline Partners (one statement, rated by our customers)" in names
     # The leader is compared with our matching statement by the same people, with its interval.
+    open_section(at, "Gaps to each benchmark")
     gaps = next(frame.value for frame in at.dataframe if "Compared with" in frame.value.columns)
     rated = gaps[gaps["Compared with"] == "Brightline Partners"]
     assert len(rated) >= 5  # an indicator whose every pair differs alike has no spread to test
@@ -245,7 +285,7 @@ def test_a_large_selection_estimates_reliability_only_on_request(answered, db, m
     monkeypatch.setattr(survey.reporting.forms, "READ_AT_ONCE", 3)  # the six answers are "many"
     at = open_page(db, "pages/dashboard.py")
     assert not at.exception
-    toggle = at.toggle(key="reliability")
+    toggle = open_section(at, "Reliability of each scale").toggle(key="reliability")
     assert toggle.label.startswith("Estimate reliability (reads every answer of these 6 responses")
     assert not any("Form" in frame.value.columns for frame in at.dataframe)
     toggle.set_value(True).run()
