@@ -15,7 +15,7 @@ from survey.quality.cfa import AVE_LIMIT, ESTIMATION, HTMT_LIMIT, OMEGA_LIMIT
 from survey.quality.invariance import MIN_GROUP_N, StepTest
 from survey.quality.multigroup import MultigroupFit
 from survey.quality.report import GroupCheck, fit_level, fit_verdict, htmt_notes, reliability_notes
-from survey.quality.responses import MAX_RESPONSES, response_months
+from survey.quality.responses import MAX_RESPONSES, refit_round, refit_step, response_months
 from survey.reporting.dashboard import data_version
 
 user = team_page()
@@ -37,7 +37,7 @@ st.write(
 )
 with session_scope(engine()) as session:
     months = response_months(session)
-    version = data_version(session)
+    newest = data_version(session)[0]
 if not months:
     st.info("No responses yet: the instrument's quality is judged from answers.")
     st.stop()
@@ -48,10 +48,18 @@ since_month = st.selectbox(
     key="since",
 )
 since = None if since_month is None else date(int(since_month[:4]), int(since_month[5:]), 1)
-result = report(settings.database_url, since, version)
-st.caption(
-    f"{result.responses} responses in scope (at most the newest {MAX_RESPONSES:,}). Estimation: {ESTIMATION}."
+result, fitted = report(settings.database_url, since, refit_round(newest))
+fitted_line, refit = st.columns([5, 1], vertical_alignment="center")
+fitted_line.caption(
+    f"{result.responses} responses in scope (at most the newest {MAX_RESPONSES:,}), fitted "
+    f"{fitted:%Y-%m-%d %H:%M} UTC; the models are fitted again after every {refit_step(newest):,} "
+    f"new responses. Estimation: {ESTIMATION}."
 )
+if refit.button(
+    "Fit again now", help="Fit the models to every response in scope now (this can take a while)."
+):
+    report.clear()
+    st.rerun()
 
 st.header("Do the statements form six indicators?")
 cfa = result.cfa

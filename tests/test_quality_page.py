@@ -201,3 +201,24 @@ def test_the_worker_checks_once_a_day_and_the_dashboard_shows_that_check(db, mon
     assert not at.exception
     assert len(fitted) == 1  # the page read the check, it did not make one
     assert [w.value for w in at.warning if "as the worker found" in w.value]
+
+
+def test_the_models_are_fitted_again_after_enough_new_responses_or_on_request(db):
+    # Whatever day the test runs: the page reads every month.
+    when = datetime.now(UTC) - timedelta(days=2)
+    for number in range(200):
+        respond(db, when, full_answers(), email=f"p{number}@x.example")
+    at = open_page(db)
+    assert not at.exception
+    assert "200 responses in scope" in text(at)
+    assert "fitted again after every 2 new responses" in text(at)
+    # One more answer among 200 moves nothing: the page shows the fit it has, and says when.
+    respond(db, when, full_answers(), email="late1@x.example")
+    assert "200 responses in scope" in text(at.run())
+    respond(db, when, full_answers(), email="late2@x.example")
+    assert "202 responses in scope" in text(at.run())
+    respond(db, when, full_answers(), email="late3@x.example")
+    assert "202 responses in scope" in text(at.run())
+    next(button for button in at.button if button.label == "Fit again now").click().run()
+    assert not at.exception
+    assert "203 responses in scope" in text(at)

@@ -19,6 +19,21 @@ from survey.quality.data import Structure
 
 GROUP_COLUMNS = {"language": "language", "version": "version", "segment": "segment"}
 MAX_RESPONSES = 20_000
+# The models are fitted again once the responses have grown by this share of what they rest on
+# (at most MAX_RESPONSES): one more answer among thousands moves no loading, and a refit on
+# every new response would keep the page's reader waiting on a busy base.
+REFIT_SHARE = 0.01
+
+
+def refit_step(newest_id: int) -> int:
+    """How many new responses (by id) make the quality models be fitted again."""
+    return max(1, int(min(newest_id, MAX_RESPONSES) * REFIT_SHARE))
+
+
+def refit_round(newest_id: int) -> int:
+    """Which fit the responses up to ``newest_id`` belong to: the same for every id within one
+    ``refit_step``, the next one after it (a cache key)."""
+    return newest_id // refit_step(newest_id)
 
 
 def six_factor_structure(instrument: Instrument) -> Structure:
