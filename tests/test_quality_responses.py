@@ -12,7 +12,13 @@ from survey.collecting.responses import submit
 from survey.instrument.definition import load_instrument
 from survey.people.access import Scope
 from survey.quality.report import comparison_checks
-from survey.quality.responses import item_frame, response_months, six_factor_structure
+from survey.quality.responses import (
+    item_frame,
+    refit_round,
+    refit_step,
+    response_months,
+    six_factor_structure,
+)
 from tests.factories import full_answers, make_invitation, respond
 
 STRUCTURE = six_factor_structure(load_instrument())
@@ -99,3 +105,11 @@ def test_responses_not_packed_yet_read_as_their_answer_rows_say(session):
     pd.testing.assert_frame_equal(rebuilt, packed)
     assert list(packed["SAT4"]) == [7, 6, 5]  # reverse-keyed: 8 - answer
     assert math.isnan(packed["TRU5"].iloc[1])
+
+
+def test_a_fit_is_shared_only_by_responses_less_than_one_refit_step_apart():
+    # 300 responses are half again as many as 200: never the same fit.
+    assert refit_round(300) != refit_round(200)
+    assert refit_round(201) == refit_round(200)
+    for newest in range(1, 45_000, 7):
+        assert newest - refit_step(newest) < refit_round(newest) <= newest

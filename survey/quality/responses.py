@@ -31,9 +31,10 @@ def refit_step(newest_id: int) -> int:
 
 
 def refit_round(newest_id: int) -> int:
-    """Which fit the responses up to ``newest_id`` belong to: the same for every id within one
-    ``refit_step``, the next one after it (a cache key)."""
-    return newest_id // refit_step(newest_id)
+    """Which fit the responses up to ``newest_id`` belong to (a cache key): ``newest_id``
+    rounded down to a multiple of its ``refit_step``, so ids less than a step apart share a
+    fit and ids further apart never do."""
+    return newest_id - newest_id % refit_step(newest_id)
 
 
 def six_factor_structure(instrument: Instrument) -> Structure:
