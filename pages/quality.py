@@ -1,7 +1,7 @@
 """Instrument quality: do the statements measure six distinct indicators, reliably, and the same
 way in every language and instrument version? For analysts and admins."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
@@ -9,13 +9,13 @@ import streamlit as st
 from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, team_page
-from pages.quality_cache import report
 from survey.instrument.definition import load_instrument
 from survey.quality.cfa import AVE_LIMIT, ESTIMATION, HTMT_LIMIT, OMEGA_LIMIT
+from survey.quality.fits import fitted_report, forget
 from survey.quality.invariance import MIN_GROUP_N, StepTest
 from survey.quality.multigroup import MultigroupFit
 from survey.quality.report import GroupCheck, fit_level, fit_verdict, htmt_notes, reliability_notes
-from survey.quality.responses import MAX_RESPONSES, refit_round, refit_step, response_months
+from survey.quality.responses import MAX_RESPONSES, refit_step, response_months
 from survey.reporting.dashboard import data_version
 
 user = team_page()
@@ -48,17 +48,19 @@ since_month = st.selectbox(
     key="since",
 )
 since = None if since_month is None else date(int(since_month[:4]), int(since_month[5:]), 1)
-result, fitted = report(settings.database_url, since, refit_round(newest))
+with session_scope(engine()) as session, st.spinner("Fitting the factor models…"):
+    fitted = fitted_report(session, since, now=datetime.now(UTC))
+result = fitted.report
 fitted_line, refit = st.columns([5, 1], vertical_alignment="center")
 fitted_line.caption(
     f"{result.responses} responses in scope (at most the newest {MAX_RESPONSES:,}), fitted "
-    f"{fitted:%Y-%m-%d %H:%M} UTC; the models are fitted again after every {refit_step(newest):,} "
+    f"{fitted.at:%Y-%m-%d %H:%M} UTC; the models are fitted again after every {refit_step(newest):,} "
     f"new responses. Estimation: {ESTIMATION}."
 )
 if refit.button(
     "Fit again now", help="Fit the models to every response in scope now (this can take a while)."
 ):
-    report.clear()
+    forget()
     st.rerun()
 
 st.header("Do the statements form six indicators?")

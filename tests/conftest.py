@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel
 
 from models.db import default_engine, make_engine
 from survey.operations.startup import prepare_database
+from survey.quality import fits as quality_fits
 from survey.reporting import cache as report_cache
 from survey.reporting import people as report_people
 
@@ -58,12 +59,14 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     st.cache_resource.clear()
     default_engine.cache_clear()
     report_cache.clear()
+    quality_fits.forget()
     report_people.clear()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
     default_engine.cache_clear()
     report_cache.clear()
+    quality_fits.forget()
     report_people.clear()
 
 

@@ -3,20 +3,22 @@ Dashboard or My accounts first then finds them kept, even after a response arriv
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from models.tables import Account
+from models.tables import Account, User
 from survey.accounts.health import account_health
 from survey.instrument.definition import load_instrument
 from survey.operations import warming
 from survey.people.access import EVERYTHING, Scope, owner_scope, restrict_filters
 from survey.people.users import reader_scopes, set_active
+from survey.quality import fits
 from survey.reporting import cache, dashboard, overview
 from tests.factories import make_user, respond
 
@@ -97,8 +99,9 @@ def test_after_warming_the_first_open_reads_only_what_arrived_since(
 ) -> None:
     said: list[str] = []
     assert warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append) == 3
-    assert len(said) == 1
+    assert len(said) == 2
     assert said[0].startswith("first figures kept for 3 of 3 readers' scopes")
+    assert said[1].startswith("instrument quality fitted in")
     ana = _scope(team, "ana")
     with Session(team) as session:
         respond(session, now, account="Acme Tools", email="new@acme.example")
@@ -133,9 +136,75 @@ def test_a_scope_that_fails_is_reported_and_the_others_are_still_read(
     said: list[str] = []
     assert warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append) == 2
     assert "RuntimeError: disk on fire" in said[0]
-    assert said[-1].startswith("first figures kept for 2 of 3 readers' scopes")
+    assert said[-2].startswith("first figures kept for 2 of 3 readers' scopes")
 
 
 def test_no_reader_no_work(engine: Engine, now: datetime) -> None:
     said: list[str] = []
     assert warming.warm_figures(engine, now=lambda: now, min_n=2, say=said.append) == 0
+
+
+def test_the_instrument_quality_fit_is_made_ahead_and_kept_for_the_page(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted: list[object] = []
+    real = fits.quality_report
+
+    def counted(session: Session, **kwargs: Any) -> Any:
+        fitted.append(kwargs)
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(fits, "quality_report", counted)
+    warming.warm_figures(team, now=lambda: now, min_n=2, say=lambda _: None)
+    assert fitted == [{"since": None}]
+    with Session(team) as session:
+        kept = fits.fitted_report(session, None, now=now + timedelta(hours=1))
+    assert len(fitted) == 1  # the page's first open finds the fit made at start
+    assert kept.at == now
+    assert kept.report.responses == 4 * 3 * 3  # every response of the base
+
+
+def test_no_analyst_or_admin_no_fit(team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Session(team) as session:  # the last admin cannot be disabled through the product
+        session.execute(update(User).where(col(User.role).in_(("admin", "analyst"))).values(active=False))
+        session.commit()
+    fitted: list[object] = []
+    monkeypatch.setattr(fits, "quality_report", lambda *args, **kwargs: fitted.append(1))
+    said: list[str] = []
+    warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append)
+    assert fitted == []
+    assert not [line for line in said if "instrument quality" in line]
+
+
+def test_a_page_opened_during_the_fit_waits_for_it_instead_of_fitting_again(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, fitted = threading.Event(), []
+    release = threading.Event()
+    real = fits.quality_report
+
+    def slow(session: Session, **kwargs: Any) -> Any:
+        fitted.append(1)
+        started.set()
+        release.wait(5)
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(fits, "quality_report", slow)
+    results: list[fits.Fitted] = []
+
+    def read() -> None:
+        with Session(team) as session:
+            results.append(fits.fitted_report(session, None, now=now))
+
+    warm = threading.Thread(target=read)
+    warm.start()
+    assert started.wait(5)
+    page = threading.Thread(target=read)
+    page.start()
+    page.join(0.3)
+    assert page.is_alive()  # waiting on the fit under way
+    release.set()
+    warm.join(5)
+    page.join(5)
+    assert len(fitted) == 1
+    assert results[0] is results[1]

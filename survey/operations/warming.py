@@ -6,7 +6,8 @@ base, takes seconds (a manager owning 2,000 of 5,000 accounts: the Dashboard's r
 about four seconds of database work, the whole base's about eight). So the server reads, as
 it starts, what each reader's pages show before anyone touches a filter: for each scope the
 active users read (``users.reader_scopes``, the widest first, at most ``MAX_SCOPES``), the
-Overview, the Dashboard on its default filters and My accounts' account health. Whoever opens
+Overview, the Dashboard on its default filters and My accounts' account health, and, when an
+analyst or admin reads the whole base, the Instrument quality page's models. Whoever opens
 one of those pages afterwards finds its figures kept, whatever arrived in between; a page
 opened while this runs waits for the read under way instead of repeating it.
 
@@ -26,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from survey.people.access import Scope, restrict_filters
+from survey.people.access import EVERYTHING, Scope, restrict_filters
 
 # Each scope keeps about twenty reads; this many scopes stay well within what the cache keeps
 # (``cache.MAX_ENTRIES``), so warming never pushes out its own figures.
@@ -71,7 +72,24 @@ def warm_figures(
             say(f"figures of a reader's scope not kept ahead: {type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
     say(f"first figures kept for {done} of {len(scopes)} readers' scopes in {seconds:.1f} s")
+    if EVERYTHING in scopes:  # someone reads the whole base: an analyst's or admin's pages
+        quality_fit(engine, now=now(), say=say)
     return done
+
+
+def quality_fit(engine: Engine, *, now: datetime, say: Callable[[str], None]) -> None:
+    """The Instrument quality page's models fitted on its default (every month) and kept
+    (``survey.quality.fits``), so that its first open does not wait for the fit."""
+    from survey.quality.fits import fitted_report
+
+    started = time.perf_counter()
+    try:
+        with Session(engine) as session:
+            fitted_report(session, None, now=now)
+    except Exception as error:  # reported; the page then fits for itself
+        say(f"instrument quality not fitted ahead: {type(error).__name__}: {error}")
+        return
+    say(f"instrument quality fitted in {time.perf_counter() - started:.1f} s")
 
 
 def lower_priority() -> None:

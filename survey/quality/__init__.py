@@ -12,4 +12,6 @@ language and version?
 * :mod:`survey.quality.responses` — the app's own responses, ready for the above.
 * :mod:`survey.quality.report` — what the Instrument quality page and the dashboard's notice show,
   with verdicts in plain words.
+* :mod:`survey.quality.fits` — reports fitted once per refit round and kept, read ahead as the
+  server starts.
 """

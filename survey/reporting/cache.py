@@ -147,7 +147,7 @@ def current(
     found = kept(key)
     if found is not None and found[0] >= newest:
         return found[1]
-    with _gate(key):
+    with gate(key):
         found = kept(key)
         if found is not None and found[0] >= newest:
             return found[1]
@@ -161,9 +161,10 @@ def current(
         return cells
 
 
-def _gate(key: tuple[object, ...]) -> threading.Lock:
-    """The lock readers of ``key`` take turns on; a few more are kept than entries (a gate
-    forgotten while held lets one read run twice, nothing worse)."""
+def gate(key: tuple[object, ...]) -> threading.Lock:
+    """The lock readers of ``key`` take turns on, so that one reads and the others wait for
+    it; a few more are kept than entries (a gate forgotten while held lets one read run twice,
+    nothing worse). Other kept results (``survey.quality.fits``) wait on these gates too."""
     with _lock:
         gate = _gates.get(key)
         if gate is None:
