@@ -15,8 +15,9 @@ entry until the app's script has run (``data-test-script-state`` back to ``notRu
 after having run) and nothing on the page is stale (``data-stale``) or spinning
 (``stSpinner``) for ``SETTLE_MS`` (not counted).
 
-The server reads each reader's first figures as it starts (``survey.operations.warming``);
-the benchmark waits until it says it has, and logs how long that took. ``--cold`` starts it
+The server reads each reader's first figures as it starts (``survey.operations.warming``)
+and fits the Instrument quality page's models; the benchmark waits until it says it has done
+both (the benchmark's admin is active), and logs how long that took. ``--cold`` starts it
 without (``PULSE_WARM_FIGURES=0``): each page's first open then reads its figures whole, as
 when someone opens a page before the warming is done or on filters nobody opened before.
 
@@ -59,6 +60,7 @@ ADMIN = "bench-admin"
 SETTLE_MS = 300
 TARGET_MS = 2000
 WARMED = "first figures kept for"  # what the server says once it has read them
+FITTED = "instrument quality "  # then, with an admin or analyst active, once it fitted the models
 
 # True once the script has run since ``window.__pulseArmed`` and the page then stayed
 # settled (not running, nothing stale, no spinner) for SETTLE_MS.
@@ -143,8 +145,12 @@ def _served(
         while warm:
             lines = log_file.read_text(errors="replace").splitlines()
             kept = next((line for line in lines if line.startswith(WARMED)), None)
-            if kept is not None:
-                log(f"server: {kept.strip()} ({time.monotonic() - started:.1f} s after its start)")
+            fitted = next((line for line in lines if line.startswith(FITTED)), None)
+            if kept is not None and fitted is not None:
+                log(
+                    f"server: {kept.strip()}; {fitted.strip()} "
+                    f"({time.monotonic() - started:.1f} s after its start)"
+                )
                 break
             if time.monotonic() > deadline or process.poll() is not None:
                 raise SystemExit("bench.pages: the server did not say its first figures were kept")

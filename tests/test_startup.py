@@ -179,3 +179,4 @@ def test_the_server_then_reads_each_readers_first_figures_and_says_so(sqlite_url
         env=os.environ | {"DATABASE_URL": sqlite_url},
     )
     assert "first figures kept for 1 of 1 readers' scopes" in done.stderr
+    assert "instrument quality fitted in" in done.stderr  # the admin's Instrument quality page
