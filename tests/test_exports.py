@@ -259,12 +259,17 @@ def test_spss_file_has_variable_and_value_labels_and_missing_codes(session, answ
     frame, meta = pyreadstat.read_sav(out, user_missing=False)
     # Text codes are numbers in SPSS: read them back through their labels.
     labelled = frame.copy()
-    for name in ("MOMENT", "nps_category", "form"):
-        codes = {
-            code: text for text, code in next(c for c in wide_columns() if c.name == name).text_codes.items()
-        }
-        labelled[name] = frame[name].map(codes)
+    coded = [column for column in wide_columns() if column.text_codes]
+    assert {"MOMENT", "nps_category", "form", "contact_role", "locale", "follow_up_status"} <= {
+        column.name for column in coded
+    }
+    for column in coded:
+        labelled[column.name] = frame[column.name].map({code: text for text, code in column.text_codes.items()})
     compare(labelled, session, quoted=False)
+    # Coded text reads back as the text itself through its value labels.
+    assert meta.variable_value_labels["contact_role"][1.0] == "decision_maker"
+    assert meta.variable_value_labels["follow_up_status"][3.0] == "closed"
+    assert meta.variable_measure["locale"] == "nominal"
     assert meta.column_names_to_labels["SAT1"] == INSTRUMENT.item("SAT1").text["en"]
     assert meta.column_names_to_labels["trust_100"] == "Trust of us (0-100)"
     assert meta.variable_value_labels["SAT1"][7.0] == "Strongly agree"
@@ -283,12 +288,33 @@ def test_spss_file_has_variable_and_value_labels_and_missing_codes(session, answ
     assert raw.loc[answered[1], "SAT1"] == -1
     assert raw.loc[answered[3], "trust_score"] == -1
     assert raw.loc[answered[0], "SAT1"] == full_answers()["SAT1"]
+    # An empty coded text is a declared missing value, labelled, never a valid -9.
+    for name, said in (("nps_category", "Not answered"), ("follow_up_status", "No follow-up")):
+        assert {"lo": -9.0, "hi": -9.0} in raw_meta.missing_ranges[name]
+        assert raw_meta.variable_value_labels[name][-9.0] == said
     wanted = expected(session)
     for response_id, row in raw.iterrows():
         delta = pd.Timestamp(row["submitted_at"]) - pd.Timestamp(
             wanted[response_id]["submitted_at"]
         ).tz_localize(None)
         assert abs(delta) < pd.Timedelta(milliseconds=1)  # SPSS keeps seconds as a double
+
+
+def test_spss_gives_a_text_outside_its_list_a_code_of_its_own(session, answered, tmp_path):
+    """A contact role stored before the list of roles was closed is kept, not read as empty."""
+    contact_id = session.get(Response, answered[0]).contact_id
+    session.get(Contact, contact_id).role = "champion"
+    session.commit()
+    out = tmp_path / "r.sav"
+    export(session, "sav", out)
+    frame, meta = pyreadstat.read_sav(out, apply_value_formats=True)
+    roles = frame.set_index("response_id")["contact_role"]
+    assert roles[answered[0]] == "champion"
+    assert meta.variable_value_labels["contact_role"][5.0] == "champion"
+    for response_id in answered[1:]:
+        response = session.get(Response, response_id)
+        stored = None if response.anonymous else session.get(Contact, response.contact_id).role
+        assert (None if pd.isna(roles[response_id]) else roles[response_id]) == stored
 
 
 def test_long_format_has_one_row_per_answer(session, answered, tmp_path):
@@ -424,19 +450,23 @@ def test_text_a_spreadsheet_would_run_is_neutralised(text, safe):
     assert neutralise_array(pa.array([text, None])).to_pylist() == [safe, None]
 
 
-def test_spss_ids_are_held_as_four_byte_integers_and_widen_when_one_does_not_fit():
+def test_spss_whole_numbers_are_held_in_the_narrowest_integers_and_widen_when_one_does_not_fit():
     import numpy as np
 
     from survey.exports.writers import _placed_at, _whole_numbers
 
-    small = _whole_numbers(np.array([1, 2, 3], dtype=np.int64))
-    assert small.dtype == np.int32
-    held = _placed_at(None, small, 0, 6)
+    ratings = _whole_numbers(np.array([1, 7, -1], dtype=np.int64))
+    assert ratings.dtype == np.int8
+    held = _placed_at(None, ratings, 0, 9)
+    ids = _whole_numbers(np.array([40_000, 5, 6], dtype=np.int64))
+    assert ids.dtype == np.int32
+    held = _placed_at(held, ids, 3, 9)
+    assert held.dtype == np.int32
     big = _whole_numbers(np.array([2**31, 5, 6], dtype=np.int64))
     assert big.dtype == np.float64
-    held = _placed_at(held, big, 3, 6)
+    held = _placed_at(held, big, 6, 9)
     assert held.dtype == np.float64
-    assert held.tolist() == [1, 2, 3, 2**31, 5, 6]
+    assert held.tolist() == [1, 7, -1, 40_000, 5, 6, 2**31, 5, 6]
 
 
 def test_the_export_path_does_not_load_the_statistics_libraries():

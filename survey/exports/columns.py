@@ -7,8 +7,10 @@ SPSS variable and value labels and the Parquet schema can never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from models.tables import CONTACT_ROLES
+from survey.followup.queue import STATUSES
 from survey.instrument.definition import Instrument, Item, available_versions, load_instrument
 from survey.instrument.forms import FORM_LABELS, FORMS
 
@@ -18,6 +20,7 @@ Kind = Literal["int", "float", "text", "date", "timestamp", "bool"]
 NOT_ANSWERED = -1
 NOT_ASKED = -2  # the item is not part of the instrument version the response was given on
 NOT_SCORED = -1  # too few of the indicator's items were answered
+NOT_GIVEN = -9  # a coded text left empty: no follow-up, the role of an anonymous contact
 MISSING_LABELS = {NOT_ANSWERED: "Not answered", NOT_ASKED: "Not asked in this instrument version"}
 
 NPS_CATEGORY_CODES = {"promoter": 1, "passive": 2, "detractor": 3}
@@ -93,6 +96,30 @@ def item_column(item: Item, instrument: Instrument) -> Column:
     )
 
 
+def coded_text(name: str, label: str, values: tuple[str, ...], empty: str, **more: Any) -> Column:
+    """A text column whose values come from a closed list: in SPSS each value is a number
+    labelled with the text itself (nominal), and an empty one is ``NOT_GIVEN``, user-missing
+    and labelled ``empty``; every other format writes the text."""
+    codes = {value: number for number, value in enumerate(values, start=1)}
+    return Column(
+        name,
+        label,
+        "text",
+        value_labels={number: value for value, number in codes.items()},
+        text_codes=codes,
+        missing_codes={NOT_GIVEN: empty},
+        **more,
+    )
+
+
+def _languages() -> tuple[str, ...]:
+    """Every language any instrument version is given in, the newest version's first."""
+    found: dict[str, None] = {}
+    for version in sorted(available_versions(), reverse=True):
+        found |= dict.fromkeys(load_instrument(version).languages)
+    return tuple(found)
+
+
 def context_columns() -> list[Column]:
     """Who answered, about what and when: the columns before the answers."""
     return [
@@ -105,7 +132,13 @@ def context_columns() -> list[Column]:
         Column("contact_id", "Contact id (empty when anonymous)", "int", identity=True),
         Column("contact_name", "Contact name (empty when anonymous)", "text", identity=True),
         Column("contact_email", "Contact email (empty when anonymous)", "text", identity=True),
-        Column("contact_role", "Contact role (empty when anonymous)", "text", identity=True),
+        coded_text(
+            "contact_role",
+            "Contact role (empty when anonymous)",
+            CONTACT_ROLES,
+            "Not given (anonymous, or no contact)",
+            identity=True,
+        ),
         Column("anonymous", "Respondent asked for anonymity", "bool", value_labels={0: "No", 1: "Yes"}),
         Column("interaction_date", "Date of the interaction (UTC)", "date"),
         Column("submitted_at", "Submitted at (UTC)", "timestamp"),
@@ -117,9 +150,9 @@ def context_columns() -> list[Column]:
             value_labels={code: FORM_LABELS[form] for form, code in FORM_CODES.items()},
             text_codes=dict(FORM_CODES),
         ),
-        Column("locale", "Language answered in", "text"),
+        coded_text("locale", "Language answered in", _languages(), "Not recorded"),
         Column("duration_seconds", "Time taken to answer (seconds)", "int"),
-        Column("follow_up_status", "Follow-up status", "text"),
+        coded_text("follow_up_status", "Follow-up status", STATUSES, "No follow-up"),
         Column("follow_up_note", "Follow-up notes", "text"),
         Column("comment_tags", "Comment tags (the admin's keyword rules), separated by '; '", "text"),
     ]
@@ -160,6 +193,7 @@ def wide_columns() -> list[Column]:
         "text",
         value_labels={code: name for name, code in NPS_CATEGORY_CODES.items()},
         text_codes=dict(NPS_CATEGORY_CODES),
+        missing_codes={NOT_GIVEN: "Not answered"},
     )
     return [*context_columns(), *items, *score_columns(newest), nps_category]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -26,6 +26,7 @@ from survey.exports.columns import (
     CODEBOOK_HEADER,
     NOT_ANSWERED,
     NOT_ASKED,
+    NOT_GIVEN,
     NOT_SCORED,
     Column,
     codebook_rows,
@@ -196,18 +197,55 @@ def _small_codes(column: Column) -> bool:
     return bool(column.item_code and (column.missing_codes or column.text_codes)) or column.kind == "bool"
 
 
-def _text(values: pa.ChunkedArray) -> np.ndarray:
-    # Through a dictionary: a name repeated on many rows is one Python string, not thousands.
+def _coded(values: pa.ChunkedArray, column: Column, added: dict[str, int]) -> np.ndarray:
+    """Text as its codes (``column.text_codes``); empty as ``NOT_ANSWERED`` (a statement) or
+    ``NOT_GIVEN``. A text the list does not know (stored by an older release, say) gets the
+    next free code, kept in ``added`` and labelled with itself: never lost as empty."""
+    empty = NOT_ANSWERED if column.item_code else NOT_GIVEN
     encoded = values.combine_chunks().dictionary_encode()
-    words = np.array([*encoded.dictionary.to_pylist(), ""], dtype=object)
-    indices = encoded.indices.fill_null(len(words) - 1).to_numpy()
-    return words[indices]
+    numbers = []
+    for word in encoded.dictionary.to_pylist():
+        code = column.text_codes.get(word, added.get(word))
+        if code is None and word != "":
+            code = added[word] = max([*column.text_codes.values(), *added.values()]) + 1
+        numbers.append(empty if code is None else code)
+    indices = encoded.indices.fill_null(len(numbers)).to_numpy()
+    return _whole_numbers(np.array([*numbers, empty], dtype=np.int64)[indices])
+
+
+# Distinct texts of one column shared across chunks; past this many, new ones are not kept
+# (free text is mostly unique: a table of it would only grow).
+SHARED_TEXTS_MAX = 50_000
+
+
+def _text(values: pa.ChunkedArray, shared: dict[str, str]) -> np.ndarray:
+    """Through a dictionary: a name repeated on many rows is one Python string, not thousands,
+    and through ``shared``, the same string in every chunk (a contact's email in each of 200
+    chunks would otherwise be 200 strings, each keeping a little of the chunk's memory alive)."""
+    encoded = values.combine_chunks().dictionary_encode()
+    words = encoded.dictionary.to_pylist()
+    if len(shared) < SHARED_TEXTS_MAX:
+        words = [shared.setdefault(word, word) for word in words]
+    else:
+        words = [shared.get(word, word) for word in words]
+    indices = encoded.indices.fill_null(len(words)).to_numpy()
+    return np.array([*words, ""], dtype=object)[indices]
+
+
+@dataclass
+class _SoFar:
+    """What the chunks of one SPSS export share: each text column's strings (``_text``) and
+    each coded column's codes added for texts its list does not know (``_coded``)."""
+
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    codes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _spss_columns(
-    table: pa.Table, columns: list[Column], asked: dict[int, set[str]]
+    table: pa.Table, columns: list[Column], asked: dict[int, set[str]], so_far: _SoFar | None = None
 ) -> dict[str, np.ndarray]:
     """One chunk as SPSS wants it: numbers with user-missing codes, text codes as numbers."""
+    so_far = _SoFar() if so_far is None else so_far
     out: dict[str, np.ndarray] = {}
     versions = (
         table.column("instrument_version").to_numpy() if "instrument_version" in table.column_names else None
@@ -215,11 +253,9 @@ def _spss_columns(
     for column in columns:
         values = table.column(column.name)
         if column.text_codes:
-            codes = pd.Series(values.to_pylist(), dtype=object).map(column.text_codes)
-            filler = NOT_ANSWERED if column.item_code else -9
-            out[column.name] = codes.fillna(filler).to_numpy(dtype=np.int8)
+            out[column.name] = _coded(values, column, so_far.codes.setdefault(column.name, {}))
         elif column.kind == "text":
-            out[column.name] = _text(values)
+            out[column.name] = _text(values, so_far.texts.setdefault(column.name, {}))
         elif column.kind == "bool":
             out[column.name] = values.to_numpy(zero_copy_only=False).astype(np.int8)
         elif column.kind in SPSS_FORMATS:
@@ -237,7 +273,9 @@ def _spss_columns(
             numbers[missing] = NOT_ANSWERED
             out[column.name] = numbers.astype(np.int8)
         elif column.kind == "float" and column.missing_codes:
-            out[column.name] = np.nan_to_num(values.to_numpy(zero_copy_only=False), nan=NOT_SCORED)
+            scores = np.nan_to_num(values.to_numpy(zero_copy_only=False), nan=NOT_SCORED)
+            whole = len(scores) == 0 or bool((scores == np.round(scores)).all())
+            out[column.name] = _whole_numbers(scores.astype(np.int64)) if whole else scores
         elif column.kind == "int" and values.null_count == 0:
             out[column.name] = _whole_numbers(values.to_numpy(zero_copy_only=False))
         else:
@@ -245,13 +283,19 @@ def _spss_columns(
     return out
 
 
+WHOLE_TYPES = (np.int8, np.int16, np.int32)  # the integers readstat takes
+
+
 def _whole_numbers(values: np.ndarray) -> np.ndarray:
-    """Ids and counts as 4-byte integers where they fit (SPSS stores every number as a double,
-    and readstat takes whole numbers as 32-bit integers), else as doubles: half the memory of
-    doubles, the same values in the file."""
-    if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
-        return values.astype(np.float64)
-    return values.astype(np.int32)
+    """Whole numbers (ids, counts, a leader's rating of one statement) in the narrowest integer
+    type that holds them, else as doubles. SPSS stores every number as a double, so the file
+    holds the same values; the frame pyreadstat needs whole in memory is an eighth of the size
+    for a one-byte rating. A later chunk that does not fit widens the column (``_placed_at``)."""
+    low, high = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+    for kind in WHOLE_TYPES:
+        if np.iinfo(kind).min <= low and high <= np.iinfo(kind).max:
+            return values.astype(kind)
+    return values.astype(np.float64)
 
 
 def _placed_at(target: np.ndarray | None, values: np.ndarray, start: int, expected: int) -> np.ndarray:
@@ -270,14 +314,19 @@ def _placed_at(target: np.ndarray | None, values: np.ndarray, start: int, expect
     return target
 
 
-def spss_metadata(columns: list[Column]) -> dict[str, Any]:
-    """Variable labels, value labels, user-missing codes, formats and measurement levels for pyreadstat."""
+def spss_metadata(
+    columns: list[Column], integers: frozenset[str], added: Mapping[str, Mapping[str, int]]
+) -> dict[str, Any]:
+    """Variable labels, value labels, user-missing codes, formats and measurement levels for
+    pyreadstat; ``integers``: the columns held as integers, whose codes must be integers too;
+    ``added``: codes given to texts a coded column's list does not know (``_coded``)."""
     value_labels: dict[str, dict[Any, str]] = {}
     missing: dict[str, list[Any]] = {}
     measure: dict[str, str] = {}
     for column in columns:
-        key: Any = int if _small_codes(column) or column.text_codes else float
+        key: Any = int if column.name in integers else float
         labels = {key(code): text for code, text in column.value_labels.items()}
+        labels |= {key(code): text for text, code in added.get(column.name, {}).items()}
         codes = dict(column.missing_codes)
         if column.text_codes and column.item_code:
             codes = {NOT_ANSWERED: "Not answered"}
@@ -303,19 +352,22 @@ def spss_metadata(columns: list[Column]) -> dict[str, Any]:
 
 def write_sav(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None], _bom: bool) -> int:
     """pyreadstat writes a whole data frame at once: the chunks are copied, in their SPSS form,
-    into one array per column allocated for every row at the start (answers as one-byte codes,
-    repeated text as shared strings), so the data is held once and not also in pieces."""
+    into one array per column allocated for every row at the start (answers and whole ratings
+    as one-byte codes, ids in the narrowest integers, repeated text as shared strings), so the
+    data is held once and not also in pieces."""
     import pyreadstat
 
     asked = _asked_codes()
     expected = 0 if reader.request.long else count_responses(reader.session, reader.request)
     columns: dict[str, np.ndarray] = {}
+    so_far = _SoFar()
     rows = 0
     for table in prefetched(reader.chunks()):
-        for name, values in _spss_columns(table, reader.columns, asked).items():
+        for name, values in _spss_columns(table, reader.columns, asked, so_far).items():
             columns[name] = _placed_at(columns.get(name), values, rows, expected)
         rows += table.num_rows
         tick(table)
+    so_far.texts.clear()
     if not columns:
         columns = _spss_columns(reader.schema.empty_table(), reader.columns, asked)
     # Column by column into separate blocks: a frame built from a dict would copy them all at once.
@@ -332,6 +384,10 @@ def write_sav(reader: ChunkReader, path: Path, tick: Callable[[pa.Table], None],
         frame,
         str(path),
         file_label=f"Relationship Pulse responses, exported {datetime.now():%Y-%m-%d %H:%M}",
-        **spss_metadata(reader.columns),
+        **spss_metadata(
+            reader.columns,
+            frozenset(name for name, kind in frame.dtypes.items() if kind.kind in "iu"),
+            so_far.codes,
+        ),
     )
     return len(frame)
