@@ -233,9 +233,11 @@ class FollowUp(SQLModel, table=True):
 
     __tablename__ = "follow_up"
     # The follow-ups still open, by account and age: My accounts counts them per account. The
-    # queue lists the newest first, of one status or of all: it reads its page off an index.
+    # queue lists the newest first, of one status or of all: it reads its page off an index,
+    # and a manager's counts by status and page of ids off the index by account.
     __table_args__ = (
         Index("ix_follow_up_status_created", "status", "created_at", "id"),
+        Index("ix_follow_up_account_status", "account_id", "status", "created_at", "id"),
         # The open ones not yet escalated, by due time: the worker's pass looks for the newly
         # overdue among these alone, not among every follow-up ever past its due time.
         Index(
@@ -257,7 +259,7 @@ class FollowUp(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # None for a follow-up about a whole account (kind "account"), which no single response raised.
     response_id: int | None = Field(default=None, foreign_key="response.id", unique=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
+    account_id: int = Field(foreign_key="account.id")  # indexed with the status (above)
     # "response": one response needs action; "account": the account as a whole does.
     kind: str = Field(default="response", max_length=20, index=True)
     # Comma-separated: detractor, moment, drop (responses); decline, flagged_contacts,

@@ -324,6 +324,24 @@ def queue(
     if account_id is not None and (session.get(Account, account_id) is None or not scope.allows(account_id)):
         raise FollowUpError(f"there is no account #{account_id}")
 
+    # The page of ids first, from the follow-ups alone (an index by status or by account and
+    # status gives it), then what is shown of those: joining before the limit would join every
+    # follow-up in scope and sort them all.
+    newest_first = (col(FollowUp.created_at).desc(), col(FollowUp.id).desc())
+    page = select_rows(col(FollowUp.id)).where(scope.condition(FollowUp.account_id))
+    if status is not None:
+        page = page.where(col(FollowUp.status) == status)
+    if reason is not None:
+        # Reasons are stored comma-separated: match whole entries only.
+        padded = literal(",") + FollowUp.reasons + literal(",")
+        page = page.where(padded.like(f"%,{reason},%"))
+    if account_id is not None:
+        page = page.where(col(FollowUp.account_id) == account_id)
+    if follow_up_id is not None:
+        page = page.where(col(FollowUp.id) == follow_up_id)
+    if overdue_at is not None:
+        page = page.where(col(FollowUp.status) != "closed", col(FollowUp.due_at) <= overdue_at)
+    ids = [row[0] for row in session.execute(page.order_by(*newest_first).limit(limit)).all()]
     statement = (
         select_rows(
             FollowUp,
@@ -334,25 +352,13 @@ def queue(
             col(Contact.role),
             col(Touchpoint.name),
         )
-        .where(scope.condition(FollowUp.account_id))
+        .where(col(FollowUp.id).in_(ids))
         .outerjoin(Response, col(Response.id) == FollowUp.response_id)
         .join(Account, col(Account.id) == FollowUp.account_id)
         .outerjoin(Touchpoint, col(Touchpoint.id) == Response.touchpoint_id)
         .outerjoin(Contact, col(Contact.id) == Response.contact_id)
+        .order_by(*newest_first)
     )
-    if status is not None:
-        statement = statement.where(col(FollowUp.status) == status)
-    if reason is not None:
-        # Reasons are stored comma-separated: match whole entries only.
-        padded = literal(",") + FollowUp.reasons + literal(",")
-        statement = statement.where(padded.like(f"%,{reason},%"))
-    if account_id is not None:
-        statement = statement.where(col(FollowUp.account_id) == account_id)
-    if follow_up_id is not None:
-        statement = statement.where(col(FollowUp.id) == follow_up_id)
-    if overdue_at is not None:
-        statement = statement.where(col(FollowUp.status) != "closed", col(FollowUp.due_at) <= overdue_at)
-    statement = statement.order_by(col(FollowUp.created_at).desc(), col(FollowUp.id).desc()).limit(limit)
 
     rows = []
     for follow_up, response, account, name, email, role, touchpoint in session.execute(statement).all():
