@@ -230,7 +230,10 @@ if pages > 1:
     )
 first = (page - 1) * PAGE_SIZE
 more = " (the newest; narrow the filters to see older ones)" if len(rows) == QUEUE_SHOWN else ""
-st.caption(f"{first + 1}–{min(first + PAGE_SIZE, len(rows))} of {len(rows)} follow-ups{more}, newest first.")
+st.caption(
+    f"{first + 1}–{min(first + PAGE_SIZE, len(rows))} of {len(rows)} follow-ups{more}, newest first. "
+    "Open one to see its answers and act on it."
+)
 for row in rows[first : first + PAGE_SIZE]:
     reasons = ", ".join(REASON_LABELS.get(reason, reason) for reason in row.reasons)
     label = (
@@ -238,7 +241,14 @@ for row in rows[first : first + PAGE_SIZE]:
         f"{reasons} · {STATUS_LABELS[row.status]}"
         + (" · Overdue" if row.status != "closed" and row.due and row.due <= datetime.now(UTC) else "")
     )
-    with st.expander(label, expanded=linked_id is not None):
+    # Only an opened follow-up draws its details and actions: a page of twenty, each with its
+    # own form, would otherwise draw some two hundred widgets at every open.
+    box = st.expander(
+        label, expanded=linked_id is not None, key=f"fu_open_{row.follow_up_id}", on_change="rerun"
+    )
+    if not box.open:
+        continue
+    with box:
         details(row)
         if user.can_change:
             actions(row)

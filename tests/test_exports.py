@@ -264,7 +264,9 @@ def test_spss_file_has_variable_and_value_labels_and_missing_codes(session, answ
         column.name for column in coded
     }
     for column in coded:
-        labelled[column.name] = frame[column.name].map({code: text for text, code in column.text_codes.items()})
+        labelled[column.name] = frame[column.name].map(
+            {code: text for text, code in column.text_codes.items()}
+        )
     compare(labelled, session, quoted=False)
     # Coded text reads back as the text itself through its value labels.
     assert meta.variable_value_labels["contact_role"][1.0] == "decision_maker"

@@ -26,11 +26,39 @@ def follow_up(db) -> FollowUp:
     return db.exec(select(FollowUp)).one()
 
 
-def open_page(db) -> AppTest:
+def open_page(db, *, opened: bool = True) -> AppTest:
+    """The page, with every follow-up opened (as clicks on each would) unless ``opened`` is false."""
     at = team_app(db, timeout=30).run()
     at.switch_page("pages/followup.py").run()
     assert not at.exception
+    return open_all(at, db) if opened else at
+
+
+def open_all(at: AppTest, db) -> AppTest:
+    """Every follow-up listed opened, as a click on each header (one that left the list and
+    came back, after a change of filter, starts closed again)."""
+    for follow_up_id in db.exec(select(FollowUp.id)).all():
+        at.session_state[f"fu_open_{follow_up_id}"] = True
+    at.run()
+    assert not at.exception
     return at
+
+
+def test_a_follow_up_draws_its_details_and_actions_only_once_opened(db):
+    first = respond(db, datetime.now(UTC) - timedelta(days=2), NPS=3)
+    respond(db, datetime.now(UTC) - timedelta(days=1), MOMENT="frustrated")
+    at = open_page(db, opened=False)
+    assert len(at.expander) == 2
+    assert "Open one to see its answers" in " ".join(c.value for c in at.caption)
+    assert not any(e.markdown for e in at.expander)
+    assert [b.key for b in at.button] == ["sign_out"]  # no follow-up's form is drawn
+    key = db.exec(select(FollowUp.id).where(FollowUp.response_id == first)).one()
+    at.session_state[f"fu_open_{key}"] = True  # as a click on its header
+    at.run()
+    assert not at.exception
+    opened = next(e for e in at.expander if e.markdown)
+    assert "Recommendation 3/10" in " ".join(m.value for m in opened.markdown)
+    assert [b.key for b in at.button if b.key and b.key.startswith("assign_")] == [f"assign_{key}"]
 
 
 def test_an_empty_queue_says_so(db):
@@ -65,7 +93,7 @@ def test_assign_and_close_from_the_page_reach_the_database(db):
     assert (stored.status, stored.assignee) == ("in_progress", "Priya Shah")
     assert at.info[0].value.startswith("Nothing to follow up")  # no longer open
 
-    at.selectbox(key="fu_status").set_value("in_progress").run()
+    open_all(at.selectbox(key="fu_status").set_value("in_progress").run(), db)
     at.text_area(key=f"closing_{key}").input("Called Ana; agreed a weekly delivery window.")
     at.button(key=f"close_{key}").click().run()
     assert not at.exception
@@ -75,7 +103,7 @@ def test_assign_and_close_from_the_page_reach_the_database(db):
     assert stored.closed_at is not None
     assert stored.note.endswith("closed: Called Ana; agreed a weekly delivery window.")
 
-    at.selectbox(key="fu_status").set_value("closed").run()
+    open_all(at.selectbox(key="fu_status").set_value("closed").run(), db)
     at.button(key=f"reopen_{key}").click().run()
     assert "in progress again" in at.success[0].value
     assert follow_up(db).status == "in_progress"
@@ -121,7 +149,7 @@ def test_the_overdue_filter_shows_only_follow_ups_left_open_past_their_due_time(
     # The two detractors, and the account's own follow-up: two of its contacts were flagged.
     assert len(at.expander) == 3
     assert ["Overdue" in e.label for e in at.expander].count(True) == 1
-    at.toggle(key="fu_overdue").set_value(True).run()
+    open_all(at.toggle(key="fu_overdue").set_value(True).run(), db)
     [overdue] = at.expander
     assert "Overdue" in overdue.label
     assert "**overdue**" in " ".join(m.value for m in overdue.markdown)
