@@ -18,7 +18,7 @@ from survey.instrument.definition import load_instrument
 from survey.operations import warming
 from survey.people.access import EVERYTHING, Scope, owner_scope, restrict_filters
 from survey.people.users import reader_scopes, set_active
-from survey.quality import fits
+from survey.quality import fits, report
 from survey.reporting import cache, dashboard, overview
 from tests.factories import make_user, respond
 
@@ -99,9 +99,10 @@ def test_after_warming_the_first_open_reads_only_what_arrived_since(
 ) -> None:
     said: list[str] = []
     assert warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append) == 3
-    assert len(said) == 2
-    assert said[0].startswith("first figures kept for 3 of 3 readers' scopes")
-    assert said[1].startswith("instrument quality fitted in")
+    assert len(said) == 3
+    assert said[0].startswith("the day's instrument check made in")
+    assert said[1].startswith("first figures kept for 3 of 3 readers' scopes")
+    assert said[2].startswith("instrument quality fitted in")
     ana = _scope(team, "ana")
     with Session(team) as session:
         respond(session, now, account="Acme Tools", email="new@acme.example")
@@ -135,7 +136,7 @@ def test_a_scope_that_fails_is_reported_and_the_others_are_still_read(
     monkeypatch.setattr(warming, "first_figures", failing)
     said: list[str] = []
     assert warming.warm_figures(team, now=lambda: now, min_n=2, say=said.append) == 2
-    assert "RuntimeError: disk on fire" in said[0]
+    assert any("RuntimeError: disk on fire" in line for line in said)
     assert said[-2].startswith("first figures kept for 2 of 3 readers' scopes")
 
 
@@ -208,3 +209,28 @@ def test_a_page_opened_during_the_fit_waits_for_it_instead_of_fitting_again(
     page.join(5)
     assert len(fitted) == 1
     assert results[0] is results[1]
+
+
+def test_the_days_instrument_check_is_made_ahead_once(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base never checked: the warm-up makes the day's check, so the Dashboard's first open
+    reads it instead of fitting the models; a second start the same day leaves it as it is."""
+    made: list[datetime] = []
+    real = report.record_day_check
+
+    def counted(session: Session, when: datetime) -> list[str]:
+        made.append(when)
+        return real(session, when)
+
+    monkeypatch.setattr(report, "record_day_check", counted)
+    with Session(team) as session:
+        assert report.latest_notices(session) is None
+    warming.warm_figures(team, now=lambda: now, min_n=2, say=lambda _: None)
+    assert made == [now]
+    with Session(team) as session:
+        assert report.latest_notices(session) == []
+    said: list[str] = []
+    warming.warm_figures(team, now=lambda: now + timedelta(hours=1), min_n=2, say=said.append)
+    assert made == [now]
+    assert not [line for line in said if "instrument check" in line]

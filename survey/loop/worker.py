@@ -211,12 +211,11 @@ def run_once(
 def _check_the_day(engine: Engine, now: datetime) -> None:
     """The day's instrument check, when not made yet: a failure is logged and never stops the
     delivery of what is due (the Dashboard then keeps showing the latest check)."""
-    from survey.quality.report import day_check_due, record_day_check
+    from survey.quality.report import check_day_if_due
 
     try:
         with session_scope(engine) as session:
-            if day_check_due(session, now):
-                record_day_check(session, now)
+            check_day_if_due(session, now)
     except Exception:
         log.exception("the day's instrument check failed")
 

@@ -7,7 +7,8 @@ about four seconds of database work, the whole base's about eight). So the serve
 it starts, what each reader's pages show before anyone touches a filter: for each scope the
 active users read (``users.reader_scopes``, the widest first, at most ``MAX_SCOPES``), the
 Overview, the Dashboard on its default filters and My accounts' account health, and, when an
-analyst or admin reads the whole base, the Instrument quality page's models. Whoever opens
+analyst or admin reads the whole base, the Instrument quality page's models. Before those, the
+day's check across languages and versions when the day has none (``day_check``). Whoever opens
 one of those pages afterwards finds its figures kept, whatever arrived in between; a page
 opened while this runs waits for the read under way instead of repeating it.
 
@@ -59,9 +60,11 @@ def warm_figures(
     """``first_figures`` for each reader's scope, the widest first; how many were read."""
     from survey.people.users import reader_scopes
 
-    started = time.perf_counter()
     with Session(engine) as session:
         scopes = reader_scopes(session)[:MAX_SCOPES]
+    if scopes:
+        day_check(engine, now=now(), say=say)
+    started = time.perf_counter()
     done = 0
     for scope in scopes:
         try:
@@ -75,6 +78,24 @@ def warm_figures(
     if EVERYTHING in scopes:  # someone reads the whole base: an analyst's or admin's pages
         quality_fit(engine, now=now(), say=say)
     return done
+
+
+def day_check(engine: Engine, *, now: datetime, say: Callable[[str], None]) -> None:
+    """The day's check of the instrument across languages and versions, which the Dashboard
+    warns with, made now unless the day has one (the worker makes it too, once a day): on a base
+    never checked, the Dashboard's first open would otherwise fit those models itself."""
+    from models.db import session_scope
+    from survey.quality.report import check_day_if_due
+
+    started = time.perf_counter()
+    try:
+        with session_scope(engine) as session:
+            made = check_day_if_due(session, now)
+    except Exception as error:  # reported; the worker or the Dashboard then checks
+        say(f"the day's instrument check not made ahead: {type(error).__name__}: {error}")
+        return
+    if made:
+        say(f"the day's instrument check made in {time.perf_counter() - started:.1f} s")
 
 
 def quality_fit(engine: Engine, *, now: datetime, say: Callable[[str], None]) -> None:

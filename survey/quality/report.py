@@ -284,6 +284,15 @@ def record_day_check(session: Session, now: datetime) -> list[str]:
     return notices
 
 
+def check_day_if_due(session: Session, now: datetime) -> bool:
+    """The day's check (``record_day_check``) unless ``now``'s day has one; whether it was
+    made. The caller commits."""
+    if not day_check_due(session, now):
+        return False
+    record_day_check(session, now)
+    return True
+
+
 def latest_notices(session: Session) -> list[str] | None:
     """The notices of the latest stored check (``None``: never checked)."""
     latest = session.exec(select(QualityCheck).order_by(col(QualityCheck.day).desc()).limit(1)).first()
