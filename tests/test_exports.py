@@ -27,7 +27,7 @@ from models.tables import (
     Touchpoint,
 )
 from survey.exports.columns import wide_columns
-from survey.exports.rows import ExportError, ExportRequest
+from survey.exports.rows import ExportError, ExportRequest, count_responses
 from survey.exports.safety import neutralise, neutralise_array
 from survey.exports.writers import export
 from survey.instrument.definition import load_instrument
@@ -396,10 +396,24 @@ def test_filters_are_the_dashboards(session, answered, now, tmp_path):
             rid for rid in answered if session.get(Response, rid).submitted_at.month == now.month
         },
         Filters(roles=("decision_maker",)): set(),
+        Filters(roles=("user",)): {
+            rid
+            for rid in answered
+            if (contact := session.get(Contact, session.get(Response, rid).contact_id))
+            and contact.role == "user"
+        },
     }
+    every = Filters(segments=("Energy",), roles=("user",), touchpoint_ids=(onboarding,))
+    cases[every] = (
+        cases[Filters(segments=("Energy",))]
+        & cases[Filters(roles=("user",))]
+        & cases[Filters(touchpoint_ids=(onboarding,))]
+    )
+    assert cases[every]
     for filters, wanted in cases.items():
         export(session, "csv", tmp_path / "f.csv", ExportRequest(filters=filters))
         assert set(pd.read_csv(tmp_path / "f.csv")["response_id"]) == wanted, filters
+        assert count_responses(session, ExportRequest(filters=filters)) == len(wanted), filters
 
 
 def test_a_bad_month_is_named_and_nothing_is_written(session, answered, tmp_path):

@@ -88,18 +88,21 @@ def where_filters(statement: Select[Any], filters: Filters, scope: Scope) -> Sel
     return where_dimensions(statement, filters, func.coalesce(Contact.role, literal(UNKNOWN_ROLE)))
 
 
-def _selected(*columns: Any) -> Select[Any]:
-    return (
-        select(*columns)
-        .select_from(Response)
-        .join(Account, col(Account.id) == Response.account_id)
-        .outerjoin(Contact, col(Contact.id) == Response.contact_id)
-    )
+def _selected(filters: Filters, *columns: Any) -> Select[Any]:
+    """``columns`` of responses, joined to their account and contact only where ``filters``
+    ask for a segment or a role: counting a million responses through both joins takes over a
+    second, through the responses' own indexes some milliseconds."""
+    statement = select(*columns).select_from(Response)
+    if filters.segments:
+        statement = statement.join(Account, col(Account.id) == Response.account_id)
+    if filters.roles:
+        statement = statement.outerjoin(Contact, col(Contact.id) == Response.contact_id)
+    return statement
 
 
 def count_responses(session: Session, request: ExportRequest) -> int:
-    statement = where_filters(_selected(func.count(col(Response.id))), request.filters, request.scope)
-    return int(session.execute(statement).scalar_one())
+    selected = _selected(request.filters, func.count(col(Response.id)))
+    return int(session.execute(where_filters(selected, request.filters, request.scope)).scalar_one())
 
 
 # What is read per response; everything fixed at submission comes packed (``survey.exports.packs``).
@@ -135,7 +138,10 @@ class _Fetched:
 
 def _response_chunk(session: Session, request: ExportRequest, after: int, limit: int) -> _Fetched:
     statement = (
-        _selected(*FETCHED.values()).where(col(Response.id) > after).order_by(col(Response.id)).limit(limit)
+        _selected(request.filters, *FETCHED.values())
+        .where(col(Response.id) > after)
+        .order_by(col(Response.id))
+        .limit(limit)
     )
     statement = where_filters(statement, request.filters, request.scope)
     return _Fetched(dict(zip(FETCHED, fetch.columns(session, statement), strict=True)))
