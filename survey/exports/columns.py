@@ -45,11 +45,15 @@ class Column:
     identity: bool = False  # names the respondent: empty for anonymous responses
 
 
+def _newest_first() -> list[Instrument]:
+    """Every instrument version, the newest first."""
+    return [load_instrument(version) for version in sorted(available_versions(), reverse=True)]
+
+
 def items_of_every_version() -> list[tuple[Item, Instrument]]:
     """Each item code once, in the newest version's order, then codes only older versions had."""
     seen: dict[str, tuple[Item, Instrument]] = {}
-    for version in sorted(available_versions(), reverse=True):
-        instrument = load_instrument(version)
+    for instrument in _newest_first():
         for item in instrument.items:
             seen.setdefault(item.code, (item, instrument))
     return list(seen.values())
@@ -115,8 +119,8 @@ def coded_text(name: str, label: str, values: tuple[str, ...], empty: str, **mor
 def _languages() -> tuple[str, ...]:
     """Every language any instrument version is given in, the newest version's first."""
     found: dict[str, None] = {}
-    for version in sorted(available_versions(), reverse=True):
-        found |= dict.fromkeys(load_instrument(version).languages)
+    for instrument in _newest_first():
+        found |= dict.fromkeys(instrument.languages)
     return tuple(found)
 
 

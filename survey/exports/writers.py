@@ -197,20 +197,28 @@ def _small_codes(column: Column) -> bool:
     return bool(column.item_code and (column.missing_codes or column.text_codes)) or column.kind == "bool"
 
 
+def _by_distinct(values: pa.ChunkedArray, each: Callable[[str], Any], empty: Any, dtype: Any) -> np.ndarray:
+    """``each`` applied once per distinct value (through Arrow's dictionary), spread to every
+    row; a missing value becomes ``empty``."""
+    encoded = values.combine_chunks().dictionary_encode()
+    distinct = [each(word) for word in encoded.dictionary.to_pylist()]
+    indices = encoded.indices.fill_null(len(distinct)).to_numpy()
+    return np.array([*distinct, empty], dtype=dtype)[indices]
+
+
 def _coded(values: pa.ChunkedArray, column: Column, added: dict[str, int]) -> np.ndarray:
     """Text as its codes (``column.text_codes``); empty as ``NOT_ANSWERED`` (a statement) or
     ``NOT_GIVEN``. A text the list does not know (stored by an older release, say) gets the
     next free code, kept in ``added`` and labelled with itself: never lost as empty."""
     empty = NOT_ANSWERED if column.item_code else NOT_GIVEN
-    encoded = values.combine_chunks().dictionary_encode()
-    numbers = []
-    for word in encoded.dictionary.to_pylist():
-        code = column.text_codes.get(word, added.get(word))
-        if code is None and word != "":
-            code = added[word] = max([*column.text_codes.values(), *added.values()]) + 1
-        numbers.append(empty if code is None else code)
-    indices = encoded.indices.fill_null(len(numbers)).to_numpy()
-    return _whole_numbers(np.array([*numbers, empty], dtype=np.int64)[indices])
+
+    def code(word: str) -> int:
+        found = column.text_codes.get(word, added.get(word))
+        if found is None and word != "":
+            found = added[word] = max([*column.text_codes.values(), *added.values()]) + 1
+        return empty if found is None else found
+
+    return _whole_numbers(_by_distinct(values, code, empty, np.int64))
 
 
 # Distinct texts of one column shared across chunks; past this many, new ones are not kept
@@ -222,14 +230,11 @@ def _text(values: pa.ChunkedArray, shared: dict[str, str]) -> np.ndarray:
     """Through a dictionary: a name repeated on many rows is one Python string, not thousands,
     and through ``shared``, the same string in every chunk (a contact's email in each of 200
     chunks would otherwise be 200 strings, each keeping a little of the chunk's memory alive)."""
-    encoded = values.combine_chunks().dictionary_encode()
-    words = encoded.dictionary.to_pylist()
-    if len(shared) < SHARED_TEXTS_MAX:
-        words = [shared.setdefault(word, word) for word in words]
-    else:
-        words = [shared.get(word, word) for word in words]
-    indices = encoded.indices.fill_null(len(words)).to_numpy()
-    return np.array([*words, ""], dtype=object)[indices]
+
+    def one(word: str) -> str:
+        return shared.setdefault(word, word) if len(shared) < SHARED_TEXTS_MAX else shared.get(word, word)
+
+    return _by_distinct(values, one, "", object)
 
 
 @dataclass
