@@ -4,6 +4,7 @@ Dashboard or My accounts first then finds them kept, even after a response arriv
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, col
 from models.tables import Account, User
 from survey.accounts.health import account_health
 from survey.instrument.definition import load_instrument
+from survey.loop import worker
 from survey.operations import warming
 from survey.people.access import EVERYTHING, Scope, owner_scope, restrict_filters
 from survey.people.users import reader_scopes, set_active
@@ -234,3 +236,29 @@ def test_the_days_instrument_check_is_made_ahead_once(
     warming.warm_figures(team, now=lambda: now + timedelta(hours=1), min_n=2, say=said.append)
     assert made == [now]
     assert not [line for line in said if "instrument check" in line]
+
+
+def test_the_worker_and_the_read_ahead_make_the_days_check_once_between_them(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ask for the day's check as the server starts: the second waits for the first and
+    finds it made, instead of fitting the models again."""
+    made: list[int] = []
+    real = report.record_day_check
+    inside = threading.Event()
+
+    def slow(session: Session, when: datetime) -> list[str]:
+        made.append(1)
+        inside.set()
+        time.sleep(0.3)
+        return real(session, when)
+
+    monkeypatch.setattr(report, "record_day_check", slow)
+    results: list[bool] = []
+    first = threading.Thread(target=lambda: results.append(worker.check_the_day(team, now)))
+    first.start()
+    assert inside.wait(5)
+    results.append(worker.check_the_day(team, now))
+    first.join(5)
+    assert made == [1]
+    assert sorted(results) == [False, True]

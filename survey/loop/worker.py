@@ -208,14 +208,26 @@ def run_once(
     return deliver_due(engine, now=now, worker=worker, mail=mail)
 
 
-def _check_the_day(engine: Engine, now: datetime) -> None:
-    """The day's instrument check, when not made yet: a failure is logged and never stops the
-    delivery of what is due (the Dashboard then keeps showing the latest check)."""
+# One day's check at a time in this process: the worker's first pass and the server's
+# read-ahead (``survey.operations.warming``) both ask for it as the server starts.
+_DAY_CHECK = threading.Lock()
+
+
+def check_the_day(engine: Engine, now: datetime) -> bool:
+    """The day's instrument check (``report.check_day_if_due``) in its own unit of work, one
+    caller at a time: whoever comes second finds it committed instead of fitting the models
+    again. Whether this call made it."""
     from survey.quality.report import check_day_if_due
 
+    with _DAY_CHECK, session_scope(engine) as session:
+        return check_day_if_due(session, now)
+
+
+def _check_the_day(engine: Engine, now: datetime) -> None:
+    """``check_the_day``: a failure is logged and never stops the delivery of what is due (the
+    Dashboard then keeps showing the latest check)."""
     try:
-        with session_scope(engine) as session:
-            check_day_if_due(session, now)
+        check_the_day(engine, now)
     except Exception:
         log.exception("the day's instrument check failed")
 

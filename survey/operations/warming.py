@@ -82,15 +82,14 @@ def warm_figures(
 
 def day_check(engine: Engine, *, now: datetime, say: Callable[[str], None]) -> None:
     """The day's check of the instrument across languages and versions, which the Dashboard
-    warns with, made now unless the day has one (the worker makes it too, once a day): on a base
-    never checked, the Dashboard's first open would otherwise fit those models itself."""
-    from models.db import session_scope
-    from survey.quality.report import check_day_if_due
+    warns with, made now unless the day has one (the worker makes it too, once a day, and the
+    two take turns: ``worker.check_the_day``): on a base never checked, the Dashboard's first
+    open would otherwise fit those models itself."""
+    from survey.loop.worker import check_the_day
 
     started = time.perf_counter()
     try:
-        with session_scope(engine) as session:
-            made = check_day_if_due(session, now)
+        made = check_the_day(engine, now)
     except Exception as error:  # reported; the worker or the Dashboard then checks
         say(f"the day's instrument check not made ahead: {type(error).__name__}: {error}")
         return
