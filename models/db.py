@@ -58,15 +58,24 @@ def default_engine() -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
+def session_scope(
+    engine: Engine | None = None, *, keep_on: tuple[type[BaseException], ...] = ()
+) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error.
+
+    ``keep_on`` names errors that still commit: a refusal whose record must outlive it (a
+    failed sign-in is counted towards a lock-out although the sign-in fails)."""
     with Session(engine or default_engine(), expire_on_commit=False) as session:
         try:
             yield session
+        except keep_on:
             session.commit()
+            raise
         except BaseException:
             session.rollback()
             raise
+        else:
+            session.commit()
 
 
 def alembic_config(engine: Engine) -> Config:

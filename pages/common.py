@@ -152,7 +152,7 @@ def adopt_sso_user() -> None:
     if st.session_state.get("sso_refused") == email:
         return  # refused once in this session: do not log the same failure on every click
     try:
-        with session_scope(engine()) as session:
+        with session_scope(engine(), keep_on=(SignInError,)) as session:
             user = sign_in_by_email(session, email, now=_now())
     except SignInError as refused:
         st.session_state["sso_refused"] = email

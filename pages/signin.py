@@ -55,7 +55,7 @@ with st.form("sign_in"):
 
 if submitted:
     try:
-        with session_scope(engine()) as session:
+        with session_scope(engine(), keep_on=(SignInError,)) as session:
             user = authenticate(
                 session,
                 username,

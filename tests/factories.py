@@ -126,6 +126,7 @@ def make_user(session: Session, username: str = "admin", role: str = "admin", **
     user = existing or add_user(
         session, username, role, password=kwargs.pop("password", PASSWORD), actor="test", **kwargs
     )
+    session.commit()
     return SignedIn(id=user.id or 0, username=user.username, display_name=user.display_name, role=user.role)
 
 

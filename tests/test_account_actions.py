@@ -102,6 +102,7 @@ def test_a_manager_cannot_log_on_another_managers_account(session, acme, now):
 def test_the_api_records_and_lists_actions(engine, session, acme):
     key = create_key(session, "Salesforce", now=datetime.now(UTC), scopes=SCOPES)
     session.commit()
+    session.commit()
     app = Starlette(routes=routes)
     app.state.engine = engine
     api = TestClient(app)

@@ -142,6 +142,7 @@ def test_an_anonymous_api_row_carries_nothing_that_leads_back(engine, session, a
     app = Starlette(routes=routes)
     app.state.engine = engine
     key = create_key(session, "BI", now=datetime(2026, 11, 20, tzinfo=UTC), scopes=["read:responses"])
+    session.commit()
     rows = TestClient(app).get("/api/v1/responses", headers={"Authorization": f"Bearer {key}"}).json()["rows"]
     [row] = [r for r in rows if r["response_id"] == anonymous_detractor]
     forbidden = identifying(session, anonymous_detractor)

@@ -39,7 +39,9 @@ def api(engine) -> TestClient:
 
 @pytest.fixture
 def key(session) -> str:
-    return create_key(session, "Salesforce", now=datetime.now(UTC), scopes=SCOPES)
+    created = create_key(session, "Salesforce", now=datetime.now(UTC), scopes=SCOPES)
+    session.commit()
+    return created
 
 
 def auth(key: str) -> dict[str, str]:
@@ -70,6 +72,7 @@ def test_a_missing_or_wrong_key_gets_401_and_changes_nothing(api, session, key, 
 
 def test_a_revoked_key_stops_working(api, session, key):
     revoke_key(session, "Salesforce", now=datetime.now(UTC))
+    session.commit()
     assert api.post("/api/v1/interactions", json=BODY, headers=auth(key)).status_code == 401
 
 

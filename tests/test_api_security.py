@@ -50,6 +50,7 @@ def api(app) -> TestClient:
 
 def key_with(session: Session, *scopes: str, name: str = "CRM") -> dict[str, str]:
     key = create_key(session, name, now=NOW, scopes=scopes)
+    session.commit()
     return {"Authorization": f"Bearer {key}"}
 
 

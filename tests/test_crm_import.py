@@ -193,6 +193,7 @@ def test_from_a_crm_file_and_the_webhook_through_smtp_reminders_go_once(
     # The webhook replays one of the imported activities: nothing more is sent.
     app = Starlette(routes=routes)
     key = create_key(app_db, "CRM", now=datetime.now(UTC), scopes=["write:interactions"])
+    app_db.commit()
     replay = {
         "crm_interaction_id": "ACT-00007",
         "account": {"name": "Customer 007"},

@@ -63,7 +63,9 @@ def world(sqlite_url, tmp_path):
     with Session(engine, expire_on_commit=False) as session:
         respond(session, NOW - timedelta(days=2), email="known@acme.example")
         writer = create_key(session, "CRM", now=NOW, scopes=[WRITE_INTERACTIONS])
+        session.commit()
         reader = create_key(session, "BI", now=NOW, scopes=[READ_RESPONSES])
+        session.commit()
     app = Starlette(routes=routes)
     app.state.engine = engine
     client = TestClient(app, raise_server_exceptions=False)

@@ -47,6 +47,7 @@ def api(sqlite_url):
     engine = make_engine(sqlite_url)
     with Session(engine) as session:
         key = create_key(session, "fuzz", now=NOW, scopes=SCOPES)
+        session.commit()
     app = Starlette(routes=routes)
     app.state.engine = engine
     return TestClient(app), {"Authorization": f"Bearer {key}"}, sqlite_url

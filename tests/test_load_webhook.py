@@ -65,6 +65,7 @@ def body(crm_id: str, email: str) -> dict:
 
 def test_interactions_creating_the_same_new_account_at_once_are_all_stored(api, session):
     key = create_key(session, "CRM", now=datetime.now(UTC), scopes=["write:interactions"])
+    session.commit()
     answers = at_once(api, key, [body(f"SF-{n}", f"c{n}@newco.example") for n in range(8)])
     assert sorted(status for status, _ in answers) == [201] * 8
     session.expire_all()
@@ -75,6 +76,7 @@ def test_interactions_creating_the_same_new_account_at_once_are_all_stored(api, 
 
 def test_a_contact_with_interactions_arriving_at_once_is_invited_once(api, session):
     key = create_key(session, "CRM", now=datetime.now(UTC), scopes=["write:interactions"])
+    session.commit()
     record_interaction(
         session,
         account_name="Newco",

@@ -138,6 +138,7 @@ def test_an_opted_out_contact_gets_nothing_from_any_path(engine, session, inbox,
 
     # The API.
     key = create_key(session, "CRM", now=NOW, scopes=SCOPES)
+    session.commit()
     body = {
         "crm_interaction_id": "SF-10",
         "account": {"name": "Acme Tools"},

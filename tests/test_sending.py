@@ -154,6 +154,7 @@ def test_the_webhook_mails_the_invitation_and_a_replay_mails_nothing(engine, ses
     app.state.engine = engine
     api = TestClient(app)
     key = create_key(session, "CRM", now=BODY_TIME, scopes=["write:interactions"])
+    session.commit()
     headers = {"Authorization": f"Bearer {key}"}
     first = api.post("/api/v1/interactions", json=BODY, headers=headers)
     assert first.json()["email"] == "sent"
@@ -237,6 +238,7 @@ def test_the_api_schedules_a_delayed_touchpoints_survey_and_the_cron_command_sen
     app.state.engine = app_db.get_bind()
     api = TestClient(app)
     key = create_key(app_db, "CRM", now=BODY_TIME, scopes=["write:interactions"])
+    app_db.commit()
     time_machine.move_to(BODY_TIME, tick=False)
     answer = api.post(
         "/api/v1/interactions",

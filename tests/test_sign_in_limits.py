@@ -22,8 +22,10 @@ GUESS = "guess guess guess"
 
 
 def fail(session: Session, name: str, now, address: str | None) -> str:
+    """A wrong password, refused; the refusal is committed, as the sign-in page's unit of work does."""
     with pytest.raises(SignInError) as refused:
         authenticate(session, name, GUESS, now=now, address=address)
+    session.commit()
     return str(refused.value)
 
 
@@ -35,6 +37,7 @@ def test_failures_at_one_replica_lock_the_name_at_another(engine, db_url, sessio
             fail(session if attempt % 2 else second, "maria", now, "198.51.100.7")
         with pytest.raises(SignInError, match="Too many failed sign-ins"):
             authenticate(second, "maria", PASSWORD, now=now + timedelta(seconds=10), address="198.51.100.7")
+        second.commit()
     with pytest.raises(SignInError, match="Too many failed sign-ins"):
         authenticate(session, "maria", PASSWORD, now=now + timedelta(seconds=10), address="198.51.100.7")
     other.dispose()

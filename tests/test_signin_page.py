@@ -92,6 +92,7 @@ def test_disabling_a_user_ends_their_open_session(db):
     at = team_app(db, role="analyst").run()
     assert at.title[0].value == "Overview"
     set_active(db, "analyst", False, actor="admin")
+    db.commit()
     at.run()
     assert "disabled" in text(at)
     assert "Overview" not in text(at)

@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from models.db import session_scope
 from models.tables import Account, AuditEvent, FailedAttempts, User
 from survey.people.limits import lock_duration, sign_in_key
 from survey.people.users import (
@@ -137,3 +138,21 @@ def test_a_manager_sees_their_accounts_and_others_see_all(session):
     assert scope_of(session, manager).account_ids == frozenset({acme})
     for role in ("admin", "analyst"):
         assert scope_of(session, make_user(session, role, role)).is_everything
+
+
+def test_a_refused_sign_in_is_kept_by_the_unit_of_work_and_a_failed_change_is_not(engine, session, now):
+    make_user(session, "maria", "manager")
+    with pytest.raises(SignInError), session_scope(engine, keep_on=(SignInError,)) as unit:
+        authenticate(unit, "maria", "guess guess guess", now=now)
+
+    def change_both(unit: Session) -> None:
+        set_password(unit, "maria", "a brand new secret", actor="admin")
+        set_role(unit, "maria", "emperor", actor="admin")  # refused: the new password goes too
+
+    with pytest.raises(UserError), session_scope(engine) as unit:
+        change_both(unit)
+    with Session(engine) as fresh:
+        assert ("maria", "sign_in_failed") in actions(fresh)
+        assert ("admin", "user_changed") not in actions(fresh)
+        assert fresh.exec(select(FailedAttempts.failures)).all() == [1, 1]  # the name, the address
+    assert authenticate(session, "maria", PASSWORD, now=now).username == "maria"

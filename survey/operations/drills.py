@@ -311,6 +311,7 @@ def webhook(engine: Engine, bases: list[str], name: str, clients: int = 16, roun
         raise ValueError("the webhook case needs at least two clients")
     with Session(engine) as session:
         key = create_key(session, f"load {name}", now=datetime.now(UTC), scopes=["write:interactions"])
+        session.commit()
     prefix = f"{name}-{time.time_ns()}"
     per_round = clients // 2
     start = threading.Barrier(clients)

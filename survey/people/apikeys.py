@@ -58,7 +58,6 @@ def create_key(session: Session, name: str, *, now: datetime, scopes: Iterable[s
         raise ApiKeyError(f"a key named {label!r} exists already; revoke it or choose another name")
     key = PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(name=label, key_hash=_hash(key), scopes=",".join(chosen), created_at=now))
-    session.commit()
     return key
 
 
@@ -69,7 +68,6 @@ def revoke_key(session: Session, name: str, *, now: datetime) -> None:
     if key.revoked_at is None:
         key.revoked_at = now
         session.add(key)
-        session.commit()
 
 
 def list_keys(session: Session) -> list[ApiKey]:
@@ -87,5 +85,4 @@ def check_key(session: Session, presented: str | None, *, now: datetime) -> ApiK
         return None
     key.last_used_at = now
     session.add(key)
-    session.commit()
     return key

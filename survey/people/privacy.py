@@ -63,7 +63,6 @@ def erase_contact(session: Session, contact_id: int, *, actor: str, now: datetim
         f"contact #{contact_id} of account #{contact.account_id}: {responses} responses anonymised",
         at=now,
     )
-    session.commit()
     return Erasure(contact_id=contact_id, responses=int(responses or 0), drafts=int(drafts or 0))
 
 
@@ -85,5 +84,4 @@ def purge_comments(session: Session, *, months: int, now: datetime, actor: str) 
         audit.record(
             session, actor, "comments_purged", f"{purged} comments older than {months} months", at=now
         )
-    session.commit()
     return int(purged or 0)

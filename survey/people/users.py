@@ -153,8 +153,7 @@ def add_user(
     )
     session.add(user)
     audit.record(session, actor, "user_added", f"{name} as {role}")
-    session.commit()
-    session.refresh(user)
+    session.flush()
     return user
 
 
@@ -166,7 +165,6 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
     limits.clear_name(session, user.username)
     session.add(user)
     audit.record(session, actor, "user_changed", f"{user.username}: new password")
-    session.commit()
     return user
 
 
@@ -177,7 +175,6 @@ def set_active(session: Session, username: str, active: bool, *, actor: str) -> 
     user.active = active
     session.add(user)
     audit.record(session, actor, "user_changed", f"{user.username}: {'enabled' if active else 'disabled'}")
-    session.commit()
     return user
 
 
@@ -190,7 +187,6 @@ def set_role(session: Session, username: str, role: str, *, actor: str) -> User:
     audit.record(session, actor, "user_changed", f"{user.username}: role {user.role} -> {role}")
     user.role = role
     session.add(user)
-    session.commit()
     return user
 
 
@@ -201,7 +197,6 @@ def _other_active_admins(session: Session, user: User) -> int:
 
 def _refuse(session: Session, tried: str, reason: str, now: datetime, message: str) -> SignInError:
     audit.record(session, tried or "(empty)", "sign_in_failed", reason, at=now)
-    session.commit()
     return SignInError(message)
 
 
@@ -225,7 +220,11 @@ def authenticate(
 
     A name tried ``allowed`` times in a row from one address is locked there (see
     ``survey.people.limits``), and so is an address trying many names. Known and unknown
-    names are answered, counted and locked alike, and take equally long."""
+    names are answered, counted and locked alike, and take equally long.
+
+    A refusal is recorded (the failure counted, the audit line written) in ``session`` before
+    ``SignInError`` is raised: the caller's unit of work must keep it, e.g.
+    ``session_scope(engine, keep_on=(SignInError,))``, or a guesser is never locked out."""
     name = username.strip().lower()[:100]
     name_key, address_key = limits.sign_in_key(name, address), limits.sign_in_address_key(address)
     until = limits.locked_until(session, [name_key, address_key], now)
@@ -278,7 +277,6 @@ def _success(session: Session, user: User, now: datetime, method: str) -> Signed
     user.last_sign_in_at = now
     session.add(user)
     audit.record(session, user.username, "sign_in", method, at=now)
-    session.commit()
     return _signed_in(user)
 
 
