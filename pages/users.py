@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
+from sqlmodel import Session
 
 from models.db import session_scope
 from models.tables import USER_ROLES
@@ -58,10 +60,10 @@ if orphaned:
     )
 
 
-def _run(action: str, change: object) -> None:
+def _run(action: str, change: Callable[[Session], object]) -> None:
     try:
         with session_scope(engine()) as session:
-            change(session)  # type: ignore[operator]
+            change(session)
     except UserError as refused:
         st.session_state[FLASH] = ("error", f"{action}: {refused}. Nothing was changed.")
     else:
