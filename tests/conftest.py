@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from models.db import default_engine, make_engine
+from survey.accounts import answered
 from survey.operations.startup import prepare_database
 from survey.quality import fits as quality_fits
 from survey.reporting import cache as report_cache
@@ -60,6 +61,7 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     default_engine.cache_clear()
     report_cache.clear()
     quality_fits.forget()
+    answered.forget()
     report_people.clear()
     yield
     st.cache_data.clear()
@@ -67,6 +69,7 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     default_engine.cache_clear()
     report_cache.clear()
     quality_fits.forget()
+    answered.forget()
     report_people.clear()
 
 

@@ -40,12 +40,8 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from models.tables import STILL_OPEN, Account, Contact, FollowUp, Interaction, Response
-from survey.accounts.profile import (
-    last_answers,
-    latest_scores_by_account,
-    value_levels_by_account,
-    weighted_scores,
-)
+from survey.accounts import answered
+from survey.accounts.profile import scores_by_account, value_levels_of, weighted_scores
 from survey.behaviour.loyalty import loyalty
 from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
@@ -234,7 +230,8 @@ def account_health(
 
     indicators = [indicator.code for indicator in load_instrument().indicators]
     labels = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}
-    latest = latest_scores_by_account(session, scope, now)
+    answers = answered.last_answers(session, scope, now)
+    latest = scores_by_account(answers)
     contacts = session.exec(
         select(Contact.id, Contact.account_id, Contact.buying_influence).where(
             scope.condition(Contact.account_id)
@@ -243,11 +240,7 @@ def account_health(
     influence: dict[int, dict[int, float]] = {}
     for contact_id, account_id, weight in contacts:
         influence.setdefault(account_id, {})[contact_id or 0] = float(weight)
-    heard = {
-        contact_id
-        for contact_id, at in last_answers(session, scope, now).items()
-        if at > now - timedelta(days=PERIOD_DAYS)
-    }
+    heard = {contact_id for _, contact_id, last in answers if last.at > now - timedelta(days=PERIOD_DAYS)}
     last_interaction = _latest(session, scope, Interaction.account_id, Interaction.occurred_at, now)
     last_answer = _latest(session, scope, Response.account_id, Response.submitted_at, now)
     overdue_before = now - timedelta(days=OVERDUE_DAYS)
@@ -271,8 +264,8 @@ def account_health(
         above = {int(a): int(n) for a, n in zip(table["account_id"], table["above"], strict=True)}
     rfm = rfm_segments(session, rfm_period, scope)
     rfm_of = {int(a): s for a, s in zip(rfm["account_id"], rfm["segment"], strict=True)}
-    value_levels = value_levels_by_account(
-        session, scope, now, {account.id or 0: account.manager_value_level for account in accounts}
+    value_levels = value_levels_of(
+        answers, {account.id or 0: account.manager_value_level for account in accounts}
     )
 
     rows = []

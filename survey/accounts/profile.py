@@ -23,16 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Integer, ScalarSelect, String, cast, func
-from sqlalchemy import select as select_rows
+from sqlalchemy import ColumnElement, Integer, String, cast, func
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
-from models.tables import Account, Contact, IndicatorScore, Interaction, Response
+from models.tables import Account, Contact, Interaction, Response
+from survey.accounts import answered
 from survey.instrument.definition import load_instrument
 from survey.people.access import EVERYTHING, Scope
 from survey.reporting import cache, dashboard, moments
@@ -229,39 +227,9 @@ def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tup
     return latest_scores_by_account(session, Scope.of_accounts([account_id]), now).get(account_id, [])
 
 
-def _latest(statement: SelectOfScalar[Any], now: datetime) -> ScalarSelect[Any]:
-    """The first row of ``statement`` (over ``Response``, inside a query over ``Contact``) among
-    the contact's named responses up to ``now``, newest first (ties: the later id): what the
-    contact answered last, which counts for the account the contact belongs to. A few steps
-    into ``ix_response_contact_submitted`` per contact, however many responses there are."""
-    return (
-        statement.where(
-            col(Response.contact_id) == col(Contact.id),
-            col(Response.submitted_at) <= now,
-            ~col(Response.anonymous),
-        )
-        .order_by(col(Response.submitted_at).desc(), col(Response.id).desc())
-        .limit(1)
-        .correlate(Contact)
-        .scalar_subquery()
-    )
-
-
 def last_answers(session: Session, scope: Scope, now: datetime) -> dict[int, datetime]:
-    """When each contact of the accounts in ``scope`` who ever answered last did (``_latest``)."""
-    statement = select(col(Contact.id), _latest(select(Response.submitted_at), now)).where(
-        scope.condition(Contact.account_id)
-    )
-    return {contact_id or 0: at for contact_id, at in session.exec(statement).all() if at is not None}
-
-
-def _score_codes(session: Session) -> list[str]:
-    """Every indicator code that has a score, each found by one step into the index on
-    (indicator, subject) instead of by reading the scores."""
-    first = select(func.min(IndicatorScore.indicator).label("code")).cte("codes", recursive=True)
-    after = select(func.min(IndicatorScore.indicator)).where(col(IndicatorScore.indicator) > first.c.code)
-    codes = first.union_all(select(after.scalar_subquery()).where(first.c.code.is_not(None)))
-    return [code for code in session.exec(select(codes.c.code)).all() if code is not None]
+    """When each contact of the accounts in ``scope`` who ever answered by name last did."""
+    return {contact: answers.at for _, contact, answers in answered.last_answers(session, scope, now)}
 
 
 def latest_scores_by_account(
@@ -269,36 +237,18 @@ def latest_scores_by_account(
 ) -> dict[int, list[tuple[int, str, float]]]:
     """``_latest_scores`` of every account in ``scope`` at once, by account: for each contact of
     those accounts and each indicator, the own score of the contact's latest response that has
-    one."""
-    codes = _score_codes(session)
-    scores = []
-    for code in codes:
-        # A scalar subquery, not a join: the database then walks the contact's responses,
-        # newest first, and looks up each one's score, instead of starting from the scores.
-        own = (
-            select(IndicatorScore.score)
-            .where(
-                col(IndicatorScore.response_id) == col(Response.id),
-                col(IndicatorScore.indicator) == code,
-                col(IndicatorScore.subject) == "own",
-            )
-            .scalar_subquery()
-        )
-        scores.append(_latest(select(own).where(own.is_not(None)), now))
-    statement = (
-        select_rows(col(Contact.account_id), col(Contact.id), *scores)
-        .where(scope.condition(Contact.account_id))
-        .order_by(col(Contact.account_id), col(Contact.id))
-    )
+    one (``survey.accounts.answered``)."""
+    return scores_by_account(answered.last_answers(session, scope, now))
+
+
+def scores_by_account(
+    rows: list[tuple[int, int, answered.LastAnswers]],
+) -> dict[int, list[tuple[int, str, float]]]:
+    """(contact, indicator, score) by account, of ``answered.last_answers``' rows."""
     result: dict[int, list[tuple[int, str, float]]] = {}
-    for account, contact, *latest in session.execute(statement).all():
-        found = [
-            (int(contact), code, float(score))
-            for code, score in zip(codes, latest, strict=True)
-            if score is not None
-        ]
-        if found:
-            result.setdefault(int(account), []).extend(found)
+    for account, contact, answers in rows:
+        if answers.scores:
+            result.setdefault(account, []).extend((contact, code, score) for code, score in answers.scores)
     return result
 
 
@@ -354,18 +304,23 @@ def _value_levels(session: Session, account_id: int, now: datetime, manager: int
 def value_levels_by_account(
     session: Session, scope: Scope, now: datetime, managers: dict[int, int | None]
 ) -> dict[int, ValueLevels]:
-    """The customer's value level (each contact's latest answer) of every account in
-    ``managers`` (account -> the manager's level) and ``scope``, in one query."""
-    level = _latest(select(Response.value_level).where(col(Response.value_level).is_not(None)), now)
-    statement = select(col(Contact.account_id), level).where(scope.condition(Contact.account_id))
+    """The customer's value level (each contact's latest answer that has one) of every account
+    in ``managers`` (account -> the manager's level) and ``scope``."""
+    return value_levels_of(answered.last_answers(session, scope, now), managers)
+
+
+def value_levels_of(
+    rows: list[tuple[int, int, answered.LastAnswers]], managers: dict[int, int | None]
+) -> dict[int, ValueLevels]:
+    """``value_levels_by_account`` of ``answered.last_answers``' rows."""
     distributions = {account_id: dict.fromkeys(VALUE_LEVELS, 0) for account_id in managers}
-    for account_id, latest in session.exec(statement).all():
-        if latest is not None and account_id in distributions:
-            distributions[account_id][int(latest)] += 1
-    result = {}
-    for account_id, distribution in distributions.items():
-        result[account_id] = ValueLevels(median_level(distribution), distribution, managers[account_id])
-    return result
+    for account_id, _, answers in rows:
+        if answers.value_level is not None and account_id in distributions:
+            distributions[account_id][answers.value_level] += 1
+    return {
+        account_id: ValueLevels(median_level(distribution), distribution, managers[account_id])
+        for account_id, distribution in distributions.items()
+    }
 
 
 def quarterly_trend(session: Session, account_id: int, now: datetime, min_n: int) -> pd.DataFrame:
