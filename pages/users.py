@@ -75,7 +75,12 @@ with add, st.form("add_user", clear_on_submit=True):
     username = st.text_input("User name (for managers: the owner name on their accounts)")
     display_name = st.text_input("Full name")
     email = st.text_input("Email (needed for single sign-on)")
-    role = st.selectbox("Role", USER_ROLES, format_func=lambda r: f"{r} — {ROLE_HELP[r]}")
+    role = st.selectbox(
+        "Role",
+        USER_ROLES,
+        index=USER_ROLES.index("analyst"),  # the least a new user may do, unless chosen otherwise
+        format_func=lambda r: f"{r} — {ROLE_HELP[r]}",
+    )
     password = st.text_input("Initial password (at least 10 characters)", type="password")
     if st.form_submit_button("Add user", type="primary"):
         _run(
@@ -97,7 +102,10 @@ with change:
     chosen = st.selectbox("User", names, key="user_to_change")
     if chosen:
         current = next(u for u in users if u.username == chosen)
-        new_role = st.selectbox("Role", USER_ROLES, index=USER_ROLES.index(current.role), key="new_role")
+        # One box per user: a box shared by all would keep the previous user's choice.
+        new_role = st.selectbox(
+            "Role", USER_ROLES, index=USER_ROLES.index(current.role), key=f"new_role_{chosen}"
+        )
         if st.button("Save role", disabled=new_role == current.role):
             _run(f"Role of {chosen}", lambda s: set_role(s, chosen, new_role, actor=admin.username))
             st.rerun()
