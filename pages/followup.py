@@ -26,6 +26,7 @@ from survey.followup.replies import draft_for
 user = team_page()
 
 FLASH = "followup_flash"
+OPENED = "fu_opened"  # the ids of the follow-ups open in this session
 QUEUE_SHOWN = 200
 PAGE_SIZE = 20  # every follow-up on the page carries its own widgets: keep a page light
 STATUS_LABELS = {"open": "Open", "in_progress": "In progress", "closed": "Closed"}
@@ -243,11 +244,20 @@ for row in rows[first : first + PAGE_SIZE]:
     )
     # Only an opened follow-up draws its details and actions: a page of twenty, each with its
     # own form, would otherwise draw some two hundred widgets at every open.
+    # Which follow-ups are open is remembered apart from the boxes: Streamlit forgets a box's
+    # state while it is not drawn, and one that left the list (a change of filter) and came
+    # back would otherwise start closed again.
+    opened: set[int] = st.session_state.setdefault(OPENED, set())
     box = st.expander(
-        label, expanded=linked_id is not None, key=f"fu_open_{row.follow_up_id}", on_change="rerun"
+        label,
+        expanded=linked_id is not None or row.follow_up_id in opened,
+        key=f"fu_open_{row.follow_up_id}",
+        on_change="rerun",
     )
     if not box.open:
+        opened.discard(row.follow_up_id)
         continue
+    opened.add(row.follow_up_id)
     with box:
         details(row)
         if user.can_change:
