@@ -106,3 +106,15 @@ def test_an_account_page_alone_reads_its_own_contacts_not_the_whole_base(session
     acme = session.exec(select(Contact.account_id).where(Contact.id == ana)).one()
     answered.last_answers(session, Scope.of_accounts([acme]), now + timedelta(days=1))
     assert reads == [1]
+
+
+def test_many_contacts_answering_at_once_are_read_again_in_one_pass(session, now, reads, monkeypatch):
+    respond(session, now, "ana@acme.example", levels={"trust": 3})
+    later = now + timedelta(days=30)
+    answered.last_answers(session, EVERYTHING, later)
+    monkeypatch.setattr(answered, "REREAD_ALL", 1)
+    respond(session, now + timedelta(days=1), "ben@acme.example", levels={"trust": 2})
+    respond(session, now + timedelta(days=1), "cy@acme.example", levels={"trust": 5})
+    kept = answered.last_answers(session, EVERYTHING, later)
+    assert reads == [1, 3]  # the whole base again, not the two who answered
+    assert sorted(dict(a.scores)["trust"] for _, _, a in kept) == [2.0, 3.0, 5.0]

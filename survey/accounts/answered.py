@@ -37,6 +37,9 @@ from survey.reporting import cache
 # A scope of this many accounts or fewer (an account page) is read directly while nothing is
 # kept yet, instead of reading the whole base first.
 SMALL_SCOPE = 20
+# When more contacts than this answered since the last read (an import of old answers), the
+# whole base is read again in one pass rather than through a list of that many ids.
+REREAD_ALL = 5_000
 
 
 @dataclass(frozen=True)
@@ -170,9 +173,12 @@ def _current(session: Session, database: str) -> dict[int, LastAnswers]:
                 .distinct()
             ).all()
             changed = {int(c) for c in arrived if c is not None}.union(erased - kept.erased)
-            contacts = {c: answers for c, answers in kept.contacts.items() if c not in changed}
-            if changed:
-                contacts |= read(session, col(Contact.id).in_(sorted(changed)), None)
+            if len(changed) > REREAD_ALL:
+                contacts = read(session, true(), None)
+            else:
+                contacts = {c: answers for c, answers in kept.contacts.items() if c not in changed}
+                if changed:
+                    contacts |= read(session, col(Contact.id).in_(sorted(changed)), None)
             kept = _Kept(newest, erased, contacts)
         with _lock:
             _kept[database] = kept
