@@ -227,11 +227,6 @@ def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tup
     return latest_scores_by_account(session, Scope.of_accounts([account_id]), now).get(account_id, [])
 
 
-def last_answers(session: Session, scope: Scope, now: datetime) -> dict[int, datetime]:
-    """When each contact of the accounts in ``scope`` who ever answered by name last did."""
-    return {contact: answers.at for _, contact, answers in answered.last_answers(session, scope, now)}
-
-
 def latest_scores_by_account(
     session: Session, scope: Scope, now: datetime
 ) -> dict[int, list[tuple[int, str, float]]]:
