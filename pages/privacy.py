@@ -13,7 +13,7 @@ from models.settings import get_settings
 from pages.common import engine, require_admin
 from survey.accounts.directory import named_contacts
 from survey.accounts.profile import list_accounts
-from survey.people.privacy import PrivacyError, erase_contact, purge_comments, retention_cutoff
+from survey.people.privacy import PrivacyError, erase_contact, purge_comments, retention_cutoff, was_erased
 
 FLASH = "privacy_flash"
 admin = require_admin()
@@ -39,10 +39,14 @@ account_id = st.selectbox(
     key="erase_account",
 )
 if account_id is not None:
+    chosen = st.session_state.get("erase_contact")
     with session_scope(engine()) as session:
         contacts = {
             c.id: f"{c.name} <{c.email}>" if c.name else c.email for c in named_contacts(session, account_id)
         }
+        gone = chosen is not None and chosen not in contacts and was_erased(session, chosen)
+    if gone:
+        st.warning(f"Contact #{chosen} was erased meanwhile, by someone else. Nothing was changed.")
     contact_id = st.selectbox(
         "Contact",
         list(contacts),

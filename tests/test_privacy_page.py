@@ -107,6 +107,9 @@ def test_a_contact_erased_meanwhile_drops_out_and_is_not_erased_twice(db, two_co
     at = erase_button(at).click().run()
     assert not at.exception
     assert not at.success
+    assert [w.value for w in at.warning] == [
+        f"Contact #{anna} was erased meanwhile, by someone else. Nothing was changed."
+    ]
     assert at.selectbox(key="erase_contact").options == ["Bob Lee <bob@acme.example>"]
     assert at.selectbox(key="erase_contact").value is None
     assert [actor for actor, _ in audited(db, "contact_erased")] == ["other.admin"]

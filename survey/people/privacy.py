@@ -34,6 +34,11 @@ class Erasure:
     drafts: int
 
 
+def was_erased(session: Session, contact_id: int) -> bool:
+    """Whether the contact's personal data was erased."""
+    return session.get(ContactErasure, contact_id) is not None
+
+
 def erase_contact(session: Session, contact_id: int, *, actor: str, now: datetime) -> Erasure:
     """Remove a contact's personal data for good (GDPR erasure).
 
@@ -43,7 +48,7 @@ def erase_contact(session: Session, contact_id: int, *, actor: str, now: datetim
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise PrivacyError(f"there is no contact #{contact_id}")
-    if session.get(ContactErasure, contact_id) is not None:
+    if was_erased(session, contact_id):
         raise PrivacyError(f"contact #{contact_id} was already erased")
     contact.name = ""
     contact.email = f"erased-{contact_id}@{ERASED_DOMAIN}"
