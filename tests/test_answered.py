@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from models.tables import Contact
 from survey.accounts import answered
+from survey.collecting.responses import submit
 from survey.people.access import EVERYTHING, Scope
 from survey.people.privacy import erase_contact
-from tests.factories import answers_at
+from tests.factories import answers_at, make_invitation
 from tests.factories import respond as submit_response
 
 
@@ -118,3 +119,30 @@ def test_many_contacts_answering_at_once_are_read_again_in_one_pass(session, now
     kept = answered.last_answers(session, EVERYTHING, later)
     assert reads == [1, 3]  # the whole base again, not the two who answered
     assert sorted(dict(a.scores)["trust"] for _, _, a in kept) == [2.0, 3.0, 5.0]
+
+
+def test_what_a_unit_of_work_has_not_committed_is_seen_by_it_and_never_kept(engine, session, now):
+    respond(session, now, "ana@acme.example", levels={"trust": 3})
+    later = now + timedelta(days=30)
+    answered.last_answers(session, EVERYTHING, later)  # kept from here on
+    session.commit()
+    invitation, _ = make_invitation(session, now + timedelta(days=1), email="cy@acme.example")
+    with Session(engine) as unit:
+        given = answers_at(levels={"trust": 7})
+        submit(unit, invitation_id=invitation.invitation_id, answers=given, locale="en", now=now)
+        cy = contact(unit, "cy@acme.example")
+        # The unit sees its own answer ...
+        assert (
+            dict(dict((c, a) for _, c, a in answered.last_answers(unit, EVERYTHING, later))[cy].scores)[
+                "trust"
+            ]
+            == 7.0
+        )
+        unit.rollback()
+    # ... which, rolled back, counts for nobody afterwards.
+    assert cy not in {c for _, c, _ in answered.last_answers(session, EVERYTHING, later)}
+    session.commit()
+    respond(session, now + timedelta(days=2), "dan@acme.example", levels={"trust": 5})
+    kept = answered.last_answers(session, EVERYTHING, later)
+    assert {c: a for _, c, a in kept} == answered.read(session, true(), later)
+    assert sorted(dict(a.scores)["trust"] for _, _, a in kept) == [3.0, 5.0]

@@ -14,8 +14,9 @@ restricted to them: the first open of My accounts after a new response costs mil
 Responses commit in the order of their ids (``survey.collecting.responses``) and are never
 changed afterwards, except by an erasure, which turns a contact's answers anonymous.
 
-What is kept has no time limit. A call ``as of`` a moment before the newest response (a
-response dated in the future, or a question about the past) reads directly instead.
+What is kept has no time limit: a contact whose latest answer is dated after the moment
+asked about (a question about the past) is read again as of that moment. What is kept is
+only ever what is committed (``_current``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, true
+from sqlalchemy import ColumnElement, Engine, ScalarSelect, func, true
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -139,11 +140,18 @@ def last_answers(session: Session, scope: Scope, now: datetime) -> list[tuple[in
     with _lock:
         kept = _kept.get(database)
     small = scope.account_ids is not None and len(scope.account_ids) <= SMALL_SCOPE
-    newest_at = session.exec(select(func.max(Response.submitted_at))).one()
-    if (kept is None and small) or (newest_at is not None and newest_at > now):
+    found = None if kept is None and small else _current(session, database)
+    if found is None:
         found = read(session, in_scope, now)
     else:
-        found = _current(session, database)
+        # A contact whose latest answer is dated after ``now`` is read as of ``now``; for every
+        # other contact, every answer is up to ``now`` and what is kept is what ``now`` gives.
+        later = [contact for contact, answers in found.items() if answers.at > now]
+        if len(later) > REREAD_ALL:
+            found = read(session, in_scope, now)
+        elif later:
+            found = {c: answers for c, answers in found.items() if answers.at <= now}
+            found |= read(session, col(Contact.id).in_(later), now)
     accounts = session.exec(
         select(Contact.account_id, col(Contact.id))
         .where(in_scope)
@@ -156,29 +164,45 @@ def last_answers(session: Session, scope: Scope, now: datetime) -> list[tuple[in
     ]
 
 
-def _current(session: Session, database: str) -> dict[int, LastAnswers]:
-    """The whole base's ``LastAnswers`` as of the newest response, kept up to date."""
-    with cache.gate(("last answers", database)):
+def _view(session: Session) -> tuple[int, int]:
+    """The newest response and the number of erasures ``session`` sees."""
+    erasures = session.exec(select(func.count()).select_from(ContactErasure)).one()
+    return cache.newest_response_id(session), int(erasures)
+
+
+def _current(session: Session, database: str) -> dict[int, LastAnswers] | None:
+    """The whole base's committed ``LastAnswers`` as of the newest response, kept up to date;
+    ``None`` when ``session`` sees other responses or erasures than are committed (its own,
+    not yet committed, or a snapshot older than the latest commit): the caller then reads
+    for itself. What is kept is read in a session of its own, so that it never holds what
+    a unit of work wrote and may still roll back. (An in-memory database has one connection,
+    which a second session would share: there the caller's session reads.)"""
+    engine = cast(Engine, session.get_bind())
+    own = engine.url.database in (None, "", ":memory:")
+    with cache.gate(("last answers", database)), Session(engine) as committed:
+        reader = session if own else committed
+        # Read before the answers: whatever commits in between is read again next time.
+        newest = cache.newest_response_id(reader)
+        erased = frozenset(int(c) for c in reader.exec(select(ContactErasure.contact_id)).all())
+        if not own and _view(session) != (newest, len(erased)):
+            return None
         with _lock:
             kept = _kept.get(database)
-        # Read before the answers: whatever commits in between is read again next time.
-        newest = cache.newest_response_id(session)
-        erased = frozenset(int(c) for c in session.exec(select(ContactErasure.contact_id)).all())
         if kept is None:
-            kept = _Kept(newest, erased, read(session, true(), None))
+            kept = _Kept(newest, erased, read(reader, true(), None))
         elif newest != kept.upto or erased != kept.erased:
-            arrived = session.exec(
+            arrived = reader.exec(
                 select(Response.contact_id)
                 .where(col(Response.id) > kept.upto, col(Response.contact_id).is_not(None))
                 .distinct()
             ).all()
             changed = {int(c) for c in arrived if c is not None}.union(erased - kept.erased)
             if len(changed) > REREAD_ALL:
-                contacts = read(session, true(), None)
+                contacts = read(reader, true(), None)
             else:
                 contacts = {c: answers for c, answers in kept.contacts.items() if c not in changed}
                 if changed:
-                    contacts |= read(session, col(Contact.id).in_(sorted(changed)), None)
+                    contacts |= read(reader, col(Contact.id).in_(sorted(changed)), None)
             kept = _Kept(newest, erased, contacts)
         with _lock:
             _kept[database] = kept
