@@ -102,18 +102,25 @@ with change:
     chosen = st.selectbox("User", names, key="user_to_change")
     if chosen:
         current = next(u for u in users if u.username == chosen)
-        # One box per user: a box shared by all would keep the previous user's choice.
+        # One box per user and stored role: a box shared by all would keep the previous user's
+        # choice, and one per user alone a choice made before their role changed elsewhere.
         new_role = st.selectbox(
-            "Role", USER_ROLES, index=USER_ROLES.index(current.role), key=f"new_role_{chosen}"
+            "Role", USER_ROLES, index=USER_ROLES.index(current.role), key=f"new_role_{chosen}_{current.role}"
         )
         if st.button("Save role", disabled=new_role == current.role):
             _run(f"Role of {chosen}", lambda s: set_role(s, chosen, new_role, actor=admin.username))
             st.rerun()
-        new_password = st.text_input("New password (also lifts a lock-out)", type="password", key="new_pw")
+        # One box per user, emptied once used: a password typed for one user must never be
+        # one click away from being given to the next one chosen.
+        password_key = f"new_pw_{chosen}"
+        new_password = st.text_input(
+            "New password (also lifts a lock-out)", type="password", key=password_key
+        )
         if st.button("Set password", disabled=not new_password):
             _run(
                 f"Password of {chosen}", lambda s: set_password(s, chosen, new_password, actor=admin.username)
             )
+            st.session_state.pop(password_key, None)
             st.rerun()
         label = "Disable" if current.active else "Enable"
         if st.button(f"{label} {chosen}", type="secondary"):

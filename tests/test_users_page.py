@@ -115,7 +115,7 @@ def test_a_new_role_is_stored(db):
     make_user(db, "maria", "manager")
     at = users_page(db)
     at.selectbox(key="user_to_change").select("maria").run()
-    at.selectbox(key="new_role_maria").select("analyst").run()
+    at.selectbox(key="new_role_maria_manager").select("analyst").run()
     at = button(at, "Save role").click().run()
     assert [s.value for s in at.success] == ["Role of maria: done."]
     assert stored(db, "maria").role == "analyst"
@@ -148,14 +148,16 @@ def test_a_new_password_is_stored_and_lifts_a_lock_out(db):
     assert locked["maria"] > datetime.now(UTC)
     assert pd.isna(locked["admin"])
     at.selectbox(key="user_to_change").select("maria").run()
-    at.text_input(key="new_pw").input("too short").run()
+    at.text_input(key="new_pw_maria").input("too short").run()
     at = button(at, "Set password").click().run()
     assert [e.value for e in at.error] == [
         "Password of maria: the password must have at least 10 characters. Nothing was changed."
     ]
-    at.text_input(key="new_pw").input(NEW_PASSWORD).run()
+    at.text_input(key="new_pw_maria").input(NEW_PASSWORD).run()
     at = button(at, "Set password").click().run()
     assert [s.value for s in at.success] == ["Password of maria: done."]
+    assert at.text_input(key="new_pw_maria").value == ""  # used: not one click from the next user
+    assert button(at, "Set password").disabled
     assert pd.isna(at.dataframe[0].value.set_index("User")["Locked until"]["maria"])
     with Session(db.get_bind()) as fresh:
         assert authenticate(fresh, "maria", NEW_PASSWORD, now=datetime.now(UTC)).username == "maria"
@@ -171,7 +173,7 @@ def test_the_last_active_admin_can_be_neither_disabled_nor_demoted(db):
     assert [e.value for e in at.error] == [
         "Disable admin: the last active admin cannot be disabled. Nothing was changed."
     ]
-    at.selectbox(key="new_role_admin").select("manager").run()
+    at.selectbox(key="new_role_admin_admin").select("manager").run()
     at = button(at, "Save role").click().run()
     assert [e.value for e in at.error] == [
         "Role of admin: the last active admin must stay an admin. Nothing was changed."
@@ -185,10 +187,10 @@ def test_the_last_active_admin_can_be_neither_disabled_nor_demoted(db):
 def test_choosing_another_user_shows_their_own_role(db):
     make_user(db, "maria", "manager")
     at = users_page(db)
-    assert at.selectbox(key="new_role_admin").value == "admin"
+    assert at.selectbox(key="new_role_admin_admin").value == "admin"
     at.selectbox(key="user_to_change").select("maria").run()
     # Her own role, with nothing to save: one click could not make her an admin.
-    assert at.selectbox(key="new_role_maria").value == "manager"
+    assert at.selectbox(key="new_role_maria_manager").value == "manager"
     assert button(at, "Save role").disabled
 
 
@@ -209,3 +211,13 @@ def test_non_admins_are_refused(db, role):
     assert [e.value for e in at.error] == ["Only admins can open this page."]
     assert not at.dataframe
     assert "Users" not in [t.value for t in at.title]
+
+
+def test_a_password_typed_for_one_user_is_not_offered_for_the_next(db):
+    make_user(db, "maria", "manager")
+    at = users_page(db)
+    at.selectbox(key="user_to_change").select("maria").run()
+    at.text_input(key="new_pw_maria").input(NEW_PASSWORD).run()
+    at.selectbox(key="user_to_change").select("admin").run()
+    assert at.text_input(key="new_pw_admin").value == ""
+    assert button(at, "Set password").disabled
