@@ -152,6 +152,9 @@ def warm_up(*, figures: bool = False) -> threading.Thread:
             load(package)
         for library in PAGE_LIBRARIES:
             importlib.import_module(library)
+        # Before the thread lowers its priority: a collection holds the interpreter throughout,
+        # and a thread the system runs last would hold every page's thread up with it.
+        gc.collect()
         if figures:
             from models.db import default_engine
             from models.settings import get_settings
@@ -169,12 +172,12 @@ def warm_up(*, figures: bool = False) -> threading.Thread:
 
 
 def settle_heap() -> None:
-    """Collect once, then keep everything alive now (the libraries, the pages' modules, the
-    figures read ahead) out of every later garbage collection. The server holds some 400,000
-    such objects; a full collection walks them all (0.1-0.2 s on this kind of machine) and
-    Python runs one whenever enough new objects have outlived the young generations, so that
-    any page's open could pay for it. Frozen, a full collection walks only what came after."""
-    gc.collect()
+    """Keep everything alive now (the libraries, the pages' modules, the figures read ahead)
+    out of every later garbage collection. The server holds some 400,000 such objects; a full
+    collection walks them all (0.1-0.2 s on this kind of machine) and Python runs one whenever
+    enough new objects have outlived the young generations, so that any page's open could pay
+    for it. Frozen, a full collection walks only what came after. (Freezing moves a list: it
+    takes no time. The garbage left by the imports was collected before.)"""
     gc.freeze()
 
 
