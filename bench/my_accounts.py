@@ -10,9 +10,10 @@ building it there first when it does not exist (and keeping it); without ``--db`
 file is built and deleted.
 
 * ``compute_ms``: median of warm runs of what the page reads, ``account_health`` and
-  ``disagreements`` for the manager's scope (a fixed number of queries however many accounts);
-* ``naive_ms``: the same, with each account's value levels read by its own query, as the page
-  did before (the product's own ``value_levels_by_account``, called once per account);
+  ``disagreements`` for the manager's scope, each contact's latest answers kept between runs
+  (``survey.accounts.answered``);
+* ``naive_ms``: the same with those answers read afresh at every run, through the same
+  definition (``answered.read``), as the page did before they were kept;
   ``ratio`` = naive_ms / compute_ms. Both must give the same figures, or the run fails.
 
 Progress goes to stderr; stdout gets one line:
@@ -37,35 +38,19 @@ from sqlmodel import Session
 
 from bench.base import build, log
 from models.db import make_engine
-from survey.accounts import health, values
+from survey.accounts import answered
 from survey.accounts.health import account_health
-from survey.accounts.profile import ValueLevels, value_levels_by_account
 from survey.accounts.values import disagreements
-from survey.people.access import Scope, owner_scope
+from survey.people.access import owner_scope
 
 MANAGER = "alex.morgan"
 RUNS = 5
 
 
-def per_account(
-    session: Session, scope: Scope, now: datetime, managers: dict[int, int | None]
-) -> dict[int, ValueLevels]:
-    """Value levels read with one query per account: the loop the page ran before."""
-    return {
-        account_id: value_levels_by_account(
-            session, Scope.of_accounts([account_id]), now, {account_id: level}
-        )[account_id]
-        for account_id, level in managers.items()
-        if scope.allows(account_id)
-    }
-
-
 @contextmanager
-def one_query_per_account() -> Iterator[None]:
-    with (
-        mock.patch.object(health, "value_levels_by_account", per_account),
-        mock.patch.object(values, "value_levels_by_account", per_account),
-    ):
+def read_afresh() -> Iterator[None]:
+    """Nothing kept: every call reads each contact's latest answers for itself."""
+    with mock.patch.object(answered, "_current", return_value=None):
         yield
 
 
@@ -117,13 +102,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             build(url, args.responses, accounts=args.accounts, manager_accounts=book)
         engine = make_engine(url)
         now = datetime.now(UTC)
-        log("timing My accounts, batched")
+        log("timing My accounts, latest answers kept")
         compute_ms, queries, batched = measure(page(engine, now), engine)
-        log("timing My accounts, one value-level query per account")
-        with one_query_per_account():
+        log("timing My accounts, latest answers read afresh")
+        with read_afresh():
             naive_ms, naive_queries, looped = measure(page(engine, now), engine)
         if batched != looped:
-            raise SystemExit("the batched and the per-account figures differ")
+            raise SystemExit("the figures with kept and with fresh latest answers differ")
         engine.dispose()
     accounts = len(batched[0])
     print(
