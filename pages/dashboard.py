@@ -15,8 +15,9 @@ from survey.behaviour.rfm import narrow_to_rfm
 from survey.charts import common as charts
 from survey.instrument.definition import load_instrument
 from survey.instrument.workflow import version_breaks
+from survey.loop.worker import check_the_day
 from survey.people.access import restrict_filters
-from survey.quality.report import latest_notices, record_day_check
+from survey.quality.report import latest_notices
 from survey.reporting.dashboard import (
     RECENT_MONTHS,
     DashboardData,
@@ -108,11 +109,14 @@ if data.responses == 0:
     st.warning("No responses match these filters.")
     st.stop()
 # Figures pool languages and instrument versions: say where the instrument does not allow that,
-# as the day's check found (the worker makes it; a base never checked is checked now, once).
+# as the day's check found (the worker makes it; a base never checked is checked now, once,
+# taking turns with the worker and the server's read-ahead, which may be making it already).
 with session_scope(engine()) as session:
     notices = latest_notices(session)
-    if notices is None:
-        notices = record_day_check(session, datetime.now(UTC))
+if notices is None:
+    check_the_day(engine(), datetime.now(UTC))
+    with session_scope(engine()) as session:
+        notices = latest_notices(session) or []
 for notice in notices:
     st.warning(f"{plain(notice)} See the Instrument quality page.", icon=":material/translate:")
 

@@ -1,6 +1,8 @@
 """The dashboard and benchmark pages, through AppTest."""
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import Account, Benchmark, Competitor
 from survey.instrument.definition import load_instrument
+from survey.loop import worker
+from survey.quality import report
 from tests.factories import full_answers, quarter_measures, respond, team_app
 
 APP = "../app.py"
@@ -290,3 +294,27 @@ def test_a_large_selection_estimates_reliability_only_on_request(answered, db, m
     assert not any("Form" in frame.value.columns for frame in at.dataframe)
     toggle.set_value(True).run()
     assert set(at.dataframe[-1].value["Form"]) == {"Check-up"}
+
+
+def test_a_base_never_checked_is_checked_once_while_the_worker_checks_it_too(db, answered, monkeypatch):
+    """The worker's first pass is fitting the day's check when the Dashboard is first opened:
+    the page waits its turn and reads that check instead of fitting the models again."""
+    made: list[int] = []
+    inside = threading.Event()
+    real = report.record_day_check
+
+    def slow(session, when):
+        made.append(1)
+        inside.set()
+        time.sleep(4)  # longer than the landing page and the Dashboard's figures take here
+        return real(session, when)
+
+    monkeypatch.setattr(report, "record_day_check", slow)
+    first = threading.Thread(target=lambda: worker.check_the_day(db.get_bind(), datetime.now(UTC)))
+    first.start()
+    assert inside.wait(10)
+    at = open_page(db, "pages/dashboard.py")
+    first.join(10)
+    assert not at.exception
+    assert made == [1]
+    assert report.latest_notices(db) == []
