@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import AuditEvent, Contact, ContactErasure, Response
 from survey.people.privacy import erase_contact, retention_cutoff
-from tests.factories import full_answers, make_user, respond, team_app
+from tests.factories import full_answers, respond, team_app
 
 COMMENT = full_answers()["COMMENT"]
 
@@ -145,16 +145,3 @@ def test_purging_clears_only_the_comments_older_than_the_retention(db, monkeypat
     assert responses_of(db, old) == [(False, None, "Stratos Group")]
     assert responses_of(db, new) == [(False, COMMENT, "Stratos Group")]
     assert audited(db, "comments_purged") == [("admin", "1 comments older than 12 months")]
-
-
-@pytest.mark.parametrize("role", ["manager", "analyst"])
-def test_non_admins_are_refused(db, two_contacts, role):
-    make_user(db, "maria", "manager")
-    at = team_app(db, role=role).run()
-    with pytest.raises(ValueError, match="Known pages"):
-        at.switch_page("pages/privacy.py")
-    at.switch_page("pages/overview.py").run()
-    at.switch_page("pages/privacy.py").run()
-    assert [e.value for e in at.error] == ["Only admins can open this page."]
-    assert not at.selectbox
-    assert "Privacy" not in [t.value for t in at.title]
