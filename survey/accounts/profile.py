@@ -222,24 +222,11 @@ def _contacts(session: Session, account_id: int, now: datetime) -> list[ContactR
     ]
 
 
-def _latest_scores(session: Session, account_id: int, now: datetime) -> list[tuple[int, str, float]]:
-    """(contact, indicator, score 1-7) of each contact's most recent own score per indicator."""
-    return latest_scores_by_account(session, Scope.of_accounts([account_id]), now).get(account_id, [])
-
-
-def latest_scores_by_account(
-    session: Session, scope: Scope, now: datetime
-) -> dict[int, list[tuple[int, str, float]]]:
-    """``_latest_scores`` of every account in ``scope`` at once, by account: for each contact of
-    those accounts and each indicator, the own score of the contact's latest response that has
-    one (``survey.accounts.answered``)."""
-    return scores_by_account(answered.last_answers(session, scope, now))
-
-
 def scores_by_account(
     rows: list[tuple[int, int, answered.LastAnswers]],
 ) -> dict[int, list[tuple[int, str, float]]]:
-    """(contact, indicator, score) by account, of ``answered.last_answers``' rows."""
+    """(contact, indicator, own score 1-7) by account, of ``answered.last_answers``' rows: for
+    each contact, the own score of their latest response that has one, per indicator."""
     result: dict[int, list[tuple[int, str, float]]] = {}
     for account, contact, answers in rows:
         if answers.scores:
@@ -288,12 +275,6 @@ def median_level(distribution: dict[int, int]) -> int | None:
         if 2 * reached >= n:
             return level
     return None  # unreachable: the counts add up to n
-
-
-def _value_levels(session: Session, account_id: int, now: datetime, manager: int | None) -> ValueLevels:
-    return value_levels_by_account(session, Scope.of_accounts([account_id]), now, {account_id: manager})[
-        account_id
-    ]
 
 
 def value_levels_by_account(
@@ -346,16 +327,20 @@ def account_view(
         raise AccountError(f"the minimum n must be at least 1, not {min_n!r}")
     account = _account(session, account_id, scope)
     contacts = _contacts(session, account_id, now)
-    answered = [c for c in contacts if c.answered]
+    heard_from = [c for c in contacts if c.answered]
     coverage = Coverage(
         contacts=len(contacts),
-        answered=len(answered),
+        answered=len(heard_from),
         influence_total=sum(c.buying_influence for c in contacts),
-        influence_answered=sum(c.buying_influence for c in answered),
+        influence_answered=sum(c.buying_influence for c in heard_from),
     )
+    # Each contact's most recent own score per indicator and value level, read once for both.
+    latest = answered.last_answers(session, Scope.of_accounts([account_id]), now)
     indicators = [indicator.code for indicator in load_instrument().indicators]
     scores = weighted_scores(
-        _latest_scores(session, account_id, now), {c.id: c.buying_influence for c in contacts}, indicators
+        scores_by_account(latest).get(account_id, []),
+        {c.id: c.buying_influence for c in contacts},
+        indicators,
     )
     last = session.exec(
         select(func.max(Interaction.occurred_at)).where(
@@ -375,7 +360,7 @@ def account_view(
         contacts=contacts,
         coverage=coverage,
         scores=scores,
-        value=_value_levels(session, account_id, now, account.manager_value_level),
+        value=value_levels_of(latest, {account_id: account.manager_value_level})[account_id],
         last_interaction=last,
         days_since_last_interaction=None if last is None else (now - last).days,
         trend=quarterly_trend(session, account_id, now, min_n),
