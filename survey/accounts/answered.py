@@ -146,12 +146,8 @@ def last_answers(session: Session, scope: Scope, now: datetime) -> list[tuple[in
     else:
         # A contact whose latest answer is dated after ``now`` is read as of ``now``; for every
         # other contact, every answer is up to ``now`` and what is kept is what ``now`` gives.
-        later = [contact for contact, answers in found.items() if answers.at > now]
-        if len(later) > REREAD_ALL:
-            found = read(session, in_scope, now)
-        elif later:
-            found = {c: answers for c, answers in found.items() if answers.at <= now}
-            found |= read(session, col(Contact.id).in_(later), now)
+        later = {contact for contact, answers in found.items() if answers.at > now}
+        found = _read_again(session, found, later, in_scope, now)
     accounts = session.exec(
         select(Contact.account_id, col(Contact.id))
         .where(in_scope)
@@ -162,6 +158,23 @@ def last_answers(session: Session, scope: Scope, now: datetime) -> list[tuple[in
         for account_id, contact_id in accounts
         if contact_id in found
     ]
+
+
+def _read_again(
+    session: Session,
+    found: dict[int, LastAnswers],
+    contacts: set[int],
+    everyone: ColumnElement[bool],
+    now: datetime | None,
+) -> dict[int, LastAnswers]:
+    """``found`` with ``contacts`` read again (up to ``now``); past ``REREAD_ALL`` of them,
+    ``everyone`` read in one pass instead."""
+    if len(contacts) > REREAD_ALL:
+        return read(session, everyone, now)
+    kept = {contact: answers for contact, answers in found.items() if contact not in contacts}
+    if contacts:
+        kept |= read(session, col(Contact.id).in_(sorted(contacts)), now)
+    return kept
 
 
 def _view(session: Session) -> tuple[int, int]:
@@ -178,7 +191,7 @@ def _current(session: Session, database: str) -> dict[int, LastAnswers] | None:
     a unit of work wrote and may still roll back. (An in-memory database has one connection,
     which a second session would share: there the caller's session reads.)"""
     engine = cast(Engine, session.get_bind())
-    own = engine.url.database in (None, "", ":memory:")
+    own = cache.one_connection(engine)
     with cache.gate(("last answers", database)), Session(engine) as committed:
         reader = session if own else committed
         # Read before the answers: whatever commits in between is read again next time.
@@ -197,13 +210,7 @@ def _current(session: Session, database: str) -> dict[int, LastAnswers] | None:
                 .distinct()
             ).all()
             changed = {int(c) for c in arrived if c is not None}.union(erased - kept.erased)
-            if len(changed) > REREAD_ALL:
-                contacts = read(reader, true(), None)
-            else:
-                contacts = {c: answers for c, answers in kept.contacts.items() if c not in changed}
-                if changed:
-                    contacts |= read(reader, col(Contact.id).in_(sorted(changed)), None)
-            kept = _Kept(newest, erased, contacts)
+            kept = _Kept(newest, erased, _read_again(reader, kept.contacts, changed, true(), None))
         with _lock:
             _kept[database] = kept
     return kept.contacts

@@ -72,6 +72,12 @@ def keep(key: tuple[object, ...], upto: int, cells: Cells) -> None:
     _keep(key, _Entry(upto, cells))
 
 
+def one_connection(engine: Engine) -> bool:
+    """Whether ``engine`` is an in-memory database, which one connection holds: a second
+    session on it shares that connection (and its transaction) instead of opening its own."""
+    return engine.url.database in (None, "", ":memory:")
+
+
 def read_together(session: Session, reads: Sequence[Callable[[Session], Any]]) -> list[Any]:
     """Each of ``reads`` (independent reads, each given a session) run at once, each in a
     session of its own on ``session``'s engine, their results in order. The database works
@@ -79,7 +85,7 @@ def read_together(session: Session, reads: Sequence[Callable[[Session], Any]]) -
     runs), so a page's first open waits for its longest reads rather than their sum. An
     in-memory database, which one connection holds, reads them one after another."""
     engine = cast(Engine, session.get_bind())
-    if len(reads) < 2 or _WORKERS < 2 or engine.url.database in (None, "", ":memory:"):
+    if len(reads) < 2 or _WORKERS < 2 or one_connection(engine):
         return [read(session) for read in reads]
 
     def run(read: Callable[[Session], Any]) -> Any:
