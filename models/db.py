@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -49,6 +50,14 @@ def make_engine(url: str) -> Engine:
         writer_gate.install(engine, SQLITE_BUSY_TIMEOUT_MS / 1000)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def upsert_insert(session: Session) -> Callable[..., Any]:
+    """The ``insert`` of the session's backend that has ``on_conflict_do_…`` (SQLite and
+    PostgreSQL spell the upsert alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 @cache

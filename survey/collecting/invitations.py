@@ -23,10 +23,9 @@ from models.tables import (
 )
 from survey.collecting.forms import choose_form
 from survey.collecting.tokens import hash_token, looks_like_token, new_token, survey_link
-from survey.instrument.definition import load_instrument
 from survey.instrument.forms import PULSE, pulse_page
 from survey.instrument.touchpoints import find_touchpoint, survey_due_at
-from survey.instrument.workflow import newest, sync_published
+from survey.instrument.workflow import instrument_of, newest
 from survey.people.access import EVERYTHING, Scope
 from survey.sending.headers import contact_problems
 
@@ -96,7 +95,6 @@ def check_link(session: Session, token: str | None, now: datetime) -> LinkCheck:
         ).first()
     if invitation is None:
         return LinkCheck(LinkState.UNKNOWN)
-    sync_published(session)  # a version another replica published
     if invitation.completed_at is not None:
         return LinkCheck(LinkState.USED, when=invitation.completed_at)
     if invitation.expires_at <= now:
@@ -113,7 +111,7 @@ def _context(session: Session, invitation: Invitation) -> SurveyContext:
         select(Competitor.id, Competitor.name).where(Competitor.active).order_by(Competitor.name)
     ).all()
     draft = session.get(Draft, invitation.id)
-    instrument = load_instrument(invitation.instrument_version)
+    instrument = instrument_of(session, invitation.instrument_version)  # perhaps another replica's
     return SurveyContext(
         invitation_id=invitation.id or 0,
         account_name=account.name,

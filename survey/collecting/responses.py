@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, text, update
 from sqlmodel import Session, col, select
 
+from models.db import upsert_insert
 from models.tables import (
     Answer,
     Competitor,
@@ -21,10 +22,10 @@ from models.tables import (
 )
 from survey.exports import packs
 from survey.followup import queue as followup
-from survey.instrument.definition import Instrument, Item, load_instrument
+from survey.instrument.definition import Instrument, Item
 from survey.instrument.forms import asked_codes
 from survey.instrument.scoring import IndicatorResult, nps_category, score_indicators, score_leader
-from survey.instrument.workflow import sync_published
+from survey.instrument.workflow import instrument_of
 from survey.loop import alerts
 from survey.reporting import aggregates
 
@@ -272,8 +273,7 @@ def save_draft(
     (``AnswerError``, nothing saved) when one is not an answer this survey could take: a draft
     holds what the survey's widgets can produce, never a megabyte of anything."""
     invitation = session.get_one(Invitation, invitation_id)
-    sync_published(session)
-    instrument = load_instrument(invitation.instrument_version)
+    instrument = instrument_of(session, invitation.instrument_version)
     keys = draft_keys(instrument, asked_for(instrument, invitation))
     items = {item.code: item for item in instrument.items}
     problems: list[Problem] = []
@@ -301,13 +301,10 @@ def save_draft(
         raise AnswerError([Problem("step", f"{shown(step)} is not a page of this survey")])
     locale = instrument.language_for(locale if isinstance(locale, str) else "")
     _claim(session, invitation_id, now)
-    draft = session.get(Draft, invitation_id) or Draft(invitation_id=invitation_id, started_at=now)
-    draft.answers = kept
-    draft.step = step
-    draft.locale = locale
-    draft.updated_at = now
-    session.add(draft)
-    session.flush()
+    saved = {"answers": kept, "step": step, "locale": locale, "updated_at": now}
+    statement = upsert_insert(session)(Draft).values(invitation_id=invitation_id, started_at=now, **saved)
+    # One statement whether or not a draft exists: the first one's start is kept.
+    session.execute(statement.on_conflict_do_update(index_elements=["invitation_id"], set_=saved))
 
 
 def submit(
@@ -323,8 +320,7 @@ def submit(
     transaction. Raises before writing anything when the answers or the link are not valid.
     Returns the new response id."""
     invitation = session.get_one(Invitation, invitation_id)
-    sync_published(session)
-    instrument = load_instrument(invitation.instrument_version)
+    instrument = instrument_of(session, invitation.instrument_version)
     competitor_ids = session.exec(select(Competitor.id)).all()
     clean = validate_answers(
         instrument,
@@ -359,7 +355,7 @@ def submit(
         row["response_id"] = response.id
     insert_scored_rows(session, answer_rows, score_rows)
     aggregates.add_response(session, response.id or 0)
-    followup.flag_response(session, response.id or 0)
+    followup.flag_submitted(session, response)
     # Webhooks subscribed to new responses are told through the outbox, in this transaction.
     alerts.response_stored(session, response, now=now)
     session.execute(delete(Draft).where(col(Draft.invitation_id) == invitation_id))

@@ -204,7 +204,18 @@ def flag_response(
     row = session.exec(select(*_facts_columns()).where(Response.id == response_id)).first()
     if row is None:
         raise FollowUpError(f"there is no response #{response_id}")
-    flagged = _assess_many(session, [ResponseFacts(*row)], threshold)
+    return _open_if_needed(session, ResponseFacts(*row), threshold)
+
+
+def flag_submitted(session: Session, response: Response) -> FollowUp | None:
+    """``flag_response`` for the response its submission has just flushed: the facts are on
+    the row in hand, and nothing can have flagged it yet."""
+    facts = ResponseFacts(*(getattr(response, column.key) for column in _facts_columns()))
+    return _open_if_needed(session, facts, DEFAULT_DROP_THRESHOLD)
+
+
+def _open_if_needed(session: Session, facts: ResponseFacts, threshold: float) -> FollowUp | None:
+    flagged = _assess_many(session, [facts], threshold)
     if not flagged:
         return None
     fact, reasons, detail = flagged[0]

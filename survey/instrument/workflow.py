@@ -56,6 +56,14 @@ def sync_published(session: Session) -> None:
         register_published(_parse(row.body, f"v{row.version}"))
 
 
+def instrument_of(session: Session, version: int) -> Instrument:
+    """Version ``version``: read from the database only when this process lacks it (another
+    replica published it), so a survey's every save does not ask again."""
+    if version not in available_versions():
+        sync_published(session)
+    return load_instrument(version)
+
+
 def newest(session: Session) -> Instrument:
     """The newest published version, as every replica sees it."""
     sync_published(session)

@@ -16,10 +16,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, literal
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from models.db import upsert_insert
 from models.tables import FailedAttempts
 
 FIRST_LOCK = timedelta(minutes=1)
@@ -68,8 +67,7 @@ def record_failure(session: Session, key: str, *, now: datetime, allowed: int) -
 
     One statement increments the count, so two replicas failing at once both count."""
     table = FailedAttempts.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     stale = table.c.last_failure_at < literal(now - FORGET_AFTER, type_=table.c.last_failure_at.type)
     statement = insert(table).values(key=key, failures=1, last_failure_at=now, locked_until=None)
     statement = statement.on_conflict_do_update(

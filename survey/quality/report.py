@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
+from models.db import upsert_insert
 from models.tables import QualityCheck, Response
 from survey.instrument.definition import Instrument, load_instrument
 from survey.people.access import EVERYTHING, Scope
@@ -275,7 +275,7 @@ def record_day_check(session: Session, now: datetime) -> list[str]:
     notices = comparison_notices(comparison_checks(session))
     newest = session.exec(select(func.max(Response.id))).one() or 0
     # An upsert: the worker and a first Dashboard open (or two replicas) may check the same day.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = insert(QualityCheck).values(
         day=f"{now:%Y-%m-%d}", checked_at=now, responses=newest, notices=notices
     )

@@ -27,7 +27,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, case, delete, func, literal, select
+from sqlalchemy import Dialect, Select, bindparam, case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -264,7 +264,6 @@ def raw_conditions(
 
 @cache
 def _increment(aggregate: Aggregate, dialect: str) -> Any:
-    # Built once per table: constructing the statement costs more than running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = aggregate.model.__table__
     columns = [*aggregate.keys, *aggregate.sums]
@@ -276,13 +275,46 @@ def _increment(aggregate: Aggregate, dialect: str) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """``_increment`` compiled once for the driver: per submission, only the response id is
+    bound (building, or even looking up the cache key of, a dozen upserts costs more than
+    running them)."""
+
+    sql: str
+    constants: Mapping[str, Any]
+    order: tuple[str, ...] | None  # the driver's positional order; None: named parameters
+
+    def parameters(self, response_id: int) -> Any:
+        values = {**self.constants, "response_id": response_id}
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+
+_COMPILED: dict[tuple[Aggregate, str, str, str], _Compiled] = {}
+
+
+def _compiled(aggregate: Aggregate, dialect: Dialect) -> _Compiled:
+    key = (aggregate, dialect.name, dialect.driver, dialect.paramstyle)
+    if key not in _COMPILED:
+        compiled = _increment(aggregate, dialect.name).compile(dialect=dialect)
+        if compiled._bind_processors or compiled.post_compile_params:
+            # Bound only as plain values: nothing may need the driver layer to convert or expand.
+            raise TypeError(
+                f"the increment of {aggregate.name} binds values the driver cannot take as they are"
+            )
+        constants = MappingProxyType(dict(compiled.construct_params({"response_id": 0})))
+        order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+        _COMPILED[key] = _Compiled(compiled.string, constants, order)
+    return _COMPILED[key]
+
+
 def add_response(session: Session, response_id: int) -> None:
     """Add one freshly stored response (its scores and answers already flushed) to every
     aggregate, in the caller's transaction."""
-    dialect = session.get_bind().dialect.name
     connection = session.connection()
     for aggregate in AGGREGATES:
-        connection.execute(_increment(aggregate, dialect), {"response_id": response_id})
+        compiled = _compiled(aggregate, connection.dialect)
+        connection.exec_driver_sql(compiled.sql, compiled.parameters(response_id))
 
 
 def unfilled(session: Session) -> list[Aggregate]:

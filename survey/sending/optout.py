@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from models.db import upsert_insert
 from models.tables import OptOut, OptOutLink
 from survey.collecting.tokens import hash_token, looks_like_token, new_token
 
@@ -24,8 +24,7 @@ def opt_out(session: Session, email: str, *, source: str, now: datetime, detail:
     """Put the address on the list; returns whether it was new there. Safe to repeat."""
     if source not in SOURCES:
         raise ValueError(f"unknown opt-out source {source!r}")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = insert(OptOut).values(email=email.strip().lower(), at=now, source=source, detail=detail[:500])
     return bool(session.execute(statement.on_conflict_do_nothing(index_elements=["email"])).rowcount)  # type: ignore[attr-defined]
 
