@@ -262,3 +262,71 @@ def test_the_worker_and_the_read_ahead_make_the_days_check_once_between_them(
     first.join(5)
     assert made == [1]
     assert sorted(results) == [False, True]
+
+
+def _keep_warm(
+    engine: Engine, seen: tuple[object, ...], clock: list[datetime], said: list[str], rounds: int
+) -> int:
+    """``keep_warm`` looking every few milliseconds for ``rounds`` rounds; how many times it
+    read the first figures again."""
+    stop = threading.Event()
+    looked = 0
+    reads = 0
+    real_watched, real_warm = warming.watched, warming.warm_figures
+
+    def counted_look(engine: Engine, now: datetime) -> tuple[object, ...]:
+        nonlocal looked
+        looked += 1
+        if looked >= rounds:
+            stop.set()
+        return real_watched(engine, now)
+
+    def counted_warm(*args: Any, **kwargs: Any) -> int:
+        nonlocal reads
+        reads += 1
+        return real_warm(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(warming, "watched", counted_look)
+        patch.setattr(warming, "warm_figures", counted_warm)
+        watcher = threading.Thread(
+            target=warming.keep_warm,
+            args=(engine,),
+            kwargs={
+                "seen": seen,
+                "now": lambda: clock[0],
+                "min_n": 2,
+                "say": said.append,
+                "stop": stop,
+                "every": 0.01,
+            },
+        )
+        watcher.start()
+        watcher.join(60)
+    assert not watcher.is_alive()
+    return reads
+
+
+def test_the_first_response_of_a_new_month_has_the_first_figures_read_again_before_anyone_opens_them(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Dashboard's default window ends at the newest month with answers: its first
+    response moves the window, whose figures nobody has read. The server reads them again."""
+    clock = [now]
+    seen = warming.watched(team, now)
+    warming.warm_figures(team, now=lambda: clock[0], min_n=2, say=lambda _: None)
+    said: list[str] = []
+    assert _keep_warm(team, seen, clock, said, rounds=3) == 0  # nothing moved: nothing read
+    assert said == []
+
+    later = now + timedelta(days=31)  # the next month, whatever the day
+    with Session(team) as session:
+        respond(session, later, account="Acme Tools", email="new@acme.example")
+    clock[0] = later
+    assert _keep_warm(team, seen, clock, said, rounds=3) == 1  # moved once: read once
+    assert said[0].startswith("what readers open first has moved")
+    whole = _WholeReads(monkeypatch)
+    for owner in ("ana", "ben"):
+        _open_pages(team, _scope(team, owner), later)
+    _open_pages(team, EVERYTHING, later)
+    assert whole.keys == []  # the new window's figures were all kept

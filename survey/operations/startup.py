@@ -158,12 +158,24 @@ def warm_up(*, figures: bool = False) -> threading.Thread:
         if figures:
             from models.db import default_engine
             from models.settings import get_settings
-            from survey.operations.warming import lower_priority, warm_figures
+            from survey.operations.warming import keep_warm, lower_priority, warm_figures, watched
 
             lower_priority()
-            warm_figures(
-                default_engine(), now=lambda: datetime.now(UTC), min_n=get_settings().min_n, say=say_on_stderr
-            )
+            engine, min_n = default_engine(), get_settings().min_n
+
+            def clock() -> datetime:
+                return datetime.now(UTC)
+
+            seen = watched(engine, clock())
+            warm_figures(engine, now=clock, min_n=min_n, say=say_on_stderr)
+
+            # Then again whenever they move: a thread of its own, started here, keeps this low priority.
+            def watch() -> None:
+                keep_warm(
+                    engine, seen=seen, now=clock, min_n=min_n, say=say_on_stderr, stop=threading.Event()
+                )
+
+            threading.Thread(target=watch, name="keep-warm", daemon=True).start()
         settle_heap()
 
     thread = threading.Thread(target=load_all, name="warm-up", daemon=True)

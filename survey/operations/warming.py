@@ -35,6 +35,9 @@ from survey.people.access import EVERYTHING, Scope, restrict_filters
 MAX_SCOPES = 8
 # Below normal priority (Linux ``nice``): a person's page comes first.
 NICENESS = 10
+# How often the server looks whether the first figures have moved (``keep_warm``): a look reads
+# two small tables.
+WATCH_SECONDS = 10.0
 
 
 def first_figures(session: Session, scope: Scope, *, now: datetime, min_n: int) -> None:
@@ -52,6 +55,20 @@ def first_figures(session: Session, scope: Scope, *, now: datetime, min_n: int) 
         dashboard.compute(session, filters, load_instrument(), min_n)
         responses_by_form(session, filters)
     account_health(session, now, scope)
+
+
+def watched(engine: Engine, now: datetime) -> tuple[object, ...]:
+    """What decides which figures ``first_figures`` reads, besides the responses (which kept
+    reads take in as they arrive): the readers' scopes, the Dashboard's default filters (the
+    first response of a new month moves their window) and the day (the Overview's and the
+    account health's windows end today)."""
+    from survey.people.users import reader_scopes
+    from survey.reporting import dashboard
+
+    with Session(engine) as session:
+        scopes = tuple(reader_scopes(session)[:MAX_SCOPES])
+        defaults = dashboard.default_filters(dashboard.filter_options(session))
+    return scopes, defaults, now.date()
 
 
 def warm_figures(
@@ -78,6 +95,32 @@ def warm_figures(
     if EVERYTHING in scopes:  # someone reads the whole base: an analyst's or admin's pages
         quality_fit(engine, now=now(), say=say)
     return done
+
+
+def keep_warm(
+    engine: Engine,
+    *,
+    seen: tuple[object, ...],
+    now: Callable[[], datetime],
+    min_n: int,
+    say: Callable[[str], None],
+    stop: threading.Event,
+    every: float = WATCH_SECONDS,
+) -> None:
+    """After the first ``warm_figures`` (made on what was ``seen``): every ``every`` seconds
+    until ``stop``, read the first figures again when what they are (``watched``) has changed,
+    so that whoever opens the Dashboard after the first response of a month, or the Overview
+    on a new day, does not read a new window whole while they wait."""
+    while not stop.wait(every):
+        try:
+            current = watched(engine, now())
+        except Exception as error:  # reported; tried again on the next round
+            say(f"could not tell whether the first figures moved: {type(error).__name__}: {error}")
+            continue
+        if current != seen:
+            seen = current
+            say("what readers open first has moved (a new month or day, or other readers): reading it again")
+            warm_figures(engine, now=now, min_n=min_n, say=say)
 
 
 def day_check(engine: Engine, *, now: datetime, say: Callable[[str], None]) -> None:
