@@ -151,12 +151,17 @@ def _windows(session: Session, now: datetime) -> dict[tuple[int, str], _Window]:
     key = (cache.database(session), "account windows", baseline_from, recent_from, today)
     sums = cache.current(session, key, lambda: by_window(None), lambda kept, ids: kept.plus(by_window(ids)))
     result = {}
-    for at, account_id in enumerate(sums.keys["account_id"].tolist()):
-        n, total = int(sums.n[at]), float(sums.sums["total"][at])
+    columns = (
+        sums.keys["account_id"],
+        sums.keys["window"],
+        sums.n,
+        sums.sums["total"],
+        sums.sums["total_sq"],
+    )
+    for account_id, window, n, total, total_sq in zip(*(column.tolist() for column in columns), strict=True):
         if n:
             mean = total / n
-            spread = max(0.0, float(sums.sums["total_sq"][at]) - n * mean * mean)
-            result[(int(account_id), str(sums.keys["window"][at]))] = _Window(n, mean, spread)
+            result[(int(account_id), str(window))] = _Window(n, mean, max(0.0, total_sq - n * mean * mean))
     return result
 
 

@@ -238,22 +238,26 @@ def weighted_scores(
     latest: list[tuple[int, str, float]], influence: dict[int, float], indicators: list[str]
 ) -> dict[str, WeightedScore]:
     """The influence-weighted account score per indicator (see the module's docstring)."""
-    by_indicator: dict[str, list[tuple[float, float]]] = {}
+    # One pass, per indicator: [summed influence, influence-weighted total, plain total, contacts].
+    sums: dict[str, list[float]] = {}
     for contact_id, indicator, score in latest:
-        if contact_id in influence:
-            by_indicator.setdefault(indicator, []).append((score, influence[contact_id]))
-    codes = indicators + sorted(code for code in by_indicator if code not in indicators)
+        weight = influence.get(contact_id)
+        if weight is None:
+            continue
+        running = sums.setdefault(indicator, [0.0, 0.0, 0.0, 0.0])
+        running[0] += weight
+        running[1] += score * weight
+        running[2] += score
+        running[3] += 1
+    codes = indicators + sorted(code for code in sums if code not in indicators)
     result = {}
     for code in codes:
-        pairs = by_indicator.get(code, [])
-        weight = sum(w for _, w in pairs)
-        weighted = sum(s * w for s, w in pairs) / weight if weight > 0 else None
-        plain = sum(s for s, _ in pairs) / len(pairs) if pairs else None
+        weight, weighted_total, plain_total, contacts = sums.get(code, (0.0, 0.0, 0.0, 0.0))
         result[code] = WeightedScore(
             indicator=code,
-            score_100=None if weighted is None else _to_100(weighted),
-            unweighted_100=None if plain is None else _to_100(plain),
-            contacts=len(pairs),
+            score_100=_to_100(weighted_total / weight) if weight > 0 else None,
+            unweighted_100=_to_100(plain_total / contacts) if contacts else None,
+            contacts=int(contacts),
             weight=weight,
         )
     return result
