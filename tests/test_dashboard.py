@@ -9,7 +9,8 @@ import pingouin
 import pytest
 import statsmodels.api as sm
 from scipy import stats
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from models.tables import Account, Answer, Competitor, Contact, Invitation, Response, Touchpoint
 from survey.collecting.responses import submit
@@ -236,6 +237,18 @@ def test_reliability_is_reported_for_check_ups_and_pulses_apart_each_with_its_n(
         else:
             assert row.reading.startswith("uncertain")
         assert row.drop_to_raise is None or row.alpha_without > row.high
+
+
+def test_reliability_reads_responses_stored_without_a_pack_like_the_others(session, responses, now):
+    """Reliability reads each response's packed record; a response stored some other way (a
+    bulk load, an older database: no pack yet) is read from its answer rows, to the same alpha."""
+    _pulses(session, now, 120)
+    packed = reliability(session, Filters(), INSTRUMENT, min_n=2)
+    ids = session.exec(select(Response.id).order_by(col(Response.id))).all()
+    session.execute(update(Response).where(col(Response.id).in_(ids[::2])).values(export_pack=None))
+    session.flush()
+    session.expire_all()
+    pd.testing.assert_frame_equal(reliability(session, Filters(), INSTRUMENT, min_n=2), packed)
 
 
 def test_gaps_compare_with_the_published_figure_and_the_rated_leader(session, responses):

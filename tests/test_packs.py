@@ -131,3 +131,10 @@ def test_an_export_of_responses_stored_without_packs_reads_the_same_values(sessi
     session.commit()
     assert exported() == before
     assert packs.missing(session) == 1  # reading never writes
+
+
+def test_no_packs_unpack_to_no_rows():
+    """A selection without responses (a form nobody answered) reads as an empty matrix."""
+    unpacked = packs.unpack([], np.zeros(0, dtype=np.int64))
+    assert len(unpacked.facts) == 0
+    assert unpacked.answers(["SAT1", "TRU1"]).shape == (0, 2)

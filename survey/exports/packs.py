@@ -172,6 +172,8 @@ _VERSION_AT: int = dict(FACTS.fields or {})["instrument_version"][1]
 def unpack(packs: Sequence[bytes | None], ids: Sequence[int] | np.ndarray) -> Unpacked:
     """Packs as arrays, grouped by instrument version; ``PackError`` names a response whose pack
     does not have its version's size."""
+    if not len(packs):
+        return Unpacked(np.zeros(0, dtype=FACTS), [])
     sizes = np.fromiter((0 if p is None else len(p) for p in packs), dtype=np.int64, count=len(packs))
     short = np.flatnonzero(sizes < FACTS.itemsize)
     if len(short):

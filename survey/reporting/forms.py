@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from models.tables import Account, Answer, Contact, Response
+from models.tables import Account, Contact, Response
+from survey.exports import packs
 from survey.instrument.definition import Instrument
 from survey.instrument.forms import CHECKUP, FORM_LABELS, FORMS, PULSE
 from survey.reporting import cache
@@ -90,22 +91,27 @@ def _answers(
     session: Session, instrument: Instrument, form: str, filters: Filters | None = None
 ) -> pd.DataFrame:
     """Reverse-keyed answers to the indicator statements, one row per response of ``form``
-    (under the dashboard's ``filters``, when given), with the response's account (``CLUSTER``)."""
+    that answered one of them at least (under the dashboard's ``filters``, when given), by
+    response id, with the response's account (``CLUSTER``)."""
     codes = [item.code for item in instrument.items if item.indicator]
-    statement = select(Answer.response_id, Answer.item_code, Answer.value, Response.account_id).join(
-        Response, col(Response.id) == Answer.response_id
-    )
-    rows = session.exec(
-        _filtered(session, statement, filters).where(
-            Response.form == form,
-            Response.instrument_version == instrument.version,
-            col(Answer.item_code).in_(codes),
+    # One packed record per response (``survey.exports.packs``), not some twenty answer rows:
+    # at a million responses, seconds instead of minutes.
+    statement = select(Response.id, Response.account_id, Response.export_pack)
+    rows = (
+        session.connection()
+        .execute(
+            _filtered(session, statement, filters)
+            .where(Response.form == form, Response.instrument_version == instrument.version)
+            .order_by(col(Response.id))
         )
-    ).all()
-    frame = pd.DataFrame(rows, columns=["response_id", "item_code", "value", CLUSTER])
-    wide = frame.pivot(index="response_id", columns="item_code", values="value").astype(float)
-    wide = wide.reindex(columns=codes)
-    wide[CLUSTER] = frame.groupby("response_id")[CLUSTER].first()
+        .all()
+    )
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    matrix = packs.read(session, ids, [row[2] for row in rows]).answers(codes)
+    values = np.where(matrix == packs.NOT_ANSWERED, np.nan, matrix.astype(np.float64))
+    answered = ~np.isnan(values).all(axis=1)
+    wide = pd.DataFrame(values[answered], index=pd.Index(ids[answered], name="response_id"), columns=codes)
+    wide[CLUSTER] = np.array([row[1] for row in rows], dtype=np.int64)[answered]
     scale = instrument.agree_scale
     for item in instrument.items:
         if item.indicator and item.reverse:
