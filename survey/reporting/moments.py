@@ -112,13 +112,20 @@ def per_cluster(
     """``measure`` summed by ``by`` and account (n, Σx, Σx²) under ``filters``: one row per
     group and cluster, the inner sums of ``statement``. With ``ids``, only those responses."""
     versions = pooling(filters, versions)
+    alike = {pooled for pooled in versions.values()} if versions is not None else set()
+    if len(alike) == 1 and len(next(iter(alike))) == 1:
+        # Every indicator on the same one version (the usual case): that version as the filter.
+        (only,) = next(iter(alike))
+        filters, versions = replace(filters, version=only), None
     if versions is None:
         # An aggregate's cells by these keys (the quarter worked out of the month) are the
         # clusters' already: one GROUP BY.
         fine = [
             ("month" if grain == "month" else aggregates.QUARTER) if name == PERIOD else name for name in by
         ]
-        inner = _cells(dialect, measure, [*fine, CLUSTER], filters, ids)
+        # The account first: the aggregates' rows are stored in account order, which the
+        # database's grouping then follows for part of the way.
+        inner = _cells(dialect, measure, [CLUSTER, *fine], filters, ids)
         return select(
             *(
                 inner.c[name].label(label)
@@ -129,7 +136,7 @@ def per_cluster(
     # Pooled: each version's cells first, those pooled summed per cluster.
     fine = ["month" if name == PERIOD else name for name in by]
     chosen = replace(filters, version=None)
-    inner = _cells(dialect, measure, ["version", *fine, CLUSTER], chosen, ids)
+    inner = _cells(dialect, measure, [CLUSTER, "version", *fine], chosen, ids)
 
     def key(name: str) -> Any:
         if name != PERIOD:
