@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy import bindparam, delete, func, insert, text, update
 from sqlmodel import Session, col, select
 
 from models.db import upsert_insert
@@ -224,18 +225,27 @@ def asked_for(instrument: Instrument, invitation: Invitation) -> frozenset[str] 
     return asked_codes(instrument, invitation.form, invitation.design_slot)
 
 
-def _claim(session: Session, invitation_id: int, now: datetime, **values: Any) -> None:
-    """Write to the invitation only while it is open; this first write also takes the lock."""
-    result = session.execute(
-        update(Invitation)
+@cache
+def _claiming(completing: bool) -> Any:
+    """The claim's statement, built once (building it costs more than running it)."""
+    now = bindparam("now", type_=Invitation.__table__.c.started_at.type)  # type: ignore[attr-defined]  # a table model has one
+    completed = {"completed_at": now} if completing else {}
+    return (
+        update(Invitation.__table__)  # type: ignore[attr-defined]  # a table model has one
         .where(
-            col(Invitation.id) == invitation_id,
+            col(Invitation.id) == bindparam("invitation_id"),
             col(Invitation.completed_at).is_(None),
             col(Invitation.expires_at) > now,
         )
-        .values(started_at=func.coalesce(Invitation.started_at, now), **values)
+        .values(started_at=func.coalesce(Invitation.started_at, now), **completed)
     )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+
+
+def _claim(session: Session, invitation_id: int, now: datetime, *, completing: bool = False) -> None:
+    """Write to the invitation only while it is open (and with ``completing``, mark it
+    submitted); this first write also takes the lock."""
+    result = session.connection().execute(_claiming(completing), {"invitation_id": invitation_id, "now": now})
+    if result.rowcount == 1:
         return
     session.rollback()
     invitation = session.get_one(Invitation, invitation_id)
@@ -347,7 +357,7 @@ def submit(
 
     # Everything above only reads and computes. The first write takes SQLite's one write lock
     # (and the engine's writer gate) until the commit, so as little as possible comes after it.
-    _claim(session, invitation_id, now, completed_at=now)
+    _claim(session, invitation_id, now, completing=True)
     _in_id_order(session)
     session.add(response)
     session.flush()
@@ -426,11 +436,13 @@ def scored_rows(
 
 
 def insert_scored_rows(session: Session, answers: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
-    # Core inserts: building ORM objects for every answer costs far more than the insert.
+    # Core inserts on the session's connection: ORM objects for every answer, or even the ORM's
+    # bulk path, cost more than the insert.
+    connection = session.connection()
     if answers:
-        session.execute(insert(Answer), answers)
+        connection.execute(insert(Answer.__table__), answers)  # type: ignore[attr-defined]  # a table model has one
     if scores:
-        session.execute(insert(IndicatorScore), scores)
+        connection.execute(insert(IndicatorScore.__table__), scores)  # type: ignore[attr-defined]  # a table model has one
 
 
 def effective_answers(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:
