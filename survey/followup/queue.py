@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import func, insert, literal
+from sqlalchemy import bindparam, func, insert, literal
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
@@ -137,6 +138,26 @@ def _facts_columns() -> tuple[Any, ...]:
     )
 
 
+@cache
+def _history_query() -> Any:
+    """Every named response of some contacts (``ids``), for their order in time."""
+    return select_rows(col(Response.contact_id), col(Response.submitted_at), col(Response.id)).where(
+        col(Response.contact_id).in_(bindparam("ids", expanding=True)),
+        col(Response.anonymous) == False,  # noqa: E712 - SQL, not Python
+    )
+
+
+@cache
+def _own_scores_query() -> Any:
+    """The own indicator scores of some responses (``ids``)."""
+    return select_rows(
+        col(IndicatorScore.response_id), col(IndicatorScore.indicator), col(IndicatorScore.score)
+    ).where(
+        col(IndicatorScore.subject) == "own",
+        col(IndicatorScore.response_id).in_(bindparam("ids", expanding=True)),
+    )
+
+
 def _assess_many(
     session: Session, facts: list[ResponseFacts], threshold: float
 ) -> list[tuple[ResponseFacts, str, str]]:
@@ -146,12 +167,7 @@ def _assess_many(
     contact_ids = sorted({f.contact_id for f in facts if f.contact_id is not None and not f.anonymous})
     history: dict[int, list[tuple[datetime, int]]] = {}
     for chunk in _chunks(contact_ids):
-        rows = session.exec(
-            select(Response.contact_id, Response.submitted_at, Response.id).where(
-                Response.contact_id.in_(chunk),  # type: ignore[union-attr]
-                Response.anonymous == False,  # noqa: E712 - SQL, not Python
-            )
-        ).all()
+        rows = session.connection().execute(_history_query(), {"ids": list(chunk)}).all()
         for contact_id, submitted_at, response_id in rows:
             history.setdefault(contact_id or 0, []).append((submitted_at, response_id or 0))
     previous_of: dict[int, int] = {}
@@ -166,12 +182,7 @@ def _assess_many(
     )
     scores: dict[int, dict[str, float]] = {}
     for chunk in _chunks(wanted):
-        scored = session.exec(
-            select(IndicatorScore.response_id, IndicatorScore.indicator, IndicatorScore.score).where(
-                IndicatorScore.subject == "own",
-                col(IndicatorScore.response_id).in_(chunk),
-            )
-        ).all()
+        scored = session.connection().execute(_own_scores_query(), {"ids": list(chunk)}).all()
         for response_id, indicator, score in scored:
             scores.setdefault(response_id, {})[indicator] = float(score)
 
