@@ -132,6 +132,26 @@ def test_submit_stores_answers_scores_and_uses_the_link(session, now):
     assert check_link(session, token, now).state is LinkState.USED
 
 
+def test_a_draft_and_a_submit_show_on_the_invitation_before_the_commit(session, now):
+    """The caller's unit of work sees what it wrote: the invitation it has loaded reads as
+    started after a draft and as submitted after the submit, before anything is committed."""
+    result, _ = make_invitation(session, now)
+    invitation = session.get_one(Invitation, result.invitation_id)
+    assert (invitation.started_at, invitation.completed_at) == (None, None)
+    draft_at, submit_at = now + timedelta(minutes=1), now + timedelta(minutes=4)
+    save_draft(
+        session, invitation_id=result.invitation_id, answers={"SAT1": 5}, step=0, locale="en", now=draft_at
+    )
+    assert (invitation.started_at, invitation.completed_at) == (draft_at, None)
+    draft = session.get_one(Draft, result.invitation_id)
+    save_draft(
+        session, invitation_id=result.invitation_id, answers={"SAT1": 6}, step=1, locale="en", now=draft_at
+    )
+    assert (draft.answers, draft.step) == ({"SAT1": 6}, 1)
+    submit(session, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=submit_at)
+    assert (invitation.started_at, invitation.completed_at) == (draft_at, submit_at)
+
+
 def test_a_second_submit_stores_nothing_more(session, now):
     result, _ = make_invitation(session, now)
     submit(session, invitation_id=result.invitation_id, answers=full_answers(), locale="en", now=now)

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, text, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from models.db import upsert_insert
@@ -241,11 +242,14 @@ def _claiming(completing: bool) -> Any:
     )
 
 
-def _claim(session: Session, invitation_id: int, now: datetime, *, completing: bool = False) -> None:
+def _claim(session: Session, invitation: Invitation, now: datetime, *, completing: bool = False) -> None:
     """Write to the invitation only while it is open (and with ``completing``, mark it
     submitted); this first write also takes the lock."""
+    invitation_id = invitation.id or 0
     result = session.connection().execute(_claiming(completing), {"invitation_id": invitation_id, "now": now})
     if result.rowcount == 1:
+        # Written past the session: the loaded row reads its new times again when next asked.
+        session.expire(invitation, ["started_at", "completed_at"])
         return
     session.rollback()
     invitation = session.get_one(Invitation, invitation_id)
@@ -310,11 +314,15 @@ def save_draft(
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
         raise AnswerError([Problem("step", f"{shown(step)} is not a page of this survey")])
     locale = instrument.language_for(locale if isinstance(locale, str) else "")
-    _claim(session, invitation_id, now)
+    _claim(session, invitation, now)
     saved = {"answers": kept, "step": step, "locale": locale, "updated_at": now}
     statement = upsert_insert(session)(Draft).values(invitation_id=invitation_id, started_at=now, **saved)
     # One statement whether or not a draft exists: the first one's start is kept.
     session.execute(statement.on_conflict_do_update(index_elements=["invitation_id"], set_=saved))
+    # Written past the session: a draft it had loaded reads the saved one when next asked.
+    loaded = session.identity_map.get(identity_key(Draft, invitation_id))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 def submit(
@@ -357,7 +365,7 @@ def submit(
 
     # Everything above only reads and computes. The first write takes SQLite's one write lock
     # (and the engine's writer gate) until the commit, so as little as possible comes after it.
-    _claim(session, invitation_id, now, completing=True)
+    _claim(session, invitation, now, completing=True)
     _in_id_order(session)
     session.add(response)
     session.flush()
