@@ -52,12 +52,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def upsert_insert(session: Session) -> Callable[..., Any]:
-    """The ``insert`` of the session's backend that has ``on_conflict_do_…`` (SQLite and
-    PostgreSQL spell the upsert alike)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+def upsert_insert(backend: Session | str) -> Callable[..., Any]:
+    """The ``insert`` that has ``on_conflict_do_…`` of a session's backend or of a dialect named
+    (SQLite and PostgreSQL spell the upsert alike)."""
+    name = backend if isinstance(backend, str) else backend.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 @cache

@@ -28,9 +28,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from sqlalchemy import Dialect, Select, bindparam, case, delete, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from models.db import upsert_insert
 from models.tables import (
     Account,
     AccountDayRollup,
@@ -264,7 +264,7 @@ def raw_conditions(
 
 @cache
 def _increment(aggregate: Aggregate, dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     table = aggregate.model.__table__
     columns = [*aggregate.keys, *aggregate.sums]
     query = definition(aggregate.measure, aggregate.keys, dialect, [Response.id == bindparam("response_id")])

@@ -112,7 +112,7 @@ def per_cluster(
     """``measure`` summed by ``by`` and account (n, Σx, Σx²) under ``filters``: one row per
     group and cluster, the inner sums of ``statement``. With ``ids``, only those responses."""
     versions = pooling(filters, versions)
-    alike = {pooled for pooled in versions.values()} if versions is not None else set()
+    alike = set(versions.values()) if versions is not None else set()
     if len(alike) == 1 and len(next(iter(alike))) == 1:
         # Every indicator on the same one version (the usual case): that version as the filter.
         (only,) = next(iter(alike))
