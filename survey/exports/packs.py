@@ -155,6 +155,11 @@ class Unpacked:
             matrix[np.ix_(rows, columns)] = records["answers"][:, places]
         return matrix
 
+    def answer_values(self, codes: Sequence[str]) -> np.ndarray:
+        """``answers`` as numbers to compute with: floats, NaN where a response has none."""
+        matrix = self.answers(codes)
+        return np.where(matrix == NOT_ANSWERED, np.nan, matrix.astype(np.float64))
+
 
 def placed(packed: Sequence[str], wanted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Where each packed key that is wanted sits in the pack and in ``wanted``."""

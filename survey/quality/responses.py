@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
@@ -115,11 +114,8 @@ def item_frame(
         [tuple(row)[:4] for row in rows], columns=["response_id", "language", "version", "segment"]
     )
     frame["version"] = frame["version"].astype(str)
-    values = np.full((len(rows), len(items)), np.nan)
-    if rows:
-        stored = [row[4] for row in rows]
-        answers = packs.read(session, frame["response_id"].to_numpy(), stored).answers(items)
-        values = np.where(answers == packs.NOT_ANSWERED, np.nan, answers.astype(np.float64))
+    stored = [row[4] for row in rows]
+    values = packs.read(session, frame["response_id"].to_numpy(), stored).answer_values(items)
     keyed = _reverse_keyed_codes()
     for column, code in enumerate(items):
         if code in keyed:

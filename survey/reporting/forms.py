@@ -107,8 +107,7 @@ def _answers(
         .all()
     )
     ids = np.array([row[0] for row in rows], dtype=np.int64)
-    matrix = packs.read(session, ids, [row[2] for row in rows]).answers(codes)
-    values = np.where(matrix == packs.NOT_ANSWERED, np.nan, matrix.astype(np.float64))
+    values = packs.read(session, ids, [row[2] for row in rows]).answer_values(codes)
     answered = ~np.isnan(values).all(axis=1)
     wide = pd.DataFrame(values[answered], index=pd.Index(ids[answered], name="response_id"), columns=codes)
     wide[CLUSTER] = np.array([row[1] for row in rows], dtype=np.int64)[answered]
