@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, insert, text, update
+from sqlalchemy import select as core_select
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col
 
 from models.db import upsert_insert
 from models.tables import (
@@ -219,7 +220,43 @@ def draft_keys(instrument: Instrument, asked: frozenset[str] | None = None) -> s
     return {item.code for item in instrument.items} | {LEADER_OTHER_KEY}
 
 
-def asked_for(instrument: Instrument, invitation: Invitation) -> frozenset[str] | None:
+class Asking(Protocol):
+    """What decides the questions a link asks: its form and, for a pulse, its design slot."""
+
+    @property
+    def form(self) -> str: ...
+    @property
+    def design_slot(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a response comes from: its invitation and that invitation's interaction."""
+
+    invitation_id: int
+    interaction_id: int
+    account_id: int
+    contact_id: int | None
+    touchpoint_id: int
+    occurred_at: datetime
+    form: str
+    design_slot: int | None
+
+    @classmethod
+    def of(cls, invitation: Invitation, interaction: Interaction) -> Origin:
+        return cls(
+            invitation_id=invitation.id or 0,
+            interaction_id=interaction.id or 0,
+            account_id=interaction.account_id,
+            contact_id=invitation.contact_id,
+            touchpoint_id=interaction.touchpoint_id,
+            occurred_at=interaction.occurred_at,
+            form=invitation.form,
+            design_slot=invitation.design_slot,
+        )
+
+
+def asked_for(instrument: Instrument, invitation: Asking) -> frozenset[str] | None:
     """What the invitation's form asks: None for a check-up (the whole instrument)."""
     if invitation.form == "checkup":
         return None
@@ -242,20 +279,105 @@ def _claiming(completing: bool) -> Any:
     )
 
 
-def _claim(session: Session, invitation: Invitation, now: datetime, *, completing: bool = False) -> None:
+def _claim(session: Session, invitation_id: int, now: datetime, *, completing: bool = False) -> None:
     """Write to the invitation only while it is open (and with ``completing``, mark it
     submitted); this first write also takes the lock."""
-    invitation_id = invitation.id or 0
     result = session.connection().execute(_claiming(completing), {"invitation_id": invitation_id, "now": now})
     if result.rowcount == 1:
-        # Written past the session: the loaded row reads its new times again when next asked.
-        session.expire(invitation, ["started_at", "completed_at"])
+        # Written past the session: an invitation it had loaded reads its new times when next asked.
+        loaded = session.identity_map.get(identity_key(Invitation, invitation_id))
+        if loaded is not None:
+            session.expire(loaded, ["started_at", "completed_at"])
         return
     session.rollback()
     invitation = session.get_one(Invitation, invitation_id)
     if invitation.completed_at is not None:
         raise AlreadySubmitted("this survey was already submitted")
     raise LinkExpired("this survey link has expired")
+
+
+@cache
+def _link_reading() -> Any:
+    """The invitation's, its interaction's and its draft's facts a save or submit needs: one
+    read, built once (three ORM loads cost more than the submit's writes)."""
+    invitation = Invitation.__table__  # type: ignore[attr-defined]  # a table model has one
+    interaction = Interaction.__table__  # type: ignore[attr-defined]  # a table model has one
+    draft = Draft.__table__  # type: ignore[attr-defined]  # a table model has one
+    return (
+        core_select(
+            invitation.c.instrument_version,
+            invitation.c.interaction_id,
+            interaction.c.account_id,
+            invitation.c.contact_id,
+            interaction.c.touchpoint_id,
+            interaction.c.occurred_at,
+            invitation.c.form,
+            invitation.c.design_slot,
+            invitation.c.opened_at,
+            draft.c.started_at.label("draft_started_at"),
+        )
+        .join(interaction, interaction.c.id == invitation.c.interaction_id)
+        .outerjoin(draft, draft.c.invitation_id == invitation.c.id)
+        .where(invitation.c.id == bindparam("invitation_id"))
+    )
+
+
+@dataclass(frozen=True)
+class _Link:
+    instrument_version: int
+    origin: Origin
+    opened_at: datetime | None
+    draft_started_at: datetime | None
+
+
+def _read_link(session: Session, invitation_id: int) -> _Link:
+    """The link's facts; ``NoResultFound`` when there is no such invitation. What this session
+    has pending for them is flushed first, as the ORM's own loads would."""
+    session.flush()
+    row = session.connection().execute(_link_reading(), {"invitation_id": invitation_id}).one()
+    origin = Origin(
+        invitation_id=invitation_id,
+        interaction_id=row.interaction_id,
+        account_id=row.account_id,
+        contact_id=row.contact_id,
+        touchpoint_id=row.touchpoint_id,
+        occurred_at=row.occurred_at,
+        form=row.form,
+        design_slot=row.design_slot,
+    )
+    return _Link(row.instrument_version, origin, row.opened_at, row.draft_started_at)
+
+
+@cache
+def _listed_competitors() -> Any:
+    return core_select(Competitor.__table__.c.id)  # type: ignore[attr-defined]  # a table model has one
+
+
+def _competitor_ids(session: Session, answers: Mapping[str, Any]) -> list[int]:
+    """The listed providers' ids, read only when the answers name one by id."""
+    if not _is_int(answers.get("LEADER")):
+        return []
+    return [cid for (cid,) in session.connection().execute(_listed_competitors())]
+
+
+@cache
+def _saving_draft(dialect: str) -> Any:
+    """The draft's one upsert whether or not a draft exists (the first one's start is kept),
+    built once per backend."""
+    table = Draft.__table__  # type: ignore[attr-defined]  # a table model has one
+    kept = ("answers", "step", "locale", "updated_at")
+    statement = upsert_insert(dialect)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in (*kept, "invitation_id", "started_at")}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["invitation_id"], set_={name: statement.excluded[name] for name in kept}
+    )
+
+
+@cache
+def _forgetting_draft() -> Any:
+    table = Draft.__table__  # type: ignore[attr-defined]  # a table model has one
+    return delete(table).where(table.c.invitation_id == bindparam("invitation_id"))
 
 
 RESPONSE_ORDER_LOCK = 7_303_011  # any constant; names the lock below in pg_locks
@@ -286,9 +408,9 @@ def save_draft(
     Each answer is checked as the submission would check it, and the whole draft is refused
     (``AnswerError``, nothing saved) when one is not an answer this survey could take: a draft
     holds what the survey's widgets can produce, never a megabyte of anything."""
-    invitation = session.get_one(Invitation, invitation_id)
-    instrument = instrument_of(session, invitation.instrument_version)
-    keys = draft_keys(instrument, asked_for(instrument, invitation))
+    link = _read_link(session, invitation_id)
+    instrument = instrument_of(session, link.instrument_version)
+    keys = draft_keys(instrument, asked_for(instrument, link.origin))
     items = {item.code: item for item in instrument.items}
     problems: list[Problem] = []
     kept: dict[str, Any] = {}
@@ -314,11 +436,12 @@ def save_draft(
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
         raise AnswerError([Problem("step", f"{shown(step)} is not a page of this survey")])
     locale = instrument.language_for(locale if isinstance(locale, str) else "")
-    _claim(session, invitation, now)
+    _claim(session, invitation_id, now)
     saved = {"answers": kept, "step": step, "locale": locale, "updated_at": now}
-    statement = upsert_insert(session)(Draft).values(invitation_id=invitation_id, started_at=now, **saved)
-    # One statement whether or not a draft exists: the first one's start is kept.
-    session.execute(statement.on_conflict_do_update(index_elements=["invitation_id"], set_=saved))
+    session.connection().execute(
+        _saving_draft(session.get_bind().dialect.name),
+        {"invitation_id": invitation_id, "started_at": now, **saved},
+    )
     # Written past the session: a draft it had loaded reads the saved one when next asked.
     loaded = session.identity_map.get(identity_key(Draft, invitation_id))
     if loaded is not None:
@@ -337,38 +460,32 @@ def submit(
     """Store the response, its answers and scores and use up the link, all in the caller's
     transaction. Raises before writing anything when the answers or the link are not valid.
     Returns the new response id."""
-    invitation = session.get_one(Invitation, invitation_id)
-    instrument = instrument_of(session, invitation.instrument_version)
-    competitor_ids = session.exec(select(Competitor.id)).all()
+    link = _read_link(session, invitation_id)
+    instrument = instrument_of(session, link.instrument_version)
     clean = validate_answers(
-        instrument,
-        answers,
-        [cid for cid in competitor_ids if cid is not None],
-        asked_for(instrument, invitation),
+        instrument, answers, _competitor_ids(session, answers), asked_for(instrument, link.origin)
     )
-    draft = session.get(Draft, invitation_id)
-    started_at = draft.started_at if draft else invitation.opened_at or now
-    interaction = session.get_one(Interaction, invitation.interaction_id)
     response = build_response(
-        invitation=invitation,
-        interaction=interaction,
+        origin=link.origin,
         instrument=instrument,
         clean=clean,
         locale=instrument.language_for(locale),
-        started_at=started_at,
+        started_at=link.draft_started_at or link.opened_at or now,
         submitted_at=now,
     )
     # Asked for on the survey's last page: the answers then never show who gave them.
     response.anonymous = anonymous
     answer_rows, score_rows = scored_rows(0, instrument, clean)
-    response.export_pack = packs.pack(response, interaction.occurred_at, clean.scale, score_rows)
+    response.export_pack = packs.pack(response, link.origin.occurred_at, clean.scale, score_rows)
 
     # Everything above only reads and computes. The first write takes SQLite's one write lock
     # (and the engine's writer gate) until the commit, so as little as possible comes after it.
-    _claim(session, invitation, now, completing=True)
+    _claim(session, invitation_id, now, completing=True)
     _in_id_order(session)
-    session.add(response)
-    session.flush()
+    # A plain insert on the session's connection (the ORM's unit of work costs more than it).
+    table = Response.__table__  # type: ignore[attr-defined]  # a table model has one
+    values = {column.key: getattr(response, column.key) for column in table.columns if column.key != "id"}
+    [response.id] = session.connection().execute(_storing(Response), values).inserted_primary_key or [None]
     for row in (*answer_rows, *score_rows):
         row["response_id"] = response.id
     insert_scored_rows(session, answer_rows, score_rows)
@@ -376,15 +493,17 @@ def submit(
     followup.flag_submitted(session, response)
     # Webhooks subscribed to new responses are told through the outbox, in this transaction.
     alerts.response_stored(session, response, now=now)
-    session.execute(delete(Draft).where(col(Draft.invitation_id) == invitation_id))
+    session.connection().execute(_forgetting_draft(), {"invitation_id": invitation_id})
+    loaded = session.identity_map.get(identity_key(Draft, invitation_id))
+    if loaded is not None:
+        session.expunge(loaded)
     session.flush()
     return response.id or 0
 
 
 def build_response(
     *,
-    invitation: Invitation,
-    interaction: Interaction,
+    origin: Origin,
     instrument: Instrument,
     clean: CleanAnswers,
     locale: str,
@@ -394,14 +513,14 @@ def build_response(
     """The response row of validated answers; ids of where it came from are copied onto it
     so that dashboards need no joins through the invitation."""
     return Response(
-        invitation_id=invitation.id or 0,
-        interaction_id=interaction.id or 0,
-        account_id=interaction.account_id,
-        contact_id=invitation.contact_id,
-        touchpoint_id=interaction.touchpoint_id,
+        invitation_id=origin.invitation_id,
+        interaction_id=origin.interaction_id,
+        account_id=origin.account_id,
+        contact_id=origin.contact_id,
+        touchpoint_id=origin.touchpoint_id,
         instrument_version=instrument.version,
         instrument_fingerprint=instrument.fingerprint,
-        form=invitation.form,
+        form=origin.form,
         locale=locale,
         started_at=started_at,
         submitted_at=submitted_at,
@@ -443,14 +562,19 @@ def scored_rows(
     return answers, scores
 
 
+@cache
+def _storing(model: type[SQLModel]) -> Any:
+    return insert(model.__table__)  # type: ignore[attr-defined]  # a table model has one
+
+
 def insert_scored_rows(session: Session, answers: list[dict[str, Any]], scores: list[dict[str, Any]]) -> None:
     # Core inserts on the session's connection: ORM objects for every answer, or even the ORM's
     # bulk path, cost more than the insert.
     connection = session.connection()
     if answers:
-        connection.execute(insert(Answer.__table__), answers)  # type: ignore[attr-defined]  # a table model has one
+        connection.execute(_storing(Answer), answers)
     if scores:
-        connection.execute(insert(IndicatorScore.__table__), scores)  # type: ignore[attr-defined]  # a table model has one
+        connection.execute(_storing(IndicatorScore), scores)
 
 
 def effective_answers(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from survey.collecting.responses import (
     LEADER_OTHER,
     LEADER_OTHER_KEY,
     CleanAnswers,
+    Origin,
     asked_for,
     build_response,
     insert_scored_rows,
@@ -572,8 +573,7 @@ def _prepare_response(
     invitation.opened_at = invitation.started_at = started
     invitation.completed_at = submitted
     response = build_response(
-        invitation=invitation,
-        interaction=interaction,
+        origin=Origin.of(invitation, interaction),
         instrument=instrument,
         clean=clean,
         locale=contact.language,

@@ -16,6 +16,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -125,11 +126,15 @@ def set_active(session: Session, endpoint_id: int, active: bool) -> WebhookEndpo
     return endpoint
 
 
+@cache
+def _active_endpoints() -> Any:
+    """Built once: every submission asks."""
+    return select(WebhookEndpoint.id, WebhookEndpoint.events).where(col(WebhookEndpoint.active))
+
+
 def subscribers(session: Session, event_type: str) -> list[int]:
     """Ids of the active endpoints that subscribed to ``event_type``."""
-    endpoints = session.exec(
-        select(WebhookEndpoint.id, WebhookEndpoint.events).where(col(WebhookEndpoint.active))
-    ).all()
+    endpoints = session.connection().execute(_active_endpoints()).all()
     return [endpoint_id or 0 for endpoint_id, events in endpoints if event_type in events.split(",")]
 
 
