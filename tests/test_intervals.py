@@ -16,6 +16,8 @@ from survey.reporting.intervals import (
     mean_p_value,
     nps_from_moments,
     nps_interval,
+    t_quantile,
+    t_upper_tail,
 )
 from survey.reporting.moments import LEVEL
 
@@ -46,6 +48,17 @@ def test_a_wider_level_and_the_p_value_are_scipys_one_sample_t_test():
     assert mean_interval(mean, sd, n) == pytest.approx(test.confidence_interval(0.95))
     assert mean_p_value(mean, sd, n) == pytest.approx(test.pvalue)
     assert mean_p_value(0.0, 0.0, 5) == 1.0
+
+
+def test_the_t_quantile_and_tail_are_scipys_student_t():
+    df = np.array([1, 2, 3.5, 9, 29, 120, 1e6])
+    for probability in (0.5, 0.9, 0.975, 1 - 0.05 / 12):
+        np.testing.assert_allclose(t_quantile(probability, df), stats.t.ppf(probability, df), rtol=1e-12)
+    t = np.array([0.0, 0.3, 1.96, 4.2, 40.0])
+    np.testing.assert_allclose(t_upper_tail(t, 7), stats.t.sf(t, 7), rtol=1e-12)
+    # Degrees of freedom that are not positive give no quantile, as scipy's give none.
+    assert np.isnan(t_quantile(0.975, 0))
+    assert np.isnan(stats.t.ppf(0.975, 0))
 
 
 def test_one_response_has_no_interval():

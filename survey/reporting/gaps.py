@@ -45,6 +45,7 @@ from survey.reporting.intervals import (
     difference_interval,
     effective,
     paired_from_sums,
+    t_upper_tail,
 )
 from survey.reporting.moments import difference_sums
 from survey.reporting.people import Enough
@@ -175,7 +176,7 @@ def gaps(
             d = clustered_from_moments(**{name: [value] for name, value in moments.items()})
             se = float(d.se[0]) * 100 / 6
             if se > 0:
-                p = float(2 * stats.t.sf(abs(pair.difference) / se, int(d.clusters[0]) - 1))
+                p = float(2 * t_upper_tail(abs(pair.difference) / se, int(d.clusters[0]) - 1))
                 low, high = float(d.low[0]) * 100 / 6, float(d.high[0]) * 100 / 6
                 n_eff = float(d.n_eff[0])
         found.append(
