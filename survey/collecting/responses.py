@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
@@ -256,6 +256,9 @@ class Origin:
         )
 
 
+_ORIGIN_FIELDS = tuple(field.name for field in fields(Origin))
+
+
 def asked_for(instrument: Instrument, invitation: Asking) -> frozenset[str] | None:
     """What the invitation's form asks: None for a check-up (the whole instrument)."""
     if invitation.form == "checkup":
@@ -279,14 +282,19 @@ def _claiming(completing: bool) -> Any:
     )
 
 
+def _loaded(session: Session, model: type[SQLModel], key: int) -> Any | None:
+    """The row of ``model`` this session has loaded under ``key``, if any: one that a
+    statement on the connection wrote past must be read again (or let go, once deleted)."""
+    return session.identity_map.get(identity_key(model, key))
+
+
 def _claim(session: Session, invitation_id: int, now: datetime, *, completing: bool = False) -> None:
     """Write to the invitation only while it is open (and with ``completing``, mark it
     submitted); this first write also takes the lock."""
     result = session.connection().execute(_claiming(completing), {"invitation_id": invitation_id, "now": now})
     if result.rowcount == 1:
         # Written past the session: an invitation it had loaded reads its new times when next asked.
-        loaded = session.identity_map.get(identity_key(Invitation, invitation_id))
-        if loaded is not None:
+        if (loaded := _loaded(session, Invitation, invitation_id)) is not None:
             session.expire(loaded, ["started_at", "completed_at"])
         return
     session.rollback()
@@ -305,6 +313,7 @@ def _link_reading() -> Any:
     draft = Draft.__table__  # type: ignore[attr-defined]  # a table model has one
     return (
         core_select(
+            invitation.c.id.label("invitation_id"),
             invitation.c.instrument_version,
             invitation.c.interaction_id,
             interaction.c.account_id,
@@ -334,18 +343,10 @@ def _read_link(session: Session, invitation_id: int) -> _Link:
     """The link's facts; ``NoResultFound`` when there is no such invitation. What this session
     has pending for them is flushed first, as the ORM's own loads would."""
     session.flush()
-    row = session.connection().execute(_link_reading(), {"invitation_id": invitation_id}).one()
-    origin = Origin(
-        invitation_id=invitation_id,
-        interaction_id=row.interaction_id,
-        account_id=row.account_id,
-        contact_id=row.contact_id,
-        touchpoint_id=row.touchpoint_id,
-        occurred_at=row.occurred_at,
-        form=row.form,
-        design_slot=row.design_slot,
-    )
-    return _Link(row.instrument_version, origin, row.opened_at, row.draft_started_at)
+    row = session.connection().execute(_link_reading(), {"invitation_id": invitation_id}).one()._mapping
+    # The read names its columns as Origin names its fields.
+    origin = Origin(**{name: row[name] for name in _ORIGIN_FIELDS})
+    return _Link(row["instrument_version"], origin, row["opened_at"], row["draft_started_at"])
 
 
 @cache
@@ -443,8 +444,7 @@ def save_draft(
         {"invitation_id": invitation_id, "started_at": now, **saved},
     )
     # Written past the session: a draft it had loaded reads the saved one when next asked.
-    loaded = session.identity_map.get(identity_key(Draft, invitation_id))
-    if loaded is not None:
+    if (loaded := _loaded(session, Draft, invitation_id)) is not None:
         session.expire(loaded)
 
 
@@ -494,8 +494,7 @@ def submit(
     # Webhooks subscribed to new responses are told through the outbox, in this transaction.
     alerts.response_stored(session, response, now=now)
     session.connection().execute(_forgetting_draft(), {"invitation_id": invitation_id})
-    loaded = session.identity_map.get(identity_key(Draft, invitation_id))
-    if loaded is not None:
+    if (loaded := _loaded(session, Draft, invitation_id)) is not None:
         session.expunge(loaded)
     session.flush()
     return response.id or 0
