@@ -12,7 +12,16 @@ from scipy import stats
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from models.tables import Account, Answer, Competitor, Contact, Invitation, Response, Touchpoint
+from models.tables import (
+    Account,
+    Answer,
+    Competitor,
+    Contact,
+    IndicatorScore,
+    Invitation,
+    Response,
+    Touchpoint,
+)
 from survey.collecting.responses import submit
 from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import load_instrument
@@ -667,3 +676,30 @@ def test_a_trend_runs_on_across_a_version_only_where_the_statements_are_unchange
     # The profile and the gaps stay on the shown version alone.
     trust = data.profile[(data.profile["subject"] == "own") & (data.profile["indicator"] == "trust")]
     assert trust["n"].iloc[0] == 3
+
+
+def test_the_latest_responses_are_the_newest_in_scope_each_with_its_own_mean(session, responses):
+    from survey.people.access import EVERYTHING, Scope
+    from survey.reporting.overview import latest_responses
+
+    rows = pd.DataFrame(
+        session.execute(
+            select(Response.id, Response.submitted_at, Account.id.label("account_id"), Account.name)
+            .join(Account, Account.id == Response.account_id)
+            .order_by(Response.submitted_at.desc(), Response.id.desc())
+        ).all(),
+        columns=["id", "submitted", "account_id", "account"],
+    )
+    latest = latest_responses(session, limit=5, scope=EVERYTHING)
+    assert list(latest["response"]) == list(rows["id"][:5])
+    first = int(latest["response"].iloc[0])
+    own = session.execute(
+        select(IndicatorScore.score_100).where(
+            IndicatorScore.response_id == first, IndicatorScore.subject == "own"
+        )
+    ).scalars()
+    assert latest["score_100"].iloc[0] == pytest.approx(np.mean(list(own)))
+    bolt = rows[rows["account"] == "Bolt Works"]
+    mine = latest_responses(session, limit=3, scope=Scope.of_accounts([int(bolt["account_id"].iloc[0])]))
+    assert list(mine["response"]) == list(bolt["id"][:3])
+    assert set(mine["account"]) == {"Bolt Works"}

@@ -127,11 +127,13 @@ def response_months(session: Session, *, scope: Scope = EVERYTHING) -> list[str]
     """Every month (YYYY-MM) from the first response to the last, for a "since" picker."""
     from sqlmodel import func
 
-    first, last = session.exec(
-        select(func.min(Response.submitted_at), func.max(Response.submitted_at)).where(
-            scope.condition(Response.account_id)
-        )
-    ).one()
+    # Each end on its own: so each is one step into the submission-time index (asked together,
+    # SQLite reads every response in scope).
+    ends = (
+        select(extreme(Response.submitted_at)).where(scope.condition(Response.account_id)).scalar_subquery()
+        for extreme in (func.min, func.max)
+    )
+    first, last = session.exec(select(*ends)).one()
     if first is None or last is None:
         return []
     return [

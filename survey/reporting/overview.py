@@ -140,15 +140,16 @@ def _interval(change: Change | None) -> tuple[float, float] | None:
 
 def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYTHING) -> pd.DataFrame:
     """The newest submissions with their account, touchpoint, NPS and mean 0-100 score. The
-    newest ``limit`` responses are picked first (by the submission-time index), and only
-    their scores are read."""
-    newest = (
+    newest ``limit`` responses are picked first, on their own (by the submission-time index),
+    and only their rows and scores are read. (Picked in the same statement, as a subquery, the
+    limit is a bound value SQLite plans without: it joined every response in scope to the
+    subquery instead, a third of a second on a million responses.)"""
+    newest = session.exec(
         select(Response.id)
         .where(scope.condition(Response.account_id))
         .order_by(col(Response.submitted_at).desc(), col(Response.id).desc())
         .limit(limit)
-        .subquery("newest")
-    )
+    ).all()
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
             Response.id,
@@ -159,7 +160,7 @@ def latest_responses(session: Session, *, limit: int = 20, scope: Scope = EVERYT
             Response.nps_category,
             func.avg(IndicatorScore.score_100),
         )
-        .join(newest, newest.c.id == Response.id)
+        .where(col(Response.id).in_(newest))
         .join(Account, Account.id == Response.account_id)
         .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
         .outerjoin(
