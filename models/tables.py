@@ -101,7 +101,23 @@ class Interaction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# Invitations whose mail waits for the touchpoint's survey delay and is not out yet.
+TO_SEND = "send_after IS NOT NULL AND sent_at IS NULL AND completed_at IS NULL"
+
+
 class Invitation(SQLModel, table=True):
+    __table_args__ = (
+        # Only those still to send, by when: the worker's every pass looks for the due among
+        # these, not among every invitation ever made.
+        Index(
+            "ix_invitation_to_send",
+            "send_after",
+            "id",
+            sqlite_where=text(TO_SEND),
+            postgresql_where=text(TO_SEND),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     interaction_id: int = Field(foreign_key="interaction.id", index=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
