@@ -330,3 +330,31 @@ def test_the_first_response_of_a_new_month_has_the_first_figures_read_again_befo
         _open_pages(team, _scope(team, owner), later)
     _open_pages(team, EVERYTHING, later)
     assert whole.keys == []  # the new window's figures were all kept
+
+
+def test_in_a_month_nobody_answered_yet_its_first_answer_finds_the_moved_window_kept(
+    team: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = now.replace(day=1) + timedelta(days=40)  # the month after the last answers
+    month = f"{later:%Y-%m}"
+    with Session(team) as session:
+        options = dashboard.filter_options(session)
+    assert options["last_month"] < month
+    windows = warming.dashboard_windows(options, later)
+    assert [window.end for window in windows] == [options["last_month"], month]
+    assert warming.dashboard_windows(options, now) == windows[:1]  # a month with answers: one
+    warming.warm_figures(team, now=lambda: later, min_n=2, say=lambda _: None)
+    ana = _scope(team, "ana")
+    with Session(team) as session:
+        respond(session, later, account="Acme Tools", email="first.of.the.month@acme.example")
+        moved = dashboard.default_filters(dashboard.filter_options(session))
+    assert moved == windows[1]  # the first answer of the month moved the Dashboard's window
+    whole = _WholeReads(monkeypatch)
+    _, warm = _open_pages(team, ana, later)
+    assert whole.keys == []  # kept ahead: only the new answer was read
+    cache.clear()
+    _, cold = _open_pages(team, ana, later)
+    assert len(whole.keys) > 10
+    assert warm.responses == cold.responses == 2 * 4 * 3 + 1  # the new answer among them
+    pd.testing.assert_frame_equal(warm.trend, cold.trend, rtol=1e-9)
+    pd.testing.assert_frame_equal(warm.profile, cold.profile, rtol=1e-9)

@@ -6,7 +6,8 @@ base, takes seconds (a manager owning 2,000 of 5,000 accounts: the Dashboard's r
 about four seconds of database work, the whole base's about eight). So the server reads, as
 it starts, what each reader's pages show before anyone touches a filter: for each scope the
 active users read (``users.reader_scopes``, the widest first, at most ``MAX_SCOPES``), the
-Overview, the Dashboard on its default filters and My accounts' account health, and, when an
+Overview, the Dashboard on its default filters (and, in a month nobody has answered yet, on
+those its first answer brings: ``dashboard_windows``) and My accounts' account health, and, when an
 analyst or admin reads the whole base, the Instrument quality page's models. Before those, the
 day's check across languages and versions when the day has none (``day_check``). Whoever opens
 one of those pages afterwards finds its figures kept, whatever arrived in between; a page
@@ -22,16 +23,21 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from survey.people.access import EVERYTHING, Scope, restrict_filters
 
-# Each scope keeps about twenty reads; this many scopes stay well within what the cache keeps
-# (``cache.MAX_ENTRIES``), so warming never pushes out its own figures.
+if TYPE_CHECKING:
+    from survey.reporting.filters import Filters
+
+# Each scope keeps about twenty reads (thirty in a month nobody has answered yet: two Dashboard
+# windows); this many scopes stay well within what the cache keeps (``cache.MAX_ENTRIES``), so
+# warming never pushes out its own figures.
 MAX_SCOPES = 8
 # Below normal priority (Linux ``nice``): a person's page comes first.
 NICENESS = 10
@@ -50,11 +56,29 @@ def first_figures(session: Session, scope: Scope, *, now: datetime, min_n: int) 
 
     overview.overview(session, now=now, min_n=min_n, scope=scope)
     options = dashboard.filter_options(session)
-    filters = restrict_filters(dashboard.default_filters(options), scope)
-    if filters is not None and options["first_month"] is not None:
-        dashboard.compute(session, filters, load_instrument(), min_n)
-        responses_by_form(session, filters)
+    for window in dashboard_windows(options, now):
+        filters = restrict_filters(window, scope)
+        if filters is not None:
+            dashboard.compute(session, filters, load_instrument(), min_n)
+            responses_by_form(session, filters)
     account_health(session, now, scope)
+
+
+def dashboard_windows(options: Mapping[str, Any], now: datetime) -> list[Filters]:
+    """The Dashboard's default filters (``dashboard.default_filters``), and, in a month with no
+    answers yet, those its first answer will bring: the window moves on to end in that month.
+    Read ahead too, that window is kept before anyone answers, and the first answer of the
+    month is then added to it as any new answer is (otherwise whoever opens the Dashboard
+    next reads the moved window whole: seconds on a large base)."""
+    from survey.reporting import dashboard
+
+    if options["first_month"] is None:
+        return []
+    windows = [dashboard.default_filters(options)]
+    month = f"{now:%Y-%m}"
+    if options["last_month"] < month:
+        windows.append(dashboard.default_filters({**options, "last_month": month}))
+    return windows
 
 
 def watched(engine: Engine, now: datetime) -> tuple[object, ...]:

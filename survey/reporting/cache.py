@@ -29,7 +29,9 @@ from survey.reporting import aggregates
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters
 
-MAX_ENTRIES = 256
+# Reads kept, the least recently used forgotten first: room for the server's read-ahead of
+# every reader's first figures (``survey.operations.warming``) and as much again for filters.
+MAX_ENTRIES = 512
 # Reads run at once by ``read_together``: one per core, at most four.
 _WORKERS = min(4, os.cpu_count() or 1)
 _ATTEMPTS = 3
