@@ -157,6 +157,28 @@ def test_comments_carry_the_tags_of_matching_rules_and_never_the_anonymous_ones(
     assert "late late late" not in set(frame["comment"])
 
 
+def test_a_few_accounts_and_many_list_the_same_newest_comments(session, commented, now):
+    # Six accounts: one is read through the index by account, four by walking the newest first.
+    for number, name in enumerate(("Initech", "Umbrella", "Hooli", "Vandelay")):
+        for day in range(3):
+            said = answers_at(NPS=7, COMMENT=f"{name} {day}")
+            when = now - timedelta(days=day * 7 + number)
+            respond(session, when, said, account=name, email=f"p{day}@{name.lower()}.example")
+    everything = comments(session)
+    assert len(everything) == 3 + 4 * 3
+    ids = {name: account_id(session, name) for name in ("Acme Tools", "Globex", "Initech", "Umbrella")}
+    for chosen in (["Acme Tools"], ["Acme Tools", "Globex", "Initech", "Umbrella"]):
+        scope = Scope.of_accounts([ids[name] for name in chosen])
+        expected = everything[everything["account"].isin(chosen)].reset_index(drop=True)
+        for listed in (
+            comments(session, scope=scope),
+            comments(session, CommentFilters(account_ids=tuple(ids[name] for name in chosen))),
+        ):
+            assert list(listed["response_id"]) == list(expected["response_id"])  # newest first
+        newest = comments(session, scope=scope, limit=2)
+        assert list(newest["response_id"]) == list(expected["response_id"][:2])
+
+
 def test_comment_filters_narrow_the_list(session, commented, now):
     acme = account_id(session)
     assert len(comments(session, CommentFilters(account_ids=(acme,)))) == 2
