@@ -365,8 +365,15 @@ def _wider(aggregate: Aggregate, candidates: Sequence[Aggregate]) -> Aggregate |
 
 
 def _regrouped(
-    aggregate: Aggregate, keys: Sequence[str], measure: Measure, conditions: Sequence[Any]
+    aggregate: Aggregate,
+    keys: Sequence[str],
+    measure: Measure,
+    conditions: Sequence[Any],
+    *,
+    grouped: bool = True,
 ) -> Select[Any]:
+    """``aggregate``'s sums by ``keys`` under ``conditions``; not ``grouped``: its rows as
+    stored, with those keys and sums, for a caller to sum by them."""
     table = aggregate.model.__table__
 
     def key(name: str) -> Any:
@@ -375,11 +382,11 @@ def _regrouped(
     chosen = [key(name) for name in keys]
     statement = select(
         *(column.label(name) for column, name in zip(chosen, keys, strict=True)),
-        *(func.sum(table.c[name]).label(name) for name in SUMS[measure]),
+        *((func.sum(table.c[name]) if grouped else table.c[name]).label(name) for name in SUMS[measure]),
     ).where(*conditions)
     if measure in SUBJECTS and aggregate.measure == "scores":
         statement = statement.where(table.c.subject == SUBJECTS[measure])
-    return statement.group_by(*chosen)
+    return statement.group_by(*chosen) if grouped else statement
 
 
 def source_for(
@@ -401,9 +408,13 @@ def statement(
     skip: frozenset[str] = frozenset(),
     ids: tuple[int, int] | None = None,
     items: tuple[str, ...] = (),
+    grouped: bool = True,
 ) -> Select[Any]:
     """The query of ``read``: ``measure`` summed by ``keys`` under ``filters``, from the
-    smallest aggregate that can answer, or with ``ids``, from the raw rows in that id range."""
+    smallest aggregate that can answer, or with ``ids``, from the raw rows in that id range.
+    Not ``grouped``: an aggregate's rows as stored (finer than ``keys``, where it holds more
+    keys), for a caller that sums them by ``keys`` itself, one grouping fewer; raw rows are
+    grouped all the same."""
     aggregate = None if ids is not None else source_for(measure, keys, filters, skip=skip)
     if aggregate is None:
         conditions = raw_conditions(measure, filters, dialect, skip=skip, by_ids=ids is not None)
@@ -418,7 +429,7 @@ def statement(
     conditions = where(filters, table.c.__getitem__, skip=skip)
     if items:
         conditions.append(table.c.item_code.in_(items))
-    return _regrouped(aggregate, keys, measure, conditions)
+    return _regrouped(aggregate, keys, measure, conditions, grouped=grouped)
 
 
 def read(

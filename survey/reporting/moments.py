@@ -70,20 +70,32 @@ def recommendation_sums(counts: Any) -> dict[str, Any]:
 
 
 def _cells(
-    dialect: str, measure: Scored, keys: Sequence[str], filters: Filters, ids: tuple[int, int] | None
+    dialect: str,
+    measure: Scored,
+    keys: Sequence[str],
+    filters: Filters,
+    ids: tuple[int, int] | None,
+    grouped: bool = True,
 ) -> Any:
     """``measure``'s n, Σx and Σx² by ``keys`` under ``filters`` (``aggregates.statement``), as a
-    subquery."""
+    subquery; not ``grouped``: cells possibly finer than ``keys``, for the caller to sum."""
     if measure == RECOMMENDATION:
-        return _recommendation_cells(dialect, keys, filters, ids)
-    return aggregates.statement(dialect, measure, keys, filters, ids=ids).subquery()
+        return _recommendation_cells(dialect, keys, filters, ids, grouped)
+    return aggregates.statement(dialect, measure, keys, filters, ids=ids, grouped=grouped).subquery()
 
 
 def _recommendation_cells(
-    dialect: str, keys: Sequence[str], filters: Filters, ids: tuple[int, int] | None
+    dialect: str, keys: Sequence[str], filters: Filters, ids: tuple[int, int] | None, grouped: bool
 ) -> Any:
+    # The sums are linear in the counts: they hold on cells finer than ``keys`` too.
     counts = aggregates.statement(
-        dialect, "answers", [*keys, "item_code"], filters, ids=ids, items=(RECOMMENDATION_ITEM,)
+        dialect,
+        "answers",
+        [*keys, "item_code"],
+        filters,
+        ids=ids,
+        items=(RECOMMENDATION_ITEM,),
+        grouped=grouped,
     ).subquery()
     sums = recommendation_sums(counts.c)
     return select(
@@ -108,9 +120,12 @@ def per_cluster(
     grain: Grain = "month",
     versions: Versions | None = None,
     ids: tuple[int, int] | None = None,
+    grouped: bool = True,
 ) -> Select[Any]:
     """``measure`` summed by ``by`` and account (n, Σx, Σx²) under ``filters``: one row per
-    group and cluster, the inner sums of ``statement``. With ``ids``, only those responses."""
+    group and cluster, the inner sums of ``statement``. With ``ids``, only those responses.
+    Not ``grouped``: where one version is read, the aggregate's rows as stored, possibly several
+    per group and cluster, for a caller that sums them by group and cluster itself."""
     versions = pooling(filters, versions)
     alike = set(versions.values()) if versions is not None else set()
     if len(alike) == 1 and len(next(iter(alike))) == 1:
@@ -125,7 +140,7 @@ def per_cluster(
         ]
         # The account first: the aggregates' rows are stored in account order, which the
         # database's grouping then follows for part of the way.
-        inner = _cells(dialect, measure, [CLUSTER, *fine], filters, ids)
+        inner = _cells(dialect, measure, [CLUSTER, *fine], filters, ids, grouped)
         return select(
             *(
                 inner.c[name].label(label)
@@ -271,7 +286,10 @@ def per_cluster_change(
     """``per_cluster`` of two spans side by side: per group and account, the sums of the
     months before ``after`` (``n0``, ``total0``, ``total_sq0``) and of ``after`` on (``…1``),
     within ``filters``' months."""
-    fine = per_cluster(dialect, measure, [*by, "month"], filters, versions=versions, ids=ids).subquery()
+    # The rows by month need not be summed first: the sums by side below sum them.
+    fine = per_cluster(
+        dialect, measure, [*by, "month"], filters, versions=versions, ids=ids, grouped=False
+    ).subquery()
     later = fine.c.month >= after
     keys = [fine.c[name] for name in [*by, CLUSTER]]
     sides = [
