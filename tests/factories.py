@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
@@ -153,3 +155,12 @@ def quarter_measures(account_id: int, quarter: str, **values: Any) -> Transactio
     return TransactionMeasure(
         account_id=account_id, period=quarter, period_start=start, period_end=end, **(counts | values)
     )
+
+
+def drawn_figures(at: AppTest) -> list[dict[str, Any]]:
+    """The figures a page drew, each checked against Plotly's schema (a wrong property or
+    value raises ``ValueError``): the charts skip Plotly's checks when they are drawn."""
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    for figure in figures:
+        go.Figure(figure)
+    return figures

@@ -1,7 +1,6 @@
 """The account page, through AppTest."""
 
 import base64
-import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from models.tables import Account, Contact
 from survey.collecting.responses import submit
 from survey.instrument.definition import load_instrument
-from tests.factories import full_answers, make_invitation, team_app
+from tests.factories import drawn_figures, full_answers, make_invitation, team_app
 
 APP = "../app.py"
 
@@ -121,7 +120,7 @@ def test_the_trend_chart_shows_quarters_with_enough_responses(db, acme):
     for number in range(5):
         respond(db, when + timedelta(days=number), f"p{number}@acme.example", trust=4)
     at = open_page(db)
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    figure = drawn_figures(at)[0]
     trust = next(trace for trace in figure["data"] if trace["name"] == "Trust")
     assert [trace["name"] for trace in figure["data"]][:2] == ["Satisfaction", "Trust"]
     assert trust["x"][0] == "2025-Q2"

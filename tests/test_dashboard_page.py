@@ -1,6 +1,5 @@
 """The dashboard and benchmark pages, through AppTest."""
 
-import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from models.tables import Account, Benchmark, Competitor
 from survey.instrument.definition import load_instrument
 from survey.loop import worker
 from survey.quality import report
-from tests.factories import full_answers, quarter_measures, respond, team_app
+from tests.factories import drawn_figures, full_answers, quarter_measures, respond, team_app
 
 APP = "../app.py"
 HEADER = b"kind,name,indicator,period,value,scale,n,sd,source\n"
@@ -47,7 +46,7 @@ def open_page(db, page: str) -> AppTest:
 
 
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return drawn_figures(at)
 
 
 SECTIONS = (

@@ -1,14 +1,13 @@
 """The team's overview page, through AppTest."""
 
 import base64
-import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.factories import respond, team_app
+from tests.factories import drawn_figures, respond, team_app
 
 APP = "../app.py"
 
@@ -62,7 +61,7 @@ def test_scores_nps_and_the_trend_are_shown(db):
     assert shown["Trust"] == "67"
     assert shown["Mind-set"] == "17"
     assert shown["NPS"] == "+100"
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    [figure] = drawn_figures(at)
     lines = [trace for trace in figure["data"] if trace.get("mode") == "lines+markers"]
     assert [trace["name"] for trace in lines][:2] == ["Satisfaction", "Trust"]
     assert values(lines[1]["y"]) == pytest.approx([200 / 3])

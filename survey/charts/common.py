@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,16 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 def _rgba(hex_colour: str, alpha: float) -> str:
     red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"
+
+
+def whole_figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    """A figure built in one step from its traces and layout as plain specs.
+
+    Built piece by piece (``add_trace``, ``update_layout``), Plotly checks every property
+    each time it is set, which took most of the Dashboard's script time for its six trend
+    charts. The specs every page draws are checked against Plotly's schema in the page tests
+    (``tests.factories.drawn_figures``) instead of at each drawing."""
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
 
 
 def mean_data(frame: pd.DataFrame) -> pd.DataFrame:
@@ -33,58 +46,74 @@ def mean_hover(point: str, value: str, series: str = "") -> str:
     )
 
 
+@lru_cache(maxsize=32)
+def _grid_layout(titles: tuple[str, ...], columns: int, vertical_spacing: float) -> dict[str, Any]:
+    """The layout of a grid of panels sharing their y axis, one title each (Plotly's own
+    geometry, computed once per set of titles)."""
+    rows = (len(titles) + columns - 1) // columns
+    grid = make_subplots(
+        rows=rows, cols=columns, subplot_titles=list(titles), shared_yaxes=True,
+        vertical_spacing=vertical_spacing,
+    )  # fmt: skip
+    return grid.layout.to_plotly_json()
+
+
+def _panel_axes(index: int) -> dict[str, str]:
+    """The axes of the grid's panel ``index`` (0 first, row by row)."""
+    suffix = "" if index == 0 else str(index + 1)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
 def trend_small_multiples(trend: pd.DataFrame, labels: Mapping[str, str]) -> go.Figure:
     """One panel per indicator: the monthly mean (0-100) with its 95% interval as a band."""
     codes = list(labels)
     columns = 3
     rows = (len(codes) + columns - 1) // columns
-    figure = make_subplots(
-        rows=rows,
-        cols=columns,
-        subplot_titles=[labels[code] for code in codes],
-        shared_yaxes=True,
-        vertical_spacing=0.14,
-    )
+    traces: list[dict[str, Any]] = []
     for index, code in enumerate(codes):
         data = trend[trend["indicator"] == code]
-        row, col = index // columns + 1, index % columns + 1
         colour = PALETTE[index % len(PALETTE)]
-        figure.add_trace(
-            go.Scatter(
-                x=list(data["month"]) + list(data["month"])[::-1],
-                y=list(data["high"]) + list(data["low"])[::-1],
-                fill="toself",
-                fillcolor=_rgba(colour, 0.18),
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                name=f"{labels[code]} 95% interval",
-            ),
-            row=row,
-            col=col,
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=data["month"],
-                y=data["mean"],
-                mode="lines+markers",
-                line={"color": colour, "width": 2},
-                marker={"size": 4},
-                name=labels[code],
-                customdata=mean_data(data),
-                hovertemplate=mean_hover("%{x}", "%{y:.0f}"),
-                showlegend=False,
-            ),
-            row=row,
-            col=col,
-        )
-    figure.update_yaxes(range=[0, 100], title_text="Score (0–100)", col=1)
-    figure.update_layout(
-        height=260 * rows + 60,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        title={"text": "Indicators by month, with 95% confidence intervals"},
-    )
-    return figure
+        months = data["month"].tolist()
+        traces += [
+            {
+                "type": "scatter",
+                "x": months + months[::-1],
+                "y": data["high"].tolist() + data["low"].tolist()[::-1],
+                "fill": "toself",
+                "fillcolor": _rgba(colour, 0.18),
+                "line": {"width": 0},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": f"{labels[code]} 95% interval",
+                **_panel_axes(index),
+            },
+            {
+                "type": "scatter",
+                "x": data["month"].to_numpy(),
+                "y": data["mean"].to_numpy(),
+                "mode": "lines+markers",
+                "line": {"color": colour, "width": 2},
+                "marker": {"size": 4},
+                "name": labels[code],
+                "customdata": mean_data(data).to_numpy(),
+                "hovertemplate": mean_hover("%{x}", "%{y:.0f}"),
+                "showlegend": False,
+                **_panel_axes(index),
+            },
+        ]
+    layout = deepcopy(_grid_layout(tuple(labels[code] for code in codes), columns, 0.14))
+    for row in range(rows):
+        # The first column's axis carries the scale; the others share it.
+        layout[_panel_axes(row * columns)["yaxis"].replace("y", "yaxis")] |= {
+            "range": [0, 100],
+            "title": {"text": "Score (0–100)"},
+        }
+    layout |= {
+        "height": 260 * rows + 60,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "title": {"text": "Indicators by month, with 95% confidence intervals"},
+    }
+    return whole_figure(traces, layout)
 
 
 # Diverging palette for 1..7 agreement (ColorBrewer BrBG, safe for colour-vision deficiencies).
@@ -93,15 +122,20 @@ PNG_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "s
 OURS = PALETTE[0]
 
 
-def _layout(figure: go.Figure, title: str, height: int = 360) -> go.Figure:
-    figure.update_layout(
-        title={"text": title},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+def _layout_spec(title: str, height: int = 360) -> dict[str, Any]:
+    """The layout every chart shares: its title, height, margins, legend and font."""
+    return {
+        "title": {"text": title},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
         # Right of the plot, clear of the title and the axis labels.
-        legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.02, "xanchor": "left"},
-        font={"size": 13},
-    )
+        "legend": {"orientation": "v", "yanchor": "top", "y": 1, "x": 1.02, "xanchor": "left"},
+        "font": {"size": 13},
+    }
+
+
+def _layout(figure: go.Figure, title: str, height: int = 360) -> go.Figure:
+    figure.update_layout(**_layout_spec(title, height))
     return figure
 
 
@@ -121,52 +155,53 @@ def indicator_trend(
 ) -> go.Figure:
     """Our trend with its 95% band, the named leaders' ratings and published figures;
     ``breaks`` marks the periods where a new instrument version starts, with a note."""
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=list(ours["period"]) + list(ours["period"])[::-1],
-            y=list(ours["high"]) + list(ours["low"])[::-1],
-            fill="toself",
-            fillcolor=_rgba(OURS, 0.15),
-            mode="lines",
-            line={"width": 0},
-            hoverinfo="skip",
-            name="Our 95% interval",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=ours["period"],
-            y=ours["mean"],
-            mode="lines+markers",
-            name="Us",
-            line={"color": OURS, "width": 3},
-            customdata=mean_data(ours),
-            hovertemplate=mean_hover("%{x}", "%{y:.0f}", "Us"),
-        )
-    )
+    own_periods = ours["period"].tolist()
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": own_periods + own_periods[::-1],
+            "y": ours["high"].tolist() + ours["low"].tolist()[::-1],
+            "fill": "toself",
+            "fillcolor": _rgba(OURS, 0.15),
+            "mode": "lines",
+            "line": {"width": 0},
+            "hoverinfo": "skip",
+            "name": "Our 95% interval",
+        },
+        {
+            "type": "scatter",
+            "x": ours["period"].to_numpy(),
+            "y": ours["mean"].to_numpy(),
+            "mode": "lines+markers",
+            "name": "Us",
+            "line": {"color": OURS, "width": 3},
+            "customdata": mean_data(ours).to_numpy(),
+            "hovertemplate": mean_hover("%{x}", "%{y:.0f}", "Us"),
+        },
+    ]
     for name, rows in leaders.groupby("name", sort=True):
-        figure.add_trace(
-            go.Scatter(
-                x=rows["period"],
-                y=rows["mean"],
-                mode="lines+markers",
+        traces.append(
+            {
+                "type": "scatter",
+                "x": rows["period"].to_numpy(),
+                "y": rows["mean"].to_numpy(),
+                "mode": "lines+markers",
                 # The leader is rated on one statement per indicator, not on the whole scale:
                 # the gaps table compares it with our matching statement, as pairs.
-                name=f"{name} (one statement, rated by our customers)",
-                line={"color": colours.get(str(name), PALETTE[1]), "dash": "dot"},
+                "name": f"{name} (one statement, rated by our customers)",
+                "line": {"color": colours.get(str(name), PALETTE[1]), "dash": "dot"},
                 # Each rating with its interval, as ours: error bars, not a band, so the
                 # leaders' lines stay readable beside our band.
-                error_y={
+                "error_y": {
                     "type": "data",
                     "symmetric": False,
-                    "array": rows["high"] - rows["mean"],
-                    "arrayminus": rows["mean"] - rows["low"],
+                    "array": (rows["high"] - rows["mean"]).to_numpy(),
+                    "arrayminus": (rows["mean"] - rows["low"]).to_numpy(),
                     "thickness": 1,
                 },
-                customdata=mean_data(rows),
-                hovertemplate=mean_hover("%{x}", "%{y:.0f}", str(name)),
-            )
+                "customdata": mean_data(rows).to_numpy(),
+                "hovertemplate": mean_hover("%{x}", "%{y:.0f}", str(name)),
+            }
         )
     for name, rows in figures.groupby("name", sort=True):
         # Each published figure is a flat segment over the periods it covers; gaps between them.
@@ -180,39 +215,63 @@ def indicator_trend(
             notes += [f"{row.source} ({row.period})"] * len(covered) + [""]
         if not any(x is not None for x in xs):
             continue
-        figure.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines+markers",
-                marker={"symbol": "diamond", "size": 8},
-                line={"color": colours.get(str(name), PALETTE[4]), "dash": "dash", "width": 2},
-                name=f"{name} (published)",
-                customdata=notes,
-                hovertemplate="%{y:.0f} — %{customdata}<extra>" + str(name) + "</extra>",
-                connectgaps=False,
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "mode": "lines+markers",
+                "marker": {"symbol": "diamond", "size": 8},
+                "line": {"color": colours.get(str(name), PALETTE[4]), "dash": "dash", "width": 2},
+                "name": f"{name} (published)",
+                "customdata": notes,
+                "hovertemplate": "%{y:.0f} — %{customdata}<extra>" + str(name) + "</extra>",
+                "connectgaps": False,
+            }
         )
-    for period, note in breaks:
-        # Where a new instrument version starts: the line links only through unchanged statements.
-        if period in periods:
-            figure.add_shape(
-                type="line", x0=period, x1=period, xref="x", y0=0, y1=1, yref="paper",
-                line={"color": "#4b5563", "dash": "dot", "width": 1.5},
-            )  # fmt: skip
-            figure.add_annotation(
-                x=period, y=1, xref="x", yref="paper", text=note, showarrow=False,
-                xanchor="left", yanchor="bottom", font={"size": 11, "color": "#374151"},
-            )  # fmt: skip
-    figure.update_yaxes(range=[0, 100], title_text="Score (0–100)")
-    figure.update_xaxes(type="category", categoryorder="array", categoryarray=periods)
-    figure = _layout(figure, label, 380 + 22 * len(figure.data))
-    # Many series here: the legend goes under the plot, one entry per line.
-    figure.update_layout(
-        legend={"orientation": "v", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"},
-        margin={"t": 50, "b": 10},
+    # Where a new instrument version starts: the line links only through unchanged statements.
+    marked = [(period, note) for period, note in breaks if period in periods]
+    marks = {
+        "shapes": [
+            {
+                "type": "line",
+                "x0": period,
+                "x1": period,
+                "xref": "x",
+                "y0": 0,
+                "y1": 1,
+                "yref": "paper",
+                "line": {"color": "#4b5563", "dash": "dot", "width": 1.5},
+            }
+            for period, _ in marked
+        ],
+        "annotations": [
+            {
+                "x": period,
+                "y": 1,
+                "xref": "x",
+                "yref": "paper",
+                "text": note,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 11, "color": "#374151"},
+            }
+            for period, note in marked
+        ],
+    }
+    layout = (
+        _layout_spec(label, 380 + 22 * len(traces))
+        | (marks if marked else {})
+        | {
+            "yaxis": {"range": [0, 100], "title": {"text": "Score (0–100)"}},
+            "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": periods},
+            # Many series here: the legend goes under the plot, one entry per line.
+            "legend": {"orientation": "v", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"},
+            "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        }
     )
-    return figure
+    return whole_figure(traces, layout)
 
 
 def profile_dots(profile: pd.DataFrame, labels: dict[str, str], names: dict[int, str]) -> go.Figure:
@@ -344,43 +403,55 @@ def heat_map(table: pd.DataFrame, labels: dict[str, str], touchpoints: dict[int,
     return _layout(figure, "Where each indicator is weak: touchpoint × indicator", 120 + 45 * len(order))
 
 
+@lru_cache(maxsize=1)
+def _two_scales_layout() -> dict[str, Any]:
+    """The layout of a plot with a second y axis on the right (Plotly's own geometry)."""
+    return make_subplots(specs=[[{"secondary_y": True}]]).layout.to_plotly_json()
+
+
 def nps_over_time(nps: pd.DataFrame) -> go.Figure:
     """Promoters, passives and detractors per period, with NPS and its 95% interval."""
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
     shares = nps[["promoters", "passives", "detractors"]].div(nps["n"], axis=0) * 100
-    for column, colour in (("detractors", "#D55E00"), ("passives", "#BBBBBB"), ("promoters", "#009E73")):
-        figure.add_trace(
-            go.Bar(
-                x=nps["period"],
-                y=shares[column],
-                name=column.capitalize(),
-                marker={"color": colour},
-                customdata=nps[[column, "n"]],
-                hovertemplate="%{x}: %{y:.0f}% (%{customdata[0]} of %{customdata[1]})<extra></extra>",
-            ),
-            secondary_y=False,
-        )
-    figure.add_trace(
-        go.Scatter(
-            x=nps["period"],
-            y=nps["nps"],
-            name="NPS",
-            mode="lines+markers",
-            line={"color": "#000000", "width": 3},
-            error_y={
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "x": nps["period"].to_numpy(),
+            "y": shares[column].to_numpy(),
+            "name": column.capitalize(),
+            "marker": {"color": colour},
+            "customdata": nps[[column, "n"]].to_numpy(),
+            "hovertemplate": "%{x}: %{y:.0f}% (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+            "xaxis": "x",
+            "yaxis": "y",
+        }
+        for column, colour in (("detractors", "#D55E00"), ("passives", "#BBBBBB"), ("promoters", "#009E73"))
+    ]
+    traces.append(
+        {
+            "type": "scatter",
+            "x": nps["period"].to_numpy(),
+            "y": nps["nps"].to_numpy(),
+            "name": "NPS",
+            "mode": "lines+markers",
+            "line": {"color": "#000000", "width": 3},
+            "error_y": {
                 "type": "data",
                 "symmetric": False,
-                "array": nps["high"] - nps["nps"],
-                "arrayminus": nps["nps"] - nps["low"],
+                "array": (nps["high"] - nps["nps"]).to_numpy(),
+                "arrayminus": (nps["nps"] - nps["low"]).to_numpy(),
             },
-            customdata=nps.reindex(columns=["n", "low", "high", "n_eff"]),
-            hovertemplate="%{x}: NPS %{y:.0f} (95% CI %{customdata[1]:.0f} to %{customdata[2]:.0f}, "
+            "customdata": nps.reindex(columns=["n", "low", "high", "n_eff"]).to_numpy(),
+            "hovertemplate": "%{x}: NPS %{y:.0f} (95% CI %{customdata[1]:.0f} to %{customdata[2]:.0f}, "
             "n = %{customdata[0]}, effective n %{customdata[3]:.0f})<extra></extra>",
-        ),
-        secondary_y=True,
+            "xaxis": "x",
+            "yaxis": "y2",
+        }
     )
-    figure.update_layout(barmode="stack")
-    figure.update_yaxes(title_text="Share of respondents (%)", range=[0, 100], secondary_y=False)
-    figure.update_yaxes(title_text="NPS (−100 to 100)", range=[-100, 100], secondary_y=True)
-    figure.update_xaxes(type="category")
-    return _layout(figure, "Recommendation: promoters, passives, detractors and NPS", 400)
+    layout = deepcopy(_two_scales_layout())
+    layout["yaxis"] |= {"title": {"text": "Share of respondents (%)"}, "range": [0, 100]}
+    layout["yaxis2"] |= {"title": {"text": "NPS (−100 to 100)"}, "range": [-100, 100]}
+    layout["xaxis"] |= {"type": "category"}
+    layout |= {"barmode": "stack"} | _layout_spec(
+        "Recommendation: promoters, passives, detractors and NPS", 400
+    )
+    return whole_figure(traces, layout)
