@@ -277,55 +277,60 @@ def indicator_trend(
 def profile_dots(profile: pd.DataFrame, labels: dict[str, str], names: dict[int, str]) -> go.Figure:
     """Dot plot: each indicator on 0-100, us (with 95% interval) and each named leader."""
     order = list(labels)
-    figure = go.Figure()
+    traces: list[dict[str, Any]] = []
     for index, ((subject, competitor), rows) in enumerate(profile.groupby(["subject", "competitor_id"])):
         rows = rows.set_index("indicator").reindex(order).dropna(subset=["mean"])
         own = subject == "own"
         name = "Us" if own else f"{names.get(int(competitor), 'Another provider')} (one statement, rated)"
-        figure.add_trace(
-            go.Scatter(
-                x=rows["mean"],
-                y=[labels[code] for code in rows.index],
-                mode="markers",
-                name=name,
-                marker={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": rows["mean"].to_numpy(),
+                "y": [labels[code] for code in rows.index],
+                "mode": "markers",
+                "name": name,
+                "marker": {
                     "size": 14 if own else 10,
                     "color": OURS if own else PALETTE[(index + 1) % len(PALETTE)],
                     "symbol": "circle" if own else "diamond",
                 },
-                error_x={
+                "error_x": {
                     "type": "data",
                     "symmetric": False,
-                    "array": rows["high"] - rows["mean"],
-                    "arrayminus": rows["mean"] - rows["low"],
+                    "array": (rows["high"] - rows["mean"]).to_numpy(),
+                    "arrayminus": (rows["mean"] - rows["low"]).to_numpy(),
                 },
-                customdata=mean_data(rows),
-                hovertemplate=mean_hover("%{y}", "%{x:.0f}", name),
-            )
+                "customdata": mean_data(rows).to_numpy(),
+                "hovertemplate": mean_hover("%{y}", "%{x:.0f}", name),
+            }
         )
-    figure.update_xaxes(range=[0, 100], title_text="Score (0–100)")
-    figure.update_yaxes(categoryorder="array", categoryarray=[labels[code] for code in order][::-1])
-    return _layout(figure, "Indicator profile: us and the providers our customers see as leaders", 420)
+    layout = _layout_spec("Indicator profile: us and the providers our customers see as leaders", 420) | {
+        "xaxis": {"range": [0, 100], "title": {"text": "Score (0–100)"}},
+        "yaxis": {"categoryorder": "array", "categoryarray": [labels[code] for code in order][::-1]},
+    }
+    return whole_figure(traces, layout)
 
 
 def profile_radar(profile: pd.DataFrame, labels: dict[str, str], names: dict[int, str]) -> go.Figure:
     """The same profile as a radar, with a fixed axis order and one 0-100 scale."""
     order = list(labels)
-    figure = go.Figure()
+    theta = [labels[code] for code in order]
+    traces: list[dict[str, Any]] = []
     for index, ((subject, competitor), rows) in enumerate(profile.groupby(["subject", "competitor_id"])):
-        rows = rows.set_index("indicator").reindex(order)
-        name = "Us" if subject == "own" else f"{names.get(int(competitor), 'Another provider')} (rated)"
-        theta = [labels[code] for code in order]
-        figure.add_trace(
-            go.Scatterpolar(
-                r=[*rows["mean"], rows["mean"].iloc[0]],
-                theta=[*theta, theta[0]],
-                name=name,
-                line={"color": OURS if subject == "own" else PALETTE[(index + 1) % len(PALETTE)]},
-            )
+        means = rows.set_index("indicator").reindex(order)["mean"].tolist()
+        traces.append(
+            {
+                "type": "scatterpolar",
+                "r": [*means, means[0]],
+                "theta": [*theta, theta[0]],
+                "name": "Us"
+                if subject == "own"
+                else f"{names.get(int(competitor), 'Another provider')} (rated)",
+                "line": {"color": OURS if subject == "own" else PALETTE[(index + 1) % len(PALETTE)]},
+            }
         )
-    figure.update_layout(polar={"radialaxis": {"range": [0, 100]}})
-    return _layout(figure, "Indicator profile (radar: the shape depends on the axis order)", 460)
+    layout = _layout_spec("Indicator profile (radar: the shape depends on the axis order)", 460)
+    return whole_figure(traces, layout | {"polar": {"radialaxis": {"range": [0, 100]}}})
 
 
 def likert_bars(shares: pd.DataFrame, texts: dict[str, str], scale_labels: dict[int, str]) -> go.Figure:
@@ -338,28 +343,35 @@ def likert_bars(shares: pd.DataFrame, texts: dict[str, str], scale_labels: dict[
     net = data[agree].sum(axis=1) - data[disagree].sum(axis=1)
     data = data.loc[net.sort_values().index]
     names = [f"{texts.get(code, code)} ({code}, n = {int(data.loc[code, 'n'])})" for code in data.index]
-    figure = go.Figure()
     # Left of zero, outwards from the middle: half of the neutral share, then 3, 2, 1.
     left = [(middle, data[middle] / 2), *[(p, data[p]) for p in reversed(disagree)]]
     right = [(middle, data[middle] / 2), *[(p, data[p]) for p in agree]]
-    for side, parts in ((-1, left), (1, right)):
-        for point, values in parts:
-            figure.add_trace(
-                go.Bar(
-                    x=side * values,
-                    y=names,
-                    orientation="h",
-                    name=scale_labels[point],
-                    marker={"color": AGREE_COLOURS[points.index(point)]},
-                    showlegend=side == 1 or point != middle,
-                    legendgroup=str(point),
-                    customdata=data[point].round(1),
-                    hovertemplate="%{y}<br>" + scale_labels[point] + ": %{customdata}%<extra></extra>",
-                )
-            )
-    figure.update_layout(barmode="relative", legend={"traceorder": "normal"})
-    figure.update_xaxes(title_text="Share of answers (%): disagreement ← 0 → agreement", range=[-100, 100])
-    return _layout(figure, "How customers answered each statement", 140 + 28 * len(names))
+    traces = [
+        {
+            "type": "bar",
+            "x": (side * values).to_numpy(),
+            "y": names,
+            "orientation": "h",
+            "name": scale_labels[point],
+            "marker": {"color": AGREE_COLOURS[points.index(point)]},
+            "showlegend": side == 1 or point != middle,
+            "legendgroup": str(point),
+            "customdata": data[point].round(1).to_numpy(),
+            "hovertemplate": "%{y}<br>" + scale_labels[point] + ": %{customdata}%<extra></extra>",
+        }
+        for side, parts in ((-1, left), (1, right))
+        for point, values in parts
+    ]
+    layout = _layout_spec("How customers answered each statement", 140 + 28 * len(names))
+    layout["legend"] |= {"traceorder": "normal"}
+    layout |= {
+        "barmode": "relative",
+        "xaxis": {
+            "title": {"text": "Share of answers (%): disagreement ← 0 → agreement"},
+            "range": [-100, 100],
+        },
+    }
+    return whole_figure(traces, layout)
 
 
 def heat_map(table: pd.DataFrame, labels: dict[str, str], touchpoints: dict[int, str]) -> go.Figure:
