@@ -58,10 +58,15 @@ def _grid_layout(titles: tuple[str, ...], columns: int, vertical_spacing: float)
     return grid.layout.to_plotly_json()
 
 
+def _panel(index: int) -> str:
+    """The number Plotly gives the axes of the grid's panel ``index`` (0 first, row by row):
+    none for the first (``x``, ``xaxis``), then 2, 3, …"""
+    return "" if index == 0 else str(index + 1)
+
+
 def _panel_axes(index: int) -> dict[str, str]:
-    """The axes of the grid's panel ``index`` (0 first, row by row)."""
-    suffix = "" if index == 0 else str(index + 1)
-    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+    """A trace's references to the axes of the grid's panel ``index``."""
+    return {"xaxis": f"x{_panel(index)}", "yaxis": f"y{_panel(index)}"}
 
 
 def trend_small_multiples(trend: pd.DataFrame, labels: Mapping[str, str]) -> go.Figure:
@@ -104,7 +109,7 @@ def trend_small_multiples(trend: pd.DataFrame, labels: Mapping[str, str]) -> go.
     layout = deepcopy(_grid_layout(tuple(labels[code] for code in codes), columns, 0.14))
     for row in range(rows):
         # The first column's axis carries the scale; the others share it.
-        layout[_panel_axes(row * columns)["yaxis"].replace("y", "yaxis")] |= {
+        layout[f"yaxis{_panel(row * columns)}"] |= {
             "range": [0, 100],
             "title": {"text": "Score (0–100)"},
         }
