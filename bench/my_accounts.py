@@ -9,9 +9,9 @@ others share the rest: one book in a larger base). ``--db FILE`` measures that S
 building it there first when it does not exist (and keeping it); without ``--db`` a temporary
 file is built and deleted.
 
-* ``compute_ms``: median of warm runs of what the page reads, ``account_health`` and
-  ``disagreements`` for the manager's scope, each contact's latest answers kept between runs
-  (``survey.accounts.answered``);
+* ``compute_ms``: median of warm runs of what the page reads, ``account_health`` for the
+  manager's scope and ``disagreements_among`` its rows, each contact's latest answers kept
+  between runs (``survey.accounts.answered``);
 * ``naive_ms``: the same with those answers read afresh at every run, through the same
   definition (``answered.read``), as the page did before they were kept;
   ``ratio`` = naive_ms / compute_ms. Both must give the same figures, or the run fails.
@@ -40,7 +40,7 @@ from bench.base import build, log
 from models.db import make_engine
 from survey.accounts import answered
 from survey.accounts.health import account_health
-from survey.accounts.values import disagreements
+from survey.accounts.values import disagreements_among
 from survey.people.access import owner_scope
 
 MANAGER = "alex.morgan"
@@ -59,7 +59,7 @@ def page(engine: Engine, now: datetime) -> Callable[[], Any]:
         with Session(engine) as session:
             scope = owner_scope(session, MANAGER)
             rows = account_health(session, now, scope)
-            gaps = disagreements(session, now, scope)
+            gaps = disagreements_among(session, rows)
         return [(r.account_id, round(r.health, 9), r.customer_level) for r in rows], [
             (g.account_id, g.customer_level) for g in gaps
         ]

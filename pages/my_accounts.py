@@ -10,7 +10,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from pages.common import engine, plain, reader_scope, team_page
 from survey.accounts.health import COMPONENT_LABELS, PERIOD_DAYS, WEIGHTS, account_health, health_frame
-from survey.accounts.values import disagreements, level_label
+from survey.accounts.values import disagreements_among, level_label
 from survey.accounts.warnings import check_accounts
 from survey.behaviour.rfm import RFM_SEGMENTS
 from survey.exports.frames import frame_csv, frame_xlsx
@@ -151,7 +151,7 @@ if user.can_change:
 
 st.subheader("Value level: where the account manager and the customer disagree")
 with session_scope(engine()) as session:
-    gaps = disagreements(session, now, scope)
+    gaps = disagreements_among(session, rows)
 if gaps:
     st.caption(
         "Accounts where the account manager's value level (0–4) and the customer's (the median of each "

@@ -9,13 +9,14 @@ import statsmodels.api as sm
 from sqlmodel import Session, select
 
 from models.tables import Account, Contact
+from survey.accounts.answered import LastAnswers
 from survey.accounts.profile import (
     VALUE_LEVELS,
     AccountError,
     account_view,
     list_accounts,
+    score_matrix,
     set_manager_value_level,
-    weighted_scores,
 )
 from survey.instrument.definition import load_instrument
 from tests.factories import answers_at as answers
@@ -94,10 +95,40 @@ def test_the_view_as_of_an_earlier_moment_ignores_later_answers(session, now, ac
 
 
 def test_weights_of_zero_give_no_score():
-    scores = weighted_scores([(1, "trust", 5.0)], {1: 0.0}, ["trust", "commitment"])
+    answers = LastAnswers(at=datetime(2026, 1, 5, tzinfo=UTC), value_level=None, scores=(("trust", 5.0),))
+    scores = score_matrix([(7, 1, answers)], {1: 0.0}, ["trust", "commitment"]).of(7)
     assert scores["trust"].score_100 is None
     assert scores["trust"].unweighted_100 == pytest.approx(100 * 4 / 6)
     assert (scores["commitment"].score_100, scores["commitment"].contacts) == (None, 0)
+
+
+def test_many_accounts_scored_at_once_as_each_alone():
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+
+    def last(**scores: float) -> LastAnswers:
+        return LastAnswers(at=at, value_level=None, scores=tuple(scores.items()))
+
+    rows = [
+        (1, 10, last(trust=6.0, commitment=2.0)),
+        (1, 11, last(trust=3.0)),
+        (2, 20, last(trust=4.0, extra=5.0)),
+        (2, 21, last(trust=7.0)),  # no known influence: left out
+        (3, 30, last()),
+    ]
+    influence = {10: 0.9, 11: 0.3, 20: 0.5}
+    matrix = score_matrix(rows, influence, ["trust", "commitment"])
+    assert matrix.codes == ["trust", "commitment", "extra"]
+    first, second = matrix.of(1), matrix.of(2)
+    assert first["trust"].score_100 == pytest.approx(100 * ((0.9 * 6 + 0.3 * 3) / 1.2 - 1) / 6)
+    assert first["trust"].unweighted_100 == pytest.approx(100 * (4.5 - 1) / 6)
+    assert (first["trust"].contacts, first["trust"].weight) == (2, pytest.approx(1.2))
+    assert first["commitment"].score_100 == pytest.approx(100 * 1 / 6)
+    assert first["extra"] == first["extra"].__class__("extra", None, None, 0, 0.0)
+    assert (second["trust"].score_100, second["trust"].contacts) == (pytest.approx(50.0), 1)
+    assert second["extra"].score_100 == pytest.approx(100 * 4 / 6)
+    # An account with no score at all, and one not in the rows, read as nobody answered.
+    for empty in (matrix.of(3), matrix.of(99)):
+        assert all(score.score_100 is None and score.contacts == 0 for score in empty.values())
 
 
 def test_value_levels_customer_and_manager(session, now, acme):

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Account
+from survey.accounts.health import account_health
 from survey.accounts.people import people
 from survey.accounts.profile import AccountError, median_level
 from survey.accounts.values import (
@@ -15,6 +16,7 @@ from survey.accounts.values import (
     assessment_history,
     customer_levels_by_quarter,
     disagreements,
+    disagreements_among,
 )
 from survey.behaviour.rfm import accounts_in_segment, narrow_to_rfm, rfm_segments, segment_of
 from survey.collecting.responses import submit
@@ -110,6 +112,9 @@ def test_the_managers_level_is_kept_with_date_and_author_not_overwritten(session
     assert (gap.account, gap.manager, gap.customer_level, gap.gap) == ("Acme Tools", 3, 1, 2)
     assert disagreements(session, now, at_least=3) == []
     assert disagreements(session, now, scope=Scope.of_accounts([])) == []
+    # My accounts lists them from its ranking's rows, which hold both levels: the same list.
+    assert disagreements_among(session, account_health(session, now)) == [gap]
+    assert disagreements_among(session, account_health(session, now), at_least=3) == []
 
 
 def test_a_bad_level_or_missing_author_records_nothing(session, now):

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.tables import Account, FollowUp, TransactionMeasure
 from survey.accounts.health import account_health, health_frame
-from survey.accounts.values import disagreements
+from survey.accounts.values import disagreements, disagreements_among
 from survey.exports.frames import frame_csv
 from survey.people.access import owner_scope
 from survey.reporting import cache
@@ -171,8 +171,7 @@ def test_the_page_reads_as_many_queries_for_twenty_accounts_as_for_two(db):
     def page() -> None:
         cache.clear()  # both counts from a first open: a kept read takes in new answers in fewer
         scope = owner_scope(db, "maria")
-        account_health(db, now, scope)
-        disagreements(db, now, scope)
+        disagreements_among(db, account_health(db, now, scope))
 
     for account in db.exec(select(Account)).all():
         account.manager_value_level = 4

@@ -41,7 +41,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import STILL_OPEN, Account, Contact, FollowUp, Interaction, Response
 from survey.accounts import answered
-from survey.accounts.profile import scores_by_account, value_levels_of, weighted_scores
+from survey.accounts.profile import score_matrix, value_levels_of
 from survey.behaviour.loyalty import loyalty
 from survey.behaviour.rfm import latest_period, rfm_segments
 from survey.imports.transactions import MEASURES
@@ -101,6 +101,7 @@ class AccountHealth:
     days_since_answer: int | None
     manager_level: int | None
     customer_level: int | None  # the median of the contacts' latest answers
+    customer_n: int  # contacts whose latest answer gave a level
     loyalty_above: int | None
     loyalty_period: str | None
     open_follow_ups: int
@@ -225,26 +226,52 @@ def account_health(
     session: Session, now: datetime, scope: Scope = EVERYTHING, *, rfm_period: str | None = None
 ) -> list[AccountHealth]:
     """Every account in ``scope``, the one that needs attention most first."""
-    accounts = session.exec(select(Account).where(scope.condition(Account.id)).order_by(Account.name)).all()
+    accounts = session.execute(
+        select_rows(
+            col(Account.id),
+            col(Account.name),
+            col(Account.segment),
+            col(Account.owner),
+            col(Account.manager_value_level),
+        )
+        .where(scope.condition(Account.id))
+        .order_by(Account.name)
+    ).all()
     if not accounts:
         return []
     # Segments and windows of every account: the segment's change is the whole segment's.
-    all_segments = dict(session.exec(select(Account.id, Account.segment)).all())
+    all_segments: dict[int, str] = dict(
+        session.execute(select_rows(col(Account.id), col(Account.segment))).tuples().all()
+    )
     windows = _windows(session, now)
-    changes = _changes(windows, {a or 0: s for a, s in all_segments.items()})  # ids are never None
+    changes = _changes(windows, all_segments)
 
-    indicators = [indicator.code for indicator in load_instrument().indicators]
-    labels = {indicator.code: indicator.label["en"] for indicator in load_instrument().indicators}
+    instrument = load_instrument()
+    indicators = [indicator.code for indicator in instrument.indicators]
+    labels = {indicator.code: indicator.label["en"] for indicator in instrument.indicators}
     answers = answered.last_answers(session, scope, now)
-    latest = scores_by_account(answers)
-    contacts = session.exec(
-        select(Contact.id, Contact.account_id, Contact.buying_influence).where(
+    contacts = session.execute(
+        select_rows(col(Contact.id), col(Contact.account_id), col(Contact.buying_influence)).where(
             scope.condition(Contact.account_id)
         )
     ).all()
+    weight_of = {int(contact_id): float(weight) for contact_id, _, weight in contacts}
     influence: dict[int, dict[int, float]] = {}
-    for contact_id, account_id, weight in contacts:
-        influence.setdefault(account_id, {})[contact_id or 0] = float(weight)
+    for contact_id, account_id, _ in contacts:
+        influence.setdefault(account_id, {})[contact_id] = weight_of[contact_id]
+    # The account score per indicator: its mean over the indicators known is the level, the
+    # lowest (the first in the instrument's order on a tie) the weakest.
+    matrix = score_matrix(answers, weight_of, indicators)
+    scores = matrix.score_100()
+    known = ~np.isnan(scores)
+    with np.errstate(invalid="ignore"):
+        levels = np.where(known.any(axis=1), np.nansum(scores, axis=1) / known.sum(axis=1), np.nan)
+    weakest_at = np.argmin(np.where(known, scores, np.inf), axis=1)
+    level_of = {
+        int(account_id): (float(level), matrix.codes[int(at)])
+        for account_id, level, at in zip(matrix.accounts, levels, weakest_at, strict=True)
+        if not np.isnan(level)
+    }
     heard = {contact_id for _, contact_id, last in answers if last.at > now - timedelta(days=PERIOD_DAYS)}
     last_interaction = _latest(session, scope, Interaction.account_id, Interaction.occurred_at, now)
     last_answer = _latest(session, scope, Response.account_id, Response.submitted_at, now)
@@ -275,12 +302,9 @@ def account_health(
 
     rows = []
     for account in accounts:
-        account_id = account.id or 0
+        account_id = account.id
         weights = influence.get(account_id, {})
-        scores = weighted_scores(latest.get(account_id, []), weights, indicators)
-        known = {code: s.score_100 for code, s in scores.items() if s.score_100 is not None}
-        level = sum(known.values()) / len(known) if known else None
-        weakest = min(known, key=lambda code: known[code]) if known else None
+        level, weakest = level_of.get(account_id, (None, None))
         total = sum(weights.values())
         coverage = sum(w for c, w in weights.items() if c in heard) / total if total > 0 else None
         value = value_levels[account_id]
@@ -324,6 +348,7 @@ def account_health(
             days_since_answer=days_answer,
             manager_level=account.manager_value_level,
             customer_level=value.customer_level,
+            customer_n=value.customer_n,
             loyalty_above=above.get(account_id),
             loyalty_period=period if account_id in above else None,
             open_follow_ups=open_,

@@ -21,9 +21,11 @@ trend, an aggregate over responses, drops quarters with fewer than ``min_n`` res
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Integer, String, cast, func
 from sqlalchemy.orm import Mapped
@@ -222,48 +224,87 @@ def _contacts(session: Session, account_id: int, now: datetime) -> list[ContactR
     ]
 
 
-def scores_by_account(
-    rows: list[tuple[int, int, answered.LastAnswers]],
-) -> dict[int, list[tuple[int, str, float]]]:
-    """(contact, indicator, own score 1-7) by account, of ``answered.last_answers``' rows: for
-    each contact, the own score of their latest response that has one, per indicator."""
-    result: dict[int, list[tuple[int, str, float]]] = {}
-    for account, contact, answers in rows:
-        if answers.scores:
-            result.setdefault(account, []).extend((contact, code, score) for code, score in answers.scores)
-    return result
+@dataclass(frozen=True)
+class ScoreMatrix:
+    """The influence-weighted scores of many accounts at once (see the module's docstring): one
+    row per account, one column per indicator, each cell summed over the contacts whose latest
+    own score for that indicator went in. A contact without a known influence is left out."""
+
+    accounts: np.ndarray  # account ids, ascending
+    codes: list[str]  # the instrument's indicators in its order, then any other code, sorted
+    weight: np.ndarray  # summed buying influence
+    weighted_total: np.ndarray  # sum of score x influence (scores 1-7)
+    plain_total: np.ndarray  # sum of scores
+    contacts: np.ndarray  # contacts whose latest score went in
+
+    def score_100(self) -> np.ndarray:
+        """The influence-weighted score on 0-100; NaN where no contact with influence has one."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(self.weight > 0, self.weighted_total / self.weight, np.nan)
+        return _to_100(mean)
+
+    def unweighted_100(self) -> np.ndarray:
+        """The plain mean of the same latest scores on 0-100; NaN without any."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(self.contacts > 0, self.plain_total / self.contacts, np.nan)
+        return _to_100(mean)
+
+    def of(self, account_id: int) -> dict[str, WeightedScore]:
+        """One account's scores by indicator, every code present (empty where nobody answered)."""
+        found = np.flatnonzero(self.accounts == account_id)
+        row = int(found[0]) if len(found) else None
+        weighted, plain = self.score_100(), self.unweighted_100()
+
+        def cell(matrix: np.ndarray, column: int) -> float | None:
+            value = float(matrix[row, column]) if row is not None else math.nan
+            return None if math.isnan(value) else value
+
+        return {
+            code: WeightedScore(
+                indicator=code,
+                score_100=cell(weighted, column),
+                unweighted_100=cell(plain, column),
+                contacts=0 if row is None else int(self.contacts[row, column]),
+                weight=0.0 if row is None else float(self.weight[row, column]),
+            )
+            for column, code in enumerate(self.codes)
+        }
 
 
-def weighted_scores(
-    latest: list[tuple[int, str, float]], influence: dict[int, float], indicators: list[str]
-) -> dict[str, WeightedScore]:
-    """The influence-weighted account score per indicator (see the module's docstring)."""
-    # One pass, per indicator: [summed influence, influence-weighted total, plain total, contacts].
-    sums: dict[str, list[float]] = {}
-    for contact_id, indicator, score in latest:
-        weight = influence.get(contact_id)
-        if weight is None:
-            continue
-        running = sums.setdefault(indicator, [0.0, 0.0, 0.0, 0.0])
-        running[0] += weight
-        running[1] += score * weight
-        running[2] += score
-        running[3] += 1
-    codes = indicators + sorted(code for code in sums if code not in indicators)
-    result = {}
-    for code in codes:
-        weight, weighted_total, plain_total, contacts = sums.get(code, (0.0, 0.0, 0.0, 0.0))
-        result[code] = WeightedScore(
-            indicator=code,
-            score_100=_to_100(weighted_total / weight) if weight > 0 else None,
-            unweighted_100=_to_100(plain_total / contacts) if contacts else None,
-            contacts=int(contacts),
-            weight=weight,
-        )
-    return result
+def score_matrix(
+    rows: list[tuple[int, int, answered.LastAnswers]], influence: dict[int, float], indicators: list[str]
+) -> ScoreMatrix:
+    """``ScoreMatrix`` of ``answered.last_answers``' rows, each contact weighted by ``influence``
+    (contact -> buying influence)."""
+    sizes = np.fromiter((len(answers.scores) for _, _, answers in rows), dtype=np.int64, count=len(rows))
+    own = np.fromiter((a for a, _, _ in rows), dtype=np.int64, count=len(rows))
+    weights = np.fromiter((influence.get(c, math.nan) for _, c, _ in rows), dtype=float, count=len(rows))
+    pairs = [pair for _, _, answers in rows for pair in answers.scores]
+    codes = indicators + sorted({code for code, _ in pairs} - set(indicators))
+    position = {code: number for number, code in enumerate(codes)}
+    column = np.fromiter((position[code] for code, _ in pairs), dtype=np.int64, count=len(pairs))
+    score = np.fromiter((value for _, value in pairs), dtype=float, count=len(pairs))
+    account, weight = np.repeat(own, sizes), np.repeat(weights, sizes)
+    known = ~np.isnan(weight)
+    accounts, row = np.unique(account[known], return_inverse=True)
+    cell = row * len(codes) + column[known]
+    shape = (len(accounts), len(codes))
+
+    def summed(values: np.ndarray | None) -> np.ndarray:
+        return np.bincount(cell, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+
+    weight, score = weight[known], score[known]
+    return ScoreMatrix(
+        accounts=accounts,
+        codes=codes,
+        weight=summed(weight),
+        weighted_total=summed(score * weight),
+        plain_total=summed(score),
+        contacts=summed(None).astype(np.int64),
+    )
 
 
-def _to_100(score: float) -> float:
+def _to_100(score: np.ndarray) -> np.ndarray:
     return 100 * (score - 1) / 6
 
 
@@ -341,11 +382,7 @@ def account_view(
     # Each contact's most recent own score per indicator and value level, read once for both.
     latest = answered.last_answers(session, Scope.of_accounts([account_id]), now)
     indicators = [indicator.code for indicator in load_instrument().indicators]
-    scores = weighted_scores(
-        scores_by_account(latest).get(account_id, []),
-        {c.id: c.buying_influence for c in contacts},
-        indicators,
-    )
+    scores = score_matrix(latest, {c.id: c.buying_influence for c in contacts}, indicators).of(account_id)
     last = session.exec(
         select(func.max(Interaction.occurred_at)).where(
             Interaction.account_id == account_id, Interaction.occurred_at <= now

@@ -9,9 +9,10 @@ quarter. A gap between the manager and the customer is counted in whole levels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Protocol
 
 import pandas as pd
 from sqlalchemy import func
@@ -108,6 +109,18 @@ def customer_levels_by_quarter(session: Session, account_id: int, now: datetime)
     return frame.astype({"median": int, "n": int})
 
 
+@dataclass(frozen=True)
+class _Levels:
+    """An account's two views of the level, as ``disagreements_among`` compares them."""
+
+    account_id: int
+    account: str
+    owner: str
+    manager_level: int | None
+    customer_level: int | None
+    customer_n: int
+
+
 def disagreements(
     session: Session, now: datetime, scope: Scope = EVERYTHING, at_least: float = DISAGREEMENT_AT
 ) -> list[Disagreement]:
@@ -119,6 +132,58 @@ def disagreements(
             Account.manager_value_level.is_not(None),  # type: ignore[union-attr]
         )
     ).all()
+    managers = {account_id or 0: manager for account_id, _, _, manager in accounts}
+    customers = value_levels_by_account(session, scope, now, managers)
+    levels = []
+    for account_id, name, owner, manager in accounts:
+        customer = customers[account_id or 0]
+        levels.append(
+            _Levels(account_id or 0, name, owner, manager, customer.customer_level, customer.customer_n)
+        )
+    return disagreements_among(session, levels, at_least)
+
+
+class LevelsOf(Protocol):
+    """What ``disagreements_among`` reads of an account: ``_Levels``, or a row of My accounts'
+    ranking (``survey.accounts.health.AccountHealth``), which holds both levels already."""
+
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def manager_level(self) -> int | None: ...
+    @property
+    def customer_level(self) -> int | None: ...
+    @property
+    def customer_n(self) -> int: ...
+
+
+def disagreements_among(
+    session: Session, accounts: Sequence[LevelsOf], at_least: float = DISAGREEMENT_AT
+) -> list[Disagreement]:
+    """``disagreements`` of accounts whose two levels are known already (My accounts has them
+    in its ranking): each one's latest assessment date is read, nothing else."""
+    found = []
+    for levels in accounts:
+        manager, customer = levels.manager_level, levels.customer_level
+        if customer is None or manager is None or abs(manager - customer) < at_least - 1e-9:
+            continue
+        found.append(
+            Disagreement(
+                account_id=levels.account_id,
+                account=levels.account,
+                owner=levels.owner,
+                manager=manager,
+                customer_level=customer,
+                customer_n=levels.customer_n,
+                assessed_at=None,
+            )
+        )
+    if not found:
+        return []
     latest = dict(
         session.exec(
             select(ValueAssessment.account_id, func.max(ValueAssessment.assessed_at)).group_by(
@@ -126,27 +191,8 @@ def disagreements(
             )
         ).all()
     )
-    managers = {account_id or 0: manager for account_id, _, _, manager in accounts}
-    customers = value_levels_by_account(session, scope, now, managers)
-    found = []
-    for account_id, name, owner, manager in accounts:
-        customer = customers[account_id or 0]
-        if customer.customer_level is None or manager is None:
-            continue
-        if abs(manager - customer.customer_level) >= at_least - 1e-9:
-            found.append(
-                Disagreement(
-                    account_id=account_id or 0,
-                    account=name,
-                    owner=owner,
-                    manager=manager,
-                    customer_level=customer.customer_level,
-                    customer_n=customer.customer_n,
-                    # An id read back from the table is never None.
-                    assessed_at=latest.get(cast(int, account_id)),
-                )
-            )
-    return sorted(found, key=lambda d: (-abs(d.gap), d.account))
+    dated = [replace(gap, assessed_at=latest.get(gap.account_id)) for gap in found]
+    return sorted(dated, key=lambda d: (-abs(d.gap), d.account))
 
 
 def level_label(level: int | None) -> str:
