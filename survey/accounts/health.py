@@ -359,15 +359,13 @@ def account_health(
         losses = sorted(
             ((WEIGHTS[name] * (100 - v) / weight, name) for name, v in components.items()), reverse=True
         )
-        reasons = [_reason(name, row) for loss, name in losses if loss >= PULL_AT][:PULL_SHOWN]
+        pulling = [name for loss, name in losses if loss >= PULL_AT][:PULL_SHOWN]
         if row.declining and "change" not in [name for _, name in losses[:PULL_SHOWN]]:
-            reasons.insert(0, _reason("change", row))
-        rows.append(_with_reasons(row, reasons))
+            pulling.insert(0, "change")
+        # The sentences read the finished row; its list of them is filled in after.
+        row.reasons.extend(_reason(name, row) for name in pulling)
+        rows.append(row)
     return sorted(rows, key=lambda r: (r.health, r.account))
-
-
-def _with_reasons(row: AccountHealth, reasons: list[str]) -> AccountHealth:
-    return AccountHealth(**{**row.__dict__, "reasons": reasons})
 
 
 def _signed(value: float) -> str:
