@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pandas as pd
 import streamlit as st
 
 from models.db import session_scope
@@ -20,6 +21,8 @@ st.set_page_config(layout="wide")
 scope = reader_scope()
 now = datetime.now(UTC)
 FLASH = "my_accounts_flash"
+GAPS_SHOWN = 200  # disagreements listed on the page; the download has them all
+PICK_SHOWN = 200  # accounts offered by the picker, in the ranking's order
 
 st.title("My accounts" if user.role == "manager" else "Accounts by health")
 st.caption(
@@ -150,14 +153,19 @@ if user.can_change:
     )
 
 st.subheader("Value level: where the account manager and the customer disagree")
+# Among the accounts the filters above leave; a long list shows its largest gaps first.
+listed = set(shown["account_id"].tolist())
 with session_scope(engine()) as session:
-    gaps = disagreements_among(session, rows)
+    gaps = disagreements_among(session, [row for row in rows if row.account_id in listed])
 if gaps:
+    more = len(gaps) > GAPS_SHOWN
     st.caption(
         "Accounts where the account manager's value level (0–4) and the customer's (the median of each "
-        "contact's latest answer) are one level or more apart, the largest gap first."
+        "contact's latest answer) are one level or more apart, the largest gap first"
+        + (f": the {GAPS_SHOWN} largest of {len(gaps)}. " if more else ". ")
+        + ("Narrow them with the filters above, or download them all." if more else "")
     )
-    st.dataframe(
+    gap_table = pd.DataFrame(
         {
             "Account": [g.account for g in gaps],
             "Owner": [g.owner for g in gaps],
@@ -166,15 +174,31 @@ if gaps:
             "Contacts (n)": [g.customer_n for g in gaps],
             "Gap (levels)": [g.gap for g in gaps],
             "Assessed": ["—" if g.assessed_at is None else f"{g.assessed_at:%Y-%m-%d}" for g in gaps],
-        },
-        hide_index=True,
+        }
     )
+    st.dataframe(gap_table.head(GAPS_SHOWN), hide_index=True)
+    if more:
+        st.download_button(
+            f"Download all {len(gaps)} (CSV)",
+            lambda: frame_csv(gap_table),
+            file_name="value-level-gaps.csv",
+            mime="text/csv",
+            key="ma_gaps_csv",
+        )
 else:
-    st.caption("No account where the account manager and the customer are a level or more apart.")
+    st.caption("No account here where the account manager and the customer are a level or more apart.")
 
-names = dict(zip(shown["account_id"], shown["Account"], strict=True))
+# The picker offers the ranking's first accounts as shown: the filters above reach any other.
+picked = shown.head(PICK_SHOWN)
+names = dict(zip(picked["account_id"], picked["Account"], strict=True))
 choice = st.selectbox(
-    "Open an account", list(names), format_func=cast(Callable[[Any], str], names.get), key="ma_open"
+    "Open an account",
+    list(names),
+    format_func=cast(Callable[[Any], str], names.get),
+    key="ma_open",
+    help=f"The first {PICK_SHOWN} accounts in the order above; search by name above to reach any other."
+    if len(shown) > PICK_SHOWN
+    else None,
 )
 if st.button("Open the account page", key="ma_go"):
     st.session_state["account"] = int(choice)

@@ -189,3 +189,44 @@ def test_the_page_reads_as_many_queries_for_twenty_accounts_as_for_two(db):
     assert len(account_health(db, now, owner_scope(db, "maria"))) == 20
     assert len(disagreements(db, now, owner_scope(db, "maria"))) >= 18
     assert queries(db, page) == few
+
+
+def test_disagreements_follow_the_filters(db):
+    book(db)
+    for account in db.exec(select(Account)).all():
+        account.manager_value_level = 0  # every customer answered level 3 (the factory's answers)
+        db.add(account)
+    db.commit()
+    at = open_page(db)
+    gaps = next(f.value for f in at.dataframe if "Gap (levels)" in f.value.columns)
+    assert list(gaps["Account"]) == ["Acme Tools", "Globex"]  # Initech is tom's
+    at.text_input(key="ma_search").input("glob").run()
+    gaps = next(f.value for f in at.dataframe if "Gap (levels)" in f.value.columns)
+    assert list(gaps["Account"]) == ["Globex"]
+    assert list(at.selectbox(key="ma_open").options) == ["Globex"]
+
+
+def test_a_long_book_shows_its_largest_gaps_and_offers_the_first_accounts_to_open(db):
+    now = datetime.now(UTC)
+    for number in range(205):
+        level = 4 if number < 3 else 2
+        respond(db, now - timedelta(days=3), answers_at(dict.fromkeys(ALL, 6), VALUE_LEVEL=level),
+                account=f"Book {number:03}", email=f"c@book{number}.example")  # fmt: skip
+    for account in db.exec(select(Account)).all():
+        account.owner, account.manager_value_level = "maria", 0
+        db.add(account)
+    db.commit()
+    at = open_page(db)
+    assert len(table(at)) == 205  # the ranking itself is whole
+    gaps = next(f.value for f in at.dataframe if "Gap (levels)" in f.value.columns)
+    assert len(gaps) == 200
+    assert list(gaps["Account"][:3]) == ["Book 000", "Book 001", "Book 002"]  # four levels apart
+    assert any("the 200 largest of 205" in caption.value for caption in at.caption)
+    assert [b.proto.label for b in at.get("download_button")][-1] == "Download all 205 (CSV)"
+    picker = at.selectbox(key="ma_open")
+    assert len(picker.options) == 200
+    at.text_input(key="ma_search").input("Book 204").run()
+    assert list(at.selectbox(key="ma_open").options) == ["Book 204"]
+    at.button(key="ma_go").click().run()
+    assert not at.exception
+    assert at.session_state["account"] == db.exec(select(Account.id).where(Account.name == "Book 204")).one()

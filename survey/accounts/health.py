@@ -240,9 +240,10 @@ def account_health(
     if not accounts:
         return []
     # Segments and windows of every account: the segment's change is the whole segment's.
-    all_segments: dict[int, str] = dict(
-        session.execute(select_rows(col(Account.id), col(Account.segment))).tuples().all()
-    )
+    all_segments = {
+        int(account_id): str(segment)
+        for account_id, segment in session.execute(select_rows(col(Account.id), col(Account.segment))).all()
+    }
     windows = _windows(session, now)
     changes = _changes(windows, all_segments)
 
