@@ -3,6 +3,7 @@ counted by touchpoint and over time, and exported with its tags."""
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 import streamlit as st
@@ -132,22 +133,23 @@ st.caption(f"{len(frame)} comments{more}.")
 if frame.empty:
     st.info("No comment matches these filters.")
 else:
+    exported = export_frame(frame)
     st.dataframe(
-        export_frame(frame).drop(columns=["response_id"]),
+        exported.drop(columns=["response_id"]),
         hide_index=True,
         column_config={"comment": st.column_config.TextColumn("Comment", width="large")},
     )
     downloads = st.columns(2)
     downloads[0].download_button(
         "Download CSV",
-        lambda: frame_csv(export_frame(frame)),
+        partial(frame_csv, exported),
         file_name="comments.csv",
         mime="text/csv",
         key="cm_csv",
     )
     downloads[1].download_button(
         "Download Excel",
-        lambda: frame_xlsx(export_frame(frame), "comments"),
+        partial(frame_xlsx, exported, "comments"),
         file_name="comments.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="cm_xlsx",

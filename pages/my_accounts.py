@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 import pandas as pd
@@ -55,151 +56,161 @@ with st.expander("How the health score is built"):
         "cannot be computed are left out and the others reweighted. The README explains every component."
     )
 
-with session_scope(engine()) as session:
-    rows = account_health(session, now, scope)
-if not rows:
-    st.info("No accounts to rank yet." if scope.is_everything else "You own no accounts yet.")
-    st.stop()
 
-flash = st.session_state.pop(FLASH, None)
-if flash:
-    st.success(flash)
+def show() -> None:
+    """The ranking and all that follows it. What it reads stays local to this call: the
+    check's callback (``run_checks``) keeps this script's globals for as long as the session
+    lives, and 5,000 ranked rows there would outlive every open and slow every full garbage
+    collection."""
+    with session_scope(engine()) as session:
+        rows = account_health(session, now, scope)
+    if not rows:
+        st.info("No accounts to rank yet." if scope.is_everything else "You own no accounts yet.")
+        st.stop()
 
-frame = health_frame(rows)
-frame.insert(0, "account_id", [r.account_id for r in rows])
-frame["Declining"] = [r.declining for r in rows]
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(flash)
 
-filters = st.columns(4)
-segments = filters[0].multiselect("Segment", sorted(set(frame["Segment"])), key="ma_segment")
-rfm = filters[1].multiselect("RFM segment", list(RFM_SEGMENTS), key="ma_rfm")
-owners = sorted(set(frame["Owner"]))
-owner = filters[2].multiselect("Owner", owners, key="ma_owner") if len(owners) > 1 else []
-search = filters[3].text_input("Account name contains", key="ma_search")
-options = st.columns(3)
-declining = options[0].toggle("Only accounts declining beyond uncertainty", key="ma_declining")
-sort_by = options[1].selectbox(
-    "Sort by",
-    [
-        "Health",
-        "Change",
-        "Indicators (0-100)",
-        "Influence heard",
-        "Days since answer",
-        "Open follow-ups",
-        "Account",
-    ],
-    key="ma_sort",
-)
-descending = options[2].toggle("Highest first", key="ma_desc")
+    frame = health_frame(rows)
+    frame.insert(0, "account_id", [r.account_id for r in rows])
+    frame["Declining"] = [r.declining for r in rows]
 
-shown = frame
-if segments:
-    shown = shown[shown["Segment"].isin(segments)]
-if rfm:
-    shown = shown[shown["RFM segment"].isin(rfm)]
-if owner:
-    shown = shown[shown["Owner"].isin(owner)]
-if search.strip():
-    shown = shown[shown["Account"].str.contains(search.strip(), case=False, regex=False)]
-if declining:
-    shown = shown[shown["Declining"]]
-shown = shown.sort_values([sort_by, "Account"], ascending=[not descending, True], na_position="last")
-
-st.caption(f"{len(shown)} of {len(frame)} accounts.")
-if shown.empty:
-    st.info("No account matches these filters.")
-    st.stop()
-
-st.subheader("Needs you first")
-cards = st.columns(min(3, len(shown)))
-by_id = {r.account_id: r for r in rows}
-for card, account_id in zip(cards, shown["account_id"].head(3), strict=False):
-    row = by_id[int(account_id)]
-    with card.container(border=True):
-        st.metric(plain(row.account), f"{row.health:.0f}", help="Health score, 0-100")
-        if row.reasons:
-            st.markdown("\n".join(f"- {plain(reason)}" for reason in row.reasons))
-        else:
-            st.caption("Nothing in particular pulls it down.")
-
-st.subheader("All accounts")
-table = shown.drop(columns=["account_id", "Declining"])
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={
-        "Health": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
-        "What pulls it down": st.column_config.TextColumn(width="large"),
-    },
-)
-downloads = st.columns(3)
-downloads[0].download_button(
-    "Download CSV", lambda: frame_csv(table), file_name="my-accounts.csv", mime="text/csv", key="ma_csv"
-)
-downloads[1].download_button(
-    "Download Excel",
-    lambda: frame_xlsx(table, "accounts"),
-    file_name="my-accounts.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="ma_xlsx",
-)
-if user.can_change:
-    downloads[2].button(
-        "Check for account warnings now",
-        on_click=run_checks,
-        key="ma_check",
-        help="Opens one follow-up per account and reason: declining beyond uncertainty, two or more contacts "
-        "flagged within 30 days, a decision maker gone quiet. This also runs daily (check-accounts).",
+    filters = st.columns(4)
+    segments = filters[0].multiselect("Segment", sorted(set(frame["Segment"])), key="ma_segment")
+    rfm = filters[1].multiselect("RFM segment", list(RFM_SEGMENTS), key="ma_rfm")
+    owners = sorted(set(frame["Owner"]))
+    owner = filters[2].multiselect("Owner", owners, key="ma_owner") if len(owners) > 1 else []
+    search = filters[3].text_input("Account name contains", key="ma_search")
+    options = st.columns(3)
+    declining = options[0].toggle("Only accounts declining beyond uncertainty", key="ma_declining")
+    sort_by = options[1].selectbox(
+        "Sort by",
+        [
+            "Health",
+            "Change",
+            "Indicators (0-100)",
+            "Influence heard",
+            "Days since answer",
+            "Open follow-ups",
+            "Account",
+        ],
+        key="ma_sort",
     )
+    descending = options[2].toggle("Highest first", key="ma_desc")
 
-st.subheader("Value level: where the account manager and the customer disagree")
-# Among the accounts the filters above leave; a long list shows its largest gaps first.
-listed = set(shown["account_id"].tolist())
-with session_scope(engine()) as session:
-    gaps = disagreements_among(session, [row for row in rows if row.account_id in listed])
-if gaps:
-    more = len(gaps) > GAPS_SHOWN
-    st.caption(
-        "Accounts where the account manager's value level (0–4) and the customer's (the median of each "
-        "contact's latest answer) are one level or more apart, the largest gap first"
-        + (f": the {GAPS_SHOWN} largest of {len(gaps)}. " if more else ". ")
-        + ("Narrow them with the filters above, or download them all." if more else "")
+    shown = frame
+    if segments:
+        shown = shown[shown["Segment"].isin(segments)]
+    if rfm:
+        shown = shown[shown["RFM segment"].isin(rfm)]
+    if owner:
+        shown = shown[shown["Owner"].isin(owner)]
+    if search.strip():
+        shown = shown[shown["Account"].str.contains(search.strip(), case=False, regex=False)]
+    if declining:
+        shown = shown[shown["Declining"]]
+    shown = shown.sort_values([sort_by, "Account"], ascending=[not descending, True], na_position="last")
+
+    st.caption(f"{len(shown)} of {len(frame)} accounts.")
+    if shown.empty:
+        st.info("No account matches these filters.")
+        st.stop()
+
+    st.subheader("Needs you first")
+    cards = st.columns(min(3, len(shown)))
+    by_id = {r.account_id: r for r in rows}
+    for card, account_id in zip(cards, shown["account_id"].head(3), strict=False):
+        row = by_id[int(account_id)]
+        with card.container(border=True):
+            st.metric(plain(row.account), f"{row.health:.0f}", help="Health score, 0-100")
+            if row.reasons:
+                st.markdown("\n".join(f"- {plain(reason)}" for reason in row.reasons))
+            else:
+                st.caption("Nothing in particular pulls it down.")
+
+    st.subheader("All accounts")
+    table = shown.drop(columns=["account_id", "Declining"])
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "Health": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
+            "What pulls it down": st.column_config.TextColumn(width="large"),
+        },
     )
-    gap_table = pd.DataFrame(
-        {
-            "Account": [g.account for g in gaps],
-            "Owner": [g.owner for g in gaps],
-            "Account manager": [level_label(g.manager) for g in gaps],
-            "Customer": [level_label(g.customer_level) for g in gaps],
-            "Contacts (n)": [g.customer_n for g in gaps],
-            "Gap (levels)": [g.gap for g in gaps],
-            "Assessed": ["—" if g.assessed_at is None else f"{g.assessed_at:%Y-%m-%d}" for g in gaps],
-        }
+    downloads = st.columns(3)
+    downloads[0].download_button(
+        "Download CSV", partial(frame_csv, table), file_name="my-accounts.csv", mime="text/csv", key="ma_csv"
     )
-    st.dataframe(gap_table.head(GAPS_SHOWN), hide_index=True)
-    if more:
-        st.download_button(
-            f"Download all {len(gaps)} (CSV)",
-            lambda: frame_csv(gap_table),
-            file_name="value-level-gaps.csv",
-            mime="text/csv",
-            key="ma_gaps_csv",
+    downloads[1].download_button(
+        "Download Excel",
+        partial(frame_xlsx, table, "accounts"),
+        file_name="my-accounts.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="ma_xlsx",
+    )
+    if user.can_change:
+        downloads[2].button(
+            "Check for account warnings now",
+            on_click=run_checks,
+            key="ma_check",
+            help="Opens one follow-up per account and reason: declining beyond uncertainty, two or more "
+            "contacts flagged within 30 days, a decision maker gone quiet. This also runs daily "
+            "(check-accounts).",
         )
-else:
-    st.caption("No account here where the account manager and the customer are a level or more apart.")
 
-# The picker offers the ranking's first accounts as shown: the filters above reach any other.
-picked = shown.head(PICK_SHOWN)
-names = dict(zip(picked["account_id"], picked["Account"], strict=True))
-choice = st.selectbox(
-    "Open an account",
-    list(names),
-    format_func=cast(Callable[[Any], str], names.get),
-    key="ma_open",
-    help=f"The first {PICK_SHOWN} accounts in the order above; search by name above to reach any other."
-    if len(shown) > PICK_SHOWN
-    else None,
-)
-if st.button("Open the account page", key="ma_go"):
-    st.session_state["account"] = int(choice)
-    st.switch_page("pages/account.py")
+    st.subheader("Value level: where the account manager and the customer disagree")
+    # Among the accounts the filters above leave; a long list shows its largest gaps first.
+    listed = set(shown["account_id"].tolist())
+    with session_scope(engine()) as session:
+        gaps = disagreements_among(session, [row for row in rows if row.account_id in listed])
+    if gaps:
+        more = len(gaps) > GAPS_SHOWN
+        st.caption(
+            "Accounts where the account manager's value level (0–4) and the customer's (the median of each "
+            "contact's latest answer) are one level or more apart, the largest gap first"
+            + (f": the {GAPS_SHOWN} largest of {len(gaps)}. " if more else ". ")
+            + ("Narrow them with the filters above, or download them all." if more else "")
+        )
+        gap_table = pd.DataFrame(
+            {
+                "Account": [g.account for g in gaps],
+                "Owner": [g.owner for g in gaps],
+                "Account manager": [level_label(g.manager) for g in gaps],
+                "Customer": [level_label(g.customer_level) for g in gaps],
+                "Contacts (n)": [g.customer_n for g in gaps],
+                "Gap (levels)": [g.gap for g in gaps],
+                "Assessed": ["—" if g.assessed_at is None else f"{g.assessed_at:%Y-%m-%d}" for g in gaps],
+            }
+        )
+        st.dataframe(gap_table.head(GAPS_SHOWN), hide_index=True)
+        if more:
+            st.download_button(
+                f"Download all {len(gaps)} (CSV)",
+                partial(frame_csv, gap_table),
+                file_name="value-level-gaps.csv",
+                mime="text/csv",
+                key="ma_gaps_csv",
+            )
+    else:
+        st.caption("No account here where the account manager and the customer are a level or more apart.")
+
+    # The picker offers the ranking's first accounts as shown: the filters above reach any other.
+    picked = shown.head(PICK_SHOWN)
+    names = dict(zip(picked["account_id"], picked["Account"], strict=True))
+    choice = st.selectbox(
+        "Open an account",
+        list(names),
+        format_func=cast(Callable[[Any], str], names.get),
+        key="ma_open",
+        help=f"The first {PICK_SHOWN} accounts in the order above; search by name above to reach any other."
+        if len(shown) > PICK_SHOWN
+        else None,
+    )
+    if st.button("Open the account page", key="ma_go"):
+        st.session_state["account"] = int(choice)
+        st.switch_page("pages/account.py")
+
+
+show()

@@ -1,5 +1,6 @@
 """My accounts, through AppTest: ranked worst first, each row saying why, a manager's own only."""
 
+import gc
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import event
@@ -7,7 +8,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from models.tables import Account, FollowUp, TransactionMeasure
-from survey.accounts.health import account_health, health_frame
+from survey.accounts.health import AccountHealth, account_health, health_frame
 from survey.accounts.values import disagreements, disagreements_among
 from survey.exports.frames import frame_csv
 from survey.people.access import owner_scope
@@ -230,3 +231,13 @@ def test_a_long_book_shows_its_largest_gaps_and_offers_the_first_accounts_to_ope
     at.button(key="ma_go").click().run()
     assert not at.exception
     assert at.session_state["account"] == db.exec(select(Account.id).where(Account.name == "Book 204")).one()
+
+
+def test_no_ranked_row_outlives_the_open(db):
+    """The check's callback keeps the page script's globals for the session's life: the ranking
+    must not be among them, or every open session would hold its thousands of rows."""
+    book(db)
+    at = open_page(db)
+    at.text_input(key="ma_search").input("a").run()  # a second run, as a user's next click
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, AccountHealth)] == []
