@@ -61,7 +61,7 @@ from bench.dashboard import new_response
 from bench.measure import log
 from models.db import make_engine
 from survey.people.access import owner_scope
-from survey.people.users import UserError, add_user
+from survey.people.users import UserError, add_user, set_active, set_password, set_role
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -103,15 +103,19 @@ ARM_JS = """
 
 
 def ensure_users(url: str, manager: str) -> int:
-    """The admin and the manager exist with ``PASSWORD``; returns an account the manager owns."""
+    """The admin and the manager exist, active, with their role and ``PASSWORD`` (a user already
+    there, made by another tool, gets them too); returns an account the manager owns."""
     engine = make_engine(url)
     with Session(engine) as session:
         for name, role in ((ADMIN, "admin"), (manager, "manager")):
             try:
                 add_user(session, name, role=role, password=PASSWORD, actor="bench")
-                session.commit()
-            except UserError:
-                session.rollback()  # already there
+            except UserError:  # already there
+                session.rollback()
+                set_password(session, name, PASSWORD, actor="bench")
+                set_role(session, name, role, actor="bench")
+                set_active(session, name, True, actor="bench")
+            session.commit()
         owned = owner_scope(session, manager).account_ids or frozenset()
     engine.dispose()
     if not owned:
@@ -186,7 +190,11 @@ def sign_in(page: Page, base: str, username: str) -> float:
     started = time.perf_counter()
     page.get_by_role("button", name="Sign in").click()
     wait_settled(page)
-    return (time.perf_counter() - started) * 1000 - SETTLE_MS
+    took = (time.perf_counter() - started) * 1000 - SETTLE_MS
+    refused = page.locator("[data-testid='stAlertContentError']")
+    if refused.count():
+        raise SystemExit(f"bench.pages: {username} could not sign in: {refused.first.inner_text()}")
+    return took
 
 
 def report(title: str, role: str, start: str, opens: Sequence[float]) -> None:
