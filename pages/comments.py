@@ -3,13 +3,12 @@ counted by touchpoint and over time, and exported with its tags."""
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from typing import Any, cast
 
 import streamlit as st
 
 from models.db import session_scope
-from pages.common import engine, plain, reader_scope, team_page, visible_accounts
+from pages.common import engine, plain, reader_scope, table_downloads, team_page, visible_accounts
 from survey.charts.accounts import tags_over_time
 from survey.charts.common import PNG_CONFIG
 from survey.comments.listing import (
@@ -23,7 +22,6 @@ from survey.comments.listing import (
     export_frame,
 )
 from survey.comments.tags import TagRuleError, add_rule, delete_rule, list_rules, update_rule
-from survey.exports.frames import frame_csv, frame_xlsx
 from survey.instrument.definition import load_instrument
 from survey.instrument.touchpoints import touchpoint_names_by_id
 
@@ -139,21 +137,7 @@ else:
         hide_index=True,
         column_config={"comment": st.column_config.TextColumn("Comment", width="large")},
     )
-    downloads = st.columns(2)
-    downloads[0].download_button(
-        "Download CSV",
-        partial(frame_csv, exported),
-        file_name="comments.csv",
-        mime="text/csv",
-        key="cm_csv",
-    )
-    downloads[1].download_button(
-        "Download Excel",
-        partial(frame_xlsx, exported, "comments"),
-        file_name="comments.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="cm_xlsx",
-    )
+    table_downloads(st.columns(2), exported, name="comments", sheet="comments", key="cm")
     st.subheader("Tags by touchpoint")
     st.dataframe(counts_by_touchpoint(frame))
     st.plotly_chart(tags_over_time(counts_by_month(frame)), width="stretch", config=PNG_CONFIG)

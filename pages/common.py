@@ -1,16 +1,21 @@
-"""What the pages share: the process's one engine, first-start preparation, safe text and who is
-signed in."""
+"""What the pages share: the process's one engine, first-start preparation, safe text, who is
+signed in and a table's downloads."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
+from streamlit.delta_generator import DeltaGenerator
 
 from models.db import default_engine, session_scope
 from models.settings import get_settings
+from survey.exports.frames import frame_csv, frame_xlsx
 from survey.operations.startup import apply_retention, prepare_database, seed_demo_if_empty
 from survey.people import audit
 from survey.people.access import Scope
@@ -176,3 +181,26 @@ def visible_accounts(scope: Scope) -> dict[int, str]:
         )
         st.stop()
     return choices
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def table_downloads(
+    places: Sequence[DeltaGenerator], table: pd.DataFrame, *, name: str, sheet: str, key: str
+) -> None:
+    """The buttons "Download CSV" and "Download Excel" of ``table`` (files ``name``.csv and
+    ``name``.xlsx, its sheet ``sheet``; keys ``key``_csv and ``key``_xlsx) in the first two of
+    ``places``. Each file
+    is built at the click from ``table`` alone: a page's download holds nothing else of the page
+    for as long as the session keeps it."""
+    places[0].download_button(
+        "Download CSV", partial(frame_csv, table), file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv"
+    )
+    places[1].download_button(
+        "Download Excel",
+        partial(frame_xlsx, table, sheet),
+        file_name=f"{name}.xlsx",
+        mime=XLSX_MIME,
+        key=f"{key}_xlsx",
+    )

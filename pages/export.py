@@ -8,7 +8,7 @@ from typing import cast
 import streamlit as st
 
 from models.db import session_scope
-from pages.common import engine, reader_scope, team_page
+from pages.common import XLSX_MIME, engine, reader_scope, team_page
 from pages.filters import filter_bar
 from survey.exports.rows import ExportError, ExportRequest, count_responses
 from survey.exports.writers import Format, export
@@ -17,10 +17,7 @@ from survey.reporting.dashboard import filter_options
 
 FORMATS = {
     "csv": ("CSV (UTF-8)", "text/csv"),
-    "xlsx": (
-        "Excel: responses, indicator scores, codebook",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ),
+    "xlsx": ("Excel: responses, indicator scores, codebook", XLSX_MIME),
     "sav": ("SPSS .sav with variable and value labels", "application/x-spss-sav"),
     "parquet": ("Parquet", "application/vnd.apache.parquet"),
 }

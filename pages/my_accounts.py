@@ -10,12 +10,12 @@ import streamlit as st
 
 from models.db import session_scope
 from models.settings import get_settings
-from pages.common import engine, plain, reader_scope, team_page
+from pages.common import engine, plain, reader_scope, table_downloads, team_page
 from survey.accounts.health import COMPONENT_LABELS, PERIOD_DAYS, WEIGHTS, account_health, health_frame
 from survey.accounts.values import disagreements_among, level_label
 from survey.accounts.warnings import check_accounts
 from survey.behaviour.rfm import RFM_SEGMENTS
-from survey.exports.frames import frame_csv, frame_xlsx
+from survey.exports.frames import frame_csv
 
 user = team_page()
 st.set_page_config(layout="wide")
@@ -140,16 +140,7 @@ def show() -> None:
         },
     )
     downloads = st.columns(3)
-    downloads[0].download_button(
-        "Download CSV", partial(frame_csv, table), file_name="my-accounts.csv", mime="text/csv", key="ma_csv"
-    )
-    downloads[1].download_button(
-        "Download Excel",
-        partial(frame_xlsx, table, "accounts"),
-        file_name="my-accounts.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="ma_xlsx",
-    )
+    table_downloads(downloads, table, name="my-accounts", sheet="accounts", key="ma")
     if user.can_change:
         downloads[2].button(
             "Check for account warnings now",
