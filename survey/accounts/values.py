@@ -10,7 +10,7 @@ quarter. A gap between the manager and the customer is counted in whole levels.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -166,23 +166,12 @@ def disagreements_among(
 ) -> list[Disagreement]:
     """``disagreements`` of accounts whose two levels are known already (My accounts has them
     in its ranking): each one's latest assessment date is read, nothing else."""
-    found = []
+    apart = []
     for levels in accounts:
         manager, customer = levels.manager_level, levels.customer_level
-        if customer is None or manager is None or abs(manager - customer) < at_least - 1e-9:
-            continue
-        found.append(
-            Disagreement(
-                account_id=levels.account_id,
-                account=levels.account,
-                owner=levels.owner,
-                manager=manager,
-                customer_level=customer,
-                customer_n=levels.customer_n,
-                assessed_at=None,
-            )
-        )
-    if not found:
+        if customer is not None and manager is not None and abs(manager - customer) >= at_least - 1e-9:
+            apart.append((levels, manager, customer))
+    if not apart:
         return []
     latest = dict(
         session.exec(
@@ -191,8 +180,19 @@ def disagreements_among(
             )
         ).all()
     )
-    dated = [replace(gap, assessed_at=latest.get(gap.account_id)) for gap in found]
-    return sorted(dated, key=lambda d: (-abs(d.gap), d.account))
+    found = [
+        Disagreement(
+            account_id=levels.account_id,
+            account=levels.account,
+            owner=levels.owner,
+            manager=manager,
+            customer_level=customer,
+            customer_n=levels.customer_n,
+            assessed_at=latest.get(levels.account_id),
+        )
+        for levels, manager, customer in apart
+    ]
+    return sorted(found, key=lambda d: (-abs(d.gap), d.account))
 
 
 def level_label(level: int | None) -> str:
