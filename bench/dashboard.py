@@ -13,7 +13,9 @@ exist (and keeping it); without ``--db`` a temporary file is built and deleted. 
   5,000 accounts names this case ``manager-2000``).
 
 Per case and page (``dashboard``: ``survey.reporting.dashboard.compute`` after the filter
-options and cache key the page reads; ``overview``: ``survey.reporting.overview.overview``):
+options and cache key the page reads; ``overview``: ``survey.reporting.overview.overview``;
+``account_falls``: ``survey.reporting.dashboard.account_movers``, what the Dashboard's toggle
+for falls account by account reads):
 
 * ``compute_ms``: median of warm runs that read the aggregates from the database (the
   process's aggregate cache emptied before each run; the database's own pages warm);
@@ -67,6 +69,7 @@ from survey.reporting.filters import Filters, month_of
 
 MANAGER = "alex.morgan"
 CASES = ("base", "segment", "account", "manager")
+PAGES = ("dashboard", "overview", "account_falls")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,15 @@ def overview_call(engine: Engine, case: Case, min_n: int) -> Callable[[], Any]:
     def call() -> Any:
         with Session(engine) as session:
             return overview.overview(session, now=datetime.now(UTC), min_n=min_n, scope=case.scope)
+
+    return call
+
+
+def account_falls_call(engine: Engine, case: Case, min_n: int) -> Callable[[], Any]:
+    def call() -> Any:
+        # What pages/dashboard.py runs when its reader turns on the falls account by account.
+        with Session(engine) as session:
+            return dashboard.account_movers(session, case.filters, min_n)
 
     return call
 
@@ -192,11 +204,12 @@ def measure(
 ) -> dict[str, float]:
     instrument = load_instrument()
     min_n = get_settings().min_n
-    call = (
-        dashboard_call(engine, case, instrument, min_n)
-        if page == "dashboard"
-        else overview_call(engine, case, min_n)
-    )
+    calls = {
+        "dashboard": lambda: dashboard_call(engine, case, instrument, min_n),
+        "overview": lambda: overview_call(engine, case, min_n),
+        "account_falls": lambda: account_falls_call(engine, case, min_n),
+    }
+    call = calls[page]()
     cache.clear()
     log(f"{case.name} {page}: first call {time_ms(call):.0f} ms")
     cold = []
@@ -256,8 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         lines = []
         for case in cases(engine, built, wanted, args.manager_accounts):
             figures = {
-                page: measure(engine, case, page, args.runs, args.new_responses, counter)
-                for page in ("dashboard", "overview")
+                page: measure(engine, case, page, args.runs, args.new_responses, counter) for page in PAGES
             }
             peak = peak_rss_mb()
             # In a process of its own: pandas holding every score would otherwise be the peak

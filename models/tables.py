@@ -623,6 +623,27 @@ class AccountDayRollup(SQLModel, table=True):
     total_sq: float
 
 
+class AccountRespondentRollup(SQLModel, table=True):
+    """Our own score sums per month, account and respondent (the contact, or an anonymous
+    answer alone) by indicator, segment and role: each account's change between two periods
+    clustered by the people who answered (the Dashboard's falls account by account). The
+    month leads the key: that change reads the last two periods of every account in scope."""
+
+    __tablename__ = "account_respondent_rollup"
+    __table_args__ = ROLLUP_TABLE_ARGS
+
+    month: str = Field(primary_key=True, max_length=7)
+    version: int = Field(primary_key=True)
+    account_id: int = Field(primary_key=True)
+    respondent: int = Field(primary_key=True)
+    indicator: str = Field(primary_key=True, max_length=30)
+    segment: str = Field(primary_key=True, max_length=100)
+    role: str = Field(primary_key=True, max_length=30)
+    n: int
+    total: float
+    total_sq: float
+
+
 class ApiKey(SQLModel, table=True):
     """A key for CRMs, help desks and BI tools calling the HTTP API. Only its hash is kept."""
 

@@ -193,9 +193,7 @@ for column, table in ((by_segment, segment_falls), (by_touchpoint, touchpoint_fa
         column.info(f"No fall with {settings.min_n} or more responses in both periods.")
     else:
         column.dataframe(table, hide_index=True, width="stretch")
-if st.toggle(
-    "Also look for falls account by account (reads the raw scores of the last two periods)", key="movers"
-):
+if st.toggle("Also look for falls account by account", key="movers"):
     with session_scope(engine()) as session:
         account_falls = _falls(
             account_movers(session, filters, settings.min_n), "Account", options["accounts"]

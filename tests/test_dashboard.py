@@ -27,9 +27,10 @@ from survey.imports.benchmarks import import_benchmarks
 from survey.instrument.definition import load_instrument
 from survey.instrument.forms import pulse_page
 from survey.instrument.touchpoints import add_touchpoint
+from survey.reporting import aggregates, cache
 from survey.reporting.dashboard import account_movers, compute, movers, reliability
 from survey.reporting.filters import Filters, period_of
-from tests.factories import full_answers, make_invitation, respond
+from tests.factories import answers_at, full_answers, make_invitation, respond
 
 INSTRUMENT = load_instrument()
 
@@ -408,6 +409,38 @@ def test_account_movers_read_only_the_last_two_periods(session, responses):
     found = account_movers(session, Filters(grain="month"), min_n=1)
     assert set(found.columns) >= {"account_id", "indicator", "before", "after", "change"}
     assert found["shrunk"].is_monotonic_increasing  # ranked by the shrunk change
+
+
+def test_account_movers_come_from_their_aggregate_as_from_the_raw_scores(session, now, monkeypatch):
+    """Two accounts whose contacts' trust fell between two months, with an anonymous answer in
+    each month: the falls read from ``account_respondent_rollup`` are those of the raw scores."""
+    for account in ("Acme Tools", "Bolt Works"):
+        for contact in range(3):
+            for days, level in ((62, 6 - contact % 2), (2, 3 + contact % 2)):
+                for _ in range(1 + contact):
+                    respond(session, now - timedelta(days=days), answers_at({"trust": level}),
+                            account=account, email=f"c{contact}@{account[:4].lower()}.example")  # fmt: skip
+        for days in (62, 2):
+            result, _ = make_invitation(
+                session, now - timedelta(days=days), account=account, email="x@x.example"
+            )
+            submit(session, invitation_id=result.invitation_id, answers=answers_at({"trust": 4}),
+                   locale="en", now=now - timedelta(days=days), anonymous=True)  # fmt: skip
+            session.commit()
+    keys = ["version", "month", "account_id", "respondent", "indicator"]
+    assert aggregates.source_for("own_scores", keys, Filters()).name == "account_respondent_rollup"
+    assert aggregates.source_for("own_scores", keys, Filters(account_ids=(1,), roles=("user",))).name == (
+        "account_respondent_rollup"
+    )
+    assert aggregates.source_for("own_scores", keys, Filters(touchpoint_ids=(1,))) is None
+    from_aggregate = account_movers(session, Filters(grain="month"), min_n=1)
+    trust = from_aggregate[from_aggregate["indicator"] == "trust"]
+    assert len(trust) == 2
+    assert (trust["change"] < 0).all()
+    assert (trust["n_after"] == 7).all()  # six named answers and one anonymous
+    cache.clear()
+    monkeypatch.setattr(aggregates, "source_for", lambda *_args, **_kwargs: None)  # the raw rows only
+    pd.testing.assert_frame_equal(account_movers(session, Filters(grain="month"), min_n=1), from_aggregate)
 
 
 SEGMENTED = ("Retail", "Health", "Mining")

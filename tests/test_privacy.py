@@ -5,12 +5,21 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from models.tables import AuditEvent, Contact, Draft, IndicatorScore, Response, ScoreRollup
+from models.tables import (
+    AccountRespondentRollup,
+    AuditEvent,
+    Contact,
+    Draft,
+    IndicatorScore,
+    Response,
+    ScoreRollup,
+)
 from survey.accounts.profile import account_view
 from survey.collecting.invitations import check_link
 from survey.collecting.responses import save_draft, submit
 from survey.followup.queue import queue
 from survey.people.privacy import ANONYMOUS, PrivacyError, erase_contact, purge_comments
+from survey.reporting import aggregates
 from tests.factories import answers_at, full_answers, make_invitation, respond
 
 
@@ -69,6 +78,42 @@ def test_erasure_removes_identity_and_free_text_but_keeps_the_scores(session, no
     assert check_link(session, token, now).state.name  # the old link still answers, without names
     with pytest.raises(PrivacyError, match="already erased"):
         erase_contact(session, contact.id, actor="admin", now=now)
+
+
+def test_after_an_erasure_no_aggregate_keeps_the_persons_answers_together(session, now):
+    for days in (80, 40, 3):
+        respond(session, now - timedelta(days=days), answers_at({"trust": 2}), email="anna@acme.example")
+    result, _ = make_invitation(session, now - timedelta(days=20), email="anna@acme.example")
+    submit(
+        session,
+        invitation_id=result.invitation_id,
+        answers=full_answers(),
+        locale="en",
+        now=now - timedelta(days=20),
+        anonymous=True,
+    )
+    respond(session, now - timedelta(days=10), email="bo@acme.example")
+    contact = session.exec(select(Contact).where(Contact.email == "anna@acme.example")).one()
+    other = session.exec(select(Contact).where(Contact.email == "bo@acme.example")).one()
+    kept = AccountRespondentRollup.__table__
+    before = session.exec(select(kept.c.respondent, func.sum(kept.c.n)).group_by(kept.c.respondent)).all()
+    assert {respondent: n for respondent, n in before}[contact.id] == 18  # three answers, six indicators
+
+    erase_contact(session, contact.id, actor="admin", now=now)
+    session.commit()
+
+    after = dict(
+        session.exec(select(kept.c.respondent, func.sum(kept.c.n)).group_by(kept.c.respondent)).all()
+    )
+    assert contact.id not in after
+    theirs = session.exec(select(Response.id).where(Response.contact_id == contact.id)).all()
+    assert {after[-response_id] for response_id in theirs} == {6}  # each answer alone
+    assert after[other.id] == dict(before)[other.id]
+    assert sum(after.values()) == sum(n for _, n in before)
+    raw = session.connection().execute(
+        aggregates.definition("own_scores", ["respondent"], session.get_bind().dialect.name)
+    )
+    assert {respondent: n for respondent, n, *_ in raw} == after
 
 
 def test_erasing_an_unknown_contact_changes_nothing(session, now):

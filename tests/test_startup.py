@@ -12,7 +12,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, func, select
 
 from models.db import make_engine
-from models.tables import FollowUp, FormRollup, Response, ScoreSegmentRollup
+from models.tables import AccountRespondentRollup, FollowUp, FormRollup, Response, ScoreSegmentRollup
 from survey.exports import packs
 from survey.operations.startup import prepare_database
 from survey.reporting import aggregates
@@ -57,20 +57,25 @@ def test_one_time_work_says_what_it_does_and_runs_once(engine, older):
     assert again == []
 
 
-def test_an_aggregate_added_by_an_upgrade_is_filled_alone_at_the_next_start(engine, now):
-    """An upgrade adds ``form_rollup`` empty beside filled aggregates: the next start fills
-    it, and only it, and says so; the count it keeps is the responses' own."""
+@pytest.mark.parametrize(
+    "added", [FormRollup, AccountRespondentRollup], ids=lambda model: model.__tablename__
+)
+def test_an_aggregate_added_by_an_upgrade_is_filled_alone_at_the_next_start(engine, now, added):
+    """An upgrade adds an aggregate empty beside filled ones: the next start fills it, and
+    only it, and says so; what it keeps is the responses' own."""
     with Session(engine) as session:
         for number in range(3):
             respond(session, now, email=f"c{number}@acme.example")
-        session.execute(delete(FormRollup))
+        kept = session.exec(select(added)).all()
+        session.execute(delete(added))
         session.commit()
         scores = session.exec(select(ScoreSegmentRollup)).all()
     said: list[str] = []
     prepare_database(engine, say=said.append)
-    assert "summing 3 responses into the reporting aggregates (form_rollup)" in "\n".join(said)
+    assert f"summing 3 responses into the reporting aggregates ({added.__tablename__})" in "\n".join(said)
     with Session(engine) as session:
         assert session.exec(select(ScoreSegmentRollup)).all() == scores
+        assert session.exec(select(added)).all() == kept
         cells = aggregates.read(session, "responses", ["form"], Filters())
         assert aggregates.source_for("responses", ["form"], Filters()).name == "form_rollup"
         counted = dict(session.exec(select(Response.form, func.count()).group_by(Response.form)).all())

@@ -23,7 +23,15 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from models.db import session_scope, upgrade_schema
-from models.tables import AccountDayRollup, FollowUp, FormRollup, OneTimeWork, Response, ScoreSegmentRollup
+from models.tables import (
+    AccountDayRollup,
+    AccountRespondentRollup,
+    FollowUp,
+    FormRollup,
+    OneTimeWork,
+    Response,
+    ScoreSegmentRollup,
+)
 from survey.instrument.touchpoints import ensure_touchpoints
 
 if TYPE_CHECKING:
@@ -35,7 +43,7 @@ PACK_CHUNK = 20_000
 # bulk-loaded base, and each added by an upgrade since. An empty one is filled at start
 # (``aggregates.unfilled`` finds every such table; reading them all here would cost the
 # import of the reporting code on every command).
-FILLED_AT_START = (ScoreSegmentRollup, FormRollup, AccountDayRollup)
+FILLED_AT_START = (ScoreSegmentRollup, FormRollup, AccountDayRollup, AccountRespondentRollup)
 ASSESSED = "follow-ups assessed"
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from models.tables import Contact, ContactErasure, Draft, Invitation, Response
 from survey.people import audit
+from survey.reporting import aggregates
 
 ANONYMOUS = "anonymous respondent"
 ERASED_DOMAIN = "erased.invalid"
@@ -43,7 +44,8 @@ def erase_contact(session: Session, contact_id: int, *, actor: str, now: datetim
     """Remove a contact's personal data for good (GDPR erasure).
 
     The contact row stays as a nameless placeholder, so that their scores still count in
-    every aggregate; their responses become anonymous and lose the free text they wrote.
+    every aggregate; their responses become anonymous and lose the free text they wrote, and
+    the aggregates keyed by who answered hold each of them alone from then on.
     """
     contact = session.get(Contact, contact_id)
     if contact is None:
@@ -58,6 +60,7 @@ def erase_contact(session: Session, contact_id: int, *, actor: str, now: datetim
         .where(col(Response.contact_id) == contact_id)
         .values(anonymous=True, comment=None, leader_other=None)
     ).rowcount
+    aggregates.rekey_respondent(session, contact_id)
     unanswered = select(Invitation.id).where(Invitation.contact_id == contact_id)
     drafts = session.exec(delete(Draft).where(col(Draft.invitation_id).in_(unanswered))).rowcount
     session.add(ContactErasure(contact_id=contact_id, erased_at=now, erased_by=actor))

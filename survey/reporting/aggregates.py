@@ -12,7 +12,8 @@ and the one definition serves three uses:
   table is the rebuilt wider one of the same measure summed over the keys it leaves out);
 * **filtered reads** (``read``): a report asks for a measure by a few keys under ``Filters``;
   the smallest table holding those keys and the filters' dimensions answers, or, for the
-  few combinations no table holds (a contact role together with chosen accounts), the same
+  few combinations no table holds (a contact role together with chosen accounts, but for our
+  own scores; who answered, together with a touchpoint), the same
   definition over the raw rows in scope. ``ids`` restricts a read to responses in an id
   range, which is how a cached result takes in new responses (``survey.reporting.cache``).
 
@@ -36,6 +37,7 @@ from models.tables import (
     AccountDayRollup,
     AccountItemRollup,
     AccountLeaderPairRollup,
+    AccountRespondentRollup,
     AccountScoreRollup,
     AccountTouchpointRollup,
     Answer,
@@ -82,7 +84,16 @@ SUMS: dict[str, tuple[str, ...]] = {
     "responses": ("n",),
     "response_means": SCORE_SUMS,
 }
-__all__ = ["AGGREGATES", "UNKNOWN_ROLE", "Aggregate", "add_response", "definition", "read", "rebuild"]
+__all__ = [
+    "AGGREGATES",
+    "UNKNOWN_ROLE",
+    "Aggregate",
+    "add_response",
+    "definition",
+    "read",
+    "rebuild",
+    "rekey_respondent",
+]
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,7 @@ AGGREGATES = (
     Aggregate(ScoreRollup, "scores"),
     Aggregate(OwnTouchpointRollup, "own_scores"),
     Aggregate(AccountTouchpointRollup, "own_scores"),
+    Aggregate(AccountRespondentRollup, "own_scores"),
     Aggregate(ItemSegmentRollup, "answers"),
     Aggregate(AccountItemRollup, "answers"),
     Aggregate(ItemRollup, "answers"),
@@ -143,9 +155,13 @@ def _source(measure: Measure, dialect: str) -> tuple[Select[Any], dict[str, Any]
         "touchpoint_id": Response.touchpoint_id,
         "role": role_of(),
         # Who answered, for intervals clustered by respondent within one account: the contact,
-        # or, for an anonymous answer (never linked to anyone), the response itself. No
-        # aggregate holds it: a read by respondent reads the definition over the raw rows.
-        "respondent": case((col(Response.anonymous), -col(Response.id)), else_=Response.contact_id),
+        # or, for an anonymous answer (never linked to anyone) or one without a contact, the
+        # response itself. Only our own scores by account are kept by it
+        # (``AccountRespondentRollup``); erasing a contact re-keys them (``rekey_respondent``).
+        "respondent": case(
+            (col(Response.anonymous) | col(Response.contact_id).is_(None), -col(Response.id)),
+            else_=Response.contact_id,
+        ),
     }
     base = (
         select(col(Response.id))
@@ -315,6 +331,26 @@ def add_response(session: Session, response_id: int) -> None:
     for aggregate in AGGREGATES:
         compiled = _compiled(aggregate, connection.dialect)
         connection.exec_driver_sql(compiled.sql, compiled.parameters(response_id))
+
+
+def rekey_respondent(session: Session, contact_id: int) -> None:
+    """After a contact's responses were made anonymous (an erasure), give the aggregates
+    keyed by respondent those responses as their definition now does, each alone, in the
+    caller's transaction: no aggregate keeps the erased person's answers together."""
+    dialect = session.get_bind().dialect.name
+    theirs = select(-col(Response.id)).where(col(Response.contact_id) == contact_id)
+    for aggregate in AGGREGATES:
+        if "respondent" not in aggregate.keys:
+            continue
+        table = aggregate.model.__table__
+        # Their rows under the contact, and those of answers given anonymously already.
+        session.execute(
+            delete(table).where((table.c.respondent == contact_id) | table.c.respondent.in_(theirs))
+        )
+        query = definition(
+            aggregate.measure, aggregate.keys, dialect, [col(Response.contact_id) == contact_id]
+        )
+        session.execute(table.insert().from_select([*aggregate.keys, *aggregate.sums], query))
 
 
 def unfilled(session: Session) -> list[Aggregate]:

@@ -49,7 +49,7 @@ from survey.reporting.people import Enough, People
 Subject = Literal["own", "leader"]
 MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_scores"}
 CLUSTER = "account_id"
-RESPONDENT = "respondent"  # the contact, or an anonymous answer alone (``aggregates.source``)
+RESPONDENT = "respondent"  # the contact, or an answer alone (anonymous or without one: ``aggregates.source``)
 NPS_ITEM = moments.RECOMMENDATION_ITEM
 RECENT_MONTHS = 12  # the Dashboard opens on the last 12 months with data
 
@@ -606,9 +606,8 @@ def _clustered_changes(change: Cells, by: str) -> dict[tuple[Any, Any], Change]:
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
     """Like ``movers`` per account, each change clustered by contact: our scores of the last
-    two periods by account and respondent, which no aggregate holds, so the raw rows are read
-    (through the submission-time index); computed on request rather than with the rest of the
-    dashboard."""
+    two periods by account and respondent (``AccountRespondentRollup``; with a touchpoint
+    chosen, the raw rows); computed on request rather than with the rest of the dashboard."""
     columns = [
         "account_id", "indicator", "before", "after", "change", "change_low", "change_high",
         "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after",
