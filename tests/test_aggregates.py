@@ -390,6 +390,49 @@ def test_kept_moments_take_in_new_responses_as_a_fresh_read_gives_them(
         assert kept.n.sum() == before.n.sum() + grew * 6  # six indicators each
 
 
+def test_moments_clustered_by_respondent_take_in_new_responses_as_a_fresh_read_gives_them(
+    session, varied, now, monkeypatch
+):
+    """Per account, the people who answered are the clusters: new answers from a known person
+    and from a new one replace those people's part of the kept change moments, as a fresh
+    read sums them, without summing every account again."""
+    version = dashboard.shown_version(session, Filters())
+    filters = Filters(start=f"{now - timedelta(days=200):%Y-%m}", version=version)
+    by, after = ["account_id", "indicator"], f"{now:%Y-%m}"
+
+    def read():
+        return moments.read(session, "own_scores", by, filters, after=after, cluster=moments.RESPONDENT)
+
+    before = read()
+    respond(session, now, account="Acme Tools", email="c0@acme.example")  # answered before
+    respond(session, now, account="Acme Tools", email="new@acme.example")
+    full_reads: list[object] = []
+    original = moments.statement
+
+    def spy(*args, **kwargs):
+        full_reads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(moments, "statement", spy)
+    kept = read()
+    monkeypatch.undo()
+    assert full_reads == []
+    dialect = session.get_bind().dialect.name
+    query = moments.statement(dialect, "own_scores", by, filters, after=after, cluster=moments.RESPONDENT)
+    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, moments.CHANGES)
+    for name in by:
+        assert kept.keys[name].tolist() == fresh.keys[name].tolist()
+    for name in moments.CHANGES:
+        assert kept.sums[name] == pytest.approx(fresh.sums[name]), name
+    acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
+    trust = (kept.keys["account_id"] == acme) & (kept.keys["indicator"] == "trust")
+    was = (before.keys["account_id"] == acme) & (before.keys["indicator"] == "trust")
+    assert kept.sums["n1"][trust].sum() == before.sums["n1"][was].sum() + 2
+    assert kept.sums["clusters"][trust].sum() == before.sums["clusters"][was].sum() + 1  # one new person
+    with pytest.raises(ValueError, match="per account"):
+        moments.read(session, "own_scores", ["indicator"], filters, cluster=moments.RESPONDENT)
+
+
 def test_the_recommendations_moments_are_its_scores_per_account(session, varied, now):
     """NPS's moments, summed by the database from answer counts, are those pandas gives from
     each response's recommendation as +1 (9-10), 0 (7-8) or -1 (0-6), clustered by account:

@@ -438,6 +438,37 @@ def test_account_movers_come_from_their_aggregate_as_from_the_raw_scores(session
     assert len(trust) == 2
     assert (trust["change"] < 0).all()
     assert (trust["n_after"] == 7).all()  # six named answers and one anonymous
+    # Each account's change is statsmodels' OLS on the period clustered by who answered.
+    dialect = session.get_bind().dialect.name
+    raw = pd.DataFrame(
+        session.connection()
+        .execute(
+            select(
+                aggregates.source("own_scores", dialect)[1]["month"].label("month"),
+                Response.account_id,
+                aggregates.source("own_scores", dialect)[1]["respondent"].label("respondent"),
+                IndicatorScore.score,
+            )
+            .join(IndicatorScore, IndicatorScore.response_id == Response.id)
+            .where(IndicatorScore.indicator == "trust", IndicatorScore.subject == "own")
+        )
+        .all(),
+        columns=["month", "account_id", "respondent", "score"],
+    )
+    raw["period"] = (raw["month"] == raw["month"].max()).astype(float)
+    for account_id, part in raw.groupby("account_id"):
+        fit = sm.OLS(part["score"].to_numpy() * 100 / 6, sm.add_constant(part["period"].to_numpy())).fit(
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(part["respondent"])[0]}, use_t=True
+        )
+        row = trust.set_index("account_id").loc[account_id]
+        assert row["change"] == pytest.approx(fit.params[1])
+        assert [row["change_low"], row["change_high"]] == pytest.approx(list(fit.conf_int()[1]))
+    # The same rows as the raw scores summed per person and grouped in memory, and as the
+    # moments summed from the raw rows.
+    keys = ["version", "month", "account_id", "respondent", "indicator"]
+    cells = aggregates.read(session, "own_scores", keys, Filters(start=min(raw["month"])))
+    in_memory = movers(cells, "account_id", "month", min_n=1).drop(columns="period")
+    pd.testing.assert_frame_equal(in_memory, from_aggregate)
     cache.clear()
     monkeypatch.setattr(aggregates, "source_for", lambda *_args, **_kwargs: None)  # the raw rows only
     pd.testing.assert_frame_equal(account_movers(session, Filters(grain="month"), min_n=1), from_aggregate)

@@ -41,15 +41,13 @@ from survey.reporting.intervals import (
     shrink,
     to_100,
 )
-from survey.reporting.moments import MOMENTS, PERIOD
+from survey.reporting.moments import CLUSTER, MOMENTS, PERIOD, RESPONDENT
 from survey.reporting.people import Enough, People
 
 # Over the whole period only, so the database sums the months: a few rows per account.
 # Whose scores: ours, or the leaders' ratings.
 Subject = Literal["own", "leader"]
 MEASURES: dict[Subject, Measure] = {"own": "own_scores", "leader": "leader_scores"}
-CLUSTER = "account_id"
-RESPONDENT = "respondent"  # the contact, or an answer alone (anonymous or without one: ``aggregates.source``)
 NPS_ITEM = moments.RECOMMENDATION_ITEM
 RECENT_MONTHS = 12  # the Dashboard opens on the last 12 months with data
 
@@ -605,22 +603,26 @@ def _clustered_changes(change: Cells, by: str) -> dict[tuple[Any, Any], Change]:
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
-    """Like ``movers`` per account, each change clustered by contact: our scores of the last
-    two periods by account and respondent (``AccountRespondentRollup``; with a touchpoint
-    chosen, the raw rows); computed on request rather than with the rest of the dashboard."""
-    columns = [
-        "account_id", "indicator", "before", "after", "change", "change_low", "change_high",
-        "shrunk", "shrunk_low", "shrunk_high", "n_before", "n_after",
-    ]  # fmt: skip
+    """Like ``movers`` per account, each change clustered by contact: the moments of our
+    scores' change between the last two periods per account and indicator, over the people
+    who answered (``moments.CHANGE`` clustered by ``RESPONDENT``, summed by the database from
+    ``AccountRespondentRollup``; with a touchpoint chosen, from the raw rows); computed on
+    request rather than with the rest of the dashboard. The people are the clusters, so a
+    change needs ``min_n`` of them on each side."""
     version = shown_version(session, filters)
     recent = None if version is None else last_two_periods(session, filters, version)
     if version is None or recent is None:
-        return pd.DataFrame(columns=columns)
-    narrowed = recent[0]
-    keys = ["version", "month", CLUSTER, RESPONDENT, "indicator"]
-    cells = one_version(cache.read(session, "own_scores", keys, narrowed, every_month=False), version)
-    # The cells name who answered, so they count their people themselves.
-    return movers(cells, "account_id", filters.grain, min_n).drop(columns="period")
+        return pd.DataFrame(columns=mover_columns(CLUSTER)).drop(columns="period")
+    narrowed, periods = recent
+    changes = moments.read(
+        session,
+        "own_scores",
+        [CLUSTER, "indicator"],
+        replace(narrowed, version=version),
+        after=period_months(periods[1])[0],
+        cluster=RESPONDENT,
+    )
+    return movers_of(changes, CLUSTER, periods, min_n, by_people=True).drop(columns="period")
 
 
 def last_two_periods(

@@ -41,6 +41,7 @@ from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters, Grain, periods_of, quarter_of
 
 CLUSTER = "account_id"
+RESPONDENT = "respondent"  # the contact, or an answer alone (``aggregates.source``)
 PERIOD = "period"
 CELL_SUMS = ("n", "total", "total_sq")
 Versions = Mapping[str, tuple[int, ...]]
@@ -121,11 +122,13 @@ def per_cluster(
     versions: Versions | None = None,
     ids: tuple[int, int] | None = None,
     grouped: bool = True,
+    cluster: str = CLUSTER,
 ) -> Select[Any]:
-    """``measure`` summed by ``by`` and account (n, Σx, Σx²) under ``filters``: one row per
-    group and cluster, the inner sums of ``statement``. With ``ids``, only those responses.
-    Not ``grouped``: where one version is read, the aggregate's rows as stored, possibly several
-    per group and cluster, for a caller that sums them by group and cluster itself."""
+    """``measure`` summed by ``by`` and ``cluster`` (the account, or within accounts the
+    respondent: n, Σx, Σx²) under ``filters``: one row per group and cluster, the inner sums of
+    ``statement``. With ``ids``, only those responses. Not ``grouped``: where one version is
+    read, the aggregate's rows as stored, possibly several per group and cluster, for a caller
+    that sums them by group and cluster itself."""
     versions = pooling(filters, versions)
     alike = set(versions.values()) if versions is not None else set()
     if len(alike) == 1 and len(next(iter(alike))) == 1:
@@ -140,29 +143,29 @@ def per_cluster(
         ]
         # The account first: the aggregates' rows are stored in account order, which the
         # database's grouping then follows for part of the way.
-        inner = _cells(dialect, measure, [CLUSTER, *fine], filters, ids, grouped)
+        inner = _cells(dialect, measure, [cluster, *fine], filters, ids, grouped)
         return select(
             *(
                 inner.c[name].label(label)
-                for name, label in zip([*fine, CLUSTER], [*by, CLUSTER], strict=True)
+                for name, label in zip([*fine, cluster], [*by, cluster], strict=True)
             ),
             *(inner.c[name] for name in _kind(measure).cell),
         )
     # Pooled: each version's cells first, those pooled summed per cluster.
     fine = ["month" if name == PERIOD else name for name in by]
     chosen = replace(filters, version=None)
-    inner = _cells(dialect, measure, [CLUSTER, "version", *fine], chosen, ids)
+    inner = _cells(dialect, measure, [cluster, "version", *fine], chosen, ids)
 
     def key(name: str) -> Any:
         if name != PERIOD:
             return inner.c[name]
         return inner.c.month if grain == "month" else quarter_of(inner.c.month)
 
-    keys = [key(name) for name in [*by, CLUSTER]]
+    keys = [key(name) for name in [*by, cluster]]
     pooled = or_(*(and_(inner.c.indicator == code, inner.c.version.in_(vs)) for code, vs in versions.items()))
     return (
         select(
-            *(key.label(name) for key, name in zip(keys, [*by, CLUSTER], strict=True)),
+            *(key.label(name) for key, name in zip(keys, [*by, cluster], strict=True)),
             *(func.sum(inner.c[name]).label(name) for name in _kind(measure).cell),
         )
         .where(pooled)
@@ -282,16 +285,17 @@ def per_cluster_change(
     *,
     versions: Versions | None = None,
     ids: tuple[int, int] | None = None,
+    cluster: str = CLUSTER,
 ) -> Select[Any]:
-    """``per_cluster`` of two spans side by side: per group and account, the sums of the
+    """``per_cluster`` of two spans side by side: per group and cluster, the sums of the
     months before ``after`` (``n0``, ``total0``, ``total_sq0``) and of ``after`` on (``…1``),
     within ``filters``' months."""
     # The rows by month need not be summed first: the sums by side below sum them.
     fine = per_cluster(
-        dialect, measure, [*by, "month"], filters, versions=versions, ids=ids, grouped=False
+        dialect, measure, [*by, "month"], filters, versions=versions, ids=ids, grouped=False, cluster=cluster
     ).subquery()
     later = fine.c.month >= after
-    keys = [fine.c[name] for name in [*by, CLUSTER]]
+    keys = [fine.c[name] for name in [*by, cluster]]
     sides = [
         func.sum(case((side, fine.c[name]), else_=0)).label(f"{name}{number}")
         for number, side in zip(SIDES, (~later, later), strict=True)
@@ -309,12 +313,13 @@ def statement(
     grain: Grain = "month",
     versions: Versions | None = None,
     after: str | None = None,
+    cluster: str = CLUSTER,
 ) -> Select[Any]:
-    """The moments of ``measure`` per group of ``by``, clustered by account: ``LEVEL``'s (of
-    paired ratings ``PAIRED``'s), or with ``after`` (a month), ``CHANGE``'s from the filters'
-    months before it to those from it."""
+    """The moments of ``measure`` per group of ``by``, clustered by account (or ``cluster``):
+    ``LEVEL``'s (of paired ratings ``PAIRED``'s), or with ``after`` (a month), ``CHANGE``'s
+    from the filters' months before it to those from it."""
     kind = _kind(measure, after)
-    cells = _per_cluster(dialect, measure, by, filters, grain, versions, after, None).subquery()
+    cells = _per_cluster(dialect, measure, by, filters, grain, versions, after, None, cluster).subquery()
     keys = [cells.c[name] for name in by]
     return select(
         *keys, *(func.sum(term(cells.c)).label(name) for name, term in kind.terms.items())
@@ -330,10 +335,15 @@ def _per_cluster(
     versions: Versions | None,
     after: str | None,
     ids: tuple[int, int] | None,
+    cluster: str = CLUSTER,
 ) -> Select[Any]:
     if after is None:
-        return per_cluster(dialect, measure, by, filters, grain=grain, versions=versions, ids=ids)
-    return per_cluster_change(dialect, measure, by, filters, after, versions=versions, ids=ids)
+        return per_cluster(
+            dialect, measure, by, filters, grain=grain, versions=versions, ids=ids, cluster=cluster
+        )
+    return per_cluster_change(
+        dialect, measure, by, filters, after, versions=versions, ids=ids, cluster=cluster
+    )
 
 
 def _summed(cells: Cells, by: Sequence[str], kind: Kind) -> Cells:
@@ -387,10 +397,14 @@ def read(
     grain: Grain = "month",
     versions: Versions | None = None,
     after: str | None = None,
+    cluster: str = CLUSTER,
 ) -> Cells:
     """The moments (``statement``) of ``measure`` per group of ``by`` under ``filters``,
     clustered by account, kept and brought up to date with the responses that arrived since
-    (``_updated``)."""
+    (``_updated``). Clustered by ``RESPONDENT`` instead, ``by`` must hold the account: the
+    people who answered one account are its clusters."""
+    if cluster != CLUSTER and CLUSTER not in by:
+        raise ValueError(f"moments clustered by {cluster} are read per account")
     dialect = session.get_bind().dialect.name
     versions = pooling(filters, versions)
     pooled = None if versions is None else tuple(sorted(versions.items()))
@@ -402,15 +416,18 @@ def read(
         replace(filters, grain=grain if PERIOD in by else "month"),
         pooled,
         after,
+        cluster,
     )
     kind = _kind(measure, after)
 
     def whole() -> Cells:
-        query = statement(dialect, measure, by, filters, grain=grain, versions=versions, after=after)
+        query = statement(
+            dialect, measure, by, filters, grain=grain, versions=versions, after=after, cluster=cluster
+        )
         return Cells.from_rows(list(session.connection().execute(query).all()), by, kind.sums)
 
     def since(cells: Cells, ids: tuple[int, int]) -> Cells:
-        return _updated(session, cells, ids, measure, by, filters, grain, versions, after)
+        return _updated(session, cells, ids, measure, by, filters, grain, versions, after, cluster)
 
     return cache.current(session, key, whole, since)
 
@@ -425,15 +442,17 @@ def _updated(
     grain: Grain,
     versions: Versions | None,
     after: str | None,
+    cluster: str = CLUSTER,
 ) -> Cells:
     """``cells`` (the moments up to response ``ids[0]``) with the responses up to ``ids[1]``:
-    each touched cluster's terms now, less its terms before."""
+    each touched cluster's terms now, less its terms before (the clusters of the accounts that
+    received answers read again)."""
     dialect = session.get_bind().dialect.name
     kind = _kind(measure, after)
-    keys = [*by, CLUSTER]
+    keys = [*by, cluster]
 
     def cells_of(chosen: Filters, ids: tuple[int, int] | None) -> Cells:
-        query = _per_cluster(dialect, measure, by, chosen, grain, versions, after, ids)
+        query = _per_cluster(dialect, measure, by, chosen, grain, versions, after, ids, cluster)
         return Cells.from_rows(list(session.connection().execute(query).all()), keys, kind.cell)
 
     arrived = cells_of(filters, ids)
