@@ -21,6 +21,10 @@ both (the benchmark's admin is active), and logs how long that took. ``--cold`` 
 without (``PULSE_WARM_FIGURES=0``): each page's first open then reads its figures whole, as
 when someone opens a page before the warming is done or on filters nobody opened before.
 
+Within a page, what a reader turns on and then waits for (``ACTIONS``: the Dashboard's falls
+account by account) is timed the same way after the page opened, again the first after a new
+response, from the click on the toggle (``page=Dashboard:falls_account_by_account``).
+
 Signing in is timed the same way, from the click on "Sign in" until the landing page has
 settled (``page=Sign-in`` in the lines): it is the landing page's first open, after the
 password's check.
@@ -235,6 +239,22 @@ def open_page(page: Page, title: str) -> float:
     return (time.perf_counter() - started) * 1000 - SETTLE_MS
 
 
+# What a reader turns on within a page and waits for, timed like a page after it opened (first
+# after a new response): the line's page is ``<page>:<what>``.
+ACTIONS = {"Dashboard": ("falls_account_by_account", "Also look for falls account by account")}
+
+
+def turn_on(page: Page, label: str) -> float:
+    """Click the toggle ``label``: the time from the click until the page has settled again."""
+    toggle = page.get_by_text(label, exact=True)
+    toggle.wait_for(timeout=600_000)
+    page.evaluate(ARM_JS)
+    started = time.perf_counter()
+    toggle.click()
+    wait_settled(page)
+    return (time.perf_counter() - started) * 1000 - SETTLE_MS
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, required=True, help="a base built by bench.base (SQLite)")
@@ -282,6 +302,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     new_response(writer, account_id, number)
                     opens.setdefault((title, role), []).append(open_page(page, title))
                     log(f"round {round_number}, {role}: {title} {opens[title, role][-1]:.0f} ms")
+                    if title in ACTIONS:
+                        action, label = ACTIONS[title]
+                        number += 1
+                        new_response(writer, account_id, number)
+                        name = f"{title}:{action}"
+                        opens.setdefault((name, role), []).append(turn_on(page, label))
+                        log(f"round {round_number}, {role}: {name} {opens[name, role][-1]:.0f} ms")
                 context.close()
             log(f"round {round_number} of {args.rounds} done")
         browser.close()
