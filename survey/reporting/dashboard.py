@@ -508,6 +508,8 @@ def movers_of(
     after = periods[1]
     # Each group's figures per period, the period before first, as the trend's cells.
     sides = [moments.side(changes, number).where(changes.sums[f"n{number}"] > 0) for number in moments.SIDES]
+    # The row of ``changes`` each row of ``grouped`` comes from.
+    origin = np.concatenate([np.flatnonzero(changes.sums[f"n{number}"] > 0) for number in moments.SIDES])
     grouped = Cells.stacked(
         [
             part.with_key("period", np.full(len(part), label))
@@ -542,12 +544,14 @@ def movers_of(
     bounds = np.array([(np.nan, np.nan) if pair is None else pair for pair in intervals]).reshape(-1, 2)
     if clustered:
         # Cluster-robust where a group's answers come from two or more accounts (or, for one
-        # account, contacts).
-        robust = _clustered_changes(changes, by)
-        for i, group in enumerate(zip(grouped.keys[by][shown][earlier_at], indicators, strict=True)):
-            found = robust.get(group)
-            if found is not None:
-                variance[i], bounds[i] = found.se**2, (found.low, found.high)
+        # account, contacts): where that is defined, the change's se and interval on 0-100.
+        robust = clustered_changes_from_moments(changes.sums)
+        rows = origin[np.flatnonzero(shown)[earlier_at]]
+        se = robust.se[rows] * 100 / 6
+        defined = np.isfinite(se)
+        variance = np.where(defined, se**2, variance)
+        robust_bounds = np.column_stack([robust.low[rows] * 100 / 6, robust.high[rows] * 100 / 6])
+        bounds = np.where(defined[:, None], robust_bounds, bounds)
     priors: dict[str, tuple[float, float]] = {}  # indicator -> centre, tau²
     for code in np.unique(indicators):
         at = np.flatnonzero(indicators == code)
@@ -587,19 +591,6 @@ def movers_of(
         },
         columns=columns,
     )
-
-
-def _clustered_changes(change: Cells, by: str) -> dict[tuple[Any, Any], Change]:
-    """Per ``by`` group and indicator of ``change`` (its moments, ``moments.CHANGE``), the
-    change of the mean (0-100) with its cluster-robust interval (``clustered_changes_from_moments``);
-    only where that is defined."""
-    found = clustered_changes_from_moments(change.sums)
-    return {
-        (change.keys[by][at], change.keys["indicator"][at]): Change(
-            *(float(values[at]) * 100 / 6 for values in (found.change, found.low, found.high, found.se))
-        )
-        for at in np.flatnonzero(np.isfinite(found.se))
-    }
 
 
 def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFrame:
