@@ -110,13 +110,11 @@ def read(
     *,
     skip: frozenset[str] = frozenset(),
     items: tuple[str, ...] = (),
-    every_month: bool = True,
 ) -> Cells:
     """``aggregates.read``, kept and brought up to date incrementally. When the cells are
     keyed by month, the period is applied to the kept cells, so that every period of one
-    scope (the overview's and the dashboard's) shares one read; unless ``every_month`` is
-    false, for a read of many cells per month that only a few months need (the movers')."""
-    if "month" in keys and (filters.start or filters.end) and every_month:
+    scope (the overview's and the dashboard's) shares one read."""
+    if "month" in keys and (filters.start or filters.end):
         cells = read(session, measure, keys, replace(filters, start=None, end=None), skip=skip, items=items)
         months = cells.keys["month"]
         inside = (months >= (filters.start or "")) & (months <= (filters.end or "9999-99"))

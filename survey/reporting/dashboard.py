@@ -601,19 +601,12 @@ def account_movers(session: Session, filters: Filters, min_n: int) -> pd.DataFra
     request rather than with the rest of the dashboard. The people are the clusters, so a
     change needs ``min_n`` of them on each side."""
     version = shown_version(session, filters)
-    recent = None if version is None else last_two_periods(session, filters, version)
-    if version is None or recent is None:
+    found = None
+    if version is not None:
+        found = mover_changes(session, replace(filters, version=version), version, CLUSTER, RESPONDENT)
+    if found is None:
         return pd.DataFrame(columns=mover_columns(CLUSTER)).drop(columns="period")
-    narrowed, periods = recent
-    changes = moments.read(
-        session,
-        "own_scores",
-        [CLUSTER, "indicator"],
-        replace(narrowed, version=version),
-        after=period_months(periods[1])[0],
-        cluster=RESPONDENT,
-    )
-    return movers_of(changes, CLUSTER, periods, min_n, by_people=True).drop(columns="period")
+    return movers_of(found[0], CLUSTER, found[1], min_n, by_people=True).drop(columns="period")
 
 
 def last_two_periods(
@@ -633,16 +626,17 @@ def last_two_periods(
 
 
 def mover_changes(
-    session: Session, filters: Filters, version: int, by: str
+    session: Session, filters: Filters, version: int, by: str, cluster: str = CLUSTER
 ) -> tuple[Cells, tuple[str, str]] | None:
-    """Per ``by`` group (segment or touchpoint) and indicator, the moments of our scores'
-    change between the last two periods (``last_two_periods``), clustered by account
-    (``moments.CHANGE``), and those periods; None without two periods."""
+    """Per ``by`` group (segment, touchpoint or account) and indicator, the moments of our
+    scores' change between the last two periods (``last_two_periods``), clustered by account
+    or ``cluster`` (``moments.CHANGE``), and those periods; None without two periods."""
     recent = last_two_periods(session, filters, version)
     if recent is None:
         return None
     narrowed, periods = recent
-    return scores(session, "own", [by, "indicator"], narrowed, after=period_months(periods[1])[0]), periods
+    after = period_months(periods[1])[0]
+    return scores(session, "own", [by, "indicator"], narrowed, after=after, cluster=cluster), periods
 
 
 def distribution(
