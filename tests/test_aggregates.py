@@ -343,6 +343,31 @@ def test_kept_windows_take_in_a_new_response_as_a_fresh_read_gives_them(session,
     assert kept[(acme, "recent")].n == (0 if earlier is None else earlier.n) + 1
 
 
+def kept_as_a_fresh_read_gives_them(session, monkeypatch, by, filters, sums, **options) -> Cells:
+    """Our own scores' kept moments by ``by`` (``moments.read`` with ``options``), brought up
+    to date without summing everything again (no full ``moments.statement``), and equal to
+    what the database sums afresh."""
+    full_reads: list[object] = []
+    original = moments.statement
+
+    def spy(*args, **kwargs):
+        full_reads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(moments, "statement", spy)
+    kept = moments.read(session, "own_scores", by, filters, **options)
+    monkeypatch.undo()
+    assert full_reads == []
+    dialect = session.get_bind().dialect.name
+    query = moments.statement(dialect, "own_scores", by, filters, **options)
+    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, sums)
+    for name in by:
+        assert kept.keys[name].tolist() == fresh.keys[name].tolist()
+    for name in sums:
+        assert kept.sums[name] == pytest.approx(fresh.sums[name]), name
+    return kept
+
+
 @pytest.mark.parametrize("filters", [Filters(), Filters(account_ids=(1,))], ids=str)
 @pytest.mark.parametrize("grain", ["month", "quarter"])
 @pytest.mark.parametrize("change", [False, True], ids=["level", "change"])
@@ -365,24 +390,8 @@ def test_kept_moments_take_in_new_responses_as_a_fresh_read_gives_them(
     respond(session, now, account="Acme Tools", email="c1@acme.example")
     respond(session, now - timedelta(days=200), account="Acme Tools", email="c2@acme.example")
     respond(session, now, account="Cobalt Ltd", email="x@cobalt.example")  # a new cluster
-    full_reads: list[object] = []
-    original = moments.statement
-
-    def spy(*args, **kwargs):
-        full_reads.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(moments, "statement", spy)
-    kept = moments.read(session, "own_scores", by, filters, grain=grain, after=after)
-    monkeypatch.undo()
-    assert full_reads == []
-    dialect = session.get_bind().dialect.name
-    query = moments.statement(dialect, "own_scores", by, filters, grain=grain, after=after)
-    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, kind.sums)
-    for name in by:
-        assert kept.keys[name].tolist() == fresh.keys[name].tolist()
-    for name in kind.sums:
-        assert kept.sums[name] == pytest.approx(fresh.sums[name]), name
+    options = {"grain": grain, "after": after}
+    kept = kept_as_a_fresh_read_gives_them(session, monkeypatch, by, filters, kind.sums, **options)
     counted = "n1" if change else "n"
     assert kept.sums[counted].sum() > before.sums[counted].sum()
     if not change:
@@ -400,30 +409,11 @@ def test_moments_clustered_by_respondent_take_in_new_responses_as_a_fresh_read_g
     filters = Filters(start=f"{now - timedelta(days=200):%Y-%m}", version=version)
     by, after = ["account_id", "indicator"], f"{now:%Y-%m}"
 
-    def read():
-        return moments.read(session, "own_scores", by, filters, after=after, cluster=moments.RESPONDENT)
-
-    before = read()
+    before = moments.read(session, "own_scores", by, filters, after=after, cluster=moments.RESPONDENT)
     respond(session, now, account="Acme Tools", email="c0@acme.example")  # answered before
     respond(session, now, account="Acme Tools", email="new@acme.example")
-    full_reads: list[object] = []
-    original = moments.statement
-
-    def spy(*args, **kwargs):
-        full_reads.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(moments, "statement", spy)
-    kept = read()
-    monkeypatch.undo()
-    assert full_reads == []
-    dialect = session.get_bind().dialect.name
-    query = moments.statement(dialect, "own_scores", by, filters, after=after, cluster=moments.RESPONDENT)
-    fresh = Cells.from_rows(list(session.connection().execute(query).all()), by, moments.CHANGES)
-    for name in by:
-        assert kept.keys[name].tolist() == fresh.keys[name].tolist()
-    for name in moments.CHANGES:
-        assert kept.sums[name] == pytest.approx(fresh.sums[name]), name
+    options = {"after": after, "cluster": moments.RESPONDENT}
+    kept = kept_as_a_fresh_read_gives_them(session, monkeypatch, by, filters, moments.CHANGES, **options)
     acme = session.exec(select(Account.id).where(Account.name == "Acme Tools")).one()
     trust = (kept.keys["account_id"] == acme) & (kept.keys["indicator"] == "trust")
     was = (before.keys["account_id"] == acme) & (before.keys["indicator"] == "trust")
