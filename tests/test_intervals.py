@@ -10,12 +10,14 @@ from survey.reporting.intervals import (
     clustered_changes,
     clustered_from_sums,
     difference_interval,
+    difference_intervals,
     effective,
     mean_from_sums,
     mean_interval,
     mean_p_value,
     nps_from_moments,
     nps_interval,
+    shrink_many,
     t_quantile,
     t_upper_tail,
 )
@@ -106,6 +108,45 @@ def test_the_interval_of_a_change_is_welchs_from_scipy(seed):
 
 def test_a_change_needs_two_values_on_each_side():
     assert difference_interval(50.0, 10.0, 1, 40.0, 10.0, 30) is None
+
+
+def test_many_changes_at_once_are_each_welchs_from_scipy():
+    rng = np.random.default_rng(6)
+    sizes = [(31, 17), (2, 2), (120, 9), (1, 40), (5, 1)]
+    samples = [(rng.normal(60, 15, a), rng.normal(52, 25, b)) for a, b in sizes]
+    # Both groups all alike: no spread, the difference itself.
+    samples.append((np.full(4, 70.0), np.full(3, 65.0)))
+    summaries = np.array(
+        [(x.mean(), x.std(ddof=1) if len(x) > 1 else 0.0, len(x)) for pair in samples for x in pair]
+    )
+    ours, theirs = summaries[0::2], summaries[1::2]
+    low, high = difference_intervals(*ours.T, *theirs.T)
+    for at, (recent, before) in enumerate(samples):
+        if len(recent) < 2 or len(before) < 2:
+            assert np.isnan([low[at], high[at]]).all()
+        elif recent.std() == before.std() == 0:
+            assert low[at] == high[at] == pytest.approx(5.0)
+        else:
+            welch = stats.ttest_ind(recent, before, equal_var=False).confidence_interval(0.95)
+            assert (low[at], high[at]) == pytest.approx((welch.low, welch.high))
+
+
+def test_many_shrunk_changes_are_the_normal_posteriors():
+    raw = np.array([-20.0, -20.0, np.nan, 4.0])
+    variance = np.array([200.0, 5.0, np.nan, 1.0])
+    prior = np.array([0.0, 0.0, -3.0, 2.0])
+    spread = np.array([25.0, 25.0, 16.0, 9.0])
+    value, low, high, weight = shrink_many(raw, variance, prior, spread)
+    for at in (0, 1, 3):
+        # Precision-weighted mean, variance 1 / (1/se² + 1/τ²).
+        precision = 1 / variance[at] + 1 / spread[at]
+        assert value[at] == pytest.approx((raw[at] / variance[at] + prior[at] / spread[at]) / precision)
+        half = stats.norm.ppf(0.975) * np.sqrt(1 / precision)
+        assert (low[at], high[at]) == pytest.approx((value[at] - half, value[at] + half))
+    # No own estimate: the prior and its spread alone.
+    assert (value[2], weight[2]) == (-3.0, 0.0)
+    assert high[2] - value[2] == pytest.approx(stats.norm.ppf(0.975) * 4.0)
+    assert weight[0] < 0.2 < 0.8 < weight[1]
 
 
 def clustered_sample(seed: int) -> pd.DataFrame:

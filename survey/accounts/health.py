@@ -50,7 +50,7 @@ from survey.people.access import EVERYTHING, Scope
 from survey.reporting import aggregates, cache
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters
-from survey.reporting.intervals import Shrunk, moment_tau2, shrink
+from survey.reporting.intervals import Shrunk, moment_tau2, shrink_many
 
 PERIOD_DAYS = 90
 BASELINE_DAYS = 365
@@ -201,16 +201,34 @@ def _changes(windows: dict[tuple[int, str], _Window], segments: dict[int, str]) 
     for account_id, segment in segments.items():
         by_segment.setdefault(segment, []).append(account_id)
     everyone = list(segments)
-    result = {}
+    accounts: list[int] = []
+    priors: list[tuple[float, float]] = []
     for members in by_segment.values():
         # A segment of one or two accounts says little about itself: lean on the whole base.
-        centre, tau2 = prior(members if len(members) >= 3 else everyone)
-        for account_id in members:
-            change, se2, n = raw.get(account_id, (None, None, 0))
-            if account_id not in raw:
-                recent = windows.get((account_id, "recent"))
-                n = recent.n if recent else 0
-            result[account_id] = shrink(change, se2, centre, tau2, n)
+        accounts += members
+        priors += [prior(members if len(members) >= 3 else everyone)] * len(members)
+    own = [raw.get(account_id) for account_id in accounts]
+    value, low, high, weight = shrink_many(
+        np.array([np.nan if found is None else found[0] for found in own], dtype=np.float64),
+        np.array([np.nan if found is None else found[1] for found in own], dtype=np.float64),
+        np.array([centre for centre, _ in priors], dtype=np.float64),
+        np.array([tau2 for _, tau2 in priors], dtype=np.float64),
+    )
+    result = {}
+    for at, (account_id, found) in enumerate(zip(accounts, own, strict=True)):
+        if found is None:
+            recent = windows.get((account_id, "recent"))
+            n = recent.n if recent else 0
+        else:
+            n = found[2]
+        result[account_id] = Shrunk(
+            float(value[at]),
+            float(low[at]),
+            float(high[at]),
+            None if found is None or not math.isfinite(found[1]) else found[0],
+            float(weight[at]),
+            n,
+        )
     return result
 
 

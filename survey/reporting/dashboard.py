@@ -34,11 +34,12 @@ from survey.reporting.intervals import (
     clustered_changes_from_moments,
     clustered_from_moments,
     difference_interval,
+    difference_intervals,
     mean_from_sums,
     moment_tau2,
     nps_from_moments,
     nps_interval,
-    shrink,
+    shrink_many,
     to_100,
 )
 from survey.reporting.moments import CLUSTER, MOMENTS, PERIOD, RESPONDENT
@@ -449,7 +450,7 @@ def movers(
     across accounts when ``cells`` are also keyed by account (``clustered_changes``: a group's
     accounts answer in both periods), or, per account, across its contacts when they are keyed
     by ``respondent``; else Welch's from the two summaries; and it is
-    shrunk toward the indicator's change over all groups (``shrink``: the precision-weighted
+    shrunk toward the indicator's change over all groups (``shrink_many``: the precision-weighted
     mean change, and the spread of true changes by ``moment_tau2``); rows are ordered by the
     shrunk change (``shrunk``, with its interval), largest falls first.
 
@@ -537,11 +538,11 @@ def movers_of(
     change = mean[later_at] - mean[earlier_at]
     indicators = grouped.keys["indicator"][shown][earlier_at]
     variance = sd[later_at] ** 2 / n[later_at] + sd[earlier_at] ** 2 / n[earlier_at]
-    intervals = [
-        difference_interval(mean[a], sd[a], int(n[a]), mean[b], sd[b], int(n[b]))
-        for a, b in zip(later_at, earlier_at, strict=True)
-    ]
-    bounds = np.array([(np.nan, np.nan) if pair is None else pair for pair in intervals]).reshape(-1, 2)
+    bounds = np.column_stack(
+        difference_intervals(
+            mean[later_at], sd[later_at], n[later_at], mean[earlier_at], sd[earlier_at], n[earlier_at]
+        )
+    )
     if clustered:
         # Cluster-robust where a group's answers come from two or more accounts (or, for one
         # account, contacts): where that is defined, the change's se and interval on 0-100.
@@ -565,11 +566,10 @@ def movers_of(
             centre,
             moment_tau2(change[known].tolist(), variance[known].tolist(), centre, MOVER_FLOOR_TAU2),
         )
-    shrunk = [
-        shrink(float(change[i]), float(variance[i]), *priors[str(indicators[i])], int(n[later_at[i]]))
-        for i in range(len(change))
-    ]
-    value = np.array([s.value for s in shrunk])
+    centres, spreads = (
+        np.array([priors[str(code)][part] for code in indicators], dtype=np.float64) for part in (0, 1)
+    )
+    value, shrunk_low, shrunk_high, _ = shrink_many(change, variance, centres, spreads)
     # Largest (shrunk) falls first: numpy's argsort with the kind pandas' sort_values uses.
     order = np.argsort(value, kind="quicksort")
     earlier_at, later_at = earlier_at[order], later_at[order]
@@ -583,8 +583,8 @@ def movers_of(
             "change_low": bounds[order, 0],
             "change_high": bounds[order, 1],
             "shrunk": value[order],
-            "shrunk_low": [shrunk[i].low for i in order],
-            "shrunk_high": [shrunk[i].high for i in order],
+            "shrunk_low": shrunk_low[order],
+            "shrunk_high": shrunk_high[order],
             "n_before": n[earlier_at],
             "n_after": n[later_at],
             "period": np.full(len(order), after),

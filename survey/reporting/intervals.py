@@ -81,17 +81,30 @@ def difference_interval(
 ) -> tuple[float, float] | None:
     """Welch 95% interval of ``mean - other_mean`` from two independent groups' summaries (the
     Welch-Satterthwaite degrees of freedom, as ``scipy.stats.ttest_ind_from_stats(...,
-    equal_var=False)``); None where either group has fewer than two values."""
+    equal_var=False)``); None where either group has fewer than two values. One pair of
+    ``difference_intervals``."""
     if n < 2 or other_n < 2:
         return None
-    first, second = sd**2 / n, other_sd**2 / other_n
-    spread = first + second
-    difference = mean - other_mean
-    if spread == 0:
-        return difference, difference
-    df = spread**2 / (first**2 / (n - 1) + second**2 / (other_n - 1))
-    half = float(t_quantile(0.975, df)) * float(np.sqrt(spread))
-    return difference - half, difference + half
+    low, high = difference_intervals(mean, sd, n, other_mean, other_sd, other_n)
+    return float(low), float(high)
+
+
+def difference_intervals(
+    mean: Any, sd: Any, n: Any, other_mean: Any, other_sd: Any, other_n: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``difference_interval`` of many pairs of summaries at once (arrays, element by element):
+    the bounds, NaN where either group has fewer than two values; where both groups' values
+    are all alike, the difference itself."""
+    n, other_n = np.asarray(n, dtype=np.float64), np.asarray(other_n, dtype=np.float64)
+    enough = (n >= 2) & (other_n >= 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.asarray(sd, dtype=np.float64) ** 2 / n
+        second = np.asarray(other_sd, dtype=np.float64) ** 2 / other_n
+        spread = first + second
+        df = spread**2 / (first**2 / (n - 1) + second**2 / (other_n - 1))
+        half = np.where(spread == 0, 0.0, t_quantile(0.975, df) * np.sqrt(spread))
+    difference = np.asarray(mean, dtype=np.float64) - np.asarray(other_mean, dtype=np.float64)
+    return np.where(enough, difference - half, np.nan), np.where(enough, difference + half, np.nan)
 
 
 @dataclass(frozen=True)
@@ -405,21 +418,38 @@ class Shrunk:
 def shrink(
     raw: float | None, raw_variance: float | None, prior: float, prior_variance: float, n: int
 ) -> Shrunk:
-    """Normal-normal (empirical Bayes) shrinkage of ``raw`` toward ``prior``.
+    """Normal-normal (empirical Bayes) shrinkage of ``raw`` toward ``prior``: one estimate of
+    ``shrink_many``."""
+    own = raw is not None and raw_variance is not None and math.isfinite(raw_variance)
+    value, low, high, weight = (
+        float(part[0])
+        for part in shrink_many(
+            np.array([raw if own else np.nan]),
+            np.array([raw_variance if own else np.nan]),
+            np.array([prior]),
+            np.array([prior_variance]),
+        )
+    )
+    return Shrunk(value, low, high, raw if own else None, weight, n)
+
+
+def shrink_many(
+    raw: np.ndarray, raw_variance: np.ndarray, prior: np.ndarray, prior_variance: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Normal-normal (empirical Bayes) shrinkage of each ``raw`` toward its ``prior``: the
+    shrunk values, their intervals' bounds and the weights of the own estimates.
 
     The posterior mean is ``w·raw + (1 - w)·prior`` with ``w = τ² / (τ² + se²)``, and its
     variance ``w·se²`` (Gelman et al., *Bayesian Data Analysis*, 3rd ed., §5.4); with no own
-    estimate the prior and its spread stand alone. The interval is the posterior's normal 95%
-    one, ``value ± z(0.975)·√variance``."""
-    if raw is None or raw_variance is None or not math.isfinite(raw_variance):
-        half = Z95 * math.sqrt(prior_variance)
-        return Shrunk(prior, prior - half, prior + half, None, 0.0, n)
-    tau2 = max(prior_variance, 1e-9)
-    se2 = max(raw_variance, 1e-9)
-    weight = tau2 / (tau2 + se2)
-    value = weight * raw + (1 - weight) * prior
-    half = Z95 * math.sqrt(weight * se2)
-    return Shrunk(value, value - half, value + half, raw, weight, n)
+    estimate (``raw`` or its variance NaN) the prior and its spread stand alone (weight 0).
+    The interval is the posterior's normal 95% one, ``value ± z(0.975)·√variance``."""
+    own = np.isfinite(raw) & np.isfinite(raw_variance)
+    tau2 = np.maximum(prior_variance, 1e-9)
+    se2 = np.maximum(np.where(own, raw_variance, 1.0), 1e-9)
+    weight = np.where(own, tau2 / (tau2 + se2), 0.0)
+    value = np.where(own, weight * np.where(own, raw, 0.0) + (1 - weight) * prior, prior)
+    half = Z95 * np.sqrt(np.where(own, weight * se2, prior_variance))
+    return value, value - half, value + half, weight
 
 
 def moment_tau2(changes: Sequence[float], variances: Sequence[float], centre: float, floor: float) -> float:
