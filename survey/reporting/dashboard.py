@@ -841,20 +841,22 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
     pooled = linked_versions(session, filters, instrument)
     names = dict(session.exec(select(Competitor.id, Competitor.name)).all())
     trend_of = {"grain": filters.grain, "versions": pooled}
-    # The figures' reads, independent of one another, run at once (``cache.read_together``).
+    # The figures' reads, independent of one another, run at once (``cache.read_together``),
+    # the longest first (those over the most aggregate rows when nothing is kept), so that
+    # the workers finish together rather than one waiting on a long read started last.
     reads: dict[str, Callable[[Session], Any]] = {
-        "counts": lambda s: item_counts(s, filters, version),
-        "own": lambda s: scores(s, "own", ["indicator"], filters),
-        "leaders": lambda s: scores(s, "leader", ["indicator", "competitor_id"], filters),
-        "own_trend": lambda s: scores(s, "own", [PERIOD, "indicator"], filters, **trend_of),
         "leader_trend": lambda s: scores(
             s, "leader", [PERIOD, "indicator", "competitor_id"], filters, **trend_of
         ),
         "touchpoints": lambda s: scores(s, "own", ["touchpoint_id", "indicator"], filters),
-        "segment_movers": lambda s: mover_changes(s, filters, version, "segment"),
         "touchpoint_movers": lambda s: mover_changes(s, filters, version, "touchpoint_id"),
-        "nps": lambda s: recommendation(s, [PERIOD], filters, filters.grain),
         "pairs": lambda s: leader_pairs(s, filters, names),
+        "leaders": lambda s: scores(s, "leader", ["indicator", "competitor_id"], filters),
+        "own_trend": lambda s: scores(s, "own", [PERIOD, "indicator"], filters, **trend_of),
+        "nps": lambda s: recommendation(s, [PERIOD], filters, filters.grain),
+        "own": lambda s: scores(s, "own", ["indicator"], filters),
+        "segment_movers": lambda s: mover_changes(s, filters, version, "segment"),
+        "counts": lambda s: item_counts(s, filters, version),
     }
     read = dict(zip(reads, cache.read_together(session, list(reads.values())), strict=True))
     counts = read["counts"]
