@@ -508,20 +508,23 @@ class ItemSegmentRollup(SQLModel, table=True):
 
 
 # Account-keyed aggregates: one account, a manager's accounts or any chosen set read the
-# rows of those accounts (the account id leads the key) and sum them.
+# rows of those accounts (the account id leads the key, after what every read of the table
+# names: the subject of scores, the item of answer counts) and sum them.
 
 
 class AccountScoreRollup(SQLModel, table=True):
-    """Score sums per account by month, indicator, subject, named leader and segment."""
+    """Score sums per account by month, indicator, subject, named leader and segment. Every
+    read is of one subject (ours, or the leaders'), so the subject leads the key: a read of
+    our own scores over every account passes over none of the leaders' rows, four in five."""
 
     __tablename__ = "account_score_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
+    subject: str = Field(primary_key=True, max_length=10)
     account_id: int = Field(primary_key=True)
     version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
     indicator: str = Field(primary_key=True, max_length=30)
-    subject: str = Field(primary_key=True, max_length=10)
     competitor_id: int = Field(primary_key=True)
     segment: str = Field(primary_key=True, max_length=100)
     n: int
@@ -547,15 +550,17 @@ class AccountTouchpointRollup(SQLModel, table=True):
 
 
 class AccountItemRollup(SQLModel, table=True):
-    """Answer counts per account by month, item and segment."""
+    """Answer counts per account by month, item and segment. Every read names its items (the
+    recommendation alone, say), so the item leads the key: the recommendation's counts over
+    every account are one range, not a pass over every item's."""
 
     __tablename__ = "account_item_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
+    item_code: str = Field(primary_key=True, max_length=30)
     account_id: int = Field(primary_key=True)
     version: int = Field(primary_key=True)
     month: str = Field(primary_key=True, max_length=7)
-    item_code: str = Field(primary_key=True, max_length=30)
     segment: str = Field(primary_key=True, max_length=100)
     c0: int = 0
     c1: int = 0

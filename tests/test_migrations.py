@@ -109,3 +109,47 @@ def test_a_ready_database_starts_without_loading_the_migration_tool(sqlite_url):
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_account_sums_keep_their_rows_under_the_key_their_reads_follow(engine, now):
+    """0230 gives the account-keyed score sums and answer counts the key of the model (the
+    subject, or the item, before the account), on a database with rows, and keeps every row;
+    going back gives the old key and the same rows."""
+    from alembic import command
+    from sqlmodel import Session, select
+
+    from models.db import alembic_config
+    from models.tables import AccountItemRollup, AccountScoreRollup
+    from tests.factories import respond
+
+    with Session(engine) as session:
+        respond(session, now, touchpoint="sales")
+        respond(session, now, email="bo@acme.example", touchpoint="service")
+        respond(session, now, account="Bolt Works", email="cy@bolt.example")
+    models = (AccountScoreRollup, AccountItemRollup)
+
+    def rows() -> dict[str, list[tuple]]:
+        with Session(engine) as session:
+            return {
+                model.__tablename__: sorted(
+                    tuple(row) for row in session.exec(select(*model.__table__.columns))
+                )
+                for model in models
+            }
+
+    def key(model: type) -> list[str]:
+        return inspect(engine).get_pk_constraint(model.__tablename__)["constrained_columns"]
+
+    before = rows()
+    assert all(before.values())
+    config = alembic_config(engine)
+    command.downgrade(config, "0220")
+    assert key(AccountScoreRollup)[:2] == ["account_id", "version"]
+    assert key(AccountItemRollup)[:2] == ["account_id", "version"]
+    assert rows() == before
+    command.upgrade(config, "head")
+    for model in models:
+        assert key(model) == [column.name for column in model.__table__.primary_key.columns]
+    assert key(AccountScoreRollup)[0] == "subject"
+    assert key(AccountItemRollup)[0] == "item_code"
+    assert rows() == before

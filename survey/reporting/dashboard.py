@@ -141,11 +141,14 @@ class ItemCounts:
     counts: np.ndarray  # one row per item, one column per answer 0..10
 
 
-def item_counts(session: Session, filters: Filters, version: int) -> ItemCounts:
-    """How often each answer was given to each item over the filtered period: summed by the
-    database over the months (by month, a manager's base of 2,000 accounts costs twice as
-    long to group)."""
-    cells = one_version(cache.read(session, "answers", ["version", "item_code"], filters), version)
+def item_counts(session: Session, filters: Filters, instrument: Instrument) -> ItemCounts:
+    """How often each answer was given to each item of ``instrument`` (its version's) over the
+    filtered period: summed by the database over the months (by month, a manager's base of
+    2,000 accounts costs twice as long to group). The items are named, as every read of the
+    account-keyed counts names them (``AccountItemRollup``: the item leads its key)."""
+    items = tuple(item.code for item in instrument.items)
+    cells = cache.read(session, "answers", ["version", "item_code"], filters, items=items)
+    cells = one_version(cells, instrument.version)
     return ItemCounts(
         item_code=cells.keys["item_code"].astype(object),
         counts=np.column_stack([cells.sums[name] for name in COUNTERS]).astype(np.int64)
@@ -856,7 +859,7 @@ def compute(session: Session, filters: Filters, instrument: Instrument, min_n: i
         "nps": lambda s: recommendation(s, [PERIOD], filters, filters.grain),
         "own": lambda s: scores(s, "own", ["indicator"], filters),
         "segment_movers": lambda s: mover_changes(s, filters, version, "segment"),
-        "counts": lambda s: item_counts(s, filters, version),
+        "counts": lambda s: item_counts(s, filters, instrument),
     }
     read = dict(zip(reads, cache.read_together(session, list(reads.values())), strict=True))
     counts = read["counts"]
