@@ -767,3 +767,40 @@ def test_the_latest_responses_are_the_newest_in_scope_each_with_its_own_mean(ses
     mine = latest_responses(session, limit=3, scope=Scope.of_accounts([int(bolt["account_id"].iloc[0])]))
     assert list(mine["response"]) == list(bolt["id"][:3])
     assert set(mine["account"]) == {"Bolt Works"}
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [Filters(), Filters(segments=("Retail",)), Filters(account_ids=(1,)), Filters(account_ids=(1, 2))],
+    ids=["everything", "a segment", "one account", "two accounts"],
+)
+def test_the_dashboard_never_passes_over_a_whole_account_keyed_table(engine, session, responses, chosen):
+    """Every read of the account-keyed score sums names a subject, and every read of the
+    account-keyed answer counts names its items: SQLite searches those tables by their key
+    (the subject, or the item, then the account), and never scans one whole."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the query plan asked of SQLite")
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def kept(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    cache.clear()
+    event.listen(engine, "before_cursor_execute", kept)
+    try:
+        compute(session, replace(chosen, grain="quarter"), INSTRUMENT, min_n=1)
+    finally:
+        event.remove(engine, "before_cursor_execute", kept)
+    tables = ("account_score_rollup", "account_item_rollup")
+    asked = [(statement, parameters) for statement, parameters in seen if any(t in statement for t in tables)]
+    assert asked, "the dashboard read no account-keyed aggregate"
+    with engine.connect() as connection:
+        for statement, parameters in asked:
+            plan = [
+                row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ]
+            assert not [step for step in plan if step.startswith(tuple(f"SCAN {t}" for t in tables))], plan
+            assert [step for step in plan if step.startswith(tuple(f"SEARCH {t}" for t in tables))], plan
