@@ -129,4 +129,7 @@ def upgrade_schema(engine: Engine | None = None, say: Callable[[str], None] | No
         return
     if say is not None and current:
         say(f"upgrading the database schema from {', '.join(sorted(current))} to {', '.join(sorted(heads))}…")
+        # A migration with long work (copying a large table) reports its steps through ``say``;
+        # a new database, built by every migration at once, says nothing.
+        config.attributes["say"] = say
     command.upgrade(config, "head")

@@ -106,8 +106,20 @@ def test_an_older_schema_is_upgraded_and_says_so(sqlite_url):
     command.downgrade(alembic_config(engine), "0010")
     said: list[str] = []
     prepare_database(engine, say=said.append)
-    assert len(said) == 1
     assert said[0].startswith("upgrading the database schema from 0010 to ")
+    # Then only the steps of a migration with long work, indented under it (0230's tables).
+    assert said[1:]
+    assert all(line.startswith("  ") for line in said[1:])
+    engine.dispose()
+
+
+def test_a_new_database_is_built_without_a_word(tmp_path):
+    from models.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    said: list[str] = []
+    prepare_database(engine, say=said.append)
+    assert said == []
     engine.dispose()
 
 
