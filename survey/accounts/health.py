@@ -50,7 +50,7 @@ from survey.people.access import EVERYTHING, Scope
 from survey.reporting import aggregates, cache
 from survey.reporting.cells import Cells
 from survey.reporting.filters import Filters
-from survey.reporting.intervals import Shrunk, moment_tau2, shrink_many
+from survey.reporting.intervals import Shrunk, moment_tau2, shrink_each
 
 PERIOD_DAYS = 90
 BASELINE_DAYS = 365
@@ -208,28 +208,19 @@ def _changes(windows: dict[tuple[int, str], _Window], segments: dict[int, str]) 
         accounts += members
         priors += [prior(members if len(members) >= 3 else everyone)] * len(members)
     own = [raw.get(account_id) for account_id in accounts]
-    value, low, high, weight = shrink_many(
-        np.array([np.nan if found is None else found[0] for found in own], dtype=np.float64),
-        np.array([np.nan if found is None else found[1] for found in own], dtype=np.float64),
-        np.array([centre for centre, _ in priors], dtype=np.float64),
-        np.array([tau2 for _, tau2 in priors], dtype=np.float64),
+
+    def recent_n(account_id: int) -> int:
+        recent = windows.get((account_id, "recent"))
+        return recent.n if recent else 0
+
+    shrunk = shrink_each(
+        [None if found is None else found[0] for found in own],
+        [None if found is None else found[1] for found in own],
+        [centre for centre, _ in priors],
+        [tau2 for _, tau2 in priors],
+        [recent_n(a) if found is None else found[2] for a, found in zip(accounts, own, strict=True)],
     )
-    result = {}
-    for at, (account_id, found) in enumerate(zip(accounts, own, strict=True)):
-        if found is None:
-            recent = windows.get((account_id, "recent"))
-            n = recent.n if recent else 0
-        else:
-            n = found[2]
-        result[account_id] = Shrunk(
-            float(value[at]),
-            float(low[at]),
-            float(high[at]),
-            None if found is None or not math.isfinite(found[1]) else found[0],
-            float(weight[at]),
-            n,
-        )
-    return result
+    return dict(zip(accounts, shrunk, strict=True))
 
 
 def _latest(session: Session, scope: Scope, account: Any, when: Any, now: datetime) -> dict[int, datetime]:

@@ -419,18 +419,42 @@ def shrink(
     raw: float | None, raw_variance: float | None, prior: float, prior_variance: float, n: int
 ) -> Shrunk:
     """Normal-normal (empirical Bayes) shrinkage of ``raw`` toward ``prior``: one estimate of
-    ``shrink_many``."""
-    own = raw is not None and raw_variance is not None and math.isfinite(raw_variance)
-    value, low, high, weight = (
-        float(part[0])
-        for part in shrink_many(
-            np.array([raw if own else np.nan]),
-            np.array([raw_variance if own else np.nan]),
-            np.array([prior]),
-            np.array([prior_variance]),
-        )
+    ``shrink_each``."""
+    return shrink_each([raw], [raw_variance], [prior], [prior_variance], [n])[0]
+
+
+def shrink_each(
+    raw: Sequence[float | None],
+    raw_variance: Sequence[float | None],
+    prior: Sequence[float],
+    prior_variance: Sequence[float],
+    n: Sequence[int],
+) -> list[Shrunk]:
+    """``shrink_many`` of estimates each given as a number or None (no own estimate: none, or
+    no finite variance), each as a ``Shrunk`` with its ``n``."""
+    own = [
+        value is not None and variance is not None and math.isfinite(variance)
+        for value, variance in zip(raw, raw_variance, strict=True)
+    ]
+    value, low, high, weight = shrink_many(
+        np.array([r if mine else np.nan for r, mine in zip(raw, own, strict=True)], dtype=np.float64),
+        np.array(
+            [v if mine else np.nan for v, mine in zip(raw_variance, own, strict=True)], dtype=np.float64
+        ),
+        np.asarray(prior, dtype=np.float64),
+        np.asarray(prior_variance, dtype=np.float64),
     )
-    return Shrunk(value, low, high, raw if own else None, weight, n)
+    return [
+        Shrunk(
+            float(value[at]),
+            float(low[at]),
+            float(high[at]),
+            raw[at] if own[at] else None,
+            float(weight[at]),
+            n[at],
+        )
+        for at in range(len(own))
+    ]
 
 
 def shrink_many(
@@ -447,7 +471,8 @@ def shrink_many(
     tau2 = np.maximum(prior_variance, 1e-9)
     se2 = np.maximum(np.where(own, raw_variance, 1.0), 1e-9)
     weight = np.where(own, tau2 / (tau2 + se2), 0.0)
-    value = np.where(own, weight * np.where(own, raw, 0.0) + (1 - weight) * prior, prior)
+    # Without an own estimate the weight is 0: the prior alone.
+    value = weight * np.where(own, raw, 0.0) + (1 - weight) * prior
     half = Z95 * np.sqrt(np.where(own, weight * se2, prior_variance))
     return value, value - half, value + half, weight
 
