@@ -509,23 +509,28 @@ class ItemSegmentRollup(SQLModel, table=True):
 
 # Account-keyed aggregates: one account, a manager's accounts or any chosen set read the
 # rows of those accounts (the account id leads the key, after what every read of the table
-# names: the subject of scores, the item of answer counts) and sum them.
+# names: the subject of scores, the item of answer counts, the instrument version) and sum
+# them. Where a figure is clustered by account, what it groups by follows the account and the
+# month comes last: each account's months of one group lie together, and the database sums
+# them as it reads them instead of sorting every row in scope first.
 
 
 class AccountScoreRollup(SQLModel, table=True):
     """Score sums per account by month, indicator, subject, named leader and segment. Every
     read is of one subject (ours, or the leaders'), so the subject leads the key: a read of
-    our own scores over every account passes over none of the leaders' rows, four in five."""
+    our own scores over every account passes over none of the leaders' rows, four in five.
+    Then the version, the account, and the indicator and leader a figure groups by, before
+    the month."""
 
     __tablename__ = "account_score_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
     subject: str = Field(primary_key=True, max_length=10)
-    account_id: int = Field(primary_key=True)
     version: int = Field(primary_key=True)
-    month: str = Field(primary_key=True, max_length=7)
+    account_id: int = Field(primary_key=True)
     indicator: str = Field(primary_key=True, max_length=30)
     competitor_id: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
     segment: str = Field(primary_key=True, max_length=100)
     n: int
     total: float
@@ -533,16 +538,17 @@ class AccountScoreRollup(SQLModel, table=True):
 
 
 class AccountTouchpointRollup(SQLModel, table=True):
-    """Our own score sums per account by month, touchpoint, indicator and segment."""
+    """Our own score sums per account by month, touchpoint, indicator and segment; the month
+    after the touchpoint and indicator a figure groups by."""
 
     __tablename__ = "account_touchpoint_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
-    account_id: int = Field(primary_key=True)
     version: int = Field(primary_key=True)
-    month: str = Field(primary_key=True, max_length=7)
+    account_id: int = Field(primary_key=True)
     touchpoint_id: int = Field(primary_key=True)
     indicator: str = Field(primary_key=True, max_length=30)
+    month: str = Field(primary_key=True, max_length=7)
     segment: str = Field(primary_key=True, max_length=100)
     n: int
     total: float
@@ -576,16 +582,17 @@ class AccountItemRollup(SQLModel, table=True):
 
 
 class AccountLeaderPairRollup(SQLModel, table=True):
-    """Paired ratings (``LeaderPairRollup``) per account by month, indicator, leader and segment."""
+    """Paired ratings (``LeaderPairRollup``) per account by month, indicator, leader and
+    segment; the month after the indicator and leader a figure groups by."""
 
     __tablename__ = "account_leader_pair_rollup"
     __table_args__ = ROLLUP_TABLE_ARGS
 
-    account_id: int = Field(primary_key=True)
     version: int = Field(primary_key=True)
-    month: str = Field(primary_key=True, max_length=7)
+    account_id: int = Field(primary_key=True)
     indicator: str = Field(primary_key=True, max_length=30)
     competitor_id: int = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
     segment: str = Field(primary_key=True, max_length=100)
     n: int
     sum_a: float

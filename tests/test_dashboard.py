@@ -9,7 +9,7 @@ import pingouin
 import pytest
 import statsmodels.api as sm
 from scipy import stats
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 
 from models.tables import (
@@ -774,13 +774,17 @@ def test_the_latest_responses_are_the_newest_in_scope_each_with_its_own_mean(ses
     [Filters(), Filters(segments=("Retail",)), Filters(account_ids=(1,)), Filters(account_ids=(1, 2))],
     ids=["everything", "a segment", "one account", "two accounts"],
 )
-def test_the_dashboard_never_passes_over_a_whole_account_keyed_table(engine, session, responses, chosen):
-    """Every read of the account-keyed score sums names a subject, and every read of the
-    account-keyed answer counts names its items: SQLite searches those tables by their key
-    (the subject, or the item, then the account), and never scans one whole."""
+def test_the_dashboard_never_passes_over_a_whole_account_keyed_table(engine, session, responses, chosen, now):
+    """The Dashboard's and the Overview's reads of the account-keyed sums name what their key
+    begins with: the subject of scores, the item of answer counts, the version. SQLite
+    searches those tables by their key and never scans one whole, and a read of chosen
+    accounts finds their rows by the account."""
     if engine.dialect.name != "sqlite":
         pytest.skip("the query plan asked of SQLite")
     from sqlalchemy import event
+
+    from survey.people.access import EVERYTHING, Scope
+    from survey.reporting.overview import overview
 
     seen: list[tuple[str, object]] = []
 
@@ -792,9 +796,17 @@ def test_the_dashboard_never_passes_over_a_whole_account_keyed_table(engine, ses
     event.listen(engine, "before_cursor_execute", kept)
     try:
         compute(session, replace(chosen, grain="quarter"), INSTRUMENT, min_n=1)
+        if not chosen.segments:  # and the Overview of everything, or of those accounts
+            scope = Scope.of_accounts(list(chosen.account_ids)) if chosen.account_ids else EVERYTHING
+            overview(session, now=now, min_n=1, scope=scope)
     finally:
         event.remove(engine, "before_cursor_execute", kept)
-    tables = ("account_score_rollup", "account_item_rollup")
+    tables = (
+        "account_score_rollup",
+        "account_item_rollup",
+        "account_touchpoint_rollup",
+        "account_leader_pair_rollup",
+    )
     asked = [(statement, parameters) for statement, parameters in seen if any(t in statement for t in tables)]
     assert asked, "the dashboard read no account-keyed aggregate"
     with engine.connect() as connection:
@@ -803,4 +815,39 @@ def test_the_dashboard_never_passes_over_a_whole_account_keyed_table(engine, ses
                 row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
             ]
             assert not [step for step in plan if step.startswith(tuple(f"SCAN {t}" for t in tables))], plan
-            assert [step for step in plan if step.startswith(tuple(f"SEARCH {t}" for t in tables))], plan
+            searches = [step for step in plan if step.startswith(tuple(f"SEARCH {t}" for t in tables))]
+            assert searches, plan
+            if chosen.account_ids:
+                assert all("account_id=?" in step for step in searches), (plan, statement)
+    assert {t for t in tables for statement, _ in asked if t in statement} == set(tables)
+
+
+@pytest.mark.parametrize(
+    ("measure", "by"),
+    [
+        ("own_scores", ["indicator"]),
+        ("leader_scores", ["indicator", "competitor_id"]),
+        ("own_scores", ["touchpoint_id", "indicator"]),
+        ("leader_pairs", ["indicator", "competitor_id"]),
+    ],
+    ids=["our scores", "the leaders'", "by touchpoint", "paired ratings"],
+)
+def test_a_figure_over_every_account_sums_each_account_as_it_reads_it(engine, responses, measure, by):
+    """A figure over a period, clustered by account, sums each account's months by the
+    figure's groups, then those sums over the accounts. The account-keyed sums are keyed by
+    the version, the account and those groups before the month, so SQLite sums each account's
+    rows as it reads them: it sorts only the accounts' sums for the figure's groups (one
+    temporary tree), never every row in scope."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the query plan asked of SQLite")
+    from survey.reporting import moments
+
+    filters = Filters(start="2000-01", end="2999-12", version=INSTRUMENT.version)
+    query = moments.statement("sqlite", measure, by, filters)
+    sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        plan = [row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+        groups = connection.execute(query).all()
+    assert [step for step in plan if step.startswith("SEARCH account_")], plan
+    assert [step for step in plan if "TEMP B-TREE" in step] == ["USE TEMP B-TREE FOR GROUP BY"], plan
+    assert groups

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -111,22 +112,46 @@ def test_a_ready_database_starts_without_loading_the_migration_tool(sqlite_url):
     assert done.stdout.strip() == "[]"
 
 
-def test_the_account_sums_keep_their_rows_under_the_key_their_reads_follow(engine, now):
-    """0230 gives the account-keyed score sums and answer counts the key of the model (the
-    subject, or the item, before the account), on a database with rows, and keeps every row;
-    going back gives the old key and the same rows."""
+# Each re-keying of account-keyed sums: the revision before it, and per table (by its model's
+# name) how its key began then.
+REKEYINGS = {
+    "0230": (
+        "0220",
+        {
+            "AccountScoreRollup": ["account_id", "version", "month"],
+            "AccountItemRollup": ["account_id", "version", "month"],
+        },
+    ),
+    "0240": (
+        "0230",
+        {
+            "AccountScoreRollup": ["subject", "account_id", "version", "month"],
+            "AccountTouchpointRollup": ["account_id", "version", "month"],
+            "AccountLeaderPairRollup": ["account_id", "version", "month"],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("revision", list(REKEYINGS))
+def test_the_account_sums_keep_their_rows_under_the_key_their_reads_follow(engine, now, revision):
+    """0230 and 0240 give account-keyed sums the key of the model (0230: the subject, or the
+    item, before the account; 0240: the version before the account, the month after what a
+    figure groups by), on a database with rows, and keep every row; going back gives the old
+    key and the same rows."""
     from alembic import command
     from sqlmodel import Session, select
 
+    import models.tables
     from models.db import alembic_config, upgrade_schema
-    from models.tables import AccountItemRollup, AccountScoreRollup
     from tests.factories import respond
 
     with Session(engine) as session:
         respond(session, now, touchpoint="sales")
         respond(session, now, email="bo@acme.example", touchpoint="service")
         respond(session, now, account="Bolt Works", email="cy@bolt.example")
-    models = (AccountScoreRollup, AccountItemRollup)
+    before_revision, began = REKEYINGS[revision]
+    models = [getattr(models.tables, name) for name in began]
 
     def rows() -> dict[str, list[tuple]]:
         with Session(engine) as session:
@@ -143,9 +168,10 @@ def test_the_account_sums_keep_their_rows_under_the_key_their_reads_follow(engin
     before = rows()
     assert all(before.values())
     config = alembic_config(engine)
-    command.downgrade(config, "0220")
-    assert key(AccountScoreRollup)[:2] == ["account_id", "version"]
-    assert key(AccountItemRollup)[:2] == ["account_id", "version"]
+    command.downgrade(config, before_revision)
+    for model in models:
+        old = began[model.__name__]
+        assert key(model)[: len(old)] == old
     assert rows() == before
     said: list[str] = []
     upgrade_schema(engine, say=said.append)
@@ -154,6 +180,4 @@ def test_the_account_sums_keep_their_rows_under_the_key_their_reads_follow(engin
         # What the one-time work is doing, table by table, with the rows it orders.
         count = len(before[model.__tablename__])
         assert f"  {model.__tablename__}: ordering {count:,} rows by the new key…" in said
-    assert key(AccountScoreRollup)[0] == "subject"
-    assert key(AccountItemRollup)[0] == "item_code"
     assert rows() == before

@@ -70,9 +70,17 @@ def shown_version(session: Session, filters: Filters) -> int | None:
 
 def answered_versions(session: Session, filters: Filters) -> list[int]:
     """The instrument versions with our own scores under ``filters`` (whatever their version),
-    oldest first."""
-    cells = cache.read(session, "own_scores", ["version"], replace(filters, version=None))
-    return sorted(int(version) for version in cells.keys["version"])
+    oldest first: of the versions answered at all (a read of the smallest aggregate), those
+    with scores under ``filters``, each read with its version named, as the account-keyed
+    sums' key asks (the version before the account)."""
+    everywhere = cache.read(session, "own_scores", ["version"], Filters())
+    if not filters.dimensions and not (filters.start or filters.end):
+        return sorted(int(version) for version in everywhere.keys["version"])
+    return sorted(
+        int(version)
+        for version in everywhere.keys["version"]
+        if len(cache.read(session, "own_scores", ["version"], replace(filters, version=int(version))))
+    )
 
 
 def statement_codes(instrument: Instrument) -> dict[str, tuple[str, ...]]:
